@@ -1,0 +1,363 @@
+import { ARP_REPLY, ARP_REQUEST, type ArpMessage } from '../../decode/arp.js';
+import { ip4ToString, isBogonSenderIp4, isGroupMac, isVirtualRouterMac, macToString } from '../../decode/addr.js';
+import type { Packet } from '../../decode/packet.js';
+import type { Entity, Severity } from '../../findings/finding.js';
+import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+
+// ARP cache poisoning (T1557.002). Keeps, per IPv4 address, the MAC that
+// speaks for it and the MACs that did before (arpwatch's station table), and
+// per MAC the addresses it claims. Policy: a change alone is weak evidence
+// (NICs get replaced, clusters move addresses); a change back and forth, a MAC
+// taking over an address while keeping its own, a claim on a router, or a
+// contradiction of a configured binding is what poisoning looks like.
+
+/** How long an earlier binding counts as "recent" for flip-flop detection. */
+const FLIP_FLOP_WINDOW_MS = 10 * 60_000;
+/** A reply within this time of a request for its sender IP counts as solicited. */
+const SOLICIT_WINDOW_MS = 5_000;
+const FLOOD_WINDOW_MS = 1_000;
+const MAX_HISTORY = 4;
+const MAX_CLAIMED_IPS = 16;
+/** A MAC speaking for this many IPs without being a known router is noted. */
+const MULTI_IP_THRESHOLD = 3;
+/** Table entries are moved to the young end at most this often (LRU approximation). */
+const REFRESH_MS = 30_000;
+const MAX_PENDING_REQUESTS = 65536;
+
+interface Station {
+  mac: number;
+  /** The MAC first seen for this IP: presumed legitimate unless config says otherwise. */
+  firstMac: number;
+  since: number;
+  refreshed: number;
+  /** Earlier MACs (oldest first) and when each last held the binding. */
+  history: number[];
+  historyUntil: number[];
+}
+
+interface MacState {
+  /** Addresses this MAC claimed; `taken` are those it took from another MAC. */
+  ips: number[];
+  taken: number[];
+  refreshed: number;
+  /** Took an address that another MAC held: never learned as a router afterwards. */
+  contested: boolean;
+  /** Carries IPv4 traffic for addresses it never claimed: forwards for others. */
+  forwards: boolean;
+  replyWindowStart: number;
+  replies: number;
+}
+
+export class ArpAnalyzer implements Analyzer {
+  private readonly stations = new Map<number, Station>();
+  private readonly macs = new Map<number, MacState>();
+  private readonly pendingRequests = new Map<number, number>();
+  private readonly maxStations: number;
+  private readonly floodThreshold: number;
+
+  constructor(private readonly ctx: AnalyzerContext) {
+    this.maxStations = ctx.config.arp.maxStations;
+    this.floodThreshold = ctx.config.arp.replyFloodPerSecond;
+  }
+
+  onArp(a: ArpMessage, pkt: Packet): void {
+    const t = pkt.timeMs;
+    const mismatch = pkt.ethSrc !== -1 && pkt.ethSrc !== a.senderMac;
+    if (mismatch && (a.senderMac === 0 || isGroupMac(a.senderMac) || a.senderIp === 0 || isBogonSenderIp4(a.senderIp))) {
+      this.reportMismatch(a, pkt, false);
+    }
+    if (a.senderMac === 0 || isGroupMac(a.senderMac)) {
+      this.reportBogon(a, pkt, `sender hardware address ${macToString(a.senderMac)} is not a unicast station address`);
+      return;
+    }
+    if (a.op === ARP_REQUEST && a.senderIp !== a.targetIp) this.notePendingRequest(a.targetIp, t);
+    // RFC 5227 duplicate-address probes carry sender 0.0.0.0: no binding to learn.
+    if (a.senderIp === 0) return;
+    if (isBogonSenderIp4(a.senderIp)) {
+      this.reportBogon(a, pkt, `${macToString(a.senderMac)} announces ${ip4ToString(a.senderIp)}, an address no station can hold`);
+      return;
+    }
+    const gratuitous = a.senderIp === a.targetIp || (a.op === ARP_REPLY && isGroupMac(a.targetMac));
+    let unsolicited = false;
+    if (a.op === ARP_REPLY) {
+      this.countReply(a.senderMac, pkt);
+      if (!gratuitous) {
+        const asked = this.pendingRequests.get(a.senderIp);
+        unsolicited = asked === undefined || t - asked > SOLICIT_WINDOW_MS || t < asked;
+        if (unsolicited) this.reportUnsolicited(a, pkt);
+      }
+    }
+    if (mismatch) this.reportMismatch(a, pkt, unsolicited);
+    this.learn(a, pkt, unsolicited, gratuitous);
+  }
+
+  stateSize(): number {
+    return this.stations.size + this.macs.size + this.pendingRequests.size;
+  }
+
+  onIp(pkt: Packet): void {
+    if (pkt.ipVersion !== 4) return;
+    if (pkt.ethSrc !== -1) this.noteForwarding(pkt.ethSrc, pkt.ip4Src);
+    if (pkt.ethDst !== -1) this.noteForwarding(pkt.ethDst, pkt.ip4Dst);
+  }
+
+  /**
+   * A MAC that sends or receives IPv4 for an address it never claimed by ARP
+   * forwards for others: a router, and the addresses it claims are gateways.
+   * Only learned while uncontested, so an on-path attacker's own forwarding
+   * does not make it a router.
+   */
+  private noteForwarding(mac: number, ip: number): void {
+    const m = this.macs.get(mac);
+    if (!m || m.forwards || m.contested || m.ips.length === 0) return;
+    if (m.ips.includes(ip) || isBogonSenderIp4(ip)) return;
+    m.forwards = true;
+    this.ctx.network.learnRouterMac(mac);
+    for (const own of m.ips) this.ctx.network.learnGateway(own);
+  }
+
+  private learn(a: ArpMessage, pkt: Packet, unsolicited: boolean, gratuitous: boolean): void {
+    const t = pkt.timeMs;
+    const ip = a.senderIp;
+    const mac = a.senderMac;
+    const macState = this.macState(mac, t);
+    const known = this.ctx.config.arp.known.get(ip);
+    if (known !== undefined && known !== mac) this.reportStaticViolation(a, pkt, known);
+
+    let st = this.stations.get(ip);
+    if (!st) {
+      st = { mac, firstMac: mac, since: t, refreshed: t, history: [], historyUntil: [] };
+      this.insertStation(ip, st);
+      this.claim(macState, ip);
+      this.ctx.report('arp-new-station', ip4ToString(ip), pkt, {
+        message: `new station ${ip4ToString(ip)} at ${macToString(mac)}`,
+        entities: [ipEntity(ip, 'station'), macEntity(mac, 'station')],
+      });
+      this.checkFirstClaim(a, pkt, macState);
+      return;
+    }
+    if (t - st.refreshed > REFRESH_MS) {
+      st.refreshed = t;
+      this.stations.delete(ip);
+      this.stations.set(ip, st);
+    }
+    if (st.mac === mac) return;
+
+    // The binding changes.
+    const previous = st.mac;
+    const earlier = st.history.lastIndexOf(mac);
+    const flipFlop = earlier >= 0 && t - st.historyUntil[earlier]! <= FLIP_FLOP_WINDOW_MS;
+    const reused = earlier >= 0 && !flipFlop;
+    if (earlier >= 0) {
+      st.history.splice(earlier, 1);
+      st.historyUntil.splice(earlier, 1);
+    }
+    st.history.push(previous);
+    st.historyUntil.push(t);
+    if (st.history.length > MAX_HISTORY) {
+      st.history.shift();
+      st.historyUntil.shift();
+    }
+    st.mac = mac;
+    st.since = t;
+    this.claim(macState, ip);
+    if (!macState.taken.includes(ip) && macState.taken.length < MAX_CLAIMED_IPS) macState.taken.push(ip);
+
+    if (known !== undefined) return; // the static binding decides; already reported if contradicted
+    const trustedMulti = this.ctx.config.arp.multiIpMacs;
+    if (isVirtualRouterMac(previous) || isVirtualRouterMac(mac)) {
+      this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
+        message: `${ip4ToString(ip)} moved from ${macToString(previous)} to ${macToString(mac)} (first-hop redundancy virtual MAC: failover)`,
+        entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
+        severity: 'info',
+      });
+      return;
+    }
+    const gateway = this.ctx.network.isGateway(ip);
+    const claimsOthers = (m: number): boolean => !trustedMulti.has(m) && (this.macs.get(m)?.ips.some((x) => x !== ip) ?? false);
+    const newClaimsOthers = claimsOthers(mac);
+    if (newClaimsOthers || flipFlop) {
+      macState.contested = true;
+    }
+
+    if (flipFlop) {
+      // Two MACs keep taking the address from each other. The impostor is the
+      // one that also speaks for other addresses, else the later arrival.
+      const attacker = newClaimsOthers ? mac : claimsOthers(previous) ? previous : st.firstMac === mac ? previous : mac;
+      const legit = attacker === mac ? previous : mac;
+      this.macState(attacker, t).contested = true;
+      this.ctx.report('arp-binding-flip-flop', `${ip4ToString(ip)}|${macToString(attacker)}`, pkt, {
+        message: `${ip4ToString(ip)} flips between ${macToString(legit)} and ${macToString(attacker)}${gateway ? ' (a gateway)' : ''}`,
+        entities: this.attackEntities(attacker, ip, legit, a),
+        severity: gateway ? 'critical' : 'high',
+      });
+    }
+    if (newClaimsOthers) {
+      const rule = gateway ? 'arp-gateway-impersonation' : 'arp-ip-takeover';
+      // A router announcing a shared address once is what keepalived/pacemaker failover looks like.
+      const failoverLike = gratuitous && !flipFlop && this.ctx.network.routerMacs.has(mac);
+      const severity: Severity = failoverLike ? 'medium' : gateway ? (flipFlop ? 'critical' : 'high') : unsolicited || flipFlop ? 'high' : 'medium';
+      this.ctx.report(rule, `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
+        message: `${macToString(mac)}, which speaks for ${this.describeClaims(mac, ip)}, took over ${ip4ToString(ip)}${gateway ? ' (a gateway)' : ''} from ${macToString(previous)}${unsolicited ? ' with an unsolicited reply' : failoverLike ? ' with a gratuitous announcement from a router (failover?)' : ''}`,
+        entities: this.attackEntities(mac, ip, previous, a),
+        severity,
+      });
+      return;
+    }
+    if (flipFlop) return;
+    const severity: Severity = gateway || unsolicited ? 'medium' : 'low';
+    this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
+      message: `${ip4ToString(ip)} changed from ${macToString(previous)} to ${reused ? 'previously seen ' : ''}${macToString(mac)}${unsolicited ? ' by an unsolicited reply' : ''}${gateway ? ' (a gateway)' : ''}`,
+      entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
+      severity,
+    });
+  }
+
+  /** A first claim on a gateway address by a MAC that already speaks for another one. */
+  private checkFirstClaim(a: ArpMessage, pkt: Packet, m: MacState): void {
+    const mac = a.senderMac;
+    if (this.ctx.config.arp.multiIpMacs.has(mac) || this.ctx.network.routerMacs.has(mac)) return;
+    const gatewayClaims = m.ips.filter((ip) => this.ctx.network.isGateway(ip));
+    if (gatewayClaims.length > 0 && m.ips.length > gatewayClaims.length) {
+      for (const g of gatewayClaims) {
+        this.ctx.report('arp-gateway-impersonation', `${ip4ToString(g)}|${macToString(mac)}`, pkt, {
+          message: `${macToString(mac)} speaks for the gateway ${ip4ToString(g)} and also for ${this.describeClaims(mac, g)}`,
+          entities: this.attackEntities(mac, g, -1, a),
+          severity: 'medium',
+          confidence: 0.6,
+        });
+      }
+    } else if (m.ips.length === MULTI_IP_THRESHOLD) {
+      this.ctx.report('arp-mac-multiple-ips', macToString(mac), pkt, {
+        message: `${macToString(mac)} speaks for ${m.ips.length} addresses: ${m.ips.map(ip4ToString).join(', ')}`,
+        entities: [macEntity(mac, 'claimant'), ...m.ips.map((ip) => ipEntity(ip, 'claimed'))],
+      });
+    }
+  }
+
+  private attackEntities(attacker: number, ip: number, legit: number, a: ArpMessage): Entity[] {
+    const out: Entity[] = [macEntity(attacker, 'attacker'), ipEntity(ip, 'impersonated')];
+    const m = this.macs.get(attacker);
+    for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, m!.taken.includes(other) ? 'impersonated' : 'attacker'));
+    if (legit !== -1) out.push(macEntity(legit, 'legitimate'));
+    // A unicast reply names the station whose cache it poisons.
+    if (a.op === ARP_REPLY && a.senderMac === attacker && a.targetIp !== ip && a.targetIp !== 0 && !isGroupMac(a.targetMac)) {
+      out.push(ipEntity(a.targetIp, 'victim'), macEntity(a.targetMac, 'victim'));
+    }
+    return out;
+  }
+
+  private describeClaims(mac: number, except: number): string {
+    const m = this.macs.get(mac);
+    const own = (m?.ips ?? []).filter((x) => x !== except && !m!.taken.includes(x));
+    const taken = (m?.taken ?? []).filter((x) => x !== except);
+    const parts = [own.length > 0 ? own.map(ip4ToString).join(', ') : 'no address of its own'];
+    if (taken.length > 0) parts.push(`has also taken ${taken.map(ip4ToString).join(', ')}`);
+    return parts.join(' and ');
+  }
+
+  private claim(m: MacState, ip: number): void {
+    if (m.ips.includes(ip) || m.ips.length >= MAX_CLAIMED_IPS) return;
+    m.ips.push(ip);
+    if (m.forwards && !m.contested) this.ctx.network.learnGateway(ip);
+  }
+
+  private macState(mac: number, t: number): MacState {
+    let m = this.macs.get(mac);
+    if (!m) {
+      if (this.macs.size >= this.maxStations) this.macs.delete(this.macs.keys().next().value!);
+      m = { ips: [], taken: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
+      this.macs.set(mac, m);
+    } else if (t - m.refreshed > REFRESH_MS) {
+      m.refreshed = t;
+      this.macs.delete(mac);
+      this.macs.set(mac, m);
+    }
+    return m;
+  }
+
+  private insertStation(ip: number, st: Station): void {
+    if (this.stations.size >= this.maxStations) this.stations.delete(this.stations.keys().next().value!);
+    this.stations.set(ip, st);
+  }
+
+  private notePendingRequest(targetIp: number, t: number): void {
+    if (this.pendingRequests.size >= MAX_PENDING_REQUESTS && !this.pendingRequests.has(targetIp)) {
+      this.pendingRequests.delete(this.pendingRequests.keys().next().value!);
+    }
+    this.pendingRequests.set(targetIp, t);
+  }
+
+  private countReply(mac: number, pkt: Packet): void {
+    const m = this.macState(mac, pkt.timeMs);
+    if (pkt.timeMs - m.replyWindowStart > FLOOD_WINDOW_MS || pkt.timeMs < m.replyWindowStart) {
+      m.replyWindowStart = pkt.timeMs;
+      m.replies = 0;
+    }
+    if (++m.replies === this.floodThreshold) {
+      this.ctx.report('arp-reply-flood', macToString(mac), pkt, {
+        message: `${macToString(mac)} sent ${this.floodThreshold} ARP replies within ${FLOOD_WINDOW_MS} ms`,
+        entities: [macEntity(mac, 'attacker')],
+      });
+    }
+  }
+
+  private reportMismatch(a: ArpMessage, pkt: Packet, unsolicitedReply: boolean): void {
+    this.ctx.report('arp-ethernet-sender-mismatch', `${macToString(pkt.ethSrc)}|${macToString(a.senderMac)}`, pkt, {
+      message: `frame from ${macToString(pkt.ethSrc)} carries ARP sender ${macToString(a.senderMac)} for ${ip4ToString(a.senderIp)}${unsolicitedReply ? ' in an unsolicited reply' : ''}`,
+      entities: [macEntity(pkt.ethSrc, 'attacker'), macEntity(a.senderMac, 'claimed'), ipEntity(a.senderIp, 'impersonated')],
+      severity: unsolicitedReply ? 'medium' : 'low',
+    });
+  }
+
+  private reportBogon(a: ArpMessage, pkt: Packet, message: string): void {
+    this.ctx.report('arp-bogon-sender', `${macToString(a.senderMac)}|${ip4ToString(a.senderIp)}`, pkt, {
+      message,
+      entities: [macEntity(pkt.ethSrc !== -1 ? pkt.ethSrc : a.senderMac, 'attacker'), ipEntity(a.senderIp, 'claimed')],
+    });
+  }
+
+  private reportUnsolicited(a: ArpMessage, pkt: Packet): void {
+    this.ctx.report('arp-unsolicited-reply', macToString(a.senderMac), pkt, {
+      message: `${macToString(a.senderMac)} sent an unrequested reply claiming ${ip4ToString(a.senderIp)} to ${ip4ToString(a.targetIp)}`,
+      entities: [macEntity(a.senderMac, 'sender'), ipEntity(a.senderIp, 'claimed'), ipEntity(a.targetIp, 'victim')],
+    });
+  }
+
+  private reportStaticViolation(a: ArpMessage, pkt: Packet, known: number): void {
+    const ip = a.senderIp;
+    const gateway = this.ctx.network.isGateway(ip);
+    this.macState(a.senderMac, pkt.timeMs).contested = true;
+    this.ctx.report('arp-static-binding-violation', `${ip}|${a.senderMac}`, pkt, {
+      message: `${macToString(a.senderMac)} claims ${ip4ToString(ip)}, configured as ${macToString(known)}${gateway ? ' (a gateway)' : ''}`,
+      entities: this.attackEntities(a.senderMac, ip, known, a),
+      severity: gateway ? 'critical' : 'high',
+    });
+  }
+}
+
+function macEntity(mac: number, role: string): Entity {
+  return { type: 'mac', value: macToString(mac), role };
+}
+
+function ipEntity(ip: number, role: string): Entity {
+  return { type: 'ip', value: ip4ToString(ip), role };
+}
+
+export const arpAnalyzer: AnalyzerDefinition = {
+  name: 'arp',
+  rules: [
+    'arp-gateway-impersonation',
+    'arp-ip-takeover',
+    'arp-binding-flip-flop',
+    'arp-static-binding-violation',
+    'arp-binding-changed',
+    'arp-ethernet-sender-mismatch',
+    'arp-unsolicited-reply',
+    'arp-reply-flood',
+    'arp-bogon-sender',
+    'arp-mac-multiple-ips',
+    'arp-new-station',
+  ],
+  create: (ctx) => new ArpAnalyzer(ctx),
+};

@@ -1,0 +1,18 @@
+import type { AnalyzerDefinition } from './analyzer.js';
+import { arpAnalyzer } from './arp/arp-analyzer.js';
+
+// Every wire analyzer, in dispatch order. A new protocol analyzer is a folder
+// beside arp/ and one line here.
+export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [arpAnalyzer];
+
+/** Rules the core itself emits (decoding problems), beside the analyzers' own. */
+export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link'];
+
+export function selectAnalyzers(names: readonly string[] | undefined): AnalyzerDefinition[] {
+  if (!names || names.length === 0) return [...WIRE_ANALYZERS];
+  const unknown = names.filter((n) => !WIRE_ANALYZERS.some((a) => a.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown analyzer '${unknown.join("', '")}' (available: ${WIRE_ANALYZERS.map((a) => a.name).join(', ')})`);
+  }
+  return WIRE_ANALYZERS.filter((a) => names.includes(a.name));
+}

@@ -1,0 +1,12 @@
+// LINKTYPE_* values (tcpdump.org/linktypes.html) the decoder understands.
+export const LINKTYPE_NULL = 0;
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_RAW = 101;
+export const LINKTYPE_LOOP = 108;
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IPV4 = 228;
+export const LINKTYPE_IPV6 = 229;
+export const LINKTYPE_LINUX_SLL2 = 276;
+/** Some BSDs write their DLT_RAW values (12, 14) into pcap headers. */
+export const DLT_RAW_BSD_A = 12;
+export const DLT_RAW_BSD_B = 14;

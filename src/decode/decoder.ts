@@ -1,0 +1,273 @@
+import type { RawFrame } from '../capture/frame.js';
+import {
+  DLT_RAW_BSD_A,
+  DLT_RAW_BSD_B,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_LOOP,
+  LINKTYPE_NULL,
+  LINKTYPE_RAW,
+} from '../capture/linktypes.js';
+import {
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_QINQ_OLD,
+  ETHERTYPE_VLAN,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  MAX_VLAN_TAGS,
+  Packet,
+} from './packet.js';
+
+// Link, network and transport decoding into a reused Packet. Each step checks
+// its bounds against the captured length and records why it stopped; nothing
+// here throws on hostile input.
+
+const ARPHRD_ETHER = 1;
+const MAX_IPV6_EXTENSION_HEADERS = 8;
+
+export function isSupportedLinktype(linktype: number): boolean {
+  switch (linktype) {
+    case LINKTYPE_ETHERNET:
+    case LINKTYPE_LINUX_SLL:
+    case LINKTYPE_LINUX_SLL2:
+    case LINKTYPE_RAW:
+    case DLT_RAW_BSD_A:
+    case DLT_RAW_BSD_B:
+    case LINKTYPE_IPV4:
+    case LINKTYPE_IPV6:
+    case LINKTYPE_NULL:
+    case LINKTYPE_LOOP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Fills `pkt` from `frame`. Returns false when the link type is not supported. */
+export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
+  pkt.reset();
+  pkt.buf = frame.data;
+  pkt.start = frame.offset;
+  pkt.end = frame.offset + frame.caplen;
+  pkt.frameNo = frame.frameNo;
+  pkt.timeMs = frame.tsSec * 1000 + frame.tsNsec / 1e6;
+  pkt.linktype = frame.linktype;
+  pkt.interfaceId = frame.interfaceId;
+  switch (frame.linktype) {
+    case LINKTYPE_ETHERNET:
+      decodeEthernet(pkt, pkt.start);
+      return true;
+    case LINKTYPE_LINUX_SLL:
+      decodeSll(pkt);
+      return true;
+    case LINKTYPE_LINUX_SLL2:
+      decodeSll2(pkt);
+      return true;
+    case LINKTYPE_RAW:
+    case DLT_RAW_BSD_A:
+    case DLT_RAW_BSD_B:
+      decodeRawIp(pkt, pkt.start);
+      return true;
+    case LINKTYPE_IPV4:
+      decodeIpv4(pkt, pkt.start);
+      return true;
+    case LINKTYPE_IPV6:
+      decodeIpv6(pkt, pkt.start);
+      return true;
+    case LINKTYPE_NULL:
+    case LINKTYPE_LOOP:
+      decodeNull(pkt);
+      return true;
+    default:
+      return false;
+  }
+}
+
+function readMac(buf: Buffer, off: number): number {
+  return buf.readUInt16BE(off) * 4294967296 + buf.readUInt32BE(off + 2);
+}
+
+/** Decodes an Ethernet header (with 802.1Q/802.1ad tags) starting at `off`, then the network layer. */
+export function decodeEthernet(pkt: Packet, off: number): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < 14) {
+    pkt.markMalformed('ethernet', 'frame shorter than an Ethernet header');
+    return;
+  }
+  pkt.ethDst = readMac(buf, off);
+  pkt.ethSrc = readMac(buf, off + 6);
+  let type = buf.readUInt16BE(off + 12);
+  off += 14;
+  while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
+    if (pkt.end - off < 4) {
+      pkt.markMalformed('vlan', 'truncated 802.1Q tag');
+      return;
+    }
+    if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = buf.readUInt16BE(off) & 0x0fff;
+    pkt.vlanCount++;
+    type = buf.readUInt16BE(off + 2);
+    off += 4;
+  }
+  // Values below 0x0600 are 802.3 lengths (LLC/SNAP frames: STP, CDP...), not analysed.
+  if (type < 0x0600) return;
+  decodeNetwork(pkt, type, off);
+}
+
+function decodeNetwork(pkt: Packet, etherType: number, off: number): void {
+  pkt.etherType = etherType;
+  pkt.l3Start = off;
+  pkt.l3End = pkt.end;
+  if (etherType === ETHERTYPE_IPV4) decodeIpv4(pkt, off);
+  else if (etherType === ETHERTYPE_IPV6) decodeIpv6(pkt, off);
+}
+
+function decodeSll(pkt: Packet): void {
+  const buf = pkt.buf;
+  const off = pkt.start;
+  if (pkt.end - off < 16) {
+    pkt.markMalformed('sll', 'frame shorter than a Linux cooked header');
+    return;
+  }
+  const arphrd = buf.readUInt16BE(off + 2);
+  const addrLen = buf.readUInt16BE(off + 4);
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) pkt.ethSrc = readMac(buf, off + 6);
+  decodeNetwork(pkt, buf.readUInt16BE(off + 14), off + 16);
+}
+
+function decodeSll2(pkt: Packet): void {
+  const buf = pkt.buf;
+  const off = pkt.start;
+  if (pkt.end - off < 20) {
+    pkt.markMalformed('sll2', 'frame shorter than a Linux cooked v2 header');
+    return;
+  }
+  const arphrd = buf.readUInt16BE(off + 8);
+  const addrLen = buf[off + 11]!;
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) pkt.ethSrc = readMac(buf, off + 12);
+  decodeNetwork(pkt, buf.readUInt16BE(off), off + 20);
+}
+
+function decodeNull(pkt: Packet): void {
+  const off = pkt.start;
+  if (pkt.end - off < 4) {
+    pkt.markMalformed('null', 'frame shorter than a loopback header');
+    return;
+  }
+  decodeRawIp(pkt, off + 4);
+}
+
+/** Raw IP: the version nibble says which. */
+export function decodeRawIp(pkt: Packet, off: number): void {
+  if (off >= pkt.end) {
+    pkt.markMalformed('ip', 'empty IP packet');
+    return;
+  }
+  const version = pkt.buf[off]! >> 4;
+  if (version === 4) decodeNetwork(pkt, ETHERTYPE_IPV4, off);
+  else if (version === 6) decodeNetwork(pkt, ETHERTYPE_IPV6, off);
+  else pkt.markMalformed('ip', 'IP version is neither 4 nor 6');
+}
+
+export function decodeIpv4(pkt: Packet, off: number): void {
+  const buf = pkt.buf;
+  pkt.etherType = ETHERTYPE_IPV4;
+  pkt.l3Start = off;
+  if (pkt.end - off < 20) {
+    pkt.markMalformed('ipv4', 'truncated IPv4 header');
+    return;
+  }
+  const ihl = (buf[off]! & 0x0f) * 4;
+  const totalLen = buf.readUInt16BE(off + 2);
+  if (buf[off]! >> 4 !== 4 || ihl < 20 || totalLen < ihl || pkt.end - off < ihl) {
+    pkt.markMalformed('ipv4', 'bad IPv4 header length');
+    return;
+  }
+  pkt.ipVersion = 4;
+  // Trailing Ethernet padding is not part of the packet; a snapped capture may hold less.
+  pkt.l3End = Math.min(pkt.end, off + totalLen);
+  pkt.ttl = buf[off + 8]!;
+  pkt.ipProto = buf[off + 9]!;
+  pkt.ip4Src = buf.readUInt32BE(off + 12);
+  pkt.ip4Dst = buf.readUInt32BE(off + 16);
+  pkt.ipFragment = (buf.readUInt16BE(off + 6) & 0x1fff) !== 0;
+  if (!pkt.ipFragment) decodeTransport(pkt, off + ihl);
+}
+
+export function decodeIpv6(pkt: Packet, off: number): void {
+  const buf = pkt.buf;
+  pkt.etherType = ETHERTYPE_IPV6;
+  pkt.l3Start = off;
+  if (pkt.end - off < 40) {
+    pkt.markMalformed('ipv6', 'truncated IPv6 header');
+    return;
+  }
+  if (buf[off]! >> 4 !== 6) {
+    pkt.markMalformed('ipv6', 'IPv6 header with wrong version');
+    return;
+  }
+  pkt.ipVersion = 6;
+  pkt.l3End = Math.min(pkt.end, off + 40 + buf.readUInt16BE(off + 4));
+  pkt.ttl = buf[off + 7]!;
+  pkt.ip6SrcOff = off + 8;
+  pkt.ip6DstOff = off + 24;
+  let next = buf[off + 6]!;
+  let cur = off + 40;
+  for (let i = 0; i < MAX_IPV6_EXTENSION_HEADERS; i++) {
+    if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
+      if (pkt.l3End - cur < 8) {
+        pkt.markMalformed('ipv6', 'truncated IPv6 extension header');
+        return;
+      }
+      if (next === 44 && (buf.readUInt16BE(cur + 2) & 0xfff8) !== 0) pkt.ipFragment = true;
+      const len = next === 44 ? 8 : next === 51 ? (buf[cur + 1]! + 2) * 4 : (buf[cur + 1]! + 1) * 8;
+      next = buf[cur]!;
+      cur += len;
+      continue;
+    }
+    break;
+  }
+  pkt.ipProto = next;
+  if (!pkt.ipFragment && cur <= pkt.l3End) decodeTransport(pkt, cur);
+}
+
+function decodeTransport(pkt: Packet, off: number): void {
+  const buf = pkt.buf;
+  pkt.l4Start = off;
+  const avail = pkt.l3End - off;
+  if (pkt.ipProto === IPPROTO_UDP) {
+    if (avail < 8) {
+      pkt.markMalformed('udp', 'truncated UDP header');
+      return;
+    }
+    pkt.srcPort = buf.readUInt16BE(off);
+    pkt.dstPort = buf.readUInt16BE(off + 2);
+    const len = buf.readUInt16BE(off + 4);
+    pkt.payloadStart = off + 8;
+    pkt.payloadEnd = len >= 8 ? Math.min(pkt.l3End, off + len) : pkt.l3End;
+  } else if (pkt.ipProto === IPPROTO_TCP) {
+    if (avail < 20) {
+      pkt.markMalformed('tcp', 'truncated TCP header');
+      return;
+    }
+    const dataOff = (buf[off + 12]! >> 4) * 4;
+    if (dataOff < 20) {
+      pkt.markMalformed('tcp', 'TCP data offset below 20 bytes');
+      return;
+    }
+    pkt.srcPort = buf.readUInt16BE(off);
+    pkt.dstPort = buf.readUInt16BE(off + 2);
+    pkt.tcpSeq = buf.readUInt32BE(off + 4);
+    pkt.tcpAck = buf.readUInt32BE(off + 8);
+    pkt.tcpFlags = buf[off + 13]!;
+    pkt.payloadStart = Math.min(pkt.l3End, off + dataOff);
+    pkt.payloadEnd = pkt.l3End;
+  } else {
+    pkt.payloadStart = off;
+    pkt.payloadEnd = pkt.l3End;
+  }
+}

@@ -1,0 +1,95 @@
+// The decoded view of one frame. A single Packet is reused for every frame
+// (the decoder resets it), so hot paths allocate nothing; analyzers read the
+// fields during their callback and copy what they keep.
+
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETHERTYPE_ARP = 0x0806;
+export const ETHERTYPE_VLAN = 0x8100;
+export const ETHERTYPE_QINQ = 0x88a8;
+export const ETHERTYPE_QINQ_OLD = 0x9100;
+export const ETHERTYPE_IPV6 = 0x86dd;
+
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_GRE = 47;
+export const IPPROTO_ICMPV6 = 58;
+
+export const MAX_VLAN_TAGS = 4;
+
+export class Packet {
+  buf: Buffer = Buffer.alloc(0);
+  /** Frame bounds inside buf. */
+  start = 0;
+  end = 0;
+  frameNo = 0;
+  /** Capture time in milliseconds since the epoch (fractional). */
+  timeMs = 0;
+  linktype = 0;
+  interfaceId = 0;
+
+  /** Ethernet (or cooked-capture) addresses as 48-bit integers; -1 when the link has none. */
+  ethSrc = -1;
+  ethDst = -1;
+  etherType = 0;
+  vlanCount = 0;
+  readonly vlans = new Int32Array(MAX_VLAN_TAGS);
+
+  /** Offset of the network-layer header (ARP/IP) and where it ends. */
+  l3Start = 0;
+  l3End = 0;
+
+  ipVersion: 0 | 4 | 6 = 0;
+  /** IPv4 addresses as unsigned 32-bit integers. */
+  ip4Src = 0;
+  ip4Dst = 0;
+  /** Offsets of the 16-byte IPv6 addresses in buf. */
+  ip6SrcOff = 0;
+  ip6DstOff = 0;
+  ipProto = -1;
+  ttl = 0;
+  /** Set when the IP packet is a non-first fragment: no transport header to read. */
+  ipFragment = false;
+
+  l4Start = 0;
+  srcPort = -1;
+  dstPort = -1;
+  tcpFlags = 0;
+  tcpSeq = 0;
+  tcpAck = 0;
+  payloadStart = 0;
+  payloadEnd = 0;
+
+  /** Why decoding stopped early (a constant string, so setting it allocates nothing). */
+  malformed: string | null = null;
+  /** Layer that was malformed: "ethernet", "arp", "ipv4", ... */
+  malformedLayer: string | null = null;
+
+  reset(): void {
+    this.ethSrc = -1;
+    this.ethDst = -1;
+    this.etherType = 0;
+    this.vlanCount = 0;
+    this.l3Start = 0;
+    this.l3End = 0;
+    this.ipVersion = 0;
+    this.ip4Src = 0;
+    this.ip4Dst = 0;
+    this.ipProto = -1;
+    this.ttl = 0;
+    this.ipFragment = false;
+    this.l4Start = 0;
+    this.srcPort = -1;
+    this.dstPort = -1;
+    this.tcpFlags = 0;
+    this.payloadStart = 0;
+    this.payloadEnd = 0;
+    this.malformed = null;
+    this.malformedLayer = null;
+  }
+
+  markMalformed(layer: string, reason: string): void {
+    this.malformedLayer = layer;
+    this.malformed = reason;
+  }
+}

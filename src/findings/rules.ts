@@ -1,0 +1,105 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { PROFILES, parseSeverity, type AttackMapping, type Guidance, type Profile, type Severity } from './finding.js';
+
+// Detections as data: each detections/<rule_id>.yml holds a rule's metadata and
+// guidance. Analyzers refer to rules by id; the text lives only there.
+
+export interface RuleDefinition {
+  id: string;
+  title: string;
+  severity: Severity;
+  confidence: number;
+  attack: AttackMapping;
+  analyzer: string;
+  description: string;
+  guidance: {
+    summary: string;
+    implications: string;
+    actions: Record<Profile, string>;
+    false_positives: string[];
+  };
+}
+
+export const DETECTIONS_DIR = fileURLToPath(new URL('../../../detections/', import.meta.url));
+
+function requireString(doc: Record<string, unknown>, key: string, file: string): string {
+  const v = doc[key];
+  if (typeof v !== 'string' || v.trim() === '') throw new Error(`${file}: '${key}' must be a non-empty string`);
+  return v.trim();
+}
+
+function requireStringList(v: unknown, what: string, file: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${file}: '${what}' must be a list of strings`);
+  return v as string[];
+}
+
+function asRecord(v: unknown, what: string, file: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${file}: '${what}' must be a mapping`);
+  return v as Record<string, unknown>;
+}
+
+export function parseRuleDefinition(text: string, file: string): RuleDefinition {
+  const doc = asRecord(parse(text), 'document', file);
+  const severity = parseSeverity(requireString(doc, 'severity', file));
+  if (!severity) throw new Error(`${file}: unknown severity`);
+  const confidence = doc.confidence;
+  if (typeof confidence !== 'number' || confidence < 0 || confidence > 1) throw new Error(`${file}: 'confidence' must be a number from 0 to 1`);
+  const attack = asRecord(doc.attack, 'attack', file);
+  const guidance = asRecord(doc.guidance, 'guidance', file);
+  const actionsDoc = asRecord(guidance.actions, 'guidance.actions', file);
+  const actions = {} as Record<Profile, string>;
+  for (const p of PROFILES) actions[p] = requireString(actionsDoc, p, `${file} guidance.actions`);
+  return {
+    id: requireString(doc, 'id', file),
+    title: requireString(doc, 'title', file),
+    severity,
+    confidence,
+    attack: {
+      tactics: requireStringList(attack.tactics, 'attack.tactics', file),
+      techniques: requireStringList(attack.techniques, 'attack.techniques', file),
+    },
+    analyzer: requireString(doc, 'analyzer', file),
+    description: requireString(doc, 'description', file),
+    guidance: {
+      summary: requireString(guidance, 'summary', file),
+      implications: requireString(guidance, 'implications', file),
+      actions,
+      false_positives: requireStringList(guidance.false_positives, 'guidance.false_positives', file),
+    },
+  };
+}
+
+let catalog: Map<string, RuleDefinition> | undefined;
+
+/** Every rule shipped in detections/, loaded once. */
+export function ruleCatalog(): Map<string, RuleDefinition> {
+  if (catalog) return catalog;
+  const rules = new Map<string, RuleDefinition>();
+  for (const name of readdirSync(DETECTIONS_DIR).sort()) {
+    if (!name.endsWith('.yml')) continue;
+    const file = join(DETECTIONS_DIR, name);
+    const rule = parseRuleDefinition(readFileSync(file, 'utf8'), file);
+    if (`${rule.id}.yml` !== name) throw new Error(`${file}: id '${rule.id}' does not match the file name`);
+    rules.set(rule.id, rule);
+  }
+  catalog = rules;
+  return rules;
+}
+
+export function getRule(id: string): RuleDefinition {
+  const rule = ruleCatalog().get(id);
+  if (!rule) throw new Error(`no detection definition for rule '${id}' in ${DETECTIONS_DIR}`);
+  return rule;
+}
+
+export function guidanceFor(rule: RuleDefinition, profile: Profile): Guidance {
+  return {
+    summary: rule.guidance.summary,
+    implications: rule.guidance.implications,
+    actions: rule.guidance.actions[profile],
+    false_positives: rule.guidance.false_positives,
+  };
+}

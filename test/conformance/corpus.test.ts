@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { severityRank } from '../../src/findings/finding.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+
+// The public regression captures of Zeek, Suricata and tcpdump, each with what
+// sniffwatch must make of it (../shared/corpus/pcap/MANIFEST.tsv).
+
+const CORPUS = new URL('../../../../shared/corpus/pcap/', import.meta.url).pathname;
+const MANIFEST = join(CORPUS, 'MANIFEST.tsv');
+
+// Expectations whose analyzer does not exist yet. Each is reported as a todo
+// naming what is missing, never as a pass; remove the entry when it lands.
+const PENDING_EXPECT: Record<string, string> = {
+  flood: 'DHCP analyzer (wire analysis issue)',
+  T1557: 'IPv6 RA/redirect analyzer (wire analysis issue)',
+  'T1020.001': 'ERSPAN/tunnel decoding (wire analysis issue)',
+  tunnel: 'VXLAN/GENEVE/GRE decoding (wire analysis issue)',
+  cred: 'cleartext credential analyzers (wire analysis issue)',
+};
+const PENDING_FILE: Record<string, string> = {
+  'zeek-dhcp_hw-type0.pcap': 'DHCP decoder (wire analysis issue)',
+  'zeek-dhcp_dhcp_bad_cookie_option_retention.pcap': 'DHCP decoder (wire analysis issue)',
+  'zeek-tunnels_geneve-truncated.pcapng': 'GENEVE decoding (wire analysis issue)',
+};
+
+interface Row {
+  file: string;
+  expect: string;
+  note: string;
+}
+
+function manifest(): Row[] {
+  return readFileSync(MANIFEST, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [file = '', expect = '', , note = ''] = l.split('\t');
+      return { file, expect, note };
+    });
+}
+
+function atOrAbove(run: CliRun, level: 'medium'): string[] {
+  return run.findings.filter((f) => severityRank(f.severity) >= severityRank(level)).map((f) => `${f.severity} ${f.rule_id}: ${f.message}`);
+}
+
+function hasTechnique(run: CliRun, t: string): boolean {
+  return run.findings.some((f) => f.attack.techniques.some((x) => x === t || x.startsWith(`${t}.`)));
+}
+
+/** What the expectation demands of a finished run; returns a failure description or null. */
+function check(row: Row, run: CliRun): string | null {
+  const errorLines = run.stderr.split('\n').filter((l) => l.startsWith('sniffwatch: error:'));
+  const kind = row.expect.startsWith('cred:') ? 'cred' : row.expect;
+  switch (kind) {
+    case 'malformed': {
+      const located = errorLines.some((l) => l.includes(row.file) && /byte \d+/.test(l));
+      const flagged = run.findings.some((f) => f.severity === 'info' && f.rule_id.includes('malformed'));
+      return located || flagged ? null : 'neither a located error nor an info malformed finding';
+    }
+    case 'benign':
+    case 'benign-or-T1020.001': {
+      if (errorLines.length > 0) return `read error: ${errorLines[0]}`;
+      const loud = atOrAbove(run, 'medium');
+      if (loud.length === 0 || (kind === 'benign-or-T1020.001' && hasTechnique(run, 'T1020.001'))) return null;
+      return `findings of medium or above:\n${loud.join('\n')}`;
+    }
+    case 'parse':
+      return errorLines.length > 0 ? `read error: ${errorLines[0]}` : null;
+    case 'T1557':
+    case 'T1020.001':
+      if (errorLines.length > 0) return `read error: ${errorLines[0]}`;
+      return hasTechnique(run, kind) ? null : `no ${kind} finding`;
+    case 'flood':
+      return run.findings.some((f) => /flood|starvation/.test(f.rule_id)) ? null : 'no flood/starvation finding';
+    case 'tunnel':
+      return run.findings.some((f) => f.evidence.some((e) => (e.detail ?? '').includes('tunnel'))) ? null : 'no inner frame was analysed';
+    case 'cred': {
+      const proto = row.expect.slice(5);
+      const hit = run.findings.find((f) => f.attack.techniques.includes('T1040') && f.rule_id.includes(proto.split('-')[0]!));
+      return hit ? null : `no cleartext-credential finding for ${proto}`;
+    }
+    default:
+      return `unknown expectation '${row.expect}' in MANIFEST.tsv`;
+  }
+}
+
+/** Suricata's LLMNR cases ship as the scapy scripts that make them; run them to get the capture. */
+function materialise(file: string, dir: string): { path?: string; skip?: string } {
+  if (!file.endsWith('.py')) return { path: join(CORPUS, file) };
+  // Debian's interpreter first: python3-scapy installs for it, not for other pythons on the PATH.
+  const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import scapy.all'], { encoding: 'utf8' }).status === 0);
+  if (!python) return { skip: 'tool missing: python3 with scapy (Debian python3-scapy)' };
+  const r = spawnSync(python, [join(CORPUS, file)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const out = join(dir, 'input.pcap');
+  if (r.status !== 0 || !existsSync(out)) return { skip: `scapy script failed: ${r.stderr.split('\n').filter(Boolean).pop() ?? r.status}` };
+  return { path: out };
+}
+
+if (!existsSync(MANIFEST)) {
+  test('public capture corpus', (t) => t.skip(`corpus not found at ${CORPUS}: conformance set not run`));
+} else {
+  for (const row of manifest()) {
+    test(`corpus ${row.file} (${row.expect})`, (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-corpus-'));
+      try {
+        const input = materialise(row.file, dir);
+        if (!input.path) {
+          t.skip(input.skip);
+          return;
+        }
+        const run = runCli(['scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'none', input.path]);
+        // Whatever the expectation: no crash, no hang, no stack trace, a defined exit status.
+        assert.equal(run.signal, null, `killed by ${run.signal}`);
+        assert.ok(run.status === 0 || run.status === 2, `exit status ${run.status}\n${run.stderr}`);
+        assert.doesNotMatch(run.stderr, /\n\s+at .+:\d+:\d+/, 'stack trace shown to the user');
+        const failure = check(row, run);
+        const kind = row.expect.startsWith('cred:') ? 'cred' : row.expect;
+        const pending = PENDING_FILE[row.file] ?? PENDING_EXPECT[kind];
+        if (failure && pending) {
+          t.todo(`needs ${pending}: ${failure}`);
+          return;
+        }
+        assert.equal(failure, null, failure ?? '');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}

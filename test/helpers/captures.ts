@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PcapWriter } from '../../src/capture/pcap-writer.js';
+import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
+import { defaultConfig, type SniffwatchConfig } from '../../src/config/config.js';
+import type { Finding, Severity } from '../../src/findings/finding.js';
+import { severityRank } from '../../src/findings/finding.js';
+import { scanCaptures, type ScanResult } from '../../src/pipeline.js';
+
+// Writes crafted frames to a temporary pcap and scans it with the real pipeline.
+
+export interface TimedFrame {
+  /** Seconds from the start of the capture. */
+  t: number;
+  frame: Buffer;
+}
+
+const BASE_MICROS = Date.UTC(2026, 0, 1) * 1000;
+
+export function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-test-'));
+  return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+export function writePcap(path: string, frames: readonly TimedFrame[], linktype = LINKTYPE_ETHERNET): string {
+  const w = new PcapWriter(path, linktype);
+  for (const f of frames) w.write(f.frame, BASE_MICROS + Math.round(f.t * 1e6));
+  w.close();
+  return path;
+}
+
+export async function scanFrames(frames: readonly TimedFrame[], config: SniffwatchConfig = defaultConfig()): Promise<ScanResult> {
+  return withTempDir(async (dir) => scanCaptures([writePcap(join(dir, 'in.pcap'), frames)], { config, profile: 'production' }));
+}
+
+export function atLeast(findings: readonly Finding[], level: Severity): Finding[] {
+  return findings.filter((f) => severityRank(f.severity) >= severityRank(level));
+}
+
+export function hasEntity(f: Finding, type: string, value: string, role?: string): boolean {
+  return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
+}
+
+export function describe(findings: readonly Finding[]): string {
+  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message}`).join('\n');
+}

@@ -1,0 +1,25 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Finding } from '../../src/findings/finding.js';
+
+// Runs the built CLI as a user would and parses its JSONL output.
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  findings: Finding[];
+}
+
+export function runCli(args: readonly string[], timeoutMs = 120_000): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 << 20, cwd: REPO_ROOT });
+  const findings: Finding[] = [];
+  if (args.includes('jsonl')) {
+    for (const line of r.stdout.split('\n')) if (line.trim()) findings.push(JSON.parse(line) as Finding);
+  }
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, findings };
+}

@@ -1,0 +1,579 @@
+// A throw-away switched LAN built from network namespaces, veth pairs and a
+// Linux bridge, for end-to-end tests that run real attack tools.
+//
+//   upstream (198.19.0.2) ── gateway eth1 (198.19.0.1)
+//                            gateway eth0 (198.18.0.1) ─┐
+//                            victim   eth0 (198.18.0.10) ├─ br0 (own namespace, captured)
+//                            attacker eth0 (198.18.0.66) ┘
+//
+// Only 198.18.0.0/15 (RFC 2544 benchmarking space) is used, and the gateway
+// has no default route, so nothing can leave the namespaces.
+
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
+
+export const NS_PREFIX = 'swlan';
+export const LAN_CIDR = '198.18.0.0/24';
+export const UPSTREAM_CIDR = '198.19.0.0/24';
+export const BRIDGE = 'br0';
+
+export interface HostSpec {
+  name: string;
+  ip: string;
+  /** Locally administered, lowercase, colon form. */
+  mac: string;
+}
+
+export const GATEWAY: HostSpec = { name: 'gateway', ip: '198.18.0.1', mac: '02:53:57:00:00:01' };
+export const VICTIM: HostSpec = { name: 'victim', ip: '198.18.0.10', mac: '02:53:57:00:00:0a' };
+export const ATTACKER: HostSpec = { name: 'attacker', ip: '198.18.0.66', mac: '02:53:57:00:00:42' };
+/** The gateway's second leg, towards the upstream namespace. */
+export const GATEWAY_UPSTREAM: HostSpec = { name: 'gateway', ip: '198.19.0.1', mac: '02:53:57:00:01:01' };
+export const UPSTREAM: HostSpec = { name: 'upstream', ip: '198.19.0.2', mac: '02:53:57:00:01:02' };
+
+export interface LanHost {
+  name: string;
+  /** Namespace name, for `ip netns exec`. */
+  ns: string;
+  /** Interface on the bridged LAN (for upstream: its link to the gateway). */
+  ifname: string;
+  ip: string;
+  mac: string;
+}
+
+export interface ExecOptions {
+  /** Kill the command (SIGKILL) after this long. Default 30 s. */
+  timeoutMs?: number;
+  /** Exit codes that count as success. Default [0]. */
+  okCodes?: number[];
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Background {
+  readonly label: string;
+  readonly pid: number;
+  /** stdout and stderr so far, interleaved (last 256 KiB). */
+  output(): string;
+  running(): boolean;
+  readonly exited: Promise<ExitInfo>;
+  /** Resolves once the output matches; rejects if the process exits first or on timeout. */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
+  /** Sends `signal`, waits up to graceMs for exit, then SIGKILLs the process group. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitInfo>;
+}
+
+export interface CaptureResult {
+  file: string;
+  /** From tcpdump's "N packets captured" line, when it printed one. */
+  packets: number | undefined;
+  stderr: string;
+}
+
+export interface Capture {
+  readonly file: string;
+  stop(): Promise<CaptureResult>;
+}
+
+export interface LanOptions {
+  /** More hosts on the bridged LAN, each with a default route via the gateway. */
+  extraHosts?: HostSpec[];
+  /** Keep IPv6 enabled (it is off by default so captures hold no ND/MLD noise). */
+  ipv6?: boolean;
+}
+
+const TOOL_PACKAGES: Record<string, string> = {
+  ip: 'iproute2',
+  tcpdump: 'tcpdump',
+  ping: 'iputils-ping',
+  sysctl: 'procps',
+  arping: 'arping',
+  arpspoof: 'dsniff',
+  ettercap: 'ettercap-text-only',
+};
+
+/** Absolute path of an executable, looking in PATH and the sbin directories. */
+export function findTool(name: string): string | undefined {
+  for (const dir of (childEnv().PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin'];
+
+/** Environment for child processes: PATH also holds the sbin directories where ip, arpspoof and arping live. */
+function childEnv(): NodeJS.ProcessEnv {
+  const have = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return { ...process.env, PATH: [...have, ...SBIN_DIRS.filter((d) => !have.includes(d))].join(delimiter) };
+}
+
+let probeResult: Promise<string | undefined> | undefined;
+
+/**
+ * Why this process cannot build a netns LAN with the given extra tools, or
+ * undefined when it can. The reason is one line, fit for t.skip().
+ */
+export async function canRunNetns(tools: string[] = []): Promise<string | undefined> {
+  if (process.platform !== 'linux') return `needs Linux network namespaces: platform is ${process.platform}`;
+  const uid = process.getuid?.();
+  if (uid !== 0) return `needs root: running as uid ${uid ?? 'unknown'}`;
+  for (const tool of ['ip', 'tcpdump', 'ping', 'sysctl', ...tools]) {
+    if (!findTool(tool)) {
+      const pkg = TOOL_PACKAGES[tool];
+      return `tool missing: ${tool}${pkg ? ` (Debian package ${pkg})` : ''}`;
+    }
+  }
+  probeResult ??= probeNetns();
+  return probeResult;
+}
+
+async function probeNetns(): Promise<string | undefined> {
+  const ns = `${NS_PREFIX}-${process.pid}-probe`;
+  const steps: string[][] = [
+    ['netns', 'add', ns],
+    ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge'],
+    ['-n', ns, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb'],
+  ];
+  try {
+    for (const args of steps) {
+      const r = await run('ip', args, { timeoutMs: 10_000, okCodes: [] });
+      if (r.code !== 0) {
+        const why = firstLine(r.stderr) || `exit ${r.code}`;
+        return `needs root/CAP_NET_ADMIN with bridge+veth support: 'ip ${args.join(' ')}' failed: ${why}`;
+      }
+    }
+    return undefined;
+  } finally {
+    await run('ip', ['netns', 'del', ns], { timeoutMs: 10_000, okCodes: [] });
+  }
+}
+
+/** Runs a command; never rejects on exit status, only returns it. */
+function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', env: childEnv() },
+      (err, stdout, stderr) => {
+        if (!err) {
+          resolve({ code: 0, signal: null, timedOut: false, stdout, stderr });
+          return;
+        }
+        const e = err as NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals; killed?: boolean };
+        const code = typeof e.code === 'number' ? e.code : null;
+        const extra = typeof e.code === 'string' ? `${e.code}: ${e.message}\n` : '';
+        resolve({ code, signal: e.signal ?? null, timedOut: e.killed === true, stdout, stderr: extra + stderr });
+      },
+    );
+  });
+}
+
+async function runChecked(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const r = await run(file, args, opts);
+  const ok = opts.okCodes ?? [0];
+  if (r.code === null || !ok.includes(r.code)) {
+    const how = r.timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms` : r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+    throw new Error(`${file} ${args.join(' ')}: ${how}\n${tail(r.stderr || r.stdout, 2000)}`);
+  }
+  return r;
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0] ?? '';
+}
+
+function tail(s: string, n: number): string {
+  return s.length > n ? `…${s.slice(-n)}` : s;
+}
+
+// Everything live in this process, so exit and signal hooks can clean up
+// even when a test throws or the runner kills us.
+const liveLans = new Set<Lan>();
+const liveProcs = new Set<ChildProcess>();
+let hooksInstalled = false;
+let seq = 0;
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', cleanupAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanupAllSync();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+function cleanupAllSync(): void {
+  for (const child of liveProcs) killGroup(child, 'SIGKILL');
+  liveProcs.clear();
+  for (const lan of liveLans) for (const ns of lan.namespaces()) deleteNsSync(ns);
+  liveLans.clear();
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      process.kill(child.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Kills whatever still runs inside the namespace (a namespace lives on while a process holds it), then deletes it. */
+function deleteNsSync(ns: string): void {
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() });
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // namespace may not exist
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { timeout: 5000, stdio: 'ignore', env: childEnv() });
+  } catch {
+    // already deleted
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Deletes namespaces of our prefix left behind by processes that no longer exist. */
+export function sweepStaleNamespaces(): string[] {
+  let list = '';
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 5000, env: childEnv() });
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const re = new RegExp(`^(${NS_PREFIX}-(\\d+)-\\S+)`);
+  for (const line of list.split('\n')) {
+    const m = re.exec(line.trim());
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    deleteNsSync(m[1]!);
+    removed.push(m[1]!);
+  }
+  return removed;
+}
+
+function checkHostSpec(h: HostSpec): void {
+  if (!/^[a-z][a-z0-9]{0,11}$/.test(h.name)) throw new Error(`host name ${h.name}: use 1-12 lowercase letters/digits`);
+  const m = /^198\.18\.0\.(\d{1,3})$/.exec(h.ip);
+  if (!m || Number(m[1]) < 2 || Number(m[1]) > 254) throw new Error(`host ${h.name}: ip ${h.ip} is not a host address in ${LAN_CIDR}`);
+  if (!/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/.test(h.mac)) throw new Error(`host ${h.name}: mac ${h.mac} must be locally administered unicast, lowercase`);
+}
+
+export class Lan {
+  readonly id: string;
+  readonly bridgeNs: string;
+  readonly bridge = BRIDGE;
+  readonly hosts: Record<string, LanHost> = {};
+  private readonly procs = new Set<ChildProcess>();
+  private readonly nsList: string[] = [];
+  private destroyed = false;
+
+  private constructor(id: string) {
+    this.id = id;
+    this.bridgeNs = `${id}-br`;
+  }
+
+  /** Builds the LAN; on any failure everything created so far is removed. */
+  static async create(opts: LanOptions = {}): Promise<Lan> {
+    installHooks();
+    sweepStaleNamespaces();
+    const extra = opts.extraHosts ?? [];
+    const lanHosts = [GATEWAY, VICTIM, ATTACKER, ...extra];
+    for (const h of extra) checkHostSpec(h);
+    const names = new Set<string>();
+    const ips = new Set<string>();
+    const macs = new Set<string>();
+    for (const h of [...lanHosts, UPSTREAM]) {
+      if (names.has(h.name) || ips.has(h.ip) || macs.has(h.mac)) throw new Error(`duplicate host name, ip or mac: ${h.name}`);
+      names.add(h.name);
+      ips.add(h.ip);
+      macs.add(h.mac);
+    }
+
+    const lan = new Lan(`${NS_PREFIX}-${process.pid}-${++seq}`);
+    liveLans.add(lan);
+    try {
+      await lan.build(lanHosts, opts.ipv6 === true);
+    } catch (e) {
+      await lan.destroy();
+      throw e;
+    }
+    return lan;
+  }
+
+  /** All namespace names of this LAN, bridge first. */
+  namespaces(): string[] {
+    return [...this.nsList];
+  }
+
+  host(name: string): LanHost {
+    const h = this.hosts[name];
+    if (!h) throw new Error(`no host ${name} in LAN ${this.id}`);
+    return h;
+  }
+
+  private nsOf(node: string): string {
+    return node === 'bridge' ? this.bridgeNs : this.host(node).ns;
+  }
+
+  private async addNs(ns: string, ipv6: boolean): Promise<void> {
+    await runChecked('ip', ['netns', 'add', ns], { timeoutMs: 10_000 });
+    this.nsList.push(ns);
+    const v6 = ipv6 ? '0' : '1';
+    await runChecked('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.all.disable_ipv6=${v6}`, `net.ipv6.conf.default.disable_ipv6=${v6}`], { timeoutMs: 10_000 });
+    await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  private async build(lanHosts: HostSpec[], ipv6: boolean): Promise<void> {
+    await this.addNs(this.bridgeNs, ipv6);
+    // STP off: ports forward at once instead of after the listening/learning delay.
+    await ip(['-n', this.bridgeNs, 'link', 'add', BRIDGE, 'type', 'bridge', 'stp_state', '0']);
+    await ip(['-n', this.bridgeNs, 'link', 'set', BRIDGE, 'up']);
+
+    for (const h of lanHosts) {
+      const ns = `${this.id}-${h.name}`;
+      await this.addNs(ns, ipv6);
+      const port = `p-${h.name}`;
+      await ip(['-n', this.bridgeNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await ip(['-n', this.bridgeNs, 'link', 'set', port, 'master', BRIDGE, 'up']);
+      await ip(['-n', ns, 'link', 'set', 'eth0', 'address', h.mac]);
+      await ip(['-n', ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
+      await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+      this.hosts[h.name] = { name: h.name, ns, ifname: 'eth0', ip: h.ip, mac: h.mac };
+    }
+
+    const gw = this.host('gateway');
+    const upNs = `${this.id}-${UPSTREAM.name}`;
+    await this.addNs(upNs, ipv6);
+    await ip(['-n', gw.ns, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', upNs]);
+    await ip(['-n', gw.ns, 'link', 'set', 'eth1', 'address', GATEWAY_UPSTREAM.mac]);
+    await ip(['-n', gw.ns, 'addr', 'add', `${GATEWAY_UPSTREAM.ip}/24`, 'dev', 'eth1']);
+    await ip(['-n', gw.ns, 'link', 'set', 'eth1', 'up']);
+    await ip(['-n', upNs, 'link', 'set', 'eth0', 'address', UPSTREAM.mac]);
+    await ip(['-n', upNs, 'addr', 'add', `${UPSTREAM.ip}/24`, 'dev', 'eth0']);
+    await ip(['-n', upNs, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', upNs, 'route', 'add', LAN_CIDR, 'via', GATEWAY_UPSTREAM.ip]);
+    this.hosts[UPSTREAM.name] = { name: UPSTREAM.name, ns: upNs, ifname: 'eth0', ip: UPSTREAM.ip, mac: UPSTREAM.mac };
+    await this.sysctl('gateway', 'net.ipv4.ip_forward', '1');
+
+    for (const h of lanHosts) {
+      if (h.name !== 'gateway') await ip(['-n', this.host(h.name).ns, 'route', 'add', 'default', 'via', GATEWAY.ip]);
+    }
+    // Wait for carrier instead of pinging, so the capture sees the first ARP exchanges.
+    for (const h of Object.values(this.hosts)) await this.waitLinkUp(h.ns, h.ifname);
+    await this.waitLinkUp(gw.ns, 'eth1');
+  }
+
+  private async waitLinkUp(ns: string, ifname: string): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      const r = await runChecked('ip', ['-n', ns, '-o', 'link', 'show', ifname], { timeoutMs: 5000 });
+      if (/\bLOWER_UP\b/.test(r.stdout) && /state UP\b/.test(r.stdout)) return;
+      await sleep(100);
+    }
+    throw new Error(`${ns}/${ifname} did not come up`);
+  }
+
+  async sysctl(node: string, key: string, value: string): Promise<void> {
+    await this.exec(node, ['sysctl', '-q', '-w', `${key}=${value}`], { timeoutMs: 10_000 });
+  }
+
+  /** Runs argv inside a host's namespace (or 'bridge'); rejects on timeout or an exit code not in okCodes. */
+  exec(node: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return runChecked('ip', ['netns', 'exec', this.nsOf(node), ...argv], opts);
+  }
+
+  /** Starts argv in the background inside a host's namespace (or 'bridge'). */
+  spawn(node: string, argv: string[], label = argv[0] ?? 'process'): Background {
+    if (this.destroyed) throw new Error(`LAN ${this.id} is destroyed`);
+    // Own process group, so a stop can take any children along; stdin closed
+    // because interactive tools (ettercap -T) must not read the test's stdin.
+    const child = spawn('ip', ['netns', 'exec', this.nsOf(node), ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    this.procs.add(child);
+    liveProcs.add(child);
+    const cap = 256 * 1024;
+    let out = '';
+    const waiters = new Set<() => void>();
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString('utf8');
+      if (out.length > cap) out = out.slice(-cap);
+      for (const w of waiters) w();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    let done = false;
+    const exited = new Promise<ExitInfo>((resolve) => {
+      child.on('error', (err) => {
+        out += `\nspawn error: ${err.message}\n`;
+      });
+      child.on('close', (code, signal) => {
+        done = true;
+        this.procs.delete(child);
+        liveProcs.delete(child);
+        for (const w of waiters) w();
+        resolve({ code, signal });
+      });
+    });
+    const pid = child.pid ?? -1;
+
+    const bg: Background = {
+      label,
+      pid,
+      output: () => out,
+      running: () => !done,
+      exited,
+      waitFor: (pattern, timeoutMs) =>
+        new Promise<void>((resolve, reject) => {
+          const check = (): void => {
+            if (pattern.test(out)) finish();
+            else if (done) finish(new Error(`${label} exited before printing ${pattern}:\n${tail(out, 2000)}`));
+          };
+          const timer = setTimeout(() => finish(new Error(`${label}: no ${pattern} within ${timeoutMs} ms:\n${tail(out, 2000)}`)), timeoutMs);
+          const finish = (err?: Error): void => {
+            clearTimeout(timer);
+            waiters.delete(check);
+            if (err) reject(err);
+            else resolve();
+          };
+          waiters.add(check);
+          check();
+        }),
+      stop: async (signal = 'SIGTERM', graceMs = 10_000) => {
+        if (done) return exited;
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // exited meanwhile
+        }
+        const ac = new AbortController();
+        const timer = sleep(graceMs, 'timeout' as const, { signal: ac.signal }).catch(() => 'aborted' as const);
+        const first = await Promise.race([exited, timer]);
+        ac.abort();
+        if (first === 'timeout' || first === 'aborted') {
+          killGroup(child, 'SIGKILL');
+          return exited;
+        }
+        return first;
+      },
+    };
+    return bg;
+  }
+
+  /**
+   * Starts tcpdump on the bridge (which sees every frame, since capturing
+   * makes it promiscuous) and resolves once it is listening.
+   */
+  async startCapture(file: string): Promise<Capture> {
+    // -Z root: do not drop to the tcpdump user, who may not be able to write into a 0700 temp dir.
+    const td = this.spawn('bridge', ['tcpdump', '-Z', 'root', '-i', BRIDGE, '-U', '-n', '-w', file], 'tcpdump');
+    await td.waitFor(/listening on/, 15_000);
+    return {
+      file,
+      stop: async () => {
+        // SIGINT makes tcpdump flush and close the file before exiting.
+        const info = await td.stop('SIGINT', 10_000);
+        const stderr = td.output();
+        if (info.code !== 0) throw new Error(`tcpdump exited with ${info.code ?? info.signal}:\n${tail(stderr, 2000)}`);
+        const m = /(\d+) packets? captured/.exec(stderr);
+        return { file, packets: m ? Number(m[1]) : undefined, stderr };
+      },
+    };
+  }
+
+  /** Kills leftover processes and deletes every namespace. Safe to call twice. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const child of this.procs) killGroup(child, 'SIGKILL');
+    this.procs.clear();
+    for (const ns of [...this.nsList].reverse()) {
+      const pids = await run('ip', ['netns', 'pids', ns], { timeoutMs: 5000, okCodes: [] });
+      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await run('ip', ['netns', 'del', ns], { timeoutMs: 10_000 });
+    }
+    liveLans.delete(this);
+  }
+}
+
+function ip(args: string[]): Promise<ExecResult> {
+  return runChecked('ip', args, { timeoutMs: 10_000 });
+}
+
+export function createLan(opts: LanOptions = {}): Promise<Lan> {
+  return Lan.create(opts);
+}
+
+let arpingFlavor: 'iputils' | 'habets' | undefined;
+
+/**
+ * argv for a gratuitous ARP announcement of `ip` from `ifname`, and the exit
+ * codes that mean it was sent. Debian ships two arpings with different
+ * flags; Thomas Habets' one exits 1 because nobody answers an announcement.
+ */
+export function gratuitousArpArgv(ip: string, ifname = 'eth0', count = 3): { argv: string[]; okCodes: number[] } {
+  if (!arpingFlavor) {
+    let text = '';
+    try {
+      text = execFileSync('arping', ['-V'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string };
+      text = `${err.stdout ?? ''}${err.stderr ?? ''}`;
+    }
+    arpingFlavor = /iputils/i.test(text) ? 'iputils' : 'habets';
+  }
+  if (arpingFlavor === 'iputils') return { argv: ['arping', '-U', '-c', String(count), '-I', ifname, ip], okCodes: [0] };
+  return { argv: ['arping', '-U', '-c', String(count), '-i', ifname, '-S', ip, ip], okCodes: [0, 1] };
+}
