@@ -16,6 +16,8 @@ export interface ScanOptions {
   config: SniffwatchConfig;
   profile: Profile;
   analyzers?: readonly string[];
+  /** Print secrets seen on the wire instead of redacting them. */
+  showSecrets?: boolean;
   onFileProgress?: (file: string, bytesRead: number, totalBytes: number) => void;
 }
 
@@ -66,7 +68,10 @@ function isDirectoryTarget(p: string): boolean {
 
 export async function scanCaptures(paths: readonly string[], opts: ScanOptions): Promise<ScanResult> {
   const aggregator = new FindingAggregator({ profile: opts.profile });
-  const engine = new PacketEngine(selectAnalyzers(opts.analyzers), opts.config, aggregator);
+  const engine = new PacketEngine(selectAnalyzers(opts.analyzers), opts.config, aggregator, {
+    showSecrets: opts.showSecrets,
+    secretSalt: opts.config.secretSalt,
+  });
   const { files, errors } = expandInputs(paths);
   const summaries: CaptureSummary[] = [];
   const onFrame = engine.handleFrame.bind(engine);

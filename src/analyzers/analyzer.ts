@@ -1,4 +1,4 @@
-import type { SniffwatchConfig } from '../config/config.js';
+import type { ConfigSection, SniffwatchConfig } from '../config/config.js';
 import type { ArpMessage } from '../decode/arp.js';
 import type { Packet } from '../decode/packet.js';
 import type { Entity, Evidence, Severity } from '../findings/finding.js';
@@ -12,6 +12,8 @@ export interface Report {
   entities: Entity[];
   severity?: Severity;
   confidence?: number;
+  /** A secret seen on the wire (password, community, token): redacted unless the operator asked to see secrets. */
+  secret?: string | Buffer;
 }
 
 export interface AnalyzerContext {
@@ -26,8 +28,14 @@ export interface AnalyzerContext {
 
 export interface Analyzer {
   onArp?(arp: ArpMessage, pkt: Packet): void;
-  /** Every decoded IPv4/IPv6 packet (ARP excluded). */
+  /** Every decoded IPv4/IPv6 packet (ARP excluded), before the protocol hooks below. */
   onIp?(pkt: Packet): void;
+  /** UDP datagrams with a readable header: payload is buf[payloadStart, payloadEnd). */
+  onUdp?(pkt: Packet): void;
+  /** TCP segments with a readable header (not reassembled). */
+  onTcp?(pkt: Packet): void;
+  /** ICMP and ICMPv6 messages: the message starts at l4Start. */
+  onIcmp?(pkt: Packet): void;
   /** End of input: report what only the whole picture shows. */
   finish?(): void;
   /** Entries held in the analyzer's tables, to show that state stays bounded. */
@@ -39,5 +47,7 @@ export interface AnalyzerDefinition {
   name: string;
   /** Rule ids this analyzer can emit (each has a detections/<id>.yml). */
   rules: readonly string[];
+  /** The config section this analyzer reads, if any. */
+  config?: ConfigSection<unknown>;
   create(ctx: AnalyzerContext): Analyzer;
 }

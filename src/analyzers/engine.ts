@@ -1,51 +1,74 @@
 import type { RawFrame } from '../capture/frame.js';
 import type { SniffwatchConfig } from '../config/config.js';
 import { ArpDecode, ArpMessage, decodeArp } from '../decode/arp.js';
-import { decodeFrame } from '../decode/decoder.js';
-import { ETHERTYPE_ARP, Packet } from '../decode/packet.js';
+import { ip4ToString, ip6ToString } from '../decode/addr.js';
+import { decodeFrame, decodeInner } from '../decode/decoder.js';
+import { ENCAP_NAMES, Encap, ETHERTYPE_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_ENCAP_DEPTH, Packet } from '../decode/packet.js';
 import type { FindingAggregator } from '../findings/aggregate.js';
 import type { Evidence } from '../findings/finding.js';
+import { SecretRedactor } from '../findings/redact.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from './analyzer.js';
 import { NetworkModel } from './network-model.js';
 
-// The small core: decodes each frame once into a reused Packet and hands the
-// protocol events to the analyzers that asked for them.
+// The small core: decodes each frame once into a reused Packet, hands the
+// protocol events to the analyzers that asked for them, and follows
+// encapsulations (GRE, ERSPAN, VXLAN, GENEVE, TZSP) into the frames they carry.
 
 export interface EngineStats {
   frames: number;
   arp: number;
   ip: number;
+  /** Frames found inside encapsulations and analysed like captured ones. */
+  inner: number;
   malformed: number;
   unsupportedLink: number;
   /** Entries in all analyzers' tables after finish(). */
   stateEntries: number;
 }
 
+export interface EngineOptions {
+  showSecrets?: boolean;
+  /** Key for secret hashes; the same salt makes hashes comparable across scans and sensors. */
+  secretSalt?: string;
+}
+
 export class PacketEngine {
-  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, malformed: 0, unsupportedLink: 0, stateEntries: 0 };
+  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, inner: 0, malformed: 0, unsupportedLink: 0, stateEntries: 0 };
   readonly network: NetworkModel;
-  private readonly pkt = new Packet();
+  /** One Packet per encapsulation depth, reused. */
+  private readonly packets: Packet[] = [];
   private readonly arp = new ArpMessage();
+  private readonly analyzers: Analyzer[];
   private readonly arpHandlers: Analyzer[];
   private readonly ipHandlers: Analyzer[];
-  private readonly analyzers: Analyzer[];
+  private readonly udpHandlers: Analyzer[];
+  private readonly tcpHandlers: Analyzer[];
+  private readonly icmpHandlers: Analyzer[];
+  private readonly redactor: SecretRedactor;
   private source = '';
+  private lastUnsupported = -1;
 
   constructor(
     definitions: readonly AnalyzerDefinition[],
     config: SniffwatchConfig,
     private readonly findings: FindingAggregator,
+    options: EngineOptions = {},
   ) {
     this.network = new NetworkModel(config);
+    this.redactor = new SecretRedactor(options.showSecrets ?? false, options.secretSalt);
+    for (let d = 0; d <= MAX_ENCAP_DEPTH; d++) this.packets.push(new Packet());
     const ctx: AnalyzerContext = {
       config,
       network: this.network,
-      report: (rule, key, pkt, r) => this.emit(rule, key, pkt.timeMs, r, { source: this.source, frame: pkt.frameNo }),
+      report: (rule, key, pkt, r) => this.emit(rule, key, pkt.timeMs, r, this.evidenceOf(pkt)),
       reportAt: (rule, key, timeMs, r, evidence) => this.emit(rule, key, timeMs, r, evidence),
     };
     this.analyzers = definitions.map((d) => d.create(ctx));
     this.arpHandlers = this.analyzers.filter((a) => a.onArp);
     this.ipHandlers = this.analyzers.filter((a) => a.onIp);
+    this.udpHandlers = this.analyzers.filter((a) => a.onUdp);
+    this.tcpHandlers = this.analyzers.filter((a) => a.onTcp);
+    this.icmpHandlers = this.analyzers.filter((a) => a.onIcmp);
   }
 
   /** Names the input that following frames come from (for evidence). */
@@ -54,13 +77,17 @@ export class PacketEngine {
   }
 
   handleFrame(frame: RawFrame): void {
-    const pkt = this.pkt;
+    const pkt = this.packets[0]!;
     this.stats.frames++;
     if (!decodeFrame(frame, pkt)) {
       this.stats.unsupportedLink++;
-      if (this.stats.unsupportedLink === 1 || frame.linktype !== this.lastUnsupported) this.reportUnsupported(frame);
+      if (frame.linktype !== this.lastUnsupported) this.reportUnsupported(frame);
       return;
     }
+    this.dispatch(pkt);
+  }
+
+  private dispatch(pkt: Packet): void {
     if (pkt.etherType === ETHERTYPE_ARP && pkt.malformed === null) {
       this.stats.arp++;
       if (decodeArp(pkt, this.arp) === ArpDecode.Ok) {
@@ -69,8 +96,20 @@ export class PacketEngine {
     } else if (pkt.ipVersion !== 0) {
       this.stats.ip++;
       for (const a of this.ipHandlers) a.onIp!(pkt);
+      if (pkt.srcPort >= 0) {
+        if (pkt.ipProto === IPPROTO_UDP) for (const a of this.udpHandlers) a.onUdp!(pkt);
+        else if (pkt.ipProto === IPPROTO_TCP) for (const a of this.tcpHandlers) a.onTcp!(pkt);
+      } else if ((pkt.ipProto === IPPROTO_ICMP || pkt.ipProto === IPPROTO_ICMPV6) && !pkt.ipFragment && pkt.l4Start > 0) {
+        for (const a of this.icmpHandlers) a.onIcmp!(pkt);
+      }
     }
     if (pkt.malformed !== null) this.reportMalformed(pkt);
+    if (pkt.encap !== Encap.None && pkt.depth < MAX_ENCAP_DEPTH) {
+      const inner = this.packets[pkt.depth + 1]!;
+      decodeInner(pkt, inner);
+      this.stats.inner++;
+      this.dispatch(inner);
+    }
   }
 
   finish(): void {
@@ -78,7 +117,11 @@ export class PacketEngine {
     this.stats.stateEntries = this.analyzers.reduce((n, a) => n + (a.stateSize?.() ?? 0), 0);
   }
 
-  private lastUnsupported = -1;
+  private evidenceOf(pkt: Packet): Evidence {
+    const ev: Evidence = { source: this.source, frame: pkt.frameNo };
+    if (pkt.depth > 0) ev.detail = describeEncapsulation(pkt);
+    return ev;
+  }
 
   private reportUnsupported(frame: RawFrame): void {
     this.lastUnsupported = frame.linktype;
@@ -98,11 +141,32 @@ export class PacketEngine {
       `${pkt.malformedLayer}|${pkt.malformed}`,
       pkt.timeMs,
       { message: `malformed ${pkt.malformedLayer}: ${pkt.malformed}`, entities: [] },
-      { source: this.source, frame: pkt.frameNo },
+      this.evidenceOf(pkt),
     );
   }
 
   private emit(rule: string, key: string, timeMs: number, r: Report, evidence: Evidence | undefined): void {
-    this.findings.report({ rule, key, timeMs, message: r.message, entities: r.entities, evidence, severity: r.severity, confidence: r.confidence });
+    this.findings.report({
+      rule,
+      key,
+      timeMs,
+      message: r.message,
+      entities: r.entities,
+      evidence,
+      severity: r.severity,
+      confidence: r.confidence,
+      secret: r.secret === undefined ? undefined : this.redactor.observe(r.secret),
+    });
   }
+}
+
+/** "inside VXLAN 10.0.0.1->10.0.0.2 id 42", outermost first, for evidence of inner frames. */
+export function describeEncapsulation(pkt: Packet): string {
+  const parts: string[] = [];
+  for (let p = pkt.outer; p !== null; p = p.outer) {
+    const src = p.ipVersion === 4 ? ip4ToString(p.ip4Src) : p.ipVersion === 6 ? ip6ToString(p.buf, p.ip6SrcOff) : '?';
+    const dst = p.ipVersion === 4 ? ip4ToString(p.ip4Dst) : p.ipVersion === 6 ? ip6ToString(p.buf, p.ip6DstOff) : '?';
+    parts.unshift(`${ENCAP_NAMES[p.encap] ?? 'tunnel'} ${src}->${dst}${p.encapId >= 0 ? ` id ${p.encapId}` : ''}`);
+  }
+  return `inside ${parts.join(' inside ')}`;
 }

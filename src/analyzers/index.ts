@@ -1,9 +1,13 @@
+import type { ConfigSection } from '../config/config.js';
 import type { AnalyzerDefinition } from './analyzer.js';
 import { arpAnalyzer } from './arp/arp-analyzer.js';
 
 // Every wire analyzer, in dispatch order. A new protocol analyzer is a folder
 // beside arp/ and one line here.
 export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [arpAnalyzer];
+
+/** Config sections the analyzers own, for loadConfig. */
+export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : []));
 
 /** Rules the core itself emits (decoding problems), beside the analyzers' own. */
 export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link'];

@@ -9,6 +9,8 @@ const MAX_LEARNED = 4096;
 export class NetworkModel {
   readonly gateways = new Set<number>();
   readonly routerMacs = new Set<number>();
+  /** IPv4 addresses of stations that recently won an address contest (ARP takeover, rogue DHCP), with when. */
+  private readonly contestWinners = new Map<number, number>();
 
   constructor(config: SniffwatchConfig) {
     for (const g of config.arp.gateways) this.gateways.add(g);
@@ -24,5 +26,18 @@ export class NetworkModel {
 
   learnRouterMac(mac: number): void {
     if (this.routerMacs.size < MAX_LEARNED) this.routerMacs.add(mac);
+  }
+
+  /** Records that the station at `ip` won an address contest at `timeMs` (it is a likely on-path attacker). */
+  noteContestWinner(ip: number, timeMs: number): void {
+    if (!this.contestWinners.has(ip) && this.contestWinners.size >= MAX_LEARNED) {
+      this.contestWinners.delete(this.contestWinners.keys().next().value!);
+    }
+    this.contestWinners.set(ip, timeMs);
+  }
+
+  /** When the station at `ip` last won an address contest, or undefined. */
+  contestWonAt(ip: number): number | undefined {
+    return this.contestWinners.get(ip);
   }
 }

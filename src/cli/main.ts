@@ -27,6 +27,7 @@ program
   .option('--config <file>', 'YAML configuration (known bindings, gateways, allowlists)')
   .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)')
   .option('--no-progress', 'never draw a progress bar')
+  .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
   .action(scanCommand);
 
 program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(demoCommand);

@@ -1,4 +1,5 @@
 import { ConfigError, defaultConfig, loadConfig } from '../config/config.js';
+import { CONFIG_SECTIONS } from '../analyzers/index.js';
 import { parseSeverity, severityRank, type Profile, type Severity } from '../findings/finding.js';
 import { findingLine } from '../outputs/jsonl.js';
 import { renderFinding, renderSummary } from '../outputs/pretty.js';
@@ -15,16 +16,18 @@ interface ScanFlags {
   config?: string;
   analyzers?: string;
   progress: boolean;
+  showSecrets?: boolean;
 }
 
 export async function scanCommand(paths: string[], flags: ScanFlags): Promise<void> {
   let config = defaultConfig();
   try {
-    if (flags.config) config = loadConfig(flags.config);
+    if (flags.config) config = loadConfig(flags.config, CONFIG_SECTIONS);
   } catch (e) {
     if (e instanceof ConfigError) fail(e);
     throw e;
   }
+  if (flags.showSecrets) process.stderr.write('sniffwatch: warning: --show-secrets: credentials seen on the wire are printed in clear\n');
   const format = flags.format ?? (process.stdout.isTTY ? 'pretty' : 'jsonl');
   const analyzers = flags.analyzers?.split(',').map((s) => s.trim()).filter(Boolean);
   const bar = flags.progress && format === 'pretty' && process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
@@ -34,6 +37,7 @@ export async function scanCommand(paths: string[], flags: ScanFlags): Promise<vo
       config,
       profile: flags.profile,
       analyzers,
+      showSecrets: flags.showSecrets,
       onFileProgress: bar ? (file, read, total) => bar.update(file, read, total) : undefined,
     });
   } catch (e) {

@@ -17,6 +17,7 @@ import {
   ETHERTYPE_QINQ,
   ETHERTYPE_QINQ_OLD,
   ETHERTYPE_VLAN,
+  InnerKind,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_VLAN_TAGS,
@@ -270,4 +271,23 @@ function decodeTransport(pkt: Packet, off: number): void {
     pkt.payloadStart = off;
     pkt.payloadEnd = pkt.l3End;
   }
+}
+
+/**
+ * Decodes the frame that `outer` carries (its encap fields set by the tunnel
+ * decoders) into `inner`, which shares the buffer, frame number and time.
+ */
+export function decodeInner(outer: Packet, inner: Packet): void {
+  inner.reset();
+  inner.buf = outer.buf;
+  inner.start = outer.innerStart;
+  inner.end = outer.innerEnd;
+  inner.frameNo = outer.frameNo;
+  inner.timeMs = outer.timeMs;
+  inner.linktype = outer.linktype;
+  inner.interfaceId = outer.interfaceId;
+  inner.depth = outer.depth + 1;
+  inner.outer = outer;
+  if (outer.innerKind === InnerKind.Ethernet) decodeEthernet(inner, inner.start);
+  else decodeRawIp(inner, inner.start);
 }

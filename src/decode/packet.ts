@@ -17,6 +17,29 @@ export const IPPROTO_ICMPV6 = 58;
 
 export const MAX_VLAN_TAGS = 4;
 
+/** Encapsulations whose payload is another frame; the decoder sets Packet.encap. */
+export const enum Encap {
+  None = 0,
+  Gre = 1,
+  ErspanI = 2,
+  ErspanII = 3,
+  ErspanIII = 4,
+  Vxlan = 5,
+  Geneve = 6,
+  Tzsp = 7,
+}
+
+export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP'];
+
+/** What the encapsulated payload starts with. */
+export const enum InnerKind {
+  Ethernet = 1,
+  Ip = 2,
+}
+
+/** Tunnels inside tunnels are followed this deep, no deeper. */
+export const MAX_ENCAP_DEPTH = 4;
+
 export class Packet {
   buf: Buffer = Buffer.alloc(0);
   /** Frame bounds inside buf. */
@@ -60,6 +83,18 @@ export class Packet {
   payloadStart = 0;
   payloadEnd = 0;
 
+  /** Set when this packet carries another frame in buf[innerStart, innerEnd). */
+  encap: Encap = Encap.None;
+  innerKind: InnerKind = InnerKind.Ethernet;
+  innerStart = 0;
+  innerEnd = 0;
+  /** VNI, ERSPAN session id, GRE key...; -1 when the encapsulation has none. */
+  encapId = -1;
+  /** 0 for the captured frame, n for a frame found inside n encapsulations. */
+  depth = 0;
+  /** The packet this one was carried in (depth > 0). */
+  outer: Packet | null = null;
+
   /** Why decoding stopped early (a constant string, so setting it allocates nothing). */
   malformed: string | null = null;
   /** Layer that was malformed: "ethernet", "arp", "ipv4", ... */
@@ -86,6 +121,10 @@ export class Packet {
     this.payloadEnd = 0;
     this.malformed = null;
     this.malformedLayer = null;
+    this.encap = Encap.None;
+    this.encapId = -1;
+    this.innerStart = 0;
+    this.innerEnd = 0;
   }
 
   markMalformed(layer: string, reason: string): void {

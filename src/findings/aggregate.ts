@@ -1,5 +1,6 @@
 import { isoTime, severityRank, type Entity, type Evidence, type Finding, type Profile, type Severity } from './finding.js';
 import { getRule, guidanceFor } from './rules.js';
+import type { SecretObservation } from './redact.js';
 
 // Repeated evidence becomes one finding: detections with the same rule and key
 // update a single Finding (count, last_seen, severity escalation) instead of
@@ -17,6 +18,7 @@ export interface Detection {
   /** Overrides the rule's default severity for this occurrence (escalation or downgrade). */
   severity?: Severity;
   confidence?: number;
+  secret?: SecretObservation;
 }
 
 export interface AggregatorOptions {
@@ -83,6 +85,7 @@ export class FindingAggregator {
       profile: this.opts.profile,
       guidance: guidanceFor(rule, this.opts.profile),
     };
+    if (d.secret) finding.secrets = [d.secret];
     this.byId.set(id, finding);
     this.opts.onChange?.(finding, true);
   }
@@ -99,6 +102,10 @@ export class FindingAggregator {
     if (d.evidence) {
       if (f.evidence.length < this.maxEvidence) f.evidence.push(d.evidence);
       else f.evidence_dropped++;
+    }
+    if (d.secret) {
+      f.secrets ??= [];
+      if (f.secrets.length < this.maxEvidence && !f.secrets.some((x) => x.hash === d.secret!.hash)) f.secrets.push(d.secret);
     }
     if (d.confidence !== undefined && d.confidence > f.confidence) f.confidence = d.confidence;
     if (d.severity && severityRank(d.severity) > severityRank(f.severity)) {

@@ -45,6 +45,8 @@ export interface Guidance {
   false_positives: string[];
 }
 
+import type { SecretObservation } from './redact.js';
+
 export interface Finding {
   /** Stable id of this finding: rule_id plus the aggregation key. */
   id: string;
@@ -64,6 +66,8 @@ export interface Finding {
   evidence_dropped: number;
   profile: Profile;
   guidance: Guidance;
+  /** Secrets seen (redacted: length and keyed hash), distinct by hash, capped. */
+  secrets?: SecretObservation[];
 }
 
 const MAX_DATE_MS = 8.64e15;

@@ -54,6 +54,7 @@ export class ArpAnalyzer implements Analyzer {
   private readonly pendingRequests = new Map<number, number>();
   private readonly maxStations: number;
   private readonly floodThreshold: number;
+  private lastTime = 0;
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.maxStations = ctx.config.arp.maxStations;
@@ -62,6 +63,7 @@ export class ArpAnalyzer implements Analyzer {
 
   onArp(a: ArpMessage, pkt: Packet): void {
     const t = pkt.timeMs;
+    this.lastTime = t;
     const mismatch = pkt.ethSrc !== -1 && pkt.ethSrc !== a.senderMac;
     if (mismatch && (a.senderMac === 0 || isGroupMac(a.senderMac) || a.senderIp === 0 || isBogonSenderIp4(a.senderIp))) {
       this.reportMismatch(a, pkt, false);
@@ -238,6 +240,8 @@ export class ArpAnalyzer implements Analyzer {
   private attackEntities(attacker: number, ip: number, legit: number, a: ArpMessage): Entity[] {
     const out: Entity[] = [macEntity(attacker, 'attacker'), ipEntity(ip, 'impersonated')];
     const m = this.macs.get(attacker);
+    // Other analyzers (DNS) weigh answers pointing at a station that just won an ARP contest.
+    for (const own of m?.ips ?? []) if (!m!.taken.includes(own)) this.ctx.network.noteContestWinner(own, this.lastTime);
     for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, m!.taken.includes(other) ? 'impersonated' : 'attacker'));
     if (legit !== -1) out.push(macEntity(legit, 'legitimate'));
     // A unicast reply names the station whose cache it poisons.
