@@ -1,10 +1,15 @@
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import { TECHNIQUE_NAMES } from '../findings/attack.js';
 import { SEVERITIES, severityRank, type Finding, type Severity } from '../findings/finding.js';
 import { escapeForTerminal } from './escape.js';
 
 // The human view: a table of findings, most severe first, then a summary per
 // ATT&CK technique. Everything that came off the wire is escaped.
+
+// Colour only on a terminal (or when FORCE_COLOR asks): picocolors alone also
+// colours whenever CI is set, which garbles logs and piped output.
+const colour = (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') || (process.stdout.isTTY === true && !process.env.NO_COLOR);
+const pc = picocolors.createColors(colour);
 
 const SEVERITY_COLOUR: Record<Severity, (s: string) => string> = {
   info: pc.dim,
