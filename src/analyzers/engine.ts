@@ -9,6 +9,7 @@ import type { Evidence } from '../findings/finding.js';
 import { SecretRedactor } from '../findings/redact.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from './analyzer.js';
 import { NetworkModel } from './network-model.js';
+import { emitReport } from './report-sink.js';
 
 // The small core: decodes each frame once into a reused Packet, hands the
 // protocol events to the analyzers that asked for them, and follows
@@ -146,17 +147,7 @@ export class PacketEngine {
   }
 
   private emit(rule: string, key: string, timeMs: number, r: Report, evidence: Evidence | undefined): void {
-    this.findings.report({
-      rule,
-      key,
-      timeMs,
-      message: r.message,
-      entities: r.entities,
-      evidence,
-      severity: r.severity,
-      confidence: r.confidence,
-      secret: r.secret === undefined ? undefined : this.redactor.observe(r.secret),
-    });
+    emitReport(this.findings, this.redactor, rule, key, timeMs, r, evidence);
   }
 }
 

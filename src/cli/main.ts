@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { scanCommand } from './scan-command.js';
 import { rulesListCommand } from './rules-command.js';
 import { demoCommand } from './demo-command.js';
+import { addWatchCommand } from './watch-command.js';
 import { fail, EXIT_USAGE } from './exit.js';
 import { PROFILES, SEVERITIES } from '../findings/finding.js';
 
@@ -31,6 +32,8 @@ program
   .action(scanCommand);
 
 program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(demoCommand);
+
+addWatchCommand(program);
 
 const rules = program.command('rules').description('the detections sniffwatch ships');
 rules

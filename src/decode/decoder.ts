@@ -12,17 +12,21 @@ import {
   LINKTYPE_RAW,
 } from '../capture/linktypes.js';
 import {
+  Encap,
+  ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   ETHERTYPE_QINQ,
   ETHERTYPE_QINQ_OLD,
   ETHERTYPE_VLAN,
   InnerKind,
+  IPPROTO_GRE,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_VLAN_TAGS,
   Packet,
 } from './packet.js';
+import { decodeGre, decodeUdpTunnel } from './tunnels.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
 // its bounds against the captured length and records why it stopped; nothing
@@ -30,6 +34,7 @@ import {
 
 const ARPHRD_ETHER = 1;
 const MAX_IPV6_EXTENSION_HEADERS = 8;
+const IPV4_MORE_FRAGMENTS = 0x2000;
 
 export function isSupportedLinktype(linktype: number): boolean {
   switch (linktype) {
@@ -195,8 +200,16 @@ export function decodeIpv4(pkt: Packet, off: number): void {
   pkt.ipProto = buf[off + 9]!;
   pkt.ip4Src = buf.readUInt32BE(off + 12);
   pkt.ip4Dst = buf.readUInt32BE(off + 16);
-  pkt.ipFragment = (buf.readUInt16BE(off + 6) & 0x1fff) !== 0;
+  const fragment = buf.readUInt16BE(off + 6);
+  pkt.ipFragment = (fragment & 0x1fff) !== 0;
   if (!pkt.ipFragment) decodeTransport(pkt, off + ihl);
+  if ((fragment & IPV4_MORE_FRAGMENTS) !== 0) dropPartialInner(pkt);
+}
+
+/** A first fragment holds only the start of a tunnelled frame: without reassembly it is not followed. */
+function dropPartialInner(pkt: Packet): void {
+  pkt.encap = Encap.None;
+  pkt.encapId = -1;
 }
 
 export function decodeIpv6(pkt: Packet, off: number): void {
@@ -218,6 +231,7 @@ export function decodeIpv6(pkt: Packet, off: number): void {
   pkt.ip6DstOff = off + 24;
   let next = buf[off + 6]!;
   let cur = off + 40;
+  let moreFragments = false;
   for (let i = 0; i < MAX_IPV6_EXTENSION_HEADERS; i++) {
     if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
       if (pkt.l3End - cur < 8) {
@@ -225,6 +239,7 @@ export function decodeIpv6(pkt: Packet, off: number): void {
         return;
       }
       if (next === 44 && (buf.readUInt16BE(cur + 2) & 0xfff8) !== 0) pkt.ipFragment = true;
+      if (next === 44 && (buf[cur + 3]! & 0x01) !== 0) moreFragments = true;
       const len = next === 44 ? 8 : next === 51 ? (buf[cur + 1]! + 2) * 4 : (buf[cur + 1]! + 1) * 8;
       next = buf[cur]!;
       cur += len;
@@ -234,6 +249,7 @@ export function decodeIpv6(pkt: Packet, off: number): void {
   }
   pkt.ipProto = next;
   if (!pkt.ipFragment && cur <= pkt.l3End) decodeTransport(pkt, cur);
+  if (moreFragments) dropPartialInner(pkt);
 }
 
 function decodeTransport(pkt: Packet, off: number): void {
@@ -250,6 +266,7 @@ function decodeTransport(pkt: Packet, off: number): void {
     const len = buf.readUInt16BE(off + 4);
     pkt.payloadStart = off + 8;
     pkt.payloadEnd = len >= 8 ? Math.min(pkt.l3End, off + len) : pkt.l3End;
+    decodeUdpTunnel(pkt);
   } else if (pkt.ipProto === IPPROTO_TCP) {
     if (avail < 20) {
       pkt.markMalformed('tcp', 'truncated TCP header');
@@ -270,6 +287,7 @@ function decodeTransport(pkt: Packet, off: number): void {
   } else {
     pkt.payloadStart = off;
     pkt.payloadEnd = pkt.l3End;
+    if (pkt.ipProto === IPPROTO_GRE) decodeGre(pkt, off);
   }
 }
 
@@ -289,5 +307,6 @@ export function decodeInner(outer: Packet, inner: Packet): void {
   inner.depth = outer.depth + 1;
   inner.outer = outer;
   if (outer.innerKind === InnerKind.Ethernet) decodeEthernet(inner, inner.start);
+  else if (outer.innerKind === InnerKind.Arp) decodeNetwork(inner, ETHERTYPE_ARP, inner.start);
   else decodeRawIp(inner, inner.start);
 }

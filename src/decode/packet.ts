@@ -35,6 +35,8 @@ export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', '
 export const enum InnerKind {
   Ethernet = 1,
   Ip = 2,
+  /** A bare ARP message (GRE protocol type 0x0806). */
+  Arp = 3,
 }
 
 /** Tunnels inside tunnels are followed this deep, no deeper. */

@@ -24,7 +24,7 @@ export interface AttackMapping {
 
 /** A thing the finding is about. `role` says what part it played. */
 export interface Entity {
-  type: 'mac' | 'ip' | 'host' | 'interface' | 'process' | 'user' | 'cloud_principal' | 'file' | 'vlan';
+  type: 'mac' | 'ip' | 'host' | 'interface' | 'process' | 'user' | 'cloud_principal' | 'file' | 'vlan' | 'protocol';
   value: string;
   role?: string;
 }
@@ -36,6 +36,8 @@ export interface Evidence {
   offset?: number;
   time?: string;
   detail?: string;
+  /** Evidence pcap file holding this frame (live capture keeps the frames behind each finding). */
+  pcap?: string;
 }
 
 export interface Guidance {

@@ -37,6 +37,13 @@ export function renderFinding(f: Finding): string {
   if (frames.length > 0) {
     const src = escapeForTerminal(f.evidence[0]!.source);
     lines.push(pc.dim(`         evidence: ${src} frame ${frames.join(', ')}${f.evidence_dropped > 0 ? ` (+${f.evidence_dropped} more)` : ''}`));
+    // Live capture saves the frames behind a finding (watch --evidence-dir).
+    const pcap = f.evidence.find((e) => e.pcap)?.pcap;
+    if (pcap) lines.push(pc.dim(`         evidence pcap: ${escapeForTerminal(pcap)}`));
+  }
+  // Secrets are redacted to length and keyed hash unless --show-secrets put the value in.
+  for (const x of f.secrets ?? []) {
+    lines.push(pc.dim(`         secret: ${x.value !== undefined ? `'${escapeForTerminal(x.value)}' (${x.length} chars)` : `${x.length} chars, hash ${x.hash}`}`));
   }
   if (severityRank(f.severity) >= severityRank('medium')) {
     lines.push(`         ${pc.bold(`${f.profile}:`)} ${firstSentence(f.guidance.actions)}`);

@@ -10,7 +10,7 @@
 // has no default route, so nothing can leave the namespaces.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -105,6 +105,18 @@ const TOOL_PACKAGES: Record<string, string> = {
   arping: 'arping',
   arpspoof: 'dsniff',
   ettercap: 'ettercap-text-only',
+  radvd: 'radvd',
+  'atk6-kill_router6': 'thc-ipv6',
+  snmpd: 'snmpd',
+  snmpget: 'snmp',
+  snmpwalk: 'snmp',
+  openssl: 'openssl',
+  dnsmasq: 'dnsmasq',
+  dhclient: 'isc-dhcp-client',
+  yersinia: 'yersinia',
+  tc: 'iproute2',
+  dig: 'bind9-dnsutils',
+  dnsspoof: 'dsniff',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */
@@ -512,7 +524,8 @@ export class Lan {
    */
   async startCapture(file: string): Promise<Capture> {
     // -Z root: do not drop to the tcpdump user, who may not be able to write into a 0700 temp dir.
-    const td = this.spawn('bridge', ['tcpdump', '-Z', 'root', '-i', BRIDGE, '-U', '-n', '-w', file], 'tcpdump');
+    // --immediate-mode: hand each packet over at once, so a stop right after a short exchange loses nothing.
+    const td = this.spawn('bridge', ['tcpdump', '-Z', 'root', '-i', BRIDGE, '--immediate-mode', '-U', '-n', '-w', file], 'tcpdump');
     await td.waitFor(/listening on/, 15_000);
     return {
       file,
@@ -576,4 +589,81 @@ export function gratuitousArpArgv(ip: string, ifname = 'eth0', count = 3): { arg
   }
   if (arpingFlavor === 'iputils') return { argv: ['arping', '-U', '-c', String(count), '-I', ifname, ip], okCodes: [0] };
   return { argv: ['arping', '-U', '-c', String(count), '-i', ifname, '-S', ip, ip], okCodes: [0, 1] };
+}
+
+let scapyInterpreter: string | null | undefined;
+
+/**
+ * A python3 that can import scapy, Debian's first: python3-scapy installs for
+ * /usr/bin/python3, not for other interpreters (pyenv) that may come first on
+ * the PATH. Undefined when there is none.
+ */
+export function scapyPython(): string | undefined {
+  if (scapyInterpreter === undefined) {
+    scapyInterpreter = null;
+    for (const python of ['/usr/bin/python3', 'python3']) {
+      try {
+        execFileSync(python, ['-c', 'import scapy.all'], { timeout: 30_000, stdio: 'ignore', env: childEnv() });
+        scapyInterpreter = python;
+        break;
+      } catch {
+        // not this one
+      }
+    }
+  }
+  return scapyInterpreter ?? undefined;
+}
+
+/** dnsmasq prints this once its DHCP socket is up. */
+export const DNSMASQ_DHCP_READY = /DHCP, IP range/;
+
+/**
+ * argv for dnsmasq as a DHCP server only (--port=0: no DNS) on eth0, in the
+ * foreground, handing out `router` and `dns` from `pool`; no config file,
+ * leases and pid file in `dir`, named after `host`.
+ */
+export function dnsmasqDhcpArgv(host: string, dir: string, pool: [string, string], router: string, dns: string): string[] {
+  return [
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--log-facility=-',
+    '--log-dhcp',
+    '--conf-file=/dev/null',
+    '--port=0',
+    '--user=root',
+    '--interface=eth0',
+    '--bind-interfaces',
+    '--no-ping',
+    `--dhcp-range=${pool[0]},${pool[1]},255.255.255.0,5m`,
+    `--dhcp-option=option:router,${router}`,
+    `--dhcp-option=option:dns-server,${dns}`,
+    `--dhcp-leasefile=${join(dir, `${host}.leases`)}`,
+    `--pid-file=${join(dir, `${host}-dnsmasq.pid`)}`,
+  ];
+}
+
+/**
+ * argv for one ISC dhclient lease acquisition on eth0 in the foreground
+ * (prints "bound to <ip>"); its script is /bin/true, so the namespace is never
+ * reconfigured. Files go to `dir`; remove `<dir>/dhclient.leases` first for a
+ * fresh DISCOVER.
+ */
+export function dhclientOnceArgv(dir: string): string[] {
+  const conf = join(dir, 'dhclient.conf');
+  writeFileSync(conf, 'timeout 20;\nretry 1;\nrequest subnet-mask, routers, domain-name-servers;\n');
+  return ['dhclient', '-4', '-v', '-d', '-1', '-sf', '/bin/true', '-cf', conf, '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), 'eth0'];
+}
+
+/**
+ * Waits until `ifname` in a host's namespace has a usable (no longer
+ * tentative) IPv6 link-local address and returns it; tools such as radvd and
+ * DHCPv6 servers send from it. Needs a LAN created with `ipv6: true`.
+ */
+export async function waitLinkLocal(lan: Lan, node: string, ifname = 'eth0', timeoutMs = 10_000): Promise<string> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(200)) {
+    const r = await lan.exec(node, ['ip', '-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'link'], { timeoutMs: 5000 });
+    const m = /inet6 (fe80::[0-9a-f:]+)\/64 scope link(?! tentative)(?!.*(tentative|dadfailed))/.exec(r.stdout);
+    if (m) return m[1]!;
+  }
+  throw new Error(`${node}/${ifname}: no usable IPv6 link-local address within ${timeoutMs} ms (was the LAN created with ipv6: true?)`);
 }

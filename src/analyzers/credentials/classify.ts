@@ -1,0 +1,139 @@
+import { looksLikeHttpRequest } from './http.js';
+import { ldapRequestVerdict } from './ldap.js';
+import { startsWithCI } from './text.js';
+
+// Which cleartext protocol a TCP flow speaks, from its first bytes (greeting
+// or first command) and, when the content does not say, its server port.
+// Content wins over ports, so LDAP on 32681 or FTP on 2121 are recognised and
+// an HTTP port carrying something else is not mistaken for HTTP.
+
+export const enum Proto {
+  Ftp = 1,
+  Telnet,
+  Http,
+  Pop3,
+  Imap,
+  Smtp,
+  Ldap,
+}
+
+/** Verdicts besides a Proto. */
+export const NOT_CLEARTEXT = -1;
+export const NEED_MORE = 0;
+/** A "220" greeting that names neither FTP nor SMTP: the client's first command decides. */
+export const FTP_OR_SMTP = 100;
+/** The server's greeting says nothing: the client's first command (or the port) decides. */
+export const SERVER_SILENT = 101;
+
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP' };
+
+/** Ports that name a protocol when the content alone does not. */
+export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
+  [21, Proto.Ftp],
+  [23, Proto.Telnet],
+  [25, Proto.Smtp],
+  [587, Proto.Smtp],
+  [2525, Proto.Smtp],
+  [80, Proto.Http],
+  [8000, Proto.Http],
+  [8008, Proto.Http],
+  [8080, Proto.Http],
+  [8081, Proto.Http],
+  [8888, Proto.Http],
+  [3128, Proto.Http],
+  [110, Proto.Pop3],
+  [143, Proto.Imap],
+  [389, Proto.Ldap],
+  [3268, Proto.Ldap],
+]);
+
+/** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
+function portFallback(port: number): number {
+  const p = WELL_KNOWN_PORTS.get(port);
+  return p === undefined || p === Proto.Http || p === Proto.Ldap ? NOT_CLEARTEXT : p;
+}
+
+/** How many bytes of a direction are looked at before deciding. */
+export const SNIFF_BYTES = 512;
+
+const IAC = 0xff;
+
+function isTls(buf: Buffer, start: number, end: number): boolean {
+  return end - start >= 3 && buf[start] === 0x16 && buf[start + 1] === 0x03 && buf[start + 2]! <= 0x04;
+}
+
+function isTelnetCommand(buf: Buffer, start: number, end: number): boolean {
+  return end - start >= 2 && buf[start] === IAC && buf[start + 1]! >= 0xf0;
+}
+
+/** Control bytes before the first line end: a binary protocol, not a text one. */
+function isBinary(buf: Buffer, start: number, end: number): boolean {
+  const limit = Math.min(end, start + SNIFF_BYTES);
+  for (let i = start; i < limit; i++) {
+    const b = buf[i]!;
+    if (b === 0x0a) return false;
+    if (b < 0x20 ? b !== 0x09 && b !== 0x0d : b === 0x7f) return true;
+  }
+  return false;
+}
+
+function lineEnd(buf: Buffer, start: number, end: number): number {
+  const limit = Math.min(end, start + SNIFF_BYTES);
+  for (let i = start; i < limit; i++) if (buf[i] === 0x0a) return i;
+  return -1;
+}
+
+/** The server's first bytes: a Proto, FTP_OR_SMTP, SERVER_SILENT, NEED_MORE or NOT_CLEARTEXT. */
+export function classifyServer(buf: Buffer, start: number, end: number, serverPort: number): number {
+  if (isTls(buf, start, end)) return NOT_CLEARTEXT;
+  if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
+  if (startsWithCI(buf, start, end, 'SSH-')) return NOT_CLEARTEXT;
+  if (isBinary(buf, start, end)) return SERVER_SILENT;
+  const nl = lineEnd(buf, start, end);
+  if (nl < 0) {
+    if (end - start < SNIFF_BYTES) return serverPort === 23 && end - start >= 4 ? Proto.Telnet : NEED_MORE;
+    return SERVER_SILENT;
+  }
+  if (startsWithCI(buf, start, nl, '+OK')) return Proto.Pop3;
+  if (startsWithCI(buf, start, nl, '* OK') || startsWithCI(buf, start, nl, '* PREAUTH') || startsWithCI(buf, start, nl, '* BYE')) return Proto.Imap;
+  if (startsWithCI(buf, start, nl, '220')) {
+    const line = buf.toString('latin1', start, nl).toUpperCase();
+    if (/FTP/.test(line)) return Proto.Ftp;
+    if (/SMTP|\bMAIL\b|POSTFIX|EXIM|SENDMAIL/.test(line)) return Proto.Smtp;
+    const byPort = WELL_KNOWN_PORTS.get(serverPort);
+    if (byPort === Proto.Ftp || byPort === Proto.Smtp) return byPort;
+    return FTP_OR_SMTP;
+  }
+  return SERVER_SILENT;
+}
+
+const IMAP_COMMANDS = /^[A-Za-z0-9.+_-]{1,32} (CAPABILITY|LOGIN|AUTHENTICATE|STARTTLS|ID|NOOP|LOGOUT|ENABLE|SELECT|EXAMINE|LIST)\b/i;
+const POP3_ONLY = /^(CAPA|STLS|APOP|UIDL|STAT)\b/i;
+const SHARED_USER_PASS = /^(USER|PASS|AUTH|QUIT|NOOP)\b/i;
+
+/** The client's first bytes, knowing what the server said (a Proto, FTP_OR_SMTP, SERVER_SILENT or 0). */
+export function classifyClient(buf: Buffer, start: number, end: number, serverSaid: number, serverPort: number): number {
+  if (isTls(buf, start, end)) return NOT_CLEARTEXT;
+  const ldap = ldapRequestVerdict(buf, start, end);
+  if (ldap === 1) return Proto.Ldap;
+  if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;
+  if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
+  if (serverSaid === Proto.Telnet) return Proto.Telnet;
+  if (isBinary(buf, start, end)) return NOT_CLEARTEXT;
+  const nl = lineEnd(buf, start, end);
+  if (nl < 0) return end - start < SNIFF_BYTES ? NEED_MORE : portFallback(serverPort);
+  if (looksLikeHttpRequest(buf, start, end)) return Proto.Http;
+  const line = buf.toString('latin1', start, nl).trim();
+  if (/^(EHLO|HELO|LHLO)\b/i.test(line)) return Proto.Smtp;
+  if (serverSaid === Proto.Pop3 || serverSaid === Proto.Imap || serverSaid === Proto.Ftp || serverSaid === Proto.Smtp) return serverSaid;
+  if (IMAP_COMMANDS.test(line) && !SHARED_USER_PASS.test(line)) return Proto.Imap;
+  if (POP3_ONLY.test(line)) return Proto.Pop3;
+  if (/^AUTH (TLS|SSL)\b/i.test(line)) return Proto.Ftp;
+  if (serverSaid === FTP_OR_SMTP) return Proto.Ftp;
+  return portFallback(serverPort);
+}
+
+/** Content the server side of a flow should never send first: the roles were guessed the wrong way round. */
+export function looksLikeClientFirst(buf: Buffer, start: number, end: number): boolean {
+  return ldapRequestVerdict(buf, start, end) === 1 || looksLikeHttpRequest(buf, start, end);
+}

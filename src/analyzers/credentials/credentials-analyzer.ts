@@ -1,0 +1,334 @@
+import { checkKeys, positiveInt, sectionOf, type ConfigSection } from '../../config/config.js';
+import type { Packet } from '../../decode/packet.js';
+import type { Entity, Severity } from '../../findings/finding.js';
+import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from '../analyzer.js';
+import { TcpReassembler, type TcpFlow } from '../tcp/reassembly.js';
+import { classifyClient, classifyServer, FTP_OR_SMTP, looksLikeClientFirst, NEED_MORE, NOT_CLEARTEXT, Proto, SERVER_SILENT, SNIFF_BYTES, WELL_KNOWN_PORTS } from './classify.js';
+import { FtpParser } from './ftp.js';
+import { HttpParser } from './http.js';
+import { ImapParser } from './imap.js';
+import { LdapParser } from './ldap.js';
+import { Pop3Parser } from './pop3.js';
+import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { SmtpParser } from './smtp.js';
+import { TelnetParser } from './telnet.js';
+import { BufferBudget, capText } from './text.js';
+
+// Cleartext credentials a sniffer on this network would harvest (T1040):
+// every TCP flow goes through a bounded reassembler, is recognised by its
+// first bytes (or its port), and the protocol's parser reports each login
+// with the server's verdict. Secrets are handed to the engine, which redacts
+// them unless the operator asked to see them. Servers that offered STARTTLS
+// to a client that then logged in without it are reported too.
+
+export interface CredentialsConfig {
+  /** TCP flows followed at once (least recently active evicted beyond it). */
+  maxFlows: number;
+  /** Bytes of each direction of a flow read; logins happen at the start. */
+  streamBytes: number;
+  /** Out-of-order bytes held over all flows. */
+  maxBufferedBytes: number;
+}
+
+export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
+  key: 'credentials',
+  parse(doc, where) {
+    checkKeys(doc, ['max_flows', 'stream_bytes', 'max_buffered_bytes'], where);
+    return {
+      maxFlows: positiveInt(doc.max_flows, 65536, `${where}.max_flows`),
+      streamBytes: positiveInt(doc.stream_bytes, 65536, `${where}.stream_bytes`),
+      maxBufferedBytes: positiveInt(doc.max_buffered_bytes, 16 * 1024 * 1024, `${where}.max_buffered_bytes`),
+    };
+  },
+};
+
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'starttls-not-used'] as const;
+
+const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
+/** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
+const PARSER_BUFFER_BYTES = 32 * 1024 * 1024;
+
+/** Per-flow state: which protocol, its parser, and what the server offered. */
+class FlowSession implements Session {
+  parser: ProtocolParser | null = null;
+  done = false;
+  /** What the server's first bytes said, before the client decided it. */
+  serverSaid = NEED_MORE;
+  /** First bytes of each direction, kept until the protocol is known. */
+  private clientSniff: Buffer | null = null;
+  private serverSniff: Buffer | null = null;
+  startTlsOffered = false;
+  startTlsReported = false;
+  tlsUpgraded = false;
+
+  constructor(
+    private readonly analyzer: CredentialsAnalyzer,
+    readonly flow: TcpFlow<FlowSession>,
+  ) {}
+
+  get frame(): number {
+    return this.analyzer.frame;
+  }
+
+  get timeMs(): number {
+    return this.analyzer.timeMs;
+  }
+
+  get budget(): BufferBudget {
+    return this.analyzer.budget;
+  }
+
+  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
+    return { ...c, user: capText(c.user), frame: this.analyzer.frame, timeMs: this.analyzer.timeMs };
+  }
+
+  report(c: Credential, outcome: Outcome, detail: string): void {
+    this.analyzer.reportCredential(this, c, outcome, detail);
+  }
+
+  offerStartTls(): void {
+    this.startTlsOffered = true;
+  }
+
+  upgraded(): void {
+    this.tlsUpgraded = true;
+    this.stop();
+  }
+
+  stop(): void {
+    this.done = true;
+    this.analyzer.stopFlow(this.flow);
+  }
+
+  malformed(layer: string, reason: string): void {
+    this.analyzer.malformed(this.flow, layer, reason);
+  }
+
+  /** Bytes of a flow whose protocol is not known yet. */
+  sniff(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    const held = fromClient ? this.clientSniff : this.serverSniff;
+    // A server that keeps talking without a recognisable greeting: its first bytes are all we keep.
+    if (!fromClient && held !== null && held.length >= SNIFF_BYTES) return;
+    let b = buf;
+    let s = start;
+    let e = end;
+    let taken = end - start;
+    if (held !== null) {
+      taken = Math.min(end - start, SNIFF_BYTES - held.length);
+      b = Buffer.concat([held, buf.subarray(start, start + taken)]);
+      s = 0;
+      e = b.length;
+    }
+    if (!fromClient && held === null && !this.flow.handshake && this.clientSniff === null && looksLikeClientFirst(b, s, e) && this.analyzer.swapRoles(this.flow)) {
+      fromClient = true;
+    }
+    const port = this.flow.serverPort;
+    let verdict: number;
+    if (fromClient) {
+      verdict = classifyClient(b, s, e, this.serverSaid, port);
+    } else {
+      verdict = classifyServer(b, s, e, port);
+      if (verdict === FTP_OR_SMTP || verdict === SERVER_SILENT) {
+        this.serverSaid = verdict;
+        verdict = NEED_MORE;
+      }
+    }
+    if (verdict === NEED_MORE && e - s >= SNIFF_BYTES) verdict = fromClient ? NOT_CLEARTEXT : NEED_MORE;
+    if (verdict === NOT_CLEARTEXT) {
+      this.release();
+      this.stop();
+      return;
+    }
+    if (verdict === NEED_MORE) {
+      // Keep at most SNIFF_BYTES of each direction while waiting, within the budget.
+      const keep = b.subarray(s, Math.min(e, s + SNIFF_BYTES));
+      const had = held?.length ?? 0;
+      if (!this.budget.take(keep.length - had)) {
+        this.release();
+        this.stop();
+        return;
+      }
+      if (fromClient) this.clientSniff = Buffer.from(keep);
+      else this.serverSniff = Buffer.from(keep);
+      return;
+    }
+    this.parser = this.analyzer.parserFor(verdict as Proto, this);
+    // Replay what was held, the server's greeting first, then the rest of this chunk.
+    const serverHeld = fromClient ? this.serverSniff : null;
+    const clientHeld = fromClient ? null : this.clientSniff;
+    this.release();
+    if (serverHeld) this.parser.data(false, serverHeld, 0, serverHeld.length);
+    if (clientHeld) this.parser.data(true, clientHeld, 0, clientHeld.length);
+    if (this.done) return;
+    this.parser.data(fromClient, b, s, e);
+    if (held !== null && taken < end - start && !this.done) this.parser.data(fromClient, buf, start + taken, end);
+  }
+
+  private release(): void {
+    this.budget.give((this.clientSniff?.length ?? 0) + (this.serverSniff?.length ?? 0));
+    this.clientSniff = null;
+    this.serverSniff = null;
+  }
+
+  /** The flow ended or the parser is done: pending logins are reported, buffers given back. */
+  end(): void {
+    this.release();
+    const p = this.parser;
+    this.parser = null;
+    if (p) {
+      p.close();
+      p.release();
+    }
+  }
+}
+
+export class CredentialsAnalyzer implements Analyzer {
+  private readonly reasm: TcpReassembler<FlowSession>;
+  private pkt: Packet | null = null;
+  /** What all parsers may buffer at once. */
+  readonly budget: BufferBudget;
+  frame = 0;
+  timeMs = 0;
+
+  constructor(
+    private readonly ctx: AnalyzerContext,
+    parserBufferBytes = PARSER_BUFFER_BYTES,
+  ) {
+    this.budget = new BufferBudget(parserBufferBytes);
+    const cfg = sectionOf(ctx.config, CREDENTIALS_SECTION);
+    this.reasm = new TcpReassembler<FlowSession>({
+      onData: (flow, fromClient, buf, start, end) => this.data(flow, fromClient, buf, start, end),
+      onGap: (flow, fromClient) => flow.user?.parser?.gap(fromClient),
+      onClose: (flow) => flow.user?.end(),
+      isServerPort: (port) => port < 1024 || WELL_KNOWN_PORTS.has(port),
+      maxFlows: cfg.maxFlows,
+      maxBytesPerDirection: cfg.streamBytes,
+      maxBufferedPerDirection: cfg.streamBytes,
+      maxBufferedBytes: cfg.maxBufferedBytes,
+    });
+  }
+
+  onTcp(pkt: Packet): void {
+    this.pkt = pkt;
+    this.frame = pkt.frameNo;
+    this.timeMs = pkt.timeMs;
+    this.reasm.handle(pkt);
+    this.pkt = null;
+  }
+
+  finish(): void {
+    this.reasm.finish();
+  }
+
+  stateSize(): number {
+    return this.reasm.size;
+  }
+
+  private data(flow: TcpFlow<FlowSession>, fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    let s = flow.user;
+    if (s === undefined) {
+      s = new FlowSession(this, flow);
+      flow.user = s;
+    }
+    if (s.done) return;
+    if (s.parser) s.parser.data(fromClient, buf, start, end);
+    else s.sniff(fromClient, buf, start, end);
+    if (s.done) s.end();
+  }
+
+  parserFor(proto: Proto, session: Session): ProtocolParser {
+    switch (proto) {
+      case Proto.Ftp:
+        return new FtpParser(session);
+      case Proto.Telnet:
+        return new TelnetParser(session);
+      case Proto.Http:
+        return new HttpParser(session);
+      case Proto.Pop3:
+        return new Pop3Parser(session);
+      case Proto.Imap:
+        return new ImapParser(session);
+      case Proto.Smtp:
+        return new SmtpParser(session);
+      case Proto.Ldap:
+        return new LdapParser(session);
+    }
+  }
+
+  stopFlow(flow: TcpFlow<FlowSession>): void {
+    if (flow.inTable) this.reasm.ignore(flow);
+  }
+
+  swapRoles(flow: TcpFlow<FlowSession>): boolean {
+    return this.reasm.swapRoles(flow);
+  }
+
+  malformed(flow: TcpFlow<FlowSession>, layer: string, reason: string): void {
+    if (this.pkt !== null && this.reasm.current === flow) this.pkt.markMalformed(layer, reason);
+  }
+
+  reportCredential(session: FlowSession, c: Credential, outcome: Outcome, detail: string): void {
+    const flow = session.flow;
+    const client = flow.clientIp();
+    const server = flow.serverEndpoint();
+    const entities: Entity[] = [
+      { type: 'ip', value: client, role: 'client' },
+      { type: 'ip', value: flow.serverIp(), role: 'server' },
+      { type: 'host', value: server, role: 'server' },
+      { type: 'user', value: c.user, role: `login-${outcome}` },
+    ];
+    const r: Report = {
+      message: credentialMessage(c, client, server, outcome, detail),
+      entities,
+      severity: credentialSeverity(c, outcome),
+      secret: c.secret,
+    };
+    this.emit(flow, c.rule, `${client}|${server}|${c.user}`, c.timeMs, r);
+    if (session.startTlsOffered && !session.tlsUpgraded && !session.startTlsReported && STARTTLS_PROTOCOLS.has(c.protocol)) {
+      session.startTlsReported = true;
+      this.emit(flow, 'starttls-not-used', `${c.protocol}|${client}|${server}`, c.timeMs, {
+        message: `${c.protocol} server ${server} offered STARTTLS, but ${client} logged in as '${c.user}' without it: the ${secretNoun(c)} crossed the network in cleartext`,
+        entities: entities.slice(0, 3),
+      });
+    }
+  }
+
+  private emit(flow: TcpFlow<FlowSession>, rule: string, key: string, timeMs: number, r: Report): void {
+    // Evidence is the packet being handled when it belongs to the flow; otherwise (timeouts, end of input) none.
+    if (this.pkt !== null && this.reasm.current === flow) this.ctx.report(rule, key, this.pkt, r);
+    else this.ctx.reportAt(rule, key, timeMs, r);
+  }
+}
+
+function secretNoun(c: Credential): string {
+  if (c.kind === 'token') return 'bearer token';
+  if (c.kind === 'hash') return c.mechanism.startsWith('APOP') ? 'APOP digest' : 'NTLM challenge-response';
+  return 'password';
+}
+
+function credentialSeverity(c: Credential, outcome: Outcome): Severity {
+  if (c.anonymous) return 'low';
+  if (c.kind === 'hash') return outcome === 'failed' ? 'low' : 'medium';
+  if (c.secret.length === 0 || outcome === 'failed') return 'medium';
+  return 'high';
+}
+
+function credentialMessage(c: Credential, client: string, server: string, outcome: Outcome, detail: string): string {
+  const verdict = outcome === 'succeeded' ? 'login succeeded' : outcome === 'failed' ? 'login failed' : 'outcome unknown';
+  const where = c.context ? `, ${c.context}` : '';
+  const secret = `${c.secret.length} chars, frame ${c.frame}`;
+  let what: string;
+  if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
+  else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
+  else if (c.kind === 'hash') what = `user '${c.user}' sent ${c.mechanism.startsWith('APOP') ? 'an APOP digest' : 'an NTLM challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
+  else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
+  else what = `user '${c.user}' sent a password in cleartext (${secret})`;
+  return `${c.protocol} ${c.mechanism} from ${client} to ${server}${where}: ${what}; ${verdict} (${detail})`;
+}
+
+export const credentialsAnalyzer: AnalyzerDefinition = {
+  name: 'credentials',
+  rules: CREDENTIAL_RULES,
+  config: CREDENTIALS_SECTION as ConfigSection<unknown>,
+  create: (ctx) => new CredentialsAnalyzer(ctx),
+};

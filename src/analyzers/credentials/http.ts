@@ -1,0 +1,395 @@
+import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { capText, decodeBase64, LineReader, type BufferBudget } from './text.js';
+
+// HTTP/1.x: Authorization / Proxy-Authorization "Basic" headers and
+// urlencoded login forms in POST bodies. Messages are framed properly
+// (Content-Length, chunked, HEAD and bodiless statuses) so pipelined requests
+// pair with their responses: 401/407 refuse, 2xx/3xx accept.
+
+const MAX_LINE = 8192;
+/** Form bodies longer than this are not login forms: skipped, not parsed. */
+const MAX_FORM_BODY = 8192;
+const MAX_OUTSTANDING = 32;
+const MAX_HEADERS = 200;
+
+const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
+const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
+
+const REQUEST_LINE = /^([A-Z][A-Z-]{1,15}) (\S{1,8192}) HTTP\/1\.[01]$/;
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
+
+const enum Body {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+const enum State {
+  StartLine,
+  Headers,
+  BodyLength,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  UntilClose,
+}
+
+interface Exchange {
+  method: string;
+  creds: Credential[];
+  /** Status of the response once seen, so credentials found later in the body get it too. */
+  status: number;
+}
+
+/** One direction's message framing; the parser supplies what the lines mean. */
+class HttpStream {
+  state = State.StartLine;
+  readonly reader: LineReader;
+  private remaining = 0;
+  private headerCount = 0;
+
+  constructor(
+    budget: BufferBudget,
+    private readonly onStart: (line: string) => boolean,
+    private readonly onHeader: (name: string, value: string) => void,
+    private readonly onHeadersEnd: () => { body: Body; length: number },
+    private readonly onBody: (buf: Buffer, start: number, end: number) => void,
+    private readonly onEnd: () => void,
+  ) {
+    this.reader = new LineReader(
+      MAX_LINE,
+      budget,
+      (b, s, e) => this.line(b, s, e),
+      (b, s, e) => this.raw(b, s, e),
+    );
+  }
+
+  push(buf: Buffer, start: number, end: number): void {
+    if (this.state === State.UntilClose) {
+      this.onBody(buf, start, end);
+      return;
+    }
+    this.reader.push(buf, start, end);
+  }
+
+  /** After a gap: drop the partial message and look for the next start line. */
+  resync(): void {
+    this.reader.reset();
+    if (this.state !== State.UntilClose) this.state = State.StartLine;
+  }
+
+  private line(buf: Buffer, start: number, end: number): void {
+    switch (this.state) {
+      case State.StartLine:
+        if (end === start) return; // stray CRLF between messages
+        if (this.onStart(buf.toString('latin1', start, end))) {
+          this.state = State.Headers;
+          this.headerCount = 0;
+        }
+        return;
+      case State.Headers: {
+        if (end === start) {
+          this.headersDone();
+          return;
+        }
+        if (++this.headerCount > MAX_HEADERS) return;
+        const colon = buf.indexOf(0x3a, start);
+        if (colon < 0 || colon >= end) return;
+        this.onHeader(buf.toString('latin1', start, colon).trim().toLowerCase(), buf.toString('latin1', colon + 1, end).trim());
+        return;
+      }
+      case State.ChunkSize: {
+        const size = parseInt(buf.toString('latin1', start, Math.min(end, start + 16)), 16);
+        if (!Number.isFinite(size) || size < 0) {
+          this.state = State.StartLine;
+          return;
+        }
+        if (size === 0) {
+          this.state = State.Trailers;
+          return;
+        }
+        this.remaining = size;
+        this.state = State.ChunkData;
+        this.reader.expectRaw(size);
+        return;
+      }
+      case State.ChunkEnd:
+        this.state = State.ChunkSize;
+        return;
+      case State.Trailers:
+        if (end === start) this.finish();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private headersDone(): void {
+    const { body, length } = this.onHeadersEnd();
+    if (body === Body.Length && length > 0) {
+      this.state = State.BodyLength;
+      this.remaining = length;
+      this.reader.expectRaw(length);
+    } else if (body === Body.Chunked) {
+      this.state = State.ChunkSize;
+    } else if (body === Body.UntilClose) {
+      this.state = State.UntilClose;
+      this.reader.stopped = true;
+    } else {
+      this.finish();
+    }
+  }
+
+  private raw(buf: Buffer, start: number, end: number): void {
+    this.onBody(buf, start, end);
+    this.remaining -= end - start;
+    if (this.remaining > 0) return;
+    if (this.state === State.BodyLength) this.finish();
+    else if (this.state === State.ChunkData) this.state = State.ChunkEnd;
+  }
+
+  private finish(): void {
+    this.state = State.StartLine;
+    this.onEnd();
+  }
+}
+
+export class HttpParser implements ProtocolParser {
+  private readonly client: HttpStream;
+  private readonly server: HttpStream;
+  private readonly outstanding: Exchange[] = [];
+  // The request being read.
+  private method = '';
+  private target = '';
+  private host = '';
+  private contentLength = -1;
+  private chunked = false;
+  private formBody = false;
+  private exchange: Exchange | null = null;
+  private body: Buffer | null = null;
+  private bodyLen = 0;
+  // The response being read.
+  private status = 0;
+  private respLength = -1;
+  private respChunked = false;
+
+  constructor(private readonly session: Session) {
+    this.client = new HttpStream(
+      session.budget,
+      (l) => this.requestLine(l),
+      (n, v) => this.requestHeader(n, v),
+      () => this.requestHeadersEnd(),
+      (b, s, e) => this.requestBody(b, s, e),
+      () => this.requestEnd(),
+    );
+    this.server = new HttpStream(
+      session.budget,
+      (l) => this.statusLine(l),
+      (n, v) => this.responseHeader(n, v),
+      () => this.responseHeadersEnd(),
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    (fromClient ? this.client : this.server).push(buf, start, end);
+  }
+
+  gap(fromClient: boolean): void {
+    if (fromClient) {
+      this.client.resync();
+      this.dropBody();
+    } else {
+      this.server.resync();
+    }
+  }
+
+  close(): void {
+    for (const x of this.outstanding.splice(0)) for (const c of x.creds) this.session.report(c, 'unknown', 'no response seen');
+  }
+
+  release(): void {
+    this.client.reader.release();
+    this.server.reader.release();
+    this.dropBody();
+  }
+
+  private dropBody(): void {
+    if (this.body !== null) this.session.budget.give(this.body.length);
+    this.body = null;
+  }
+
+  // --- requests --------------------------------------------------------------
+
+  private requestLine(line: string): boolean {
+    const m = REQUEST_LINE.exec(line);
+    if (!m) return false;
+    this.method = m[1]!;
+    this.target = m[2]!;
+    this.host = '';
+    this.contentLength = -1;
+    this.chunked = false;
+    this.formBody = false;
+    this.dropBody();
+    this.exchange = { method: this.method, creds: [], status: 0 };
+    return true;
+  }
+
+  private requestHeader(name: string, value: string): void {
+    if (name === 'host') this.host = capText(value);
+    else if (name === 'content-length') this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    else if (name === 'transfer-encoding') this.chunked = /chunked/i.test(value);
+    else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
+    else if (name === 'authorization' || name === 'proxy-authorization') this.basic(name, value);
+  }
+
+  private basic(header: string, value: string): void {
+    const m = /^basic[ \t]+(.*)$/i.exec(value);
+    if (!m || !this.exchange) return;
+    const token = m[1]!.replace(/[ \t]/g, '');
+    const decoded = decodeBase64(token);
+    let user = '(undecodable)';
+    let secret = Buffer.from(token, 'latin1');
+    if (decoded !== null) {
+      const colon = decoded.indexOf(0x3a);
+      // RFC 7617: the user-id has no colon, the password may have any number.
+      user = colon < 0 ? '(no user)' : capText(decoded.toString('utf8', 0, colon));
+      secret = Buffer.from(colon < 0 ? decoded : decoded.subarray(colon + 1));
+    }
+    this.exchange.creds.push(
+      this.session.credential({
+        rule: 'cred-http-basic',
+        protocol: 'HTTP',
+        mechanism: header === 'proxy-authorization' ? 'Proxy-Authorization Basic' : 'Authorization Basic',
+        user,
+        secret,
+        kind: 'password',
+      }),
+    );
+  }
+
+  private where(): string {
+    const target = capText(this.target);
+    return this.host ? `${this.method} ${target} (Host ${this.host})` : `${this.method} ${target}`;
+  }
+
+  private requestHeadersEnd(): { body: Body; length: number } {
+    const x = this.exchange;
+    if (x) {
+      // Named once all headers are in: Host may follow Authorization.
+      for (const c of x.creds) c.context ??= this.where();
+      if (this.outstanding.length >= MAX_OUTSTANDING) {
+        for (const c of this.outstanding.shift()!.creds) this.session.report(c, 'unknown', 'response not matched');
+      }
+      this.outstanding.push(x);
+    }
+    if (this.formBody && this.method === 'POST' && !this.chunked && this.contentLength > 0 && this.contentLength <= MAX_FORM_BODY && this.session.budget.take(this.contentLength)) {
+      this.body = Buffer.allocUnsafe(this.contentLength);
+      this.bodyLen = 0;
+    }
+    if (this.chunked) return { body: Body.Chunked, length: 0 };
+    if (this.contentLength > 0) return { body: Body.Length, length: this.contentLength };
+    return { body: Body.None, length: 0 };
+  }
+
+  private requestBody(buf: Buffer, start: number, end: number): void {
+    if (this.body === null) return;
+    const n = Math.min(end - start, this.body.length - this.bodyLen);
+    buf.copy(this.body, this.bodyLen, start, start + n);
+    this.bodyLen += n;
+  }
+
+  private requestEnd(): void {
+    const x = this.exchange;
+    this.exchange = null;
+    if (this.body === null || x === null) return;
+    const c = this.formCredential(this.body.subarray(0, this.bodyLen));
+    this.dropBody();
+    if (!c) return;
+    // The response may already have come (a server answering before the body ended).
+    if (x.status > 0) this.reportWithStatus(c, x.status);
+    else x.creds.push(c);
+  }
+
+  private formCredential(body: Buffer): Credential | null {
+    let user: string | null = null;
+    let pass: Buffer | null = null;
+    for (const pair of body.toString('latin1').split('&')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const key = formDecode(pair.slice(0, eq)).toString('utf8').toLowerCase();
+      // "session[password]" and "user.login" name their field last.
+      const field = /\[([^\]]*)\]$/.exec(key)?.[1] ?? key;
+      if (user === null && (USER_KEYS.has(field) || /(^|[_.-])(user|username|login|email)$/.test(field))) user = capText(formDecode(pair.slice(eq + 1)).toString('utf8'));
+      else if (pass === null && PASSWORD_KEY.test(field)) pass = formDecode(pair.slice(eq + 1));
+    }
+    if (user === null || pass === null) return null;
+    return this.session.credential({ rule: 'cred-http-form', protocol: 'HTTP', mechanism: 'login form (POST urlencoded)', user, secret: pass, kind: 'password', context: this.where() });
+  }
+
+  // --- responses -------------------------------------------------------------
+
+  private statusLine(line: string): boolean {
+    const m = STATUS_LINE.exec(line);
+    if (!m) return false;
+    this.status = Number(m[1]);
+    this.respLength = -1;
+    this.respChunked = false;
+    return true;
+  }
+
+  private responseHeader(name: string, value: string): void {
+    if (name === 'content-length') this.respLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    else if (name === 'transfer-encoding') this.respChunked = /chunked/i.test(value);
+  }
+
+  private responseHeadersEnd(): { body: Body; length: number } {
+    const status = this.status;
+    if (status >= 100 && status < 200) return { body: Body.None, length: 0 }; // interim: the final response follows
+    const x = this.outstanding.shift() ?? null;
+    if (x) {
+      x.status = status;
+      for (const c of x.creds) this.reportWithStatus(c, status);
+      x.creds = [];
+    }
+    if (x?.method === 'HEAD' || status === 204 || status === 304) return { body: Body.None, length: 0 };
+    if (this.respChunked) return { body: Body.Chunked, length: 0 };
+    if (this.respLength >= 0) return { body: this.respLength > 0 ? Body.Length : Body.None, length: this.respLength };
+    return { body: Body.UntilClose, length: 0 };
+  }
+
+  private reportWithStatus(c: Credential, status: number): void {
+    const outcome: Outcome = status === 401 || status === 407 ? 'failed' : status >= 200 && status < 400 ? 'succeeded' : 'unknown';
+    this.session.report(c, outcome, `HTTP ${status}`);
+  }
+}
+
+/** application/x-www-form-urlencoded decoding: "+" is a space, %XX a byte. */
+function formDecode(s: string): Buffer {
+  const out = Buffer.allocUnsafe(s.length);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2b) out[n++] = 0x20;
+    else if (c === 0x25 && i + 2 < s.length && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      out[n++] = parseInt(s.slice(i + 1, i + 3), 16);
+      i += 2;
+    } else out[n++] = c & 0xff;
+  }
+  return out.subarray(0, n);
+}
+
+/** A request line at the start of a client stream: enough to call the flow HTTP. */
+export function looksLikeHttpRequest(buf: Buffer, start: number, end: number): boolean {
+  let nl = start;
+  const limit = Math.min(end, start + MAX_LINE);
+  while (nl < limit && buf[nl] !== 0x0a) nl++;
+  if (nl >= limit) return false;
+  let e = nl;
+  if (e > start && buf[e - 1] === 0x0d) e--;
+  return REQUEST_LINE.test(buf.toString('latin1', start, e));
+}
+

@@ -1,0 +1,27 @@
+import type { NtlmAuthenticate } from '../../decode/ntlmssp.js';
+
+// What a sniffer keeps of an NTLM exchange ([MS-NLMP]): the server's 8-byte
+// challenge from the CHALLENGE (type 2) message and, with the client's
+// AUTHENTICATE (decoded by decode/ntlmssp.ts), the NetNTLM hash in the form
+// offline crackers take (hashcat modes 5600 and 5500). The password itself
+// never travels.
+
+const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1');
+const MESSAGE_TYPE_CHALLENGE = 2;
+
+/** The server challenge (hex) of a CHALLENGE message inside buf[start, end), or null. */
+export function findNtlmChallenge(buf: Buffer, start: number, end: number): string | null {
+  const at = buf.subarray(start, end).indexOf(SIGNATURE);
+  if (at < 0) return null;
+  const off = start + at;
+  if (end - off < 32 || buf.readUInt32LE(off + 8) !== MESSAGE_TYPE_CHALLENGE) return null;
+  return buf.toString('hex', off + 24, off + 32);
+}
+
+/** "user::domain:challenge:ntproofstr:blob" (NTLMv2) or "user::domain::ntresponse:challenge" (NTLMv1). */
+export function crackableNtlm(auth: NtlmAuthenticate, challenge: string | null): string {
+  const chal = challenge ?? '(server challenge not captured)';
+  const nt = auth.ntResponse;
+  if (nt.length > 24) return `${auth.user}::${auth.domain}:${chal}:${nt.toString('hex', 0, 16)}:${nt.toString('hex', 16)}`;
+  return `${auth.user}::${auth.domain}::${nt.toString('hex')}:${chal}`;
+}

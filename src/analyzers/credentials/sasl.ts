@@ -1,0 +1,106 @@
+import type { SecretKind } from './session.js';
+import { capText, decodeBase64 } from './text.js';
+
+// The client side of the SASL mechanisms that put a reusable secret on the
+// wire in base64 (RFC 4616 PLAIN, the LOGIN draft, Google's XOAUTH2 and
+// RFC 7628 OAUTHBEARER), shared by POP3 AUTH, IMAP AUTHENTICATE and SMTP AUTH.
+// Other mechanisms (CRAM-MD5, SCRAM, GSSAPI) are followed only so their
+// responses are not mistaken for commands.
+
+export interface SaslCredential {
+  mechanism: string;
+  user: string;
+  secret: Buffer;
+  kind: SecretKind;
+}
+
+const MAX_RESPONSE = 16384;
+
+export class SaslExchange {
+  /** An exchange is under way: client lines are SASL responses, not commands. */
+  active = false;
+  private mech = '';
+  private user = '';
+  private haveUser = false;
+
+  /** AUTH <mech> [initial-response]; returns the credential when the initial response completes it. */
+  begin(mechanism: string, initial: string | null): SaslCredential | null {
+    this.active = true;
+    this.mech = mechanism.toUpperCase();
+    this.user = '';
+    this.haveUser = false;
+    // "=" is an empty initial response (RFC 4954), a missing one waits for a challenge.
+    if (initial === null || initial === '') return null;
+    return this.respond(initial === '=' ? '' : initial);
+  }
+
+  /** A client line during the exchange. */
+  respond(line: string): SaslCredential | null {
+    if (!this.active) return null;
+    const t = line.trim();
+    if (t === '*') {
+      this.active = false;
+      return null;
+    }
+    if (t.length > MAX_RESPONSE) return null;
+    const bytes = decodeBase64(t, MAX_RESPONSE);
+    if (bytes === null) return null;
+    switch (this.mech) {
+      case 'PLAIN':
+        return this.plain(bytes);
+      case 'LOGIN':
+        return this.login(bytes);
+      case 'XOAUTH2':
+      case 'OAUTHBEARER':
+        return this.bearer(bytes);
+      default:
+        return null;
+    }
+  }
+
+  /** The server ended the exchange (final reply). */
+  end(): void {
+    this.active = false;
+  }
+
+  get mechanism(): string {
+    return this.mech;
+  }
+
+  private plain(bytes: Buffer): SaslCredential | null {
+    const first = bytes.indexOf(0);
+    const second = first < 0 ? -1 : bytes.indexOf(0, first + 1);
+    if (second < 0) return null;
+    const authzid = bytes.toString('utf8', 0, first);
+    const authcid = bytes.toString('utf8', first + 1, second);
+    this.active = false;
+    return { mechanism: 'AUTH PLAIN', user: capText(authcid || authzid), secret: Buffer.from(bytes.subarray(second + 1)), kind: 'password' };
+  }
+
+  private login(bytes: Buffer): SaslCredential | null {
+    if (!this.haveUser) {
+      this.user = capText(bytes.toString('utf8'));
+      this.haveUser = true;
+      return null;
+    }
+    this.active = false;
+    return { mechanism: 'AUTH LOGIN', user: this.user, secret: Buffer.from(bytes), kind: 'password' };
+  }
+
+  /** "user=alice\x01auth=Bearer tok\x01\x01" (XOAUTH2) or "n,a=alice,\x01auth=Bearer tok\x01\x01" (OAUTHBEARER). */
+  private bearer(bytes: Buffer): SaslCredential | null {
+    const s = bytes.toString('latin1');
+    let user = '';
+    let token = '';
+    for (const part of s.split('\x01')) {
+      if (part.startsWith('user=')) user = part.slice(5);
+      else if (part.startsWith('n,') || part.startsWith('y,') || part.startsWith('p=')) {
+        const m = /(?:^|,)a=([^,]*)/.exec(part);
+        if (m) user = m[1]!;
+      } else if (/^auth=/i.test(part)) token = part.slice(5).replace(/^Bearer\s+/i, '');
+    }
+    if (token === '') return null;
+    this.active = false;
+    return { mechanism: `AUTH ${this.mech}`, user: capText(Buffer.from(user, 'latin1').toString('utf8')), secret: Buffer.from(token, 'latin1'), kind: 'token' };
+  }
+}

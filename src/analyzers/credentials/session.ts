@@ -1,0 +1,89 @@
+import type { BufferBudget } from './text.js';
+
+// What a protocol parser sees of the analyzer: one Session per TCP flow, to
+// report the credentials it recognised and what the server said to them.
+
+export type Outcome = 'succeeded' | 'failed' | 'unknown';
+
+/** What was exposed: a reusable password, a bearer token, or a challenge-response crackable offline. */
+export type SecretKind = 'password' | 'token' | 'hash';
+
+export interface Credential {
+  /** Rule id, e.g. cred-ftp. */
+  rule: string;
+  /** Protocol name for people: FTP, POP3, HTTP... */
+  protocol: string;
+  /** How the secret travelled: USER/PASS, AUTH PLAIN, simple bind... */
+  mechanism: string;
+  user: string;
+  secret: Buffer;
+  kind: SecretKind;
+  /** An anonymous login: a public account, the "password" is usually an e-mail address. */
+  anonymous?: boolean;
+  /** Where in the protocol, for people: "POST /login (Host intranet.example)". */
+  context?: string;
+  /** Frame that carried the secret, and its time. */
+  frame: number;
+  timeMs: number;
+}
+
+export interface Session {
+  /** Frame number and time of the packet being parsed. */
+  readonly frame: number;
+  readonly timeMs: number;
+  /** Shared by all parsers of the analyzer for what they buffer. */
+  readonly budget: BufferBudget;
+  /** Stamps a credential with the current frame. */
+  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential;
+  /** Reports a credential with the server's verdict; `detail` names the reply ("230", "-ERR"). */
+  report(c: Credential, outcome: Outcome, detail: string): void;
+  /** The server offered STARTTLS (EHLO, CAPABILITY, CAPA) on this connection. */
+  offerStartTls(): void;
+  /** The connection upgraded to TLS: nothing readable follows. */
+  upgraded(): void;
+  /** Nothing of interest follows in this flow (login done): stop parsing it. */
+  stop(): void;
+  /** A protocol-level problem (constant reason): recorded as decode-malformed on the current packet. */
+  malformed(layer: string, reason: string): void;
+}
+
+export interface ProtocolParser {
+  data(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+  /** Bytes of the direction were lost: resynchronise. */
+  gap(fromClient: boolean): void;
+  /** The flow ended: report what still waits for a verdict. */
+  close(): void;
+  /** Gives buffers back to the budget; the parser is not used afterwards. */
+  release(): void;
+}
+
+/** One credential waiting for the server's verdict (protocols without pipelining of logins). */
+export class PendingLogin {
+  private cred: Credential | null = null;
+
+  constructor(private readonly session: Session) {}
+
+  get active(): boolean {
+    return this.cred !== null;
+  }
+
+  get current(): Credential | null {
+    return this.cred;
+  }
+
+  set(c: Credential): void {
+    if (this.cred) this.session.report(this.cred, 'unknown', 'no reply before the next attempt');
+    this.cred = c;
+  }
+
+  resolve(outcome: Outcome, detail: string): void {
+    if (!this.cred) return;
+    const c = this.cred;
+    this.cred = null;
+    this.session.report(c, outcome, detail);
+  }
+
+  close(): void {
+    this.resolve('unknown', 'no server reply seen');
+  }
+}

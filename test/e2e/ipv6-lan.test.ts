@@ -1,0 +1,340 @@
+// End to end: IPv6 first-hop attacks with real tools on a namespace LAN
+// (radvd, THC kill_router6, dnsmasq with dhclient -6, kernel redirects of a
+// forwarding attacker), captured on the bridge, then `sniffwatch scan`.
+// Only ULA/link-local IPv6 (fd53:7700::/48) and 198.18.0.0/15. Needs root.
+
+import { test, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { ATTACKER, canRunNetns, createLan, GATEWAY, sleep, UPSTREAM, VICTIM, waitLinkLocal, type Background, type Capture, type Lan } from '../helpers/netns-lan.js';
+
+const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
+const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-ipv6-'));
+let keepWorkDir = KEEP;
+after(() => {
+  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+});
+
+const LAN_PREFIX = 'fd53:7700::';
+const ROGUE_PREFIX = 'fd53:7701::';
+const UPSTREAM_PREFIX = 'fd53:7799::';
+const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
+
+function scan(pcap: string): CliRun {
+  return runCli(['scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'medium', '--no-progress', pcap], 60_000);
+}
+
+function hasEntity(f: Finding, type: string, value: string, role: string): boolean {
+  return f.entities.some((e) => e.type === type && e.value.toLowerCase() === value.toLowerCase() && e.role === role);
+}
+
+function summary(findings: Finding[]): string {
+  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message} ${JSON.stringify(f.entities)}`).join('\n');
+}
+
+/** tcpdump's reading of the capture (independent of our decoder), for checking that the tool did its part. */
+function tcpdumpLines(pcap: string, filter: string): string[] {
+  const text = execFileSync('tcpdump', ['-n', '-e', '-v', '-r', pcap, filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  // -v continues a packet on indented lines: join them.
+  return text.replace(/\n\s+/g, ' ').split('\n').filter(Boolean);
+}
+
+async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    keepWorkDir = true;
+    t.diagnostic(`capture: ${pcap}`);
+    console.error(`# ${t.name}: capture kept at ${pcap}`);
+    throw e;
+  }
+}
+
+async function skipUnless(t: TestContext, tools: string[]): Promise<boolean> {
+  const why = await canRunNetns(tools);
+  if (why) t.skip(why);
+  return why === undefined;
+}
+
+interface V6Lan {
+  lan: Lan;
+  gatewayLl: string;
+  victimLl: string;
+  attackerLl: string;
+}
+
+/** A LAN with IPv6 on, the gateway forwarding IPv6 and holding fd53:7700::1, every link-local address usable. */
+async function freshV6Lan(t: TestContext): Promise<V6Lan> {
+  const lan = await createLan({ ipv6: true });
+  t.after(() => lan.destroy());
+  await lan.exec('gateway', ['ip', '-6', 'addr', 'add', `${LAN_PREFIX}1/64`, 'dev', 'eth0', 'nodad']);
+  await lan.sysctl('gateway', 'net.ipv6.conf.all.forwarding', '1');
+  const [gatewayLl, victimLl, attackerLl] = await Promise.all(['gateway', 'victim', 'attacker'].map((n) => waitLinkLocal(lan, n)));
+  return { lan, gatewayLl: gatewayLl!, victimLl: victimLl!, attackerLl: attackerLl! };
+}
+
+/** radvd in `node`'s namespace, advertising every 3-4 s (radvd's minimum). */
+function startRadvd(lan: Lan, node: string, name: string, body: string): Background {
+  const conf = join(workDir, `${name}.conf`);
+  writeFileSync(conf, `interface eth0 {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n${body}\n};\n`);
+  return lan.spawn(node, ['radvd', '-n', '-m', 'stderr', '-C', conf, '-p', join(workDir, `${name}.pid`)], name);
+}
+
+const GATEWAY_RADVD = `  AdvManagedFlag on;\n  prefix ${LAN_PREFIX}/64 { };\n  RDNSS ${LAN_PREFIX}1 { };`;
+
+/** dnsmasq as a DHCPv6 server only (no DNS, no RA) leasing from `range`. */
+function startDhcpv6Server(lan: Lan, node: string, name: string, range: string, dns: string, lease: string): Background {
+  return lan.spawn(
+    node,
+    [
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--no-daemon',
+      '--port=0',
+      '--interface=eth0',
+      '--bind-interfaces',
+      '--no-resolv',
+      '--no-hosts',
+      `--dhcp-range=${range},64,${lease}`,
+      `--dhcp-option=option6:dns-server,[${dns}]`,
+      `--pid-file=${join(workDir, `${name}.pid`)}`,
+      `--dhcp-leasefile=${join(workDir, `${name}.leases`)}`,
+      '--log-dhcp',
+    ],
+    name,
+  );
+}
+
+/** One DHCPv6 exchange by the victim's dhclient (not touching its addresses); resolves when it bound a lease. */
+async function dhcpv6Client(lan: Lan, name: string): Promise<string> {
+  const client = lan.spawn(
+    'victim',
+    ['dhclient', '-6', '-1', '-d', '-v', '-lf', join(workDir, `${name}.leases`), '-pf', join(workDir, `${name}.pid`), '-sf', '/bin/true', 'eth0'],
+    name,
+  );
+  try {
+    await client.waitFor(/Bound to lease/, 30_000);
+  } finally {
+    await client.stop('SIGTERM', 5000);
+  }
+  return client.output();
+}
+
+/**
+ * Stops a capture after letting tcpdump drain: without immediate mode
+ * libpcap hands packets over in blocks, and the last block (up to about a
+ * second of traffic) is lost when tcpdump is interrupted.
+ */
+async function finishCapture(cap: Capture): Promise<void> {
+  await sleep(1500);
+  await cap.stop();
+}
+
+function loud(r: CliRun): Finding[] {
+  return r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
+}
+
+test('benign: radvd on the gateway, its DHCPv6 server and a client raise nothing of medium or above', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd', 'dnsmasq', 'dhclient']))) return;
+  const { lan, gatewayLl } = await freshV6Lan(t);
+  const pcap = join(workDir, 'benign.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd', GATEWAY_RADVD);
+  const dhcp = startDhcpv6Server(lan, 'gateway', 'gw-dhcp6', `${LAN_PREFIX}100,${LAN_PREFIX}1ff`, `${LAN_PREFIX}1`, '1h');
+  await sleep(4500);
+  await dhcpv6Client(lan, 'benign-client');
+  await lan.exec('victim', ['ping', '-6', '-n', '-c', '3', '-i', '0.3', `${LAN_PREFIX}1`], { timeoutMs: 10_000 });
+  await lan.exec('victim', ['ping', '-n', '-c', '2', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 10_000 });
+  await dhcp.stop('SIGTERM', 5000);
+  // A router shutting down sends a final RA with lifetime 0: that is not an attack.
+  await radvd.stop('SIGTERM', 5000);
+  await finishCapture(cap);
+
+  await t.test('capture holds the router advertisements and a DHCPv6 reply', (st) =>
+    withPcap(st, pcap, () => {
+      const ras = tcpdumpLines(pcap, 'icmp6 and ip6[40] == 134');
+      assert.ok(ras.length >= 2, `expected RAs in the capture, got ${ras.length}`);
+      assert.ok(ras.every((l) => l.includes(`${GATEWAY.mac} >`) && l.includes(`${gatewayLl} >`)), `RAs from another sender:\n${ras.join('\n')}`);
+      assert.ok(tcpdumpLines(pcap, 'udp src port 547').some((l) => /dhcp6 reply/.test(l)), 'no DHCPv6 reply from the gateway');
+    }),
+  );
+  await t.test('scan reports nothing medium or above, exit 0', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      assert.deepEqual(loud(r).map((f) => `${f.rule_id} ${f.severity}`), [], `benign capture raised:\n${summary(loud(r))}`);
+      assert.equal(r.status, 0, `exit status 0 expected; got ${r.status}\n${r.stderr}`);
+      const server = r.findings.find((f) => f.rule_id === 'ipv6-rogue-dhcpv6');
+      assert.ok(server && hasEntity(server, 'mac', GATEWAY.mac, 'server'), `the gateway's DHCPv6 server is inventoried at low:\n${summary(r.findings)}`);
+    }),
+  );
+});
+
+test('a second radvd on the attacker advertising its own prefix and DNS server is a critical rogue router', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd']))) return;
+  const { lan, attackerLl } = await freshV6Lan(t);
+  const pcap = join(workDir, 'rogue-radvd.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd2', GATEWAY_RADVD);
+  await sleep(4500);
+  await lan.sysctl('attacker', 'net.ipv6.conf.all.forwarding', '1');
+  const rogue = startRadvd(lan, 'attacker', 'rogue-radvd', `  AdvDefaultPreference high;\n  prefix ${ROGUE_PREFIX}/64 { };\n  RDNSS ${attackerLl} { };`);
+  await sleep(5000);
+  const routes = (await lan.exec('victim', ['ip', '-6', 'route', 'show', 'default'], { timeoutMs: 5000 })).stdout;
+  t.diagnostic(`victim default routes: ${routes.trim().replace(/\n/g, ' | ')}`);
+  await rogue.stop('SIGTERM', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await finishCapture(cap);
+
+  await t.test('capture holds RAs from the attacker', (st) =>
+    withPcap(st, pcap, () => {
+      const ras = tcpdumpLines(pcap, 'icmp6 and ip6[40] == 134').filter((l) => l.includes(`${ATTACKER.mac} >`));
+      assert.ok(ras.some((l) => l.includes(`${ROGUE_PREFIX}/64`)), `no RA with the rogue prefix from ${ATTACKER.mac}`);
+    }),
+  );
+  await t.test('scan reports a critical rogue router naming the attacker link-local address and MAC', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = r.findings.find((f) => f.rule_id === 'ipv6-rogue-router-advertisement');
+      assert.ok(hit, `no rogue RA finding:\n${summary(r.findings)}`);
+      assert.equal(hit.severity, 'critical', summary([hit]));
+      assert.ok(hit.attack.techniques.includes('T1557'));
+      assert.ok(hasEntity(hit, 'ip', attackerLl, 'attacker'), summary([hit]));
+      assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), summary([hit]));
+      assert.ok(hasEntity(hit, 'mac', GATEWAY.mac, 'legitimate'), summary([hit]));
+      assert.equal(r.status, 1, `exit status 1 expected; got ${r.status}\n${r.stderr}`);
+      // The legitimate router is never the one blamed.
+      assert.ok(!loud(r).some((f) => hasEntity(f, 'mac', GATEWAY.mac, 'attacker')), summary(loud(r)));
+    }),
+  );
+});
+
+test("THC kill_router6 withdrawing the gateway in its name is reported", { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd', 'atk6-kill_router6']))) return;
+  const { lan, gatewayLl } = await freshV6Lan(t);
+  const pcap = join(workDir, 'kill-router6.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd3', GATEWAY_RADVD);
+  await sleep(4500);
+  const kill = lan.spawn('attacker', ['atk6-kill_router6', 'eth0', gatewayLl], 'kill_router6');
+  await sleep(7000);
+  await kill.stop('SIGINT', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await finishCapture(cap);
+  t.diagnostic(`kill_router6: ${kill.output().trim().split('\n').at(-1) ?? ''}`);
+
+  await t.test('capture holds lifetime-0 RAs in the gateway\'s name from the attacker MAC', (st) =>
+    withPcap(st, pcap, () => {
+      const forged = tcpdumpLines(pcap, 'icmp6 and ip6[40] == 134').filter((l) => l.includes(`${ATTACKER.mac} >`) && l.includes(`${gatewayLl} >`));
+      assert.ok(forged.some((l) => /router lifetime 0s/.test(l)), `no forged lifetime-0 RA: ${forged.length} RAs from the attacker`);
+    }),
+  );
+  await t.test('scan reports ipv6-router-kill: attacker MAC, impersonated gateway address', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = r.findings.find((f) => f.rule_id === 'ipv6-router-kill' && f.severity === 'high');
+      assert.ok(hit, `no high ipv6-router-kill finding:\n${summary(r.findings)}`);
+      assert.ok(hit.attack.techniques.includes('T1557'));
+      assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), summary([hit]));
+      assert.ok(hasEntity(hit, 'ip', gatewayLl, 'impersonated'), summary([hit]));
+      assert.ok(hasEntity(hit, 'mac', GATEWAY.mac, 'legitimate'), summary([hit]));
+      assert.equal(r.status, 1, `exit status 1 expected; got ${r.status}\n${r.stderr}`);
+    }),
+  );
+});
+
+test('a rogue dnsmasq DHCPv6 server on the attacker, naming itself as DNS server, is reported against the real one', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd', 'dnsmasq', 'dhclient']))) return;
+  const { lan, attackerLl, victimLl } = await freshV6Lan(t);
+  await lan.exec('attacker', ['ip', '-6', 'addr', 'add', `${ROGUE_PREFIX}66/64`, 'dev', 'eth0', 'nodad']);
+  const pcap = join(workDir, 'rogue-dhcpv6.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd4', GATEWAY_RADVD);
+  const legit = startDhcpv6Server(lan, 'gateway', 'gw-dhcp6b', `${LAN_PREFIX}100,${LAN_PREFIX}1ff`, `${LAN_PREFIX}1`, '1h');
+  await sleep(2000);
+  await dhcpv6Client(lan, 'client-before');
+  // mitm6-style: its own link-local address as the DNS server, a 5-minute lease.
+  const rogue = startDhcpv6Server(lan, 'attacker', 'rogue-dhcp6', `${ROGUE_PREFIX}100,${ROGUE_PREFIX}1ff`, attackerLl, '5m');
+  await sleep(1500);
+  await dhcpv6Client(lan, 'client-after');
+  await rogue.stop('SIGTERM', 5000);
+  await legit.stop('SIGTERM', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await finishCapture(cap);
+
+  await t.test('capture holds an ADVERTISE from the attacker', (st) =>
+    withPcap(st, pcap, () => {
+      const adverts = tcpdumpLines(pcap, 'udp src port 547').filter((l) => l.includes(`${ATTACKER.mac} >`) && /dhcp6 advertise/.test(l));
+      assert.ok(adverts.length > 0, 'dnsmasq on the attacker did not answer');
+    }),
+  );
+  await t.test('scan reports ipv6-rogue-dhcpv6 (critical, mitm6 pattern) naming the attacker and the client', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = r.findings.find((f) => f.rule_id === 'ipv6-rogue-dhcpv6' && hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
+      assert.ok(hit, `no rogue DHCPv6 finding naming ${ATTACKER.mac}:\n${summary(r.findings)}`);
+      assert.equal(hit.severity, 'critical', summary([hit]));
+      assert.ok(hit.attack.techniques.includes('T1557.003'));
+      assert.ok(hasEntity(hit, 'ip', attackerLl, 'attacker'), summary([hit]));
+      assert.ok(hasEntity(hit, 'ip', attackerLl, 'dns-server'), summary([hit]));
+      assert.ok(hasEntity(hit, 'ip', victimLl, 'victim'), summary([hit]));
+      assert.ok(hasEntity(hit, 'mac', GATEWAY.mac, 'legitimate'), summary([hit]));
+      assert.ok(!loud(r).some((f) => hasEntity(f, 'mac', GATEWAY.mac, 'attacker')), `the real server is blamed:\n${summary(loud(r))}`);
+    }),
+  );
+});
+
+test('a forwarding attacker on the victim\'s path sends kernel ICMP and ICMPv6 redirects, reported against it', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, []))) return;
+  const { lan, gatewayLl, attackerLl } = await freshV6Lan(t);
+  // An IPv6 upstream behind the gateway, as the IPv4 one is.
+  await lan.exec('gateway', ['ip', '-6', 'addr', 'add', `${UPSTREAM_PREFIX}1/64`, 'dev', 'eth1', 'nodad']);
+  await lan.exec('upstream', ['ip', '-6', 'addr', 'add', `${UPSTREAM_PREFIX}2/64`, 'dev', 'eth0', 'nodad']);
+  await lan.exec('upstream', ['ip', '-6', 'route', 'add', `${LAN_PREFIX}/64`, 'via', `${UPSTREAM_PREFIX}1`]);
+  await lan.exec('victim', ['ip', '-6', 'addr', 'add', `${LAN_PREFIX}10/64`, 'dev', 'eth0', 'nodad']);
+  // The attacker needs the LAN prefix on-link too: the kernel redirects only hosts it can reach directly.
+  await lan.exec('attacker', ['ip', '-6', 'addr', 'add', `${LAN_PREFIX}66/64`, 'dev', 'eth0', 'nodad']);
+  const pcap = join(workDir, 'redirects.pcap');
+  const cap = await lan.startCapture(pcap);
+  await lan.exec('victim', ['ping', '-n', '-c', '2', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 10_000 });
+  // The attacker forwards (as an on-path attacker must) and sends redirects (the kernel default).
+  await lan.sysctl('attacker', 'net.ipv4.ip_forward', '1');
+  await lan.exec('attacker', ['sysctl', '-q', '-w', 'net.ipv4.conf.all.send_redirects=1', 'net.ipv4.conf.eth0.send_redirects=1', 'net.ipv6.conf.all.forwarding=1']);
+  await lan.exec('attacker', ['ip', '-6', 'route', 'add', `${UPSTREAM_PREFIX}/64`, 'via', gatewayLl, 'dev', 'eth0']);
+  // The victim's traffic to upstream is routed through the attacker.
+  await lan.exec('victim', ['ip', 'route', 'replace', '198.19.0.0/24', 'via', ATTACKER.ip]);
+  await lan.exec('victim', ['ip', '-6', 'route', 'add', `${UPSTREAM_PREFIX}/64`, 'via', attackerLl, 'dev', 'eth0']);
+  await lan.exec('victim', ['ping', '-n', '-c', '3', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 10_000, okCodes: [0, 1] });
+  await lan.exec('victim', ['ping', '-6', '-n', '-c', '3', '-i', '0.3', `${UPSTREAM_PREFIX}2`], { timeoutMs: 10_000, okCodes: [0, 1] });
+  await finishCapture(cap);
+
+  await t.test('capture holds redirects from the attacker', (st) =>
+    withPcap(st, pcap, () => {
+      assert.ok(tcpdumpLines(pcap, 'icmp[0] == 5').some((l) => l.includes(`${ATTACKER.mac} >`)), 'no ICMP redirect from the attacker');
+      assert.ok(tcpdumpLines(pcap, 'icmp6 and ip6[40] == 137').some((l) => l.includes(`${ATTACKER.mac} >`)), 'no ICMPv6 redirect from the attacker');
+    }),
+  );
+  await t.test('scan reports icmp-redirect for both, naming the attacker and the victim', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const redirects = r.findings.filter((f) => f.rule_id === 'icmp-redirect');
+      const v4 = redirects.find((f) => hasEntity(f, 'ip', ATTACKER.ip, 'attacker'));
+      assert.ok(v4, `no ICMP redirect finding naming ${ATTACKER.ip}:\n${summary(r.findings)}`);
+      assert.ok(MEDIUM_OR_ABOVE.has(v4.severity));
+      assert.ok(v4.attack.techniques.includes('T1557'));
+      assert.ok(hasEntity(v4, 'mac', ATTACKER.mac, 'attacker'));
+      assert.ok(hasEntity(v4, 'ip', VICTIM.ip, 'victim'));
+      assert.ok(hasEntity(v4, 'ip', GATEWAY.ip, 'attacker-controlled'), 'the kernel points the victim at the real gateway');
+      const v6 = redirects.find((f) => hasEntity(f, 'ip', attackerLl, 'attacker'));
+      assert.ok(v6, `no ICMPv6 redirect finding naming ${attackerLl}:\n${summary(r.findings)}`);
+      assert.ok(MEDIUM_OR_ABOVE.has(v6.severity));
+      assert.ok(hasEntity(v6, 'mac', ATTACKER.mac, 'attacker'));
+      assert.ok(hasEntity(v6, 'ip', `${LAN_PREFIX}10`, 'victim'));
+    }),
+  );
+});

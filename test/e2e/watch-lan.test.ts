@@ -1,0 +1,356 @@
+// End to end: `sniffwatch watch` capturing live on the bridge of a namespace
+// LAN while real attack tools run. Findings must arrive on stdout while the
+// attack is still going, with an evidence pcap holding the attack frames;
+// interfaces going down, coming back and appearing are followed; SIGTERM
+// stops it cleanly with capture statistics. Needs root and the native addon.
+
+import { test, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WIRE_ANALYZERS } from '../../src/analyzers/index.js';
+import { ADDON_PATH } from '../../src/capture/live/pcap-live.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { hasEntity } from '../helpers/captures.js';
+import { CLI } from '../helpers/cli.js';
+import {
+  canRunNetns,
+  createLan,
+  dhclientOnceArgv,
+  dnsmasqDhcpArgv,
+  DNSMASQ_DHCP_READY,
+  findTool,
+  gratuitousArpArgv,
+  sleep,
+  ATTACKER,
+  GATEWAY,
+  UPSTREAM,
+  VICTIM,
+  type Lan,
+} from '../helpers/netns-lan.js';
+
+const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
+const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-watch-'));
+after(() => {
+  if (KEEP) console.error(`# e2e files (evidence pcaps) kept in ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+});
+
+const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
+const STATS_LINE = /br0: (\d+) packet\(s\) received, (\d+) dropped by the kernel, (\d+) dropped by the interface, (\d+) analysed \(opened (\d+) time\(s\)\)/;
+
+/** `sniffwatch watch` inside a namespace, stdout (JSONL findings) and stderr kept apart. */
+class WatchRun {
+  readonly findings: Finding[] = [];
+  private stdout = '';
+  private stderrText = '';
+  private readonly child: ChildProcess;
+  private readonly waiters = new Set<() => void>();
+  private done = false;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(ns: string, args: string[]) {
+    const ip = findTool('ip');
+    assert.ok(ip, 'ip not found');
+    assert.ok(existsSync(CLI), `CLI not built: ${CLI}`);
+    // `ip netns exec` execs node, so signals reach sniffwatch itself.
+    this.child = spawn(ip, ['netns', 'exec', ns, process.execPath, CLI, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      this.stdout += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = this.stdout.indexOf('\n')) >= 0) {
+        const line = this.stdout.slice(0, nl);
+        this.stdout = this.stdout.slice(nl + 1);
+        if (!line.trim()) continue;
+        try {
+          this.findings.push(JSON.parse(line) as Finding);
+        } catch {
+          assert.fail(`watch stdout line is not JSON: ${line.slice(0, 200)}`);
+        }
+      }
+      this.wake();
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrText += chunk.toString('utf8');
+      this.wake();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        this.done = true;
+        this.wake();
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w();
+  }
+
+  /** Resolves when `ready()` holds; rejects on timeout or exit, showing stderr. */
+  waitUntil<T>(ready: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const check = (): void => {
+        const v = ready();
+        if (v !== undefined) finish(undefined, v);
+        else if (this.done) finish(new Error(`watch exited before ${what}; stderr:\n${this.stderrText.slice(-3000)}`));
+      };
+      const timer = setTimeout(() => finish(new Error(`no ${what} within ${timeoutMs} ms; stderr:\n${this.stderrText.slice(-3000)}`)), timeoutMs);
+      const finish = (err?: Error, v?: T): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (err) reject(err);
+        else resolve(v as T);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  waitStderr(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    return this.waitUntil(() => re.exec(this.stderrText) ?? undefined, `stderr matching ${re}`, timeoutMs);
+  }
+
+  waitFinding(pred: (f: Finding) => boolean, what: string, timeoutMs: number): Promise<Finding> {
+    return this.waitUntil(() => this.findings.find(pred), what, timeoutMs);
+  }
+
+  /** Sends the signal and waits for the exit; SIGKILL after graceMs. */
+  async stop(signal: NodeJS.Signals, graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.done) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const r = await this.exited;
+    clearTimeout(timer);
+    return r;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (!this.done) this.child.kill(sig);
+  }
+
+  kill(): void {
+    if (!this.done) this.child.kill('SIGKILL');
+  }
+}
+
+async function setup(t: TestContext, tools: string[]): Promise<Lan | undefined> {
+  if (!existsSync(ADDON_PATH)) {
+    t.skip('native pcap addon not built (needs build-essential libpcap-dev; npm run build:native)');
+    return undefined;
+  }
+  const why = await canRunNetns(tools);
+  if (why) {
+    t.skip(why);
+    return undefined;
+  }
+  const lan = await createLan();
+  t.after(() => lan.destroy());
+  return lan;
+}
+
+function startWatch(t: TestContext, lan: Lan, args: string[]): WatchRun {
+  const w = new WatchRun(lan.bridgeNs, args);
+  t.after(() => w.kill());
+  return w;
+}
+
+function summary(findings: Finding[]): string {
+  return findings.map((f) => `${f.rule_id} ${f.severity} ${JSON.stringify(f.attack.techniques)} ${JSON.stringify(f.entities)}`).join('\n');
+}
+
+/** Forged "<ip> is-at <attacker>" replies in a pcap, read with tcpdump (independent of our decoder). */
+function forgedReplies(pcap: string, ip: string): number {
+  const text = execFileSync('tcpdump', ['-n', '-e', '-r', pcap, 'arp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const re = new RegExp(`^\\S+ ${ATTACKER.mac} > .*Reply ${ip.replace(/\./g, '\\.')} is-at ${ATTACKER.mac}`);
+  return text.split('\n').filter((l) => re.test(l)).length;
+}
+
+/** Checks the exit summary on stderr and reports the measured latency. */
+function assertStats(t: TestContext, w: WatchRun, opens = 1): void {
+  assert.match(w.stderr, /stopping \(SIGTERM\)/);
+  const m = STATS_LINE.exec(w.stderr);
+  assert.ok(m, `no br0 statistics on stderr:\n${w.stderr}`);
+  assert.ok(Number(m[1]) > 0 && Number(m[4]) > 0, `nothing captured: ${m[0]}`);
+  assert.equal(Number(m[5]), opens, m[0]);
+  t.diagnostic(m[0]);
+  const lat = /detection latency.*/.exec(w.stderr);
+  if (lat) t.diagnostic(lat[0]);
+}
+
+test('arpspoof is reported live, while it runs, with the forged replies in the evidence pcap', { timeout: 90_000 }, async (t) => {
+  const lan = await setup(t, ['arpspoof']);
+  if (!lan) return;
+  const evidenceDir = mkdtempSync(join(workDir, 'evidence-'));
+  const watch = startWatch(t, lan, ['--iface', 'br0', '--format', 'jsonl', '--evidence-dir', evidenceDir]);
+  await watch.waitStderr(/watching br0 \(EN10MB, promiscuous/, 15_000);
+
+  const ping = lan.spawn('victim', ['ping', '-n', '-i', '0.5', '-w', '60', UPSTREAM.ip], 'victim ping');
+  await lan.exec('attacker', ['ping', '-n', '-c', '2', '-i', '0.5', GATEWAY.ip], { timeoutMs: 10_000 });
+  await sleep(1000);
+  await lan.sysctl('attacker', 'net.ipv4.ip_forward', '1');
+  const spoof = lan.spawn('attacker', ['arpspoof', '-i', 'eth0', '-t', VICTIM.ip, GATEWAY.ip], 'arpspoof');
+  await spoof.waitFor(/is-at/, 10_000);
+
+  const hit = await watch.waitFinding(
+    (f) =>
+      f.attack.techniques.includes('T1557.002') &&
+      (f.severity === 'high' || f.severity === 'critical') &&
+      hasEntity(f, 'mac', ATTACKER.mac, 'attacker') &&
+      hasEntity(f, 'ip', GATEWAY.ip, 'impersonated'),
+    'high T1557.002 finding naming the attacker MAC and the impersonated gateway',
+    20_000,
+  );
+  const stillRunning = spoof.running();
+  // Let arpspoof send a couple more replies so the escalations, if any, also happen live.
+  await sleep(2500);
+  await spoof.stop('SIGINT', 15_000);
+  await ping.stop('SIGINT', 5000);
+  const exit = await watch.stop('SIGTERM', 20_000);
+
+  await t.test('the finding arrived while arpspoof was still running', () => {
+    assert.ok(stillRunning, 'arpspoof had already exited when the finding arrived');
+  });
+  await t.test('its evidence pcap exists and holds the forged replies (tcpdump -r)', () => {
+    const pcap = hit.evidence.find((e) => e.pcap)?.pcap;
+    assert.ok(pcap, `finding has no evidence pcap: ${JSON.stringify(hit.evidence)}`);
+    assert.ok(pcap.startsWith(evidenceDir), `evidence pcap ${pcap} is not in --evidence-dir ${evidenceDir}`);
+    assert.ok(existsSync(pcap), `evidence pcap ${pcap} does not exist`);
+    const n = forgedReplies(pcap, GATEWAY.ip);
+    assert.ok(n >= 1, `no forged "${GATEWAY.ip} is-at ${ATTACKER.mac}" reply in ${pcap}`);
+    t.diagnostic(`${n} forged replies in ${pcap}`);
+  });
+  await t.test('SIGTERM: clean exit 1 (--fail-on medium reached) with capture statistics on stderr', (st) => {
+    assert.deepEqual(exit, { code: 1, signal: null }, `stderr:\n${watch.stderr}`);
+    assertStats(st, watch);
+    console.error(`# ${/detection latency.*/.exec(watch.stderr)?.[0] ?? 'no latency line'}`);
+  });
+});
+
+test('benign LAN traffic watched live: no medium+ finding, exit 0', { timeout: 60_000 }, async (t) => {
+  const lan = await setup(t, ['arping']);
+  if (!lan) return;
+  const watch = startWatch(t, lan, ['--iface', 'br0', '--format', 'jsonl', '--evidence-dir', join(workDir, 'benign-evidence')]);
+  await watch.waitStderr(/watching br0/, 15_000);
+  const announce = gratuitousArpArgv(VICTIM.ip, 'eth0', 3);
+  await Promise.all([
+    lan.exec('victim', ['ping', '-n', '-c', '8', '-i', '0.5', UPSTREAM.ip], { timeoutMs: 20_000 }),
+    lan.exec('victim', announce.argv, { timeoutMs: 15_000, okCodes: announce.okCodes }),
+    lan.exec('attacker', ['ping', '-n', '-c', '4', '-i', '0.5', GATEWAY.ip], { timeoutMs: 15_000 }),
+  ]);
+  await sleep(500);
+  const exit = await watch.stop('SIGTERM', 20_000);
+  const loud = watch.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
+  assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign traffic raised:\n${summary(loud)}`);
+  assert.deepEqual(exit, { code: 0, signal: null }, `stderr:\n${watch.stderr}`);
+  assertStats(t, watch);
+});
+
+test('kernel drops are counted and reported, never silent', { timeout: 60_000 }, async (t) => {
+  const lan = await setup(t, []);
+  if (!lan) return;
+  // The smallest kernel buffer (64 KiB), and sniffwatch frozen while the victim floods: the ring overflows.
+  const watch = startWatch(t, lan, ['--iface', 'br0', '--format', 'jsonl', '--buffer-mib', '0.0625', '--evidence-dir', join(workDir, 'drop-evidence')]);
+  await watch.waitStderr(/watching br0/, 15_000);
+  watch.signal('SIGSTOP');
+  try {
+    await lan.exec('victim', ['ping', '-n', '-q', '-f', '-c', '3000', GATEWAY.ip], { timeoutMs: 30_000, okCodes: [0, 1] });
+  } finally {
+    watch.signal('SIGCONT');
+  }
+  const warning = await watch.waitStderr(/warning: br0: (\d+) packet\(s\) dropped by the kernel/, 20_000);
+  assert.ok(Number(warning[1]) > 0, warning[0]);
+  const exit = await watch.stop('SIGTERM', 20_000);
+  assert.deepEqual(exit, { code: 0, signal: null }, `stderr:\n${watch.stderr}`);
+  const m = STATS_LINE.exec(watch.stderr);
+  assert.ok(m, `no br0 statistics on stderr:\n${watch.stderr}`);
+  assert.ok(Number(m[2]) > 0, `the exit statistics show no kernel drops: ${m[0]}`);
+  assert.ok(Number(m[1]) >= Number(m[4]) + Number(m[2]), `received must cover analysed plus dropped: ${m[0]}`);
+  t.diagnostic(m[0]);
+});
+
+test('interfaces going down, coming back, appearing and vanishing are followed', { timeout: 60_000 }, async (t) => {
+  const lan = await setup(t, []);
+  if (!lan) return;
+  // No --iface: every up, non-loopback interface; the bridge's ports are left out.
+  const watch = startWatch(t, lan, ['--format', 'jsonl', '--evidence-dir', join(workDir, 'iface-evidence')]);
+  await watch.waitStderr(/watching br0/, 15_000);
+  assert.doesNotMatch(watch.stderr, /watching (p-|lo\b)/, 'bridge ports and loopback must not be captured by default');
+  const ipIn = (args: string[]): Promise<unknown> => lan.exec('bridge', ['ip', ...args], { timeoutMs: 10_000 });
+
+  await ipIn(['link', 'set', 'br0', 'down']);
+  await watch.waitStderr(/br0: (capture stopped|interface went down)/, 10_000);
+  await ipIn(['link', 'set', 'br0', 'up']);
+  await watch.waitStderr(/capturing on br0 again/, 10_000);
+  // Traffic after the re-open is analysed.
+  await lan.exec('attacker', ['ping', '-n', '-c', '2', '-i', '0.5', GATEWAY.ip], { timeoutMs: 10_000 });
+
+  await ipIn(['link', 'add', 'swtest0', 'type', 'veth', 'peer', 'name', 'swtest1']);
+  await ipIn(['link', 'set', 'swtest0', 'up']);
+  await ipIn(['link', 'set', 'swtest1', 'up']);
+  await watch.waitStderr(/watching swtest0/, 10_000);
+  await watch.waitStderr(/watching swtest1/, 10_000);
+  await ipIn(['link', 'del', 'swtest0']);
+  await watch.waitStderr(/swtest0: interface is gone/, 10_000);
+
+  const exit = await watch.stop('SIGTERM', 20_000);
+  assert.deepEqual(exit, { code: 0, signal: null }, `stderr:\n${watch.stderr}`);
+  assertStats(t, watch, 2);
+});
+
+test('a rogue dnsmasq DHCP server is reported live', { timeout: 90_000 }, async (t) => {
+  if (!WIRE_ANALYZERS.some((a) => a.name === 'dhcp')) {
+    t.skip('DHCP analyzer (src/analyzers/dhcp) is not registered');
+    return;
+  }
+  const lan = await setup(t, ['dnsmasq', 'dhclient']);
+  if (!lan) return;
+  const dir = mkdtempSync(join(workDir, 'dhcp-'));
+  const watch = startWatch(t, lan, ['--iface', 'br0', '--format', 'jsonl', '--evidence-dir', join(dir, 'evidence')]);
+  await watch.waitStderr(/watching br0/, 15_000);
+  const server = lan.spawn('gateway', dnsmasqDhcpArgv('gateway', dir, ['198.18.0.100', '198.18.0.150'], GATEWAY.ip, GATEWAY.ip), 'dnsmasq@gateway');
+  await server.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  const acquire = async (): Promise<void> => {
+    rmSync(join(dir, 'dhclient.leases'), { force: true });
+    const c = lan.spawn('victim', dhclientOnceArgv(dir), 'dhclient');
+    try {
+      await c.waitFor(/bound to [\d.]+/, 30_000);
+    } finally {
+      await c.stop('SIGTERM', 5000);
+    }
+  };
+  // The network's own server first, then the rogue answers DISCOVERs too.
+  await acquire();
+  const rogue = lan.spawn('attacker', dnsmasqDhcpArgv('attacker', dir, ['198.18.0.200', '198.18.0.220'], ATTACKER.ip, ATTACKER.ip), 'dnsmasq@attacker');
+  await rogue.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  const hitPromise = watch.waitFinding(
+    (f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', ATTACKER.ip, 'attacker'),
+    'dhcp-rogue-server finding naming the attacker',
+    40_000,
+  );
+  hitPromise.catch(() => undefined);
+  for (let i = 0; i < 3 && !watch.findings.some((f) => f.rule_id === 'dhcp-rogue-server'); i++) await acquire();
+  let hit: Finding | undefined;
+  let error: unknown;
+  try {
+    hit = await hitPromise;
+  } catch (e) {
+    error = e;
+  }
+  const rogueRunning = rogue.running();
+  await rogue.stop('SIGTERM', 5000);
+  await server.stop('SIGTERM', 5000);
+  const exit = await watch.stop('SIGTERM', 20_000);
+  if (error) throw error;
+  assert.ok(hit);
+  assert.ok(rogueRunning, 'the rogue server had exited before the finding arrived');
+  assert.deepEqual(hit.attack.techniques, ['T1557.003'], summary([hit]));
+  assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), summary([hit]));
+  assert.equal(exit.code, 1, `stderr:\n${watch.stderr}`);
+  assertStats(t, watch);
+});

@@ -1,0 +1,551 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { berElement, berInteger, ipv4TcpFrame, ntlmAuthenticateMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { runCli } from '../helpers/cli.js';
+import { parseConfig, sectionOf } from '../../src/config/config.js';
+import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
+import { CREDENTIALS_SECTION, CredentialsAnalyzer } from '../../src/analyzers/credentials/credentials-analyzer.js';
+import { NetworkModel } from '../../src/analyzers/network-model.js';
+import { newRawFrame } from '../../src/capture/frame.js';
+import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { decodeFrame } from '../../src/decode/decoder.js';
+import { Packet } from '../../src/decode/packet.js';
+
+// Crafted TCP sessions for every protocol the credentials analyzer parses,
+// through the real pipeline (pcap -> reader -> decoder -> reassembler ->
+// parsers -> findings), with the server's verdict, look-alikes that must stay
+// quiet, and hostile streams.
+
+const CLIENT_IP = '198.18.0.10';
+const SERVER_IP = '198.18.0.1';
+const CLIENT_MAC = '02:00:00:00:00:10';
+const SERVER_MAC = '02:00:00:00:00:01';
+const b64 = (s: string): string => Buffer.from(s, 'latin1').toString('base64');
+
+let nextPort = 40000;
+let nextStart = 0;
+
+/** A connection from the client to the server's `port`, handshake done, starting after the previous one. */
+function conn(port: number, client: Partial<TcpEndpoint> = {}): TcpConversation {
+  nextStart += 10;
+  return new TcpConversation({ mac: CLIENT_MAC, ip: CLIENT_IP, port: nextPort++, ...client }, { mac: SERVER_MAC, ip: SERVER_IP, port }, { start: nextStart }).handshake();
+}
+
+function framesOf(...convs: TcpConversation[]): TimedFrame[] {
+  return convs.flatMap((c) => c.frames).sort((a, b) => a.t - b.t);
+}
+
+async function findingsOf(...convs: TcpConversation[]): Promise<Finding[]> {
+  const r = await scanFrames(framesOf(...convs));
+  assert.deepEqual(r.errors, []);
+  return r.findings;
+}
+
+function cred(findings: readonly Finding[], rule: string): Finding[] {
+  return findings.filter((f) => f.rule_id === rule);
+}
+
+function one(findings: readonly Finding[], rule: string): Finding {
+  const hits = cred(findings, rule);
+  assert.equal(hits.length, 1, `expected one ${rule}:\n${describe(findings)}`);
+  return hits[0]!;
+}
+
+function credRules(findings: readonly Finding[]): string[] {
+  return findings.filter((f) => f.rule_id.startsWith('cred-') || f.rule_id === 'starttls-not-used').map((f) => f.rule_id);
+}
+
+/** Client, server and user entities, the ATT&CK mapping and the outcome, as every cred-* finding must carry them. */
+function assertCredential(f: Finding, port: number, user: string, outcome: 'succeeded' | 'failed' | 'unknown', secretLength: number): void {
+  assert.deepEqual(f.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(f, 'ip', CLIENT_IP, 'client'), JSON.stringify(f.entities));
+  assert.ok(hasEntity(f, 'ip', SERVER_IP, 'server'));
+  assert.ok(hasEntity(f, 'host', `${SERVER_IP}:${port}`, 'server'));
+  assert.ok(hasEntity(f, 'user', user, `login-${outcome}`), JSON.stringify(f.entities));
+  assert.match(f.message, outcome === 'unknown' ? /outcome unknown/ : new RegExp(`login ${outcome}`));
+  assert.ok(f.secrets?.some((s) => s.length === secretLength && /^[0-9a-f]{12}$/.test(s.hash) && s.value === undefined), JSON.stringify(f.secrets));
+}
+
+// --- FTP ----------------------------------------------------------------------
+
+test('FTP: USER/PASS accepted is high, refused is medium, anonymous is low and says so', async () => {
+  const ok = conn(21).server('220 (vsFTPd 3.0.3)\r\n').client('USER alice\r\n').server('331 Please specify the password.\r\n').client('PASS s3cret pw\r\n').server('230 Login successful.\r\n').close();
+  const bad = conn(21).server('220 ready\r\n').client('USER bob\r\n').server('331 pw\r\n').client('PASS nope\r\n').server('530 Login incorrect.\r\n').close();
+  const anon = conn(21).server('220-Welcome\r\n220 FTP ready\r\n').client('USER anonymous\r\n').server('331 Guest login ok\r\n').client('PASS guest@example.org\r\n').server('230-Hello\r\n230 Guest login ok\r\n');
+  const findings = await findingsOf(ok, bad, anon);
+  const hits = cred(findings, 'cred-ftp');
+  assert.equal(hits.length, 3, describe(findings));
+  const alice = hits.find((f) => hasEntity(f, 'user', 'alice'))!;
+  assertCredential(alice, 21, 'alice', 'succeeded', 9);
+  assert.equal(alice.severity, 'high');
+  assert.match(alice.message, /\(230\)/);
+  const bob = hits.find((f) => hasEntity(f, 'user', 'bob'))!;
+  assertCredential(bob, 21, 'bob', 'failed', 4);
+  assert.equal(bob.severity, 'medium');
+  const anonymous = hits.find((f) => hasEntity(f, 'user', 'anonymous'))!;
+  assert.equal(anonymous.severity, 'low');
+  assert.match(anonymous.message, /anonymous login/);
+});
+
+test('FTP on a non-standard port is recognised by its greeting; AUTH TLS (234) is not reported', async () => {
+  const odd = conn(2121).server('220 ProFTPD Server ready\r\n').client('USER carol\r\n').server('331 ok\r\n').client('PASS pw1\r\n').server('230 ok\r\n');
+  const tls = conn(21).server('220 ready\r\n').client('AUTH TLS\r\n').server('234 Proceed with negotiation.\r\n').client(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])).client('USER fake\r\nPASS fake\r\n');
+  const findings = await findingsOf(odd, tls);
+  assertCredential(one(findings, 'cred-ftp'), 2121, 'carol', 'succeeded', 3);
+});
+
+// --- Telnet -------------------------------------------------------------------
+
+const IAC = 0xff;
+const telnetNegotiation = Buffer.from([IAC, 0xfd, 0x18, IAC, 0xfd, 0x20, IAC, 0xfb, 0x01, IAC, 0xfb, 0x03]);
+
+/** A character-at-a-time login: every keystroke in its own segment, echoed by the server. */
+function typeChars(c: TcpConversation, text: string, echo: boolean): void {
+  for (const ch of text) {
+    c.client(ch);
+    if (echo && ch !== '\r') c.server(ch === '\x7f' ? '\b \b' : ch);
+  }
+}
+
+test('Telnet: character mode with echo, backspace and option negotiation; "Last login" is success', async () => {
+  const c = conn(23).server(telnetNegotiation).client(Buffer.from([IAC, 0xfc, 0x18, IAC, 0xfe, 0x01])).server('\r\nDebian GNU/Linux 12\r\ndebian login: ');
+  typeChars(c, 'dax\x7fve\r', true);
+  c.client(Buffer.from([0x00]));
+  c.server('\r\nPassword: ');
+  typeChars(c, 'hunter2\r', false);
+  c.server('\r\nLast login: Mon Jan  1 00:00:00 2026 from 198.18.0.10\r\n$ ');
+  const findings = await findingsOf(c);
+  const f = one(findings, 'cred-telnet');
+  assertCredential(f, 23, 'dave', 'succeeded', 7);
+  assert.equal(f.severity, 'high');
+});
+
+test('Telnet: "Login incorrect" is a failure; a session that ends without a verdict is unknown; NEW-ENVIRON names the user', async () => {
+  const bad = conn(23).server(telnetNegotiation).server('login: ').client('erin\r\n').server('Password:').client('wrong\r\n').server('\r\nLogin incorrect\r\nlogin: ').close();
+  const env = Buffer.concat([Buffer.from([IAC, 0xfa, 39, 0, 0]), Buffer.from('USER'), Buffer.from([1]), Buffer.from('frank'), Buffer.from([IAC, 0xf0])]);
+  const silent = conn(2323).server(telnetNegotiation).client(env).server('Password: ').client('pw-frank\r\n').close();
+  const findings = await findingsOf(bad, silent);
+  const hits = cred(findings, 'cred-telnet');
+  assert.equal(hits.length, 2, describe(findings));
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'erin'))!, 23, 'erin', 'failed', 5);
+  const frank = hits.find((f) => hasEntity(f, 'user', 'frank'))!;
+  assertCredential(frank, 2323, 'frank', 'unknown', 8);
+});
+
+test('Telnet: a 100k-line session stays bounded (only the stream cap is read) and its login is still found', async () => {
+  const c = conn(23).server(telnetNegotiation).server('login: ').client('gina\r\n').server('Password: ').client('pw\r\n').server('Last login: today\r\n$ ');
+  const lines = Buffer.from('ls -la /tmp/some/dir\r\n'.repeat(100_000));
+  c.client(lines, 60_000);
+  c.server(Buffer.alloc(500_000, 0x41), 60_000);
+  const r = await scanFrames(framesOf(c));
+  assertCredential(one(r.findings, 'cred-telnet'), 23, 'gina', 'succeeded', 2);
+  assert.ok(r.stats.stateEntries < 10, `state entries ${r.stats.stateEntries}`);
+});
+
+// --- HTTP ---------------------------------------------------------------------
+
+test('HTTP Basic: 200 is success, 401 failure; colons in the password and extra spaces are tolerated; pipelined pairs match', async () => {
+  const c = conn(80)
+    .client(`GET /a HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic  ${b64('harry:wrong')}\r\n\r\nGET /b HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic ${b64('ivy:pa:ss:word')}\r\n\r\n`)
+    .server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\r\nnope!')
+    .server('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n');
+  const findings = await findingsOf(c);
+  const hits = cred(findings, 'cred-http-basic');
+  assert.equal(hits.length, 2, describe(findings));
+  const harry = hits.find((f) => hasEntity(f, 'user', 'harry'))!;
+  assertCredential(harry, 80, 'harry', 'failed', 5);
+  assert.match(harry.message, /GET \/a \(Host intranet\)/);
+  const ivy = hits.find((f) => hasEntity(f, 'user', 'ivy'))!;
+  assertCredential(ivy, 80, 'ivy', 'succeeded', 10);
+  assert.equal(ivy.severity, 'high');
+});
+
+test('HTTP: Proxy-Authorization Basic on any port, and a urlencoded login form with its 302', async () => {
+  const proxy = conn(3130).client(`GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\nProxy-Authorization: Basic ${b64('jack:proxypw')}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const body = 'csrf=1&username=kate%40corp.example&password=p%40ss+word&remember=on';
+  const form = conn(8080)
+    .client(`POST /login HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`)
+    .client(body)
+    .server('HTTP/1.1 302 Found\r\nLocation: /home\r\nContent-Length: 0\r\n\r\n');
+  const findings = await findingsOf(proxy, form);
+  const p = one(findings, 'cred-http-basic');
+  assertCredential(p, 3130, 'jack', 'succeeded', 7);
+  assert.match(p.message, /Proxy-Authorization/);
+  const f = one(findings, 'cred-http-form');
+  assertCredential(f, 8080, 'kate@corp.example', 'succeeded', 'p@ss word'.length);
+  assert.match(f.message, /POST \/login/);
+});
+
+test('HTTP look-alikes stay quiet: no credentials, other auth schemes, forms without a password field, bodies that look like headers', async () => {
+  const body = 'q=Authorization%3A+Basic+abc&user=x';
+  const c = conn(80)
+    .client('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n\r\n')
+    .client(`GET /b HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOi\r\n\r\nPOST /search HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const findings = await findingsOf(c);
+  assert.deepEqual(credRules(findings), [], describe(findings));
+});
+
+// --- POP3 ---------------------------------------------------------------------
+
+test('POP3: USER/PASS, AUTH PLAIN refused, AUTH LOGIN, APOP (medium, crackable), XOAUTH2 token', async () => {
+  const up = conn(110).server('+OK ready\r\n').client('USER lara\r\n').server('+OK\r\n').client('PASS pw-lara\r\n').server('+OK maildrop has 2 messages\r\n');
+  const plain = conn(110).server('+OK ready\r\n').client(`AUTH PLAIN ${b64('\0mike\0badpw')}\r\n`).server('-ERR authentication failed\r\n');
+  const login = conn(110).server('+OK ready\r\n').client('AUTH LOGIN\r\n').server('+ VXNlcm5hbWU6\r\n').client(`${b64('nina')}\r\n`).server('+ UGFzc3dvcmQ6\r\n').client(`${b64('pw-nina')}\r\n`).server('+OK\r\n');
+  const apop = conn(110).server('+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n').client('APOP oscar c4c9334bac560ecc979e58001b3e22fb\r\n').server('+OK\r\n');
+  const xoauth = conn(110).client('CAPA\r\n').server('+OK\r\nSASL XOAUTH2\r\n.\r\n').client('AUTH XOAUTH2\r\n').server('+ \r\n').client(`${b64('user=pia@example.com\x01auth=Bearer ya29.token\x01\x01')}\r\n`).server('+OK Welcome.\r\n');
+  const findings = await findingsOf(up, plain, login, apop, xoauth);
+  const hits = cred(findings, 'cred-pop3');
+  assert.equal(hits.length, 5, describe(findings));
+  const get = (u: string): Finding => hits.find((f) => hasEntity(f, 'user', u))!;
+  assertCredential(get('lara'), 110, 'lara', 'succeeded', 7);
+  assertCredential(get('mike'), 110, 'mike', 'failed', 5);
+  assert.equal(get('mike').severity, 'medium');
+  assertCredential(get('nina'), 110, 'nina', 'succeeded', 7);
+  assert.match(get('nina').message, /AUTH LOGIN/);
+  assert.equal(get('oscar').severity, 'medium');
+  assert.match(get('oscar').message, /APOP digest.*cracked offline/);
+  assertCredential(get('pia@example.com'), 110, 'pia@example.com', 'succeeded', 'ya29.token'.length);
+  assert.match(get('pia@example.com').message, /bearer token/);
+  assert.deepEqual(cred(findings, 'starttls-not-used'), []);
+});
+
+test('POP3: STLS offered but not used is starttls-not-used; a session that upgrades is benign', async () => {
+  const plain = conn(110).server('+OK ready\r\n').client('CAPA\r\n').server('+OK\r\nUSER\r\nSTLS\r\n.\r\n').client('USER quinn\r\n').server('+OK\r\n').client('PASS pw-q\r\n').server('+OK\r\n');
+  const upgraded = conn(110, { ip: '198.18.0.11' }).server('+OK ready\r\n').client('CAPA\r\n').server('+OK\r\nSTLS\r\n.\r\n').client('STLS\r\n').server('+OK Begin TLS\r\n').client(Buffer.from([0x16, 0x03, 0x01, 0, 4, 1, 2, 3, 4])).client('USER x\r\nPASS y\r\n');
+  const findings = await findingsOf(plain, upgraded);
+  const s = one(findings, 'starttls-not-used');
+  assert.equal(s.severity, 'medium');
+  assert.deepEqual(s.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(s, 'ip', CLIENT_IP, 'client') && hasEntity(s, 'host', `${SERVER_IP}:110`, 'server'));
+  assert.match(s.message, /offered STARTTLS/);
+  assertCredential(one(findings, 'cred-pop3'), 110, 'quinn', 'succeeded', 4);
+  assert.ok(!findings.some((f) => hasEntity(f, 'ip', '198.18.0.11')), describe(findings));
+});
+
+// --- IMAP ---------------------------------------------------------------------
+
+test('IMAP: LOGIN with quoted strings and with literals, AUTHENTICATE PLAIN with SASL-IR, NO is a failure', async () => {
+  const quoted = conn(143).server('* OK IMAP4rev1 ready\r\n').client('a1 LOGIN "rita" "pa \\"ss"\r\n').server('a1 OK LOGIN completed\r\n');
+  const literal = conn(143).server('* OK ready\r\n').client('b1 LOGIN {4}\r\n').server('+ go ahead\r\n').client('sam1 {6}\r\n').server('+ go ahead\r\n').client('pw-sam\r\n').server('b1 NO [AUTHENTICATIONFAILED] bad\r\n');
+  const sasl = conn(143).server('* OK ready\r\n').client(`c1 AUTHENTICATE PLAIN ${b64('\0tess\0pw-tess')}\r\n`).server('c1 OK done\r\n');
+  const findings = await findingsOf(quoted, literal, sasl);
+  const hits = cred(findings, 'cred-imap');
+  assert.equal(hits.length, 3, describe(findings));
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'rita'))!, 143, 'rita', 'succeeded', 6);
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'sam1'))!, 143, 'sam1', 'failed', 6);
+  const tess = hits.find((f) => hasEntity(f, 'user', 'tess'))!;
+  assertCredential(tess, 143, 'tess', 'succeeded', 7);
+  assert.match(tess.message, /AUTHENTICATE PLAIN/);
+});
+
+test('IMAP: CAPABILITY STARTTLS then a cleartext LOGIN is starttls-not-used; STARTTLS then TLS is benign; message bodies are not commands', async () => {
+  const plain = conn(143).server('* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n').client('a LOGIN uma pw-uma\r\n').server('a OK\r\n');
+  const upgraded = conn(143, { ip: '198.18.0.12' }).server('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n').client('a STARTTLS\r\n').server('a OK Begin TLS\r\n').client(Buffer.from([0x16, 0x03, 0x03, 0, 2, 1, 2]));
+  const fetch = conn(143, { ip: '198.18.0.13' })
+    .server('* OK ready\r\n')
+    .client('f1 SELECT INBOX\r\n')
+    .server('* 1 FETCH (BODY[] {30}\r\nf1 LOGIN victor pw-not-login\r\n)\r\nf1 OK\r\n');
+  const findings = await findingsOf(plain, upgraded, fetch);
+  assertCredential(one(findings, 'cred-imap'), 143, 'uma', 'succeeded', 6);
+  one(findings, 'starttls-not-used');
+  assert.ok(!findings.some((f) => hasEntity(f, 'ip', '198.18.0.12') || hasEntity(f, 'ip', '198.18.0.13')), describe(findings));
+});
+
+// --- SMTP ---------------------------------------------------------------------
+
+test('SMTP: AUTH LOGIN accepted (235) after EHLO offered STARTTLS; AUTH PLAIN refused (535); DATA bodies are skipped', async () => {
+  const login = conn(587)
+    .server('220 mail.example ESMTP Postfix\r\n')
+    .client('EHLO client\r\n')
+    .server('250-mail.example\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n')
+    .client(`AUTH LOGIN ${b64('walt')}\r\n`)
+    .server('334 UGFzc3dvcmQ6\r\n')
+    .client(`${b64('pw-walt')}\r\n`)
+    .server('235 2.7.0 Authentication successful\r\n');
+  const plain = conn(25, { ip: '198.18.0.14' })
+    .server('220 mx ESMTP\r\n')
+    .client('EHLO c\r\n')
+    .server('250 AUTH PLAIN\r\n')
+    .client('AUTH PLAIN\r\n')
+    .server('334 \r\n')
+    .client(`${b64('\0xena\0wrong')}\r\n`)
+    .server('535 5.7.8 Error: authentication failed\r\n')
+    .client('MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n')
+    .server('250 ok\r\n250 ok\r\n354 go\r\n')
+    .client(`Subject: hi\r\n\r\nAUTH PLAIN ${b64('\0yuri\0inbody')}\r\n.\r\n`)
+    .server('250 queued\r\n');
+  const findings = await findingsOf(login, plain);
+  const hits = cred(findings, 'cred-smtp');
+  assert.equal(hits.length, 2, describe(findings));
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'walt'))!, 587, 'walt', 'succeeded', 7);
+  const xena = hits.find((f) => hasEntity(f, 'user', 'xena'))!;
+  assert.ok(hasEntity(xena, 'ip', '198.18.0.14', 'client'));
+  assert.ok(hasEntity(xena, 'user', 'xena', 'login-failed'));
+  assert.equal(cred(findings, 'starttls-not-used').length, 1, 'only the session that was offered STARTTLS');
+});
+
+test('SMTP: STARTTLS accepted (220) then TLS is benign', async () => {
+  const c = conn(25).server('220 mx ESMTP\r\n').client('EHLO c\r\n').server('250-mx\r\n250 STARTTLS\r\n').client('STARTTLS\r\n').server('220 2.0.0 Ready to start TLS\r\n').client(Buffer.from([0x16, 0x03, 0x01, 0, 1, 1]));
+  const findings = await findingsOf(c);
+  assert.deepEqual(atLeast(findings, 'low'), [], describe(findings));
+});
+
+// --- LDAP ---------------------------------------------------------------------
+
+function ldapMessage(id: number, op: Buffer): Buffer {
+  return berElement(0x30, Buffer.concat([berInteger(id), op]));
+}
+
+function simpleBind(id: number, dn: string, password: string): Buffer {
+  return ldapMessage(id, berElement(0x60, Buffer.concat([berInteger(3), berElement(0x04, Buffer.from(dn)), berElement(0x80, Buffer.from(password))])));
+}
+
+function saslBind(id: number, mechanism: string, credentials?: Buffer): Buffer {
+  const sasl = Buffer.concat([berElement(0x04, Buffer.from(mechanism)), ...(credentials ? [berElement(0x04, credentials)] : [])]);
+  return ldapMessage(id, berElement(0x60, Buffer.concat([berInteger(3), berElement(0x04, Buffer.alloc(0)), berElement(0xa3, sasl)])));
+}
+
+function bindResponse(id: number, code: number, serverSaslCreds?: Buffer): Buffer {
+  const parts = [berElement(0x0a, Buffer.from([code])), berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0))];
+  if (serverSaslCreds) parts.push(berElement(0x87, serverSaslCreds));
+  return ldapMessage(id, berElement(0x61, Buffer.concat(parts)));
+}
+
+function ntlmChallengeMessage(challenge: Buffer): Buffer {
+  const m = Buffer.alloc(48);
+  m.write('NTLMSSP\0', 0, 'latin1');
+  m.writeUInt32LE(2, 8);
+  challenge.copy(m, 24);
+  return m;
+}
+
+test('LDAP: simple bind accepted, invalidCredentials (49) on a non-standard port, anonymous bind ignored, bytes one per segment', async () => {
+  const ok = conn(389).client(simpleBind(1, 'cn=admin,dc=example,dc=org', 'adminpw')).server(bindResponse(1, 0));
+  const bad = conn(10389).client(simpleBind(7, 'uid=yves,ou=people,dc=example,dc=org', 'guess'), 1).server(bindResponse(7, 49));
+  const anon = conn(389, { ip: '198.18.0.15' }).client(simpleBind(1, '', '')).server(bindResponse(1, 0));
+  const findings = await findingsOf(ok, bad, anon);
+  const hits = cred(findings, 'cred-ldap');
+  assert.equal(hits.length, 2, describe(findings));
+  const admin = hits.find((f) => hasEntity(f, 'user', 'cn=admin,dc=example,dc=org'))!;
+  assertCredential(admin, 389, 'cn=admin,dc=example,dc=org', 'succeeded', 7);
+  assert.equal(admin.severity, 'high');
+  const yves = hits.find((f) => hasEntity(f, 'user', 'uid=yves,ou=people,dc=example,dc=org'))!;
+  assertCredential(yves, 10389, 'uid=yves,ou=people,dc=example,dc=org', 'failed', 5);
+  assert.match(yves.message, /resultCode 49 invalidCredentials/);
+});
+
+test('LDAP: SASL PLAIN is a cleartext password, NTLM a crackable response (with the server challenge), CRAM-MD5 nothing', async () => {
+  const plain = conn(389).client(saslBind(2, 'PLAIN', Buffer.from('\0zoe\0pw-zoe'))).server(bindResponse(2, 0));
+  const challenge = Buffer.from('0123456789abcdef', 'hex');
+  const ntResponse = Buffer.concat([Buffer.alloc(16, 0xaa), Buffer.alloc(40, 0x01)]);
+  const ntlm = conn(389, { ip: '198.18.0.16' })
+    .client(saslBind(3, 'GSS-SPNEGO', Buffer.from('NTLMSSP\0\x01\0\0\0', 'latin1')))
+    .server(bindResponse(3, 14, ntlmChallengeMessage(challenge)))
+    .client(saslBind(4, 'GSS-SPNEGO', ntlmAuthenticateMessage({ user: 'adam', domain: 'CORP', ntResponse })))
+    .server(bindResponse(4, 0));
+  const cram = conn(389, { ip: '198.18.0.17' }).client(saslBind(5, 'CRAM-MD5')).server(bindResponse(5, 14)).client(saslBind(6, 'CRAM-MD5', Buffer.from('zoe 9f8e7d6c5b4a39281706f5e4d3c2b1a0'))).server(bindResponse(6, 0));
+  const r = await scanFrames(framesOf(plain, ntlm, cram));
+  const hits = cred(r.findings, 'cred-ldap');
+  assert.equal(hits.length, 2, describe(r.findings));
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'zoe'))!, 389, 'zoe', 'succeeded', 6);
+  const adam = hits.find((f) => hasEntity(f, 'user', 'CORP\\adam'))!;
+  assert.ok(adam, describe(hits));
+  assert.equal(adam.severity, 'medium');
+  assert.match(adam.message, /NTLM challenge-response.*cracked offline/);
+  assert.ok(hasEntity(adam, 'ip', '198.18.0.16', 'client'));
+  // The secret is the hashcat line, which carries the server challenge.
+  const expected = `adam::CORP:0123456789abcdef:${'aa'.repeat(16)}:${'01'.repeat(40)}`;
+  assert.equal(adam.secrets?.[0]?.length, expected.length);
+});
+
+test('LDAP hostile input: huge and lying BER lengths stay bounded, never read past the bytes, and are flagged malformed', async () => {
+  // Outer length claims 2 GiB: skipped by length, never buffered.
+  const huge = Buffer.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01, 0x60, 0x00]);
+  const a = conn(389).client(huge).client(Buffer.alloc(5000, 0x41)).client(simpleBind(2, 'cn=after', 'x'));
+  // Inner length past the message: the message is rejected, the stream goes on.
+  const lying = ldapMessage(1, Buffer.from([0x60, 0x05, 0x02, 0x01, 0x03, 0x04, 0x7f]));
+  const b = conn(389, { ip: '198.18.0.18' }).client(lying).client(simpleBind(3, 'cn=bob', 'pw-bob')).server(bindResponse(3, 0));
+  // Not BER at all on the LDAP port.
+  const c = conn(389, { ip: '198.18.0.19' }).client('hello there\r\n').client(simpleBind(1, 'cn=eve', 'pw-eve'));
+  const r = await scanFrames(framesOf(a, b, c));
+  const hits = cred(r.findings, 'cred-ldap');
+  assert.deepEqual(hits.map((f) => f.entities.find((e) => e.type === 'user')?.value), ['cn=bob'], describe(r.findings));
+  assert.ok(r.findings.some((f) => f.rule_id === 'decode-malformed' && f.severity === 'info' && /ldap/.test(f.message)), describe(r.findings));
+});
+
+// --- Hostile TCP ----------------------------------------------------------------
+
+test('overlapping segments cannot rewrite a password already seen (first wins)', async () => {
+  const c = conn(21).server('220 FTP\r\n').client('USER bea\r\n').server('331 pw\r\n');
+  const seq = c.clientSeq;
+  // The real PASS line, then an overlapping "retransmission" with other bytes, then the reply.
+  c.segment(true, seq, TCP_ACK | TCP_PSH, Buffer.from('PASS real-pw\r\n'));
+  c.segment(true, seq, TCP_ACK | TCP_PSH, Buffer.from('PASS fake-pw-longer\r\n'));
+  c.clientSeq = (seq + 'PASS real-pw\r\n'.length) >>> 0;
+  c.server('230 ok\r\n');
+  const findings = await findingsOf(c);
+  const f = one(findings, 'cred-ftp');
+  assertCredential(f, 21, 'bea', 'succeeded', 'real-pw'.length);
+  assert.equal(f.count, 1);
+});
+
+test('out-of-order and one-byte segments are reassembled before parsing', async () => {
+  const c = conn(110).server('+OK\r\n');
+  const line = Buffer.from('USER cleo\r\nPASS pw-cleo\r\n');
+  const seq = c.clientSeq;
+  // Bytes in reverse order, one per segment.
+  for (let i = line.length - 1; i >= 0; i--) c.segment(true, seq + i, TCP_ACK | TCP_PSH, line.subarray(i, i + 1));
+  c.clientSeq = (seq + line.length) >>> 0;
+  c.server('+OK\r\n+OK\r\n');
+  const findings = await findingsOf(c);
+  assertCredential(one(findings, 'cred-pop3'), 110, 'cleo', 'succeeded', 7);
+});
+
+test('TLS and unknown binary protocols on credential ports, and random bytes everywhere, raise nothing and keep state bounded', async () => {
+  const tls = conn(443).client(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10, ...Buffer.alloc(16, 7)])).server(Buffer.from([0x16, 0x03, 0x03, 0, 2, 1, 2]));
+  const ssh = conn(2222).server('SSH-2.0-OpenSSH_9.2\r\n').client('SSH-2.0-OpenSSH_9.2\r\n');
+  let seed = 7;
+  const rand = (n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    return b;
+  };
+  const fuzz = [21, 23, 25, 80, 110, 143, 389, 3268, 8080].map((port) => conn(port).client(rand(3000)).server(rand(3000)).client(rand(700)));
+  const r = await scanFrames(framesOf(tls, ssh, ...fuzz));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(credRules(r.findings), [], describe(r.findings));
+});
+
+// --- Secrets --------------------------------------------------------------------
+
+test('the secret never appears in JSONL output by default, and does with --show-secrets', async () => {
+  const password = 'Tr0ub4dor&3-unique';
+  const c = conn(21).server('220 FTP\r\n').client('USER dora\r\n').server('331 pw\r\n').client(`PASS ${password}\r\n`).server('230 ok\r\n');
+  const token = 'ya29.A0ARrdaM-unique-token';
+  const x = conn(143).server('* OK\r\n').client(`a AUTHENTICATE XOAUTH2 ${b64(`user=dora@example.com\x01auth=Bearer ${token}\x01\x01`)}\r\n`).server('a OK\r\n');
+  await withTempDir(async (dir) => {
+    const pcap = writePcap(join(dir, 'creds.pcap'), framesOf(c, x));
+    const quiet = runCli(['scan', '--format', 'jsonl', '--fail-on', 'none', pcap]);
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.ok(quiet.findings.some((f) => f.rule_id === 'cred-ftp') && quiet.findings.some((f) => f.rule_id === 'cred-imap'), quiet.stdout);
+    assert.ok(!quiet.stdout.includes(password) && !quiet.stdout.includes(token), 'secret leaked into default output');
+    assert.ok(!quiet.stdout.includes(b64(`user=dora@example.com\x01auth=Bearer ${token}\x01\x01`)));
+    const pretty = runCli(['scan', '--format', 'pretty', '--fail-on', 'none', pcap]);
+    assert.ok(!pretty.stdout.includes(password));
+    assert.match(pretty.stdout, /secret: 18 chars, hash [0-9a-f]{12}/);
+    const shown = runCli(['scan', '--format', 'jsonl', '--show-secrets', '--fail-on', 'none', pcap]);
+    assert.ok(shown.stdout.includes(password) && shown.stdout.includes(token), shown.stdout);
+    assert.match(shown.stderr, /--show-secrets/);
+  });
+});
+
+test('frames of one session aggregate: the same client, server and user are one finding per rule', async () => {
+  const a = conn(110).server('+OK\r\n').client('USER finn\r\nPASS one\r\n').server('+OK\r\n-ERR\r\n');
+  const b = conn(110).server('+OK\r\n').client('USER finn\r\nPASS two\r\n').server('+OK\r\n+OK\r\n');
+  const findings = await findingsOf(a, b);
+  const f = one(findings, 'cred-pop3');
+  assert.equal(f.count, 2);
+  assert.equal(f.severity, 'high', 'escalated by the successful login');
+  assert.equal(f.secrets?.length, 2);
+});
+
+test('a credential on a flow evicted or still open at the end is reported with an unknown outcome', async () => {
+  const c = conn(21).server('220 FTP\r\n').client('USER gus\r\n').server('331\r\n').client('PASS pw-gus\r\n');
+  const findings = await findingsOf(c);
+  assertCredential(one(findings, 'cred-ftp'), 21, 'gus', 'unknown', 6);
+  // A stray segment for an unrelated flow on a high port is ignored.
+  const stray = ipv4TcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50001, 50002, 1, 1, TCP_ACK | TCP_PSH, Buffer.from('PASS x\r\n'));
+  const r = await scanFrames([{ t: 1, frame: stray }]);
+  assert.deepEqual(credRules(r.findings), []);
+});
+
+test('the credentials config section: values, defaults, unknown keys refused; stream_bytes bounds what is read', async () => {
+  const cfg = parseConfig('credentials:\n  max_flows: 10\n  stream_bytes: 64\n', 'sw.yml', CONFIG_SECTIONS);
+  assert.deepEqual(sectionOf(cfg, CREDENTIALS_SECTION), { maxFlows: 10, streamBytes: 64, maxBufferedBytes: 16 * 1024 * 1024 });
+  assert.throws(() => parseConfig('credentials:\n  max_flow: 10\n', 'sw.yml', CONFIG_SECTIONS), /unknown key 'max_flow'/);
+  assert.throws(() => parseConfig('credentials:\n  stream_bytes: 0\n', 'sw.yml', CONFIG_SECTIONS), /positive integer/);
+  // The login starts after the first 64 bytes of the client's stream: not read.
+  const late = conn(21).server('220 FTP\r\n').client(`NOOP ${'x'.repeat(70)}\r\n`).client('USER hal\r\nPASS pw-hal\r\n').server('200 ok\r\n230 ok\r\n');
+  const early = conn(21).server('220 FTP\r\n').client('USER ian\r\nPASS pw-ian\r\n').server('230 ok\r\n');
+  const r = await scanFrames(framesOf(late, early), cfg);
+  assert.deepEqual(cred(r.findings, 'cred-ftp').map((f) => f.entities.find((e) => e.type === 'user')?.value), ['ian']);
+});
+
+test('user names are capped in findings', async () => {
+  const long = 'u'.repeat(5000);
+  const c = conn(110).server('+OK\r\n').client(`USER ${long}\r\nPASS pw\r\n`).server('+OK\r\n+OK\r\n');
+  const f = one(await findingsOf(c), 'cred-pop3');
+  const user = f.entities.find((e) => e.type === 'user')!.value;
+  assert.ok(user.length <= 257, `user entity of ${user.length} chars`);
+  assert.ok(f.message.length < 1200);
+});
+
+/** The analyzer alone, fed decoded frames, with the rules it reported. */
+function analyzerHarness(budgetBytes?: number): { a: CredentialsAnalyzer; feed: (frames: TimedFrame[]) => void; rules: string[] } {
+  const config = defaultConfig();
+  const rules: string[] = [];
+  const a = new CredentialsAnalyzer(
+    { config, network: new NetworkModel(config), report: (rule) => rules.push(rule), reportAt: (rule) => rules.push(rule) },
+    budgetBytes,
+  );
+  const pkt = new Packet();
+  const raw = newRawFrame();
+  const feed = (frames: TimedFrame[]): void => {
+    for (const f of frames) {
+      raw.data = f.frame;
+      raw.caplen = raw.origlen = f.frame.length;
+      raw.linktype = LINKTYPE_ETHERNET;
+      raw.tsSec = Math.floor(f.t);
+      raw.frameNo++;
+      decodeFrame(raw, pkt);
+      a.onTcp(pkt);
+    }
+  };
+  return { a, feed, rules };
+}
+
+test('parser buffers share one budget: many flows with long partial lines cannot hold more, and everything is given back', () => {
+  const { a, feed, rules } = analyzerHarness(4096);
+  const convs: TcpConversation[] = [];
+  for (let i = 0; i < 200; i++) {
+    const c = conn(110, { port: 20000 + i }).server('+OK\r\n').client(`USER ${'v'.repeat(300)}`);
+    convs.push(c);
+    feed(c.frames.splice(0));
+    assert.ok(a.budget.used <= 4096, `budget used ${a.budget.used}`);
+  }
+  // The lines end; logins complete on the flows whose partial line fit or was truncated.
+  for (const c of convs) feed(c.client('\r\nPASS pw\r\n').server('+OK\r\n+OK\r\n').close().frames.splice(0));
+  a.finish();
+  assert.equal(a.budget.used, 0, 'budget leaked');
+  assert.equal(a.stateSize(), 0);
+  assert.equal(rules.filter((r) => r === 'cred-pop3').length, 200);
+});
+
+test('flows stopped early (TLS, upgrades, finished logins) give their buffers back at once', () => {
+  const { a, feed } = analyzerHarness();
+  const tls = conn(443).client(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10, ...Buffer.alloc(16, 7)]));
+  const partial = conn(21).server('220 FTP\r\n').client('USER wu\r\nPASS pw\r\n').server('230 ok\r\n').client('NOOP and a partial line');
+  const ldapHalf = conn(389).client(simpleBind(1, 'cn=x', 'y').subarray(0, 10));
+  feed(framesOf(tls, partial, ldapHalf));
+  assert.ok(a.budget.used > 0, 'the half LDAP message is held');
+  a.finish();
+  assert.equal(a.budget.used, 0);
+});
+
+test('a mid-stream flow between two high ports whose roles were guessed wrong is turned round by its content', async () => {
+  const request = Buffer.from(`GET /x HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ${b64('kim:pw-kim')}\r\n\r\n`);
+  const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  // No handshake captured; the client's port (50000) is the lower one, so the port guess calls it the server.
+  const frames: TimedFrame[] = [
+    { t: 1, frame: ipv4TcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50000, 60000, 100, 900, TCP_ACK | TCP_PSH, request) },
+    { t: 1.01, frame: ipv4TcpFrame(SERVER_MAC, CLIENT_MAC, SERVER_IP, CLIENT_IP, 60000, 50000, 900, 100 + request.length, TCP_ACK | TCP_PSH, response) },
+  ];
+  const r = await scanFrames(frames);
+  assertCredential(one(r.findings, 'cred-http-basic'), 60000, 'kim', 'succeeded', 6);
+});

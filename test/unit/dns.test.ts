@@ -1,0 +1,525 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  arpReply,
+  arpRequest,
+  dnsMessage,
+  dnsName,
+  ipv4TcpFrame,
+  ipv4UdpFrame,
+  nbAddress,
+  netbiosEncodedName,
+  ntlmAuthenticateMessage,
+  TCP_ACK,
+  TCP_PSH,
+  type DnsRecordSpec,
+  type Host,
+} from '../../src/craft/frames.js';
+import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
+import { newRawFrame } from '../../src/capture/frame.js';
+import { defaultConfig, parseConfig } from '../../src/config/config.js';
+import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
+import { ip4ToString, parseIp4 } from '../../src/decode/addr.js';
+import { decodeFrame } from '../../src/decode/decoder.js';
+import {
+  decodeNameMessage,
+  DnsMessage,
+  MAX_ANSWERS,
+  NameProto,
+  TYPE_A,
+  TYPE_AAAA,
+  TYPE_CNAME,
+  TYPE_NB,
+  TYPE_PTR,
+  TYPE_SRV,
+  TYPE_TXT,
+} from '../../src/decode/dns.js';
+import { Packet } from '../../src/decode/packet.js';
+import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../src/decode/ntlmssp.js';
+import { atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+
+const GW: Host = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
+const VICTIM: Host = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
+const OTHER: Host = { mac: '02:00:00:00:00:20', ip: '198.18.0.20' };
+const PRINTER: Host = { mac: '02:00:00:00:00:30', ip: '198.18.0.30' };
+const ATTACKER: Host = { mac: '02:00:00:00:00:66', ip: '198.18.0.66' };
+const SECOND_RESOLVER: Host = { mac: '02:00:00:00:00:02', ip: '198.18.0.2' };
+const LLMNR_GROUP = '224.0.0.252';
+const LLMNR_MAC = '01:00:5e:00:00:fc';
+const MDNS_GROUP = '224.0.0.251';
+const MDNS_MAC = '01:00:5e:00:00:fb';
+
+// ---- decoder ---------------------------------------------------------------
+
+/** Decodes one Ethernet frame and its name-service message as the analyzer does. */
+function decode(frame: Buffer, proto: NameProto = NameProto.Dns): { ok: boolean; msg: DnsMessage; pkt: Packet } {
+  const raw = newRawFrame();
+  raw.data = frame;
+  raw.caplen = frame.length;
+  raw.origlen = frame.length;
+  raw.linktype = LINKTYPE_ETHERNET;
+  const pkt = new Packet();
+  decodeFrame(raw, pkt);
+  const msg = new DnsMessage();
+  return { ok: decodeNameMessage(pkt, proto, msg), msg, pkt };
+}
+
+function udpTo53(payload: Buffer, sport = 40000, dport = 53): Buffer {
+  return ipv4UdpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, sport, dport, payload);
+}
+
+/** A header claiming one question, then raw bytes. */
+function rawQuestion(body: Buffer, counts: [number, number] = [1, 0]): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(0x1234, 0);
+  head.writeUInt16BE(counts[0], 4);
+  head.writeUInt16BE(counts[1], 6);
+  return Buffer.concat([head, body]);
+}
+
+test('decoder: a compressed answer with A, AAAA, CNAME, PTR, SRV and TXT records', () => {
+  const srv = Buffer.concat([Buffer.from([0, 10, 0, 5, 0x01, 0xbb]), dnsName('Target.Example')]);
+  const answers: DnsRecordSpec[] = [
+    { name: 'WWW.example.com', type: TYPE_CNAME, data: dnsName('web.example.com') },
+    { name: 'www.example.com', type: TYPE_A, data: '198.18.0.50', ttl: 300 },
+    { name: 'www.example.com', type: TYPE_A, data: '198.18.0.51', ttl: 300 },
+    { name: 'www.example.com', type: TYPE_AAAA, data: Buffer.alloc(16, 0x20) },
+    { name: 'www.example.com', type: TYPE_PTR, data: dnsName('host.example.com') },
+    { name: 'www.example.com', type: TYPE_SRV, data: srv },
+    { name: 'www.example.com', type: TYPE_TXT, data: Buffer.from('\x05hello') },
+  ];
+  const payload = dnsMessage({ id: 0xbeef, flags: 0x8180, questions: [{ name: 'www.example.com', type: TYPE_A }], answers, compress: true });
+  const { ok, msg, pkt } = decode(ipv4UdpFrame(GW.mac, VICTIM.mac, GW.ip, VICTIM.ip, 53, 40000, payload));
+  assert.ok(ok, pkt.malformed ?? '');
+  assert.equal(msg.id, 0xbeef);
+  assert.ok(msg.isResponse);
+  assert.equal(msg.names.text(0), 'www.example.com');
+  assert.equal(msg.qtype, TYPE_A);
+  assert.equal(msg.answerCount, answers.length);
+  assert.equal(msg.names.text(msg.ansName[0]!), 'www.example.com', 'names are lowercased');
+  assert.equal(msg.names.text(msg.ansTarget[0]!), 'web.example.com');
+  assert.equal(msg.ansNameCompressed[1], 1, 'answer names equal to the question are pointers');
+  assert.equal(ip4ToString(msg.ansAddr4[1]!), '198.18.0.50');
+  assert.equal(ip4ToString(msg.ansAddr4[2]!), '198.18.0.51');
+  assert.equal(msg.ansTtl[1], 300);
+  assert.equal(msg.ansDataLen[3], 16);
+  assert.equal(msg.names.text(msg.ansTarget[4]!), 'host.example.com');
+  assert.equal(msg.names.text(msg.ansTarget[5]!), 'target.example');
+  assert.equal(msg.ansSrvPort[5], 443);
+  assert.equal(pkt.buf.toString('latin1', msg.ansDataOff[6]! + 1, msg.ansDataOff[6]! + msg.ansDataLen[6]!), 'hello');
+});
+
+test('decoder: pointer loops end with a malformed finding, however they are built', () => {
+  // A pointer to itself, two pointers to each other, and a pointer forward to a label that points back.
+  const self = rawQuestion(Buffer.from([0xc0, 0x0c, 0, 1, 0, 1]));
+  const mutual = rawQuestion(Buffer.from([0xc0, 0x0e, 0xc0, 0x0c, 0, 1, 0, 1]));
+  const forward = rawQuestion(Buffer.from([0x01, 0x61, 0xc0, 0x0c, 0, 1, 0, 1]));
+  for (const [what, payload] of [['self', self], ['mutual', mutual], ['label then back', forward]] as const) {
+    const { ok, pkt } = decode(udpTo53(payload));
+    assert.equal(ok, false, what);
+    assert.equal(pkt.malformedLayer, 'dns', what);
+    assert.match(pkt.malformed ?? '', /pointer/, what);
+  }
+  // A chain of 40 valid backward pointers (hidden in a TXT record) is cut at the hop limit.
+  const chain: number[] = [];
+  const first = 31; // header 12 + question "a" 7 + answer name, type, class, ttl, rdlength 12
+  for (let k = 0; k < 40; k++) chain.push(0x01, 0x62, 0xc0, k === 0 ? 12 : first + 4 * (k - 1));
+  const last = first + 4 * 39;
+  const head = Buffer.from([0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0]);
+  const question = Buffer.from([1, 0x61, 0, 0, 1, 0, 1]);
+  const txt = Buffer.from([0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60, 0, chain.length]);
+  const a = Buffer.from([0xc0, last, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 9]);
+  const { ok, pkt } = decode(udpTo53(Buffer.concat([head, question, txt, Buffer.from(chain), a]), 53, 40000));
+  assert.equal(ok, false);
+  assert.match(pkt.malformed ?? '', /too many pointer hops/);
+});
+
+test('decoder: overlong labels and names, huge counts and truncated records are malformed', () => {
+  const cases: [string, Buffer, RegExp][] = [
+    ['label of 64', rawQuestion(Buffer.concat([Buffer.from([64]), Buffer.alloc(64, 0x61), Buffer.from([0, 0, 1, 0, 1])])), /label longer/],
+    ['name of 300', rawQuestion(Buffer.concat([...Array.from({ length: 5 }, () => Buffer.concat([Buffer.from([60]), Buffer.alloc(60, 0x61)])), Buffer.from([0, 0, 1, 0, 1])])), /name longer than 255/],
+    ['65535 answers', rawQuestion(Buffer.concat([dnsName('a.example'), Buffer.from([0, 1, 0, 1])]), [1, 65535]), /counts exceed/],
+    ['name cut short', rawQuestion(Buffer.from([5, 0x61, 0x62])), /counts exceed|runs past/],
+    ['shorter than a header', Buffer.alloc(7), /shorter than/],
+  ];
+  const bigRdata = dnsMessage({ id: 1, flags: 0x8180, questions: [{ name: 'a.example', type: 1 }], answers: [{ name: 'a.example', type: 1, data: '198.18.0.5' }] });
+  bigRdata.writeUInt16BE(400, bigRdata.length - 6);
+  cases.push(['record data past the end', bigRdata, /runs past the end/]);
+  const badA = dnsMessage({ id: 1, flags: 0x8180, questions: [{ name: 'a.example', type: 1 }], answers: [{ name: 'a.example', type: 1, data: Buffer.alloc(5) }] });
+  cases.push(['A record of 5 bytes', badA, /wrong data length/]);
+  for (const [what, payload, reason] of cases) {
+    const { ok, pkt } = decode(udpTo53(payload));
+    assert.equal(ok, false, what);
+    assert.equal(pkt.malformedLayer, 'dns', what);
+    assert.match(pkt.malformed ?? '', reason, what);
+  }
+});
+
+test('decoder: answers beyond the cap, TC responses and snapped captures are not errors', () => {
+  const many = Array.from({ length: 40 }, (_, i): DnsRecordSpec => ({ name: 'pool.example', type: TYPE_A, data: `198.18.1.${i}` }));
+  const big = decode(ipv4UdpFrame(GW.mac, VICTIM.mac, GW.ip, VICTIM.ip, 53, 40000, dnsMessage({ id: 2, flags: 0x8180, questions: [{ name: 'pool.example', type: 1 }], answers: many, compress: true })));
+  assert.ok(big.ok);
+  assert.equal(big.msg.answerCount, MAX_ANSWERS);
+
+  const tc = rawQuestion(Buffer.concat([dnsName('a.example'), Buffer.from([0, 1, 0, 1])]), [1, 200]);
+  tc.writeUInt16BE(0x8380, 2);
+  const truncated = decode(udpTo53(tc, 53, 40000));
+  assert.equal(truncated.pkt.malformed, null);
+
+  const full = udpTo53(dnsMessage({ id: 3, flags: 0x8180, questions: [{ name: 'snap.example', type: 1 }], answers: many.slice(0, 5) }), 53, 40000);
+  const snapped = decode(full.subarray(0, full.length - 20));
+  assert.equal(snapped.ok, false);
+  assert.equal(snapped.pkt.malformed, null, 'a snap length is not an attack');
+});
+
+test('decoder: DNS and LLMNR over TCP are read only from a segment holding one whole message', () => {
+  const m = dnsMessage({ id: 7, flags: 0x0100, questions: [{ name: 'tcp.example', type: 1 }] });
+  const prefixed = Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
+  const whole = decode(ipv4TcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed));
+  assert.ok(whole.ok);
+  assert.equal(whole.msg.names.text(0), 'tcp.example');
+  const part = decode(ipv4TcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed.subarray(0, 10)));
+  assert.equal(part.ok, false);
+  assert.equal(part.pkt.malformed, null);
+});
+
+test('decoder: NBT-NS first-level names become the 15-character name and suffix', () => {
+  const q = dnsMessage({ id: 0x8001, flags: 0x0110, questions: [{ name: netbiosEncodedName('FileServ', 0x20), type: TYPE_NB }] });
+  const query = decode(ipv4UdpFrame(VICTIM.mac, 'ff:ff:ff:ff:ff:ff', VICTIM.ip, '198.18.0.255', 137, 137, q), NameProto.Nbns);
+  assert.ok(query.ok, query.pkt.malformed ?? '');
+  assert.equal(query.msg.names.text(0), 'fileserv');
+  assert.equal(query.msg.names.suffix[0], 0x20);
+  const answer = dnsMessage({
+    id: 0x8001,
+    flags: 0x8500,
+    answers: [{ name: netbiosEncodedName('CORP', 0x1c), type: TYPE_NB, ttl: 300000, data: Buffer.concat([nbAddress('198.18.0.5', 0x8000), nbAddress('198.18.0.6', 0x8000)]) }],
+  });
+  const resp = decode(ipv4UdpFrame(GW.mac, VICTIM.mac, GW.ip, VICTIM.ip, 137, 137, answer), NameProto.Nbns);
+  assert.ok(resp.ok);
+  assert.equal(resp.msg.answerCount, 2, 'one answer per NB address');
+  assert.equal(resp.msg.names.text(resp.msg.ansName[1]!), 'corp');
+  assert.equal(ip4ToString(resp.msg.ansAddr4[1]!), '198.18.0.6');
+  assert.equal(resp.msg.ansNbFlags[0], 0x8000);
+
+  const bad = dnsMessage({ id: 1, flags: 0x0110, questions: [{ name: 'ZZ'.repeat(16), type: TYPE_NB }] });
+  const malformed = decode(ipv4UdpFrame(VICTIM.mac, 'ff:ff:ff:ff:ff:ff', VICTIM.ip, '198.18.0.255', 137, 137, bad), NameProto.Nbns);
+  assert.equal(malformed.ok, false);
+  assert.equal(malformed.pkt.malformedLayer, 'nbns');
+});
+
+test('NTLMSSP AUTHENTICATE is found raw and base64-encoded in HTTP', () => {
+  const msg = ntlmAuthenticateMessage({ user: 'alice', domain: 'CORP', ntResponse: Buffer.alloc(48, 7) });
+  const raw = Buffer.concat([Buffer.alloc(30, 0xfe), msg]);
+  const at = findNtlmAuthenticate(raw, 0, raw.length);
+  assert.equal(at, 30);
+  assert.deepEqual({ ...parseNtlmAuthenticate(raw, at, raw.length), ntResponse: undefined }, { user: 'alice', domain: 'CORP', workstation: 'WS01', ntResponse: undefined });
+  const http = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nAuthorization: NTLM ${msg.toString('base64')}\r\n\r\n`, 'latin1');
+  const hat = findNtlmAuthenticate(http, 0, http.length);
+  assert.ok(hat > 0);
+  assert.equal(parseNtlmAuthenticate(http, hat, http.length)?.user, 'alice');
+  const negotiate = Buffer.from('NTLMSSP\0\x01\0\0\0rest-of-negotiate', 'latin1');
+  assert.equal(findNtlmAuthenticate(negotiate, 0, negotiate.length), -1, 'type 1 is not a credential');
+});
+
+// ---- analyzer --------------------------------------------------------------
+
+function query(client: Host, server: Host, sport: number, id: number, name: string, t: number): TimedFrame {
+  return { t, frame: ipv4UdpFrame(client.mac, server.mac, client.ip, server.ip, sport, 53, dnsMessage({ id, flags: 0x0100, questions: [{ name, type: TYPE_A }] })) };
+}
+
+function answer(fromMac: string, fromIp: string, client: Host, sport: number, id: number, name: string, addrs: string[], t: number, ttl = 300): TimedFrame {
+  const answers = addrs.map((a): DnsRecordSpec => ({ name, type: TYPE_A, data: a, ttl }));
+  return { t, frame: ipv4UdpFrame(fromMac, client.mac, fromIp, client.ip, 53, sport, dnsMessage({ id, flags: 0x8180, questions: [{ name, type: TYPE_A }], answers, compress: true })) };
+}
+
+/** The victim resolves a few names through the gateway's resolver: teaches the resolver's MAC. */
+function dnsBaseline(): TimedFrame[] {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 3; i++) {
+    frames.push(query(VICTIM, GW, 41000 + i, 100 + i, `host${i}.example`, i));
+    frames.push(answer(GW.mac, GW.ip, VICTIM, 41000 + i, 100 + i, `host${i}.example`, [`198.18.0.${100 + i}`], i + 0.01));
+  }
+  return frames;
+}
+
+test('dnsspoof race: the spoofer answers first from the resolver address with another MAC', async () => {
+  const frames = dnsBaseline();
+  frames.push(query(VICTIM, GW, 42000, 0x4242, 'intranet.example', 10));
+  frames.push(answer(ATTACKER.mac, GW.ip, VICTIM, 42000, 0x4242, 'intranet.example', [ATTACKER.ip], 10.001, 60));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 42000, 0x4242, 'intranet.example', ['198.18.0.50'], 10.004));
+  const { findings } = await scanFrames(frames);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race, describe(findings));
+  assert.equal(race.severity, 'high');
+  assert.deepEqual(race.attack.techniques, ['T1557']);
+  assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'));
+  assert.ok(hasEntity(race, 'ip', GW.ip, 'impersonated'));
+  assert.ok(hasEntity(race, 'mac', GW.mac, 'server'));
+  assert.ok(hasEntity(race, 'ip', VICTIM.ip, 'victim'));
+  assert.ok(hasEntity(race, 'host', 'intranet.example', 'queried-name'));
+  assert.ok(hasEntity(race, 'ip', ATTACKER.ip, 'spoofed-answer'));
+  assert.ok(hasEntity(race, 'ip', '198.18.0.50', 'legitimate-answer'));
+  assert.match(race.message, /answered for the server before/);
+  const mac = findings.find((f) => f.rule_id === 'dns-response-from-unqueried-server');
+  assert.ok(mac && mac.severity === 'medium' && hasEntity(mac, 'mac', ATTACKER.mac, 'attacker'), describe(findings));
+});
+
+test('race without history: the answer pointing at an ARP contest winner is the spoofed one, even when it comes second', async () => {
+  const frames: TimedFrame[] = [
+    { t: 0, frame: arpRequest(ATTACKER, GW.ip) },
+    { t: 0.001, frame: arpReply(GW, ATTACKER) },
+    { t: 0.1, frame: arpRequest(VICTIM, GW.ip) },
+    { t: 0.101, frame: arpReply(GW, VICTIM) },
+  ];
+  for (let i = 0; i < 3; i++) frames.push({ t: 1 + i, frame: arpReply(ATTACKER, VICTIM, GW.ip) });
+  frames.push(query(VICTIM, GW, 42001, 7, 'files.example', 5));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 42001, 7, 'files.example', ['198.18.0.50'], 5.001));
+  frames.push(answer(ATTACKER.mac, GW.ip, VICTIM, 42001, 7, 'files.example', [ATTACKER.ip], 5.002));
+  const { findings } = await scanFrames(frames);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race, describe(findings));
+  assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'), describe([race]));
+  assert.match(race.message, /won an ARP\/DHCP address contest/);
+  const contested = findings.find((f) => f.rule_id === 'dns-answer-points-to-contested-host');
+  assert.ok(contested && contested.severity === 'high', describe(findings));
+  assert.ok(hasEntity(contested, 'ip', ATTACKER.ip, 'attacker'));
+  assert.ok(hasEntity(contested, 'ip', VICTIM.ip, 'victim'));
+  assert.ok(hasEntity(contested, 'host', 'files.example', 'queried-name'));
+  assert.ok(findings.some((f) => f.rule_id.startsWith('arp-') && hasEntity(f, 'mac', ATTACKER.mac, 'attacker')), 'the ARP side is reported too');
+});
+
+test('an answer from an address the query was not sent to is medium', async () => {
+  const frames = dnsBaseline();
+  frames.push(query(VICTIM, GW, 42002, 9, 'mail.example', 10));
+  frames.push(answer(OTHER.mac, OTHER.ip, VICTIM, 42002, 9, 'mail.example', ['198.18.0.20'], 10.001));
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'dns-response-from-unqueried-server');
+  assert.ok(f && f.severity === 'medium', describe(findings));
+  assert.ok(hasEntity(f, 'ip', OTHER.ip, 'attacker'));
+  assert.ok(hasEntity(f, 'ip', GW.ip, 'server'));
+  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'victim'));
+});
+
+test('internal names pointing at a contest winner get higher confidence', async () => {
+  const config = parseConfig('names:\n  internal_suffixes: [corp.example]\n', 'test.yml', CONFIG_SECTIONS);
+  const frames: TimedFrame[] = [
+    { t: 0, frame: arpRequest(ATTACKER, GW.ip) },
+    { t: 0.001, frame: arpReply(GW, ATTACKER) },
+    { t: 0.1, frame: arpRequest(OTHER, GW.ip) },
+    { t: 0.101, frame: arpReply(GW, OTHER) },
+    { t: 1, frame: arpReply(ATTACKER, VICTIM, OTHER.ip) },
+    { t: 1.5, frame: arpReply(ATTACKER, VICTIM, OTHER.ip) },
+  ];
+  frames.push(query(VICTIM, GW, 42003, 11, 'wiki.corp.example', 5));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 42003, 11, 'wiki.corp.example', [ATTACKER.ip], 5.001));
+  frames.push(query(VICTIM, GW, 42004, 12, 'www.public.example', 6));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 42004, 12, 'www.public.example', [ATTACKER.ip], 6.001));
+  const { findings } = await scanFrames(frames, config);
+  const contested = findings.find((f) => f.rule_id === 'dns-answer-points-to-contested-host');
+  assert.ok(contested, describe(findings));
+  assert.equal(contested.confidence, 0.85);
+  assert.match(contested.message, /wiki\.corp\.example \(an internal name\)/);
+  assert.ok(hasEntity(contested, 'host', 'www.public.example', 'queried-name'), 'same attacker and victim: one finding');
+});
+
+test('benign: two resolvers answering the same query identically, a multi-address answer, a resolver retrying', async () => {
+  const frames = dnsBaseline();
+  // The client retries the same query at a second resolver; both answer the same set in different order.
+  frames.push(query(VICTIM, GW, 43000, 0x1111, 'cdn.example', 10));
+  frames.push(query(VICTIM, SECOND_RESOLVER, 43000, 0x1111, 'cdn.example', 11));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 43000, 0x1111, 'cdn.example', ['198.18.2.1', '198.18.2.2', '198.18.2.3'], 11.01, 300));
+  frames.push(answer(SECOND_RESOLVER.mac, SECOND_RESOLVER.ip, VICTIM, 43000, 0x1111, 'cdn.example', ['198.18.2.3', '198.18.2.1', '198.18.2.2'], 11.02, 120));
+  // One resolver answering a retransmission with another round-robin subset.
+  frames.push(query(VICTIM, GW, 43001, 0x2222, 'pool.example', 12));
+  frames.push(query(VICTIM, GW, 43001, 0x2222, 'pool.example', 13));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 43001, 0x2222, 'pool.example', ['198.18.3.1', '198.18.3.2'], 13.01));
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 43001, 0x2222, 'pool.example', ['198.18.3.3', '198.18.3.4'], 13.02));
+  // An answer with no query seen (capture started late).
+  frames.push(answer(GW.mac, GW.ip, VICTIM, 43002, 0x3333, 'late.example', ['198.18.4.1'], 14));
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+});
+
+// ---- LLMNR / NBT-NS / mDNS -------------------------------------------------
+
+function llmnrQuery(client: Host, sport: number, id: number, name: string, t: number): TimedFrame {
+  return { t, frame: ipv4UdpFrame(client.mac, LLMNR_MAC, client.ip, LLMNR_GROUP, sport, 5355, dnsMessage({ id, flags: 0, questions: [{ name, type: TYPE_A }] })) };
+}
+
+/** Responder's LLMNR_Ans: flags 0x8000, question echoed, answer name uncompressed, TTL 30. */
+function responderLlmnr(from: Host, client: Host, sport: number, id: number, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id, flags: 0x8000, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 30, data: from.ip }] });
+  return { t, frame: ipv4UdpFrame(from.mac, client.mac, from.ip, client.ip, 5355, sport, payload) };
+}
+
+/** A host answering for its own name the way systemd-resolved does (compressed name, TTL 30). */
+function ownLlmnr(from: Host, client: Host, sport: number, id: number, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id, flags: 0x8000, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 30, data: from.ip }], compress: true });
+  return { t, frame: ipv4UdpFrame(from.mac, client.mac, from.ip, client.ip, 5355, sport, payload) };
+}
+
+function nbnsQuery(client: Host, id: number, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id, flags: 0x0110, questions: [{ name: netbiosEncodedName(name, 0x20), type: TYPE_NB }] });
+  return { t, frame: ipv4UdpFrame(client.mac, 'ff:ff:ff:ff:ff:ff', client.ip, '198.18.0.255', 137, 137, payload) };
+}
+
+/** Responder's NBT_Ans: flags 0x8500, no question, TTL 300000, NB flags 0. */
+function responderNbns(from: Host, client: Host, id: number, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id, flags: 0x8500, answers: [{ name: netbiosEncodedName(name, 0x20), type: TYPE_NB, ttl: 300000, data: nbAddress(from.ip) }] });
+  return { t, frame: ipv4UdpFrame(from.mac, client.mac, from.ip, client.ip, 137, 137, payload) };
+}
+
+function mdnsQuery(client: Host, name: string, t: number, sport = 5353): TimedFrame {
+  return { t, frame: ipv4UdpFrame(client.mac, MDNS_MAC, client.ip, MDNS_GROUP, sport, 5353, dnsMessage({ id: 0, flags: 0, questions: [{ name, type: TYPE_A }] })) };
+}
+
+/** An mDNS host announcing (or answering for) its own name to the group. */
+function mdnsAnnounce(from: Host, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id: 0, flags: 0x8400, answers: [{ name, type: TYPE_A, cls: 0x8001, ttl: 120, data: from.ip }] });
+  return { t, frame: ipv4UdpFrame(from.mac, MDNS_MAC, from.ip, MDNS_GROUP, 5353, 5353, payload) };
+}
+
+/** Responder's MDNS_Ans: id 0, no question, one A record TTL 120, sent unicast to the querier. */
+function responderMdns(from: Host, client: Host, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id: 0, flags: 0x8400, answers: [{ name, type: TYPE_A, ttl: 120, data: from.ip }] });
+  return { t, frame: ipv4UdpFrame(from.mac, client.mac, from.ip, client.ip, 5353, 5353, payload) };
+}
+
+test('Responder-style LLMNR poisoning of several names is high, names the poisoner and its victims', async () => {
+  const frames: TimedFrame[] = [];
+  ['fileserv', 'wpad', 'printr'].forEach((name, i) => {
+    frames.push(llmnrQuery(i === 2 ? OTHER : VICTIM, 50000 + i, 10 + i, name, i));
+    frames.push(responderLlmnr(ATTACKER, i === 2 ? OTHER : VICTIM, 50000 + i, 10 + i, name, i + 0.001));
+  });
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(f, describe(findings));
+  assert.equal(f.severity, 'high');
+  assert.deepEqual(f.attack.techniques, ['T1557.001']);
+  assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'));
+  assert.ok(hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
+  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'victim') && hasEntity(f, 'ip', OTHER.ip, 'victim'));
+  for (const n of ['fileserv', 'wpad']) assert.ok(hasEntity(f, 'host', n, 'poisoned-name'), n);
+  assert.match(f.message, /Responder's LLMNR_Ans/);
+  assert.equal(f.confidence, 0.8);
+});
+
+test('NTLM authentication from a victim to the poisoner makes it critical and names the account', async () => {
+  const frames: TimedFrame[] = [];
+  ['fileserv', 'backup'].forEach((name, i) => {
+    frames.push(llmnrQuery(VICTIM, 50100 + i, 20 + i, name, i));
+    frames.push(responderLlmnr(ATTACKER, VICTIM, 50100 + i, 20 + i, name, i + 0.001));
+  });
+  // SMB2 SESSION_SETUP carries the AUTHENTICATE message inside SPNEGO; only the NTLMSSP bytes matter here.
+  const blob = Buffer.concat([Buffer.alloc(80, 0), ntlmAuthenticateMessage({ user: 'alice', domain: 'CORP', ntResponse: Buffer.alloc(64, 0x42) })]);
+  frames.push({ t: 3, frame: ipv4TcpFrame(VICTIM.mac, ATTACKER.mac, VICTIM.ip, ATTACKER.ip, 49700, 445, 1000, 2000, TCP_PSH | TCP_ACK, blob) });
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(f, describe(findings));
+  assert.equal(f.severity, 'critical');
+  assert.ok(hasEntity(f, 'user', 'CORP\\alice', 'victim'));
+  assert.match(f.message, /NTLM authentication as CORP\\alice to it on TCP port 445/);
+  assert.equal(f.secrets?.length, 1, 'the NT response is kept only as a redacted hash');
+});
+
+test('NBT-NS and mDNS poisoning in Responder layout are reported too', async () => {
+  const frames: TimedFrame[] = [];
+  // Responder's NBT-NS layout is Windows' own, so it takes three names, not two.
+  ['FILESERV', 'SQL01', 'BACKUP'].forEach((name, i) => {
+    frames.push(nbnsQuery(VICTIM, 0x8000 + i, name, i));
+    frames.push(responderNbns(ATTACKER, VICTIM, 0x8000 + i, name, i + 0.001));
+  });
+  const nb = await scanFrames(frames);
+  const f = nb.findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(f && f.severity === 'high', describe(nb.findings));
+  assert.match(f.message, /NBT-NS queries/);
+  assert.ok(hasEntity(f, 'host', 'fileserv<20>', 'poisoned-name'));
+
+  const mdns: TimedFrame[] = [];
+  ['nas.local', 'printer.local'].forEach((name, i) => {
+    mdns.push(mdnsQuery(VICTIM, name, i));
+    mdns.push(responderMdns(ATTACKER, VICTIM, name, i + 0.001));
+  });
+  const m = await scanFrames(mdns);
+  const g = m.findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(g && hasEntity(g, 'ip', ATTACKER.ip, 'attacker'), describe(m.findings));
+  assert.match(g.message, /mDNS/);
+});
+
+test('a name answered by its owner and then by another host is a conflicting answer', async () => {
+  const frames: TimedFrame[] = [
+    llmnrQuery(VICTIM, 51000, 1, 'printer1', 0),
+    ownLlmnr(PRINTER, VICTIM, 51000, 1, 'printer1', 0.001),
+    llmnrQuery(VICTIM, 51001, 2, 'printer1', 10),
+    ownLlmnr(ATTACKER, VICTIM, 51001, 2, 'printer1', 10.001),
+  ];
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(f, describe(findings));
+  assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'));
+  assert.ok(hasEntity(f, 'ip', PRINTER.ip, 'legitimate'));
+  assert.match(f.message, /'printer1' was answered by 198\.18\.0\.30 before/);
+});
+
+test('benign: hosts answering for their own names, mDNS announcements, a DC with an alias, group names and WINS stay quiet', async () => {
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  // Each host answers LLMNR for its own name, repeatedly, and by mDNS as name.local.
+  for (let round = 0; round < 3; round++) {
+    for (const [host, name] of [[PRINTER, 'printer1'], [OTHER, 'laptop7']] as const) {
+      frames.push(llmnrQuery(VICTIM, 52000 + round, 100 + round, name, (t += 1)));
+      frames.push(ownLlmnr(host, VICTIM, 52000 + round, 100 + round, name, (t += 0.001)));
+      frames.push(mdnsQuery(VICTIM, `${name}.local`, (t += 1)));
+      frames.push(mdnsAnnounce(host, `${name}.local`, (t += 0.001)));
+    }
+  }
+  // mDNS hosts announcing their names unasked, one of them under several names.
+  for (const n of ['a.local', 'b.local', 'c.local', 'd.local']) frames.push(mdnsAnnounce(PRINTER, n, (t += 0.5)));
+  // A Windows DC answers, in Windows' (and Responder's) NBT-NS layout, for its name, an alias, and the
+  // unique domain-master and master-browser names.
+  const dc: [string, number][] = [['DC01', 0x20], ['FILES', 0x20], ['CORP', 0x1b], ['CORP', 0x1d]];
+  dc.forEach(([name, suffix], i) => {
+    const payload = dnsMessage({ id: 0x7000 + i, flags: 0x8500, answers: [{ name: netbiosEncodedName(name, suffix), type: TYPE_NB, ttl: 300000, data: nbAddress(GW.ip) }] });
+    frames.push({ t: (t += 0.5), frame: ipv4UdpFrame(GW.mac, VICTIM.mac, GW.ip, VICTIM.ip, 137, 137, payload) });
+  });
+  // The master browser answers the workgroup (a group name) for everyone.
+  for (let i = 0; i < 4; i++) {
+    const payload = dnsMessage({ id: 0x9000 + i, flags: 0x8500, answers: [{ name: netbiosEncodedName(`WORKGROUP${i}`, 0x1d), type: TYPE_NB, ttl: 300000, data: nbAddress(OTHER.ip, 0x8000) }] });
+    frames.push({ t: (t += 0.5), frame: ipv4UdpFrame(OTHER.mac, VICTIM.mac, OTHER.ip, VICTIM.ip, 137, 137, payload) });
+  }
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+
+  // A WINS server answering for many names with its own address is allowed by config.
+  const config = parseConfig(`names:\n  responders: [${GW.ip}]\n`, 'test.yml', CONFIG_SECTIONS);
+  const wins: TimedFrame[] = [];
+  ['A1', 'B2', 'C3', 'D4'].forEach((n, i) => wins.push(responderNbns(GW, VICTIM, i, n, i)));
+  const w = await scanFrames(wins, config);
+  assert.deepEqual(atLeast(w.findings, 'medium'), [], describe(w.findings));
+});
+
+test('config: the names section is validated', () => {
+  assert.throws(() => parseConfig('names:\n  dns_servers: [not-an-ip]\n', 'c.yml', CONFIG_SECTIONS), /dns_servers/);
+  assert.throws(() => parseConfig('names:\n  resolvers: []\n', 'c.yml', CONFIG_SECTIONS), /unknown key 'resolvers'/);
+  const cfg = parseConfig('names:\n  dns_servers: [198.18.0.1]\n  internal_suffixes: [.Corp.Example.]\n', 'c.yml', CONFIG_SECTIONS);
+  const names = cfg.sections.get('names') as { dnsServers: Set<number>; internalSuffixes: string[] };
+  assert.ok(names.dnsServers.has(parseIp4('198.18.0.1')!));
+  assert.deepEqual(names.internalSuffixes, ['corp.example']);
+});
+
+test('a query flood keeps the transaction table bounded and hostile messages never stop the scan', async () => {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 40000; i++) {
+    const client: Host = { mac: VICTIM.mac, ip: `198.18.${(i >> 8) & 255}.${i & 255}` };
+    frames.push(query(client, GW, 1024 + (i % 60000), i & 0xffff, `n${i}.example`, i * 0.0001));
+  }
+  // Garbage (65535 questions in 14 bytes) to every name-service port.
+  for (const port of [53, 137, 5353, 5355]) frames.push({ t: 5, frame: ipv4UdpFrame(ATTACKER.mac, VICTIM.mac, ATTACKER.ip, VICTIM.ip, port, port, Buffer.from([0xc0, 0x0c, 0x81, 0x00, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c])) });
+  const { stats, findings, errors } = await scanFrames(frames, defaultConfig());
+  assert.deepEqual(errors, []);
+  assert.ok(stats.stateEntries <= 16384 + 100, `state entries: ${stats.stateEntries}`);
+  const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
+  assert.deepEqual(malformed.sort(), ['malformed dns: record counts exceed what the message can hold', 'malformed nbns: record counts exceed what the message can hold'], describe(findings));
+});
