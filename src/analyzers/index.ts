@@ -1,6 +1,7 @@
 import type { ConfigSection } from '../config/config.js';
 import type { AnalyzerDefinition } from './analyzer.js';
 import { arpAnalyzer } from './arp/arp-analyzer.js';
+import { HOST_CONFIG } from '../host/config.js';
 import { mirrorAnalyzer } from './mirror/mirror-analyzer.js';
 import { dhcpAnalyzer } from './dhcp/dhcp-analyzer.js';
 import { snmpAnalyzer } from './snmp/snmp-analyzer.js';
@@ -13,8 +14,8 @@ import { credentialsAnalyzer } from './credentials/credentials-analyzer.js';
 // beside arp/ and one line here.
 export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [arpAnalyzer, mirrorAnalyzer, dhcpAnalyzer, snmpAnalyzer, ipv6Analyzer, namesAnalyzer, tlsAnalyzer, credentialsAnalyzer];
 
-/** Config sections the analyzers own, for loadConfig. */
-export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : []));
+/** Config sections the analyzers own (and the host sensors' `host:`), for loadConfig. */
+export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = [...WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : [])), HOST_CONFIG];
 
 /** Rules the core itself emits (decoding problems), beside the analyzers' own. */
 export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link'];

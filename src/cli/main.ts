@@ -4,6 +4,7 @@ import { scanCommand } from './scan-command.js';
 import { rulesListCommand } from './rules-command.js';
 import { demoCommand } from './demo-command.js';
 import { addWatchCommand } from './watch-command.js';
+import { addRunCommand } from './run-command.js';
 import { fail, EXIT_USAGE } from './exit.js';
 import { PROFILES, SEVERITIES } from '../findings/finding.js';
 
@@ -34,6 +35,7 @@ program
 program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(demoCommand);
 
 addWatchCommand(program);
+addRunCommand(program);
 
 const rules = program.command('rules').description('the detections sniffwatch ships');
 rules

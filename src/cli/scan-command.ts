@@ -1,10 +1,9 @@
-import { ConfigError, defaultConfig, loadConfig } from '../config/config.js';
-import { CONFIG_SECTIONS } from '../analyzers/index.js';
 import { parseSeverity, severityRank, type Profile, type Severity } from '../findings/finding.js';
 import { findingLine } from '../outputs/jsonl.js';
 import { renderFinding, renderSummary } from '../outputs/pretty.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import { scanCaptures } from '../pipeline.js';
+import { loadConfigFlag } from './config-flag.js';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail } from './exit.js';
 import { ProgressBar } from './progress.js';
 
@@ -20,13 +19,7 @@ interface ScanFlags {
 }
 
 export async function scanCommand(paths: string[], flags: ScanFlags): Promise<void> {
-  let config = defaultConfig();
-  try {
-    if (flags.config) config = loadConfig(flags.config, CONFIG_SECTIONS);
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e);
-    throw e;
-  }
+  const config = loadConfigFlag(flags.config);
   if (flags.showSecrets) process.stderr.write('sniffwatch: warning: --show-secrets: credentials seen on the wire are printed in clear\n');
   const format = flags.format ?? (process.stdout.isTTY ? 'pretty' : 'jsonl');
   const analyzers = flags.analyzers?.split(',').map((s) => s.trim()).filter(Boolean);

@@ -1,19 +1,21 @@
 import { Option, type Command } from 'commander';
 import { PacketEngine } from '../analyzers/engine.js';
-import { CONFIG_SECTIONS, selectAnalyzers } from '../analyzers/index.js';
+import { selectAnalyzers } from '../analyzers/index.js';
 import type { RawFrame } from '../capture/frame.js';
 import { EvidenceStore } from '../capture/live/evidence-store.js';
 import { isDefaultCaptureInterface, isValidInterfaceName, listInterfaces, readInterface } from '../capture/live/interfaces.js';
 import { LatencyRecorder } from '../capture/live/latency.js';
 import { PacketRing } from '../capture/live/packet-ring.js';
 import { LiveCapture, LiveCaptureError, loadPcapAddon, PERMISSION_MESSAGE, type LiveCaptureTotals, type PcapAddon } from '../capture/live/pcap-live.js';
-import { ConfigError, defaultConfig, loadConfig, type SniffwatchConfig } from '../config/config.js';
+import type { SniffwatchConfig } from '../config/config.js';
 import { FindingAggregator } from '../findings/aggregate.js';
 import { PROFILES, SEVERITIES, severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
 import { ruleCatalog } from '../findings/rules.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import { liveWriter } from '../outputs/live.js';
+import { loadConfigFlag } from './config-flag.js';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail } from './exit.js';
+import { hostWatchSensor } from '../host/watch-sensor.js';
 
 // `sniffwatch watch`: live capture on network interfaces, one engine per
 // interface, findings written the moment they appear or escalate. Interfaces
@@ -60,8 +62,6 @@ export interface WatchOptions {
   sensors?: readonly WatchSensor[];
 }
 
-/** HOST SENSORS: src/host registers its sensors in this list; `watch` runs them all. */
-export const WATCH_SENSORS: WatchSensor[] = [];
 
 // ---- command ----
 
@@ -82,6 +82,8 @@ export interface WatchFlags {
   bufferMib: string;
   immediate?: boolean;
   showSecrets?: boolean;
+  /** Host sensors on (commander sets false for --no-host). */
+  host: boolean;
 }
 
 export function addWatchCommand(program: Command): void {
@@ -104,7 +106,8 @@ export function addWatchCommand(program: Command): void {
     .option('--buffer-mib <n>', 'kernel capture buffer per interface, in MiB (raise it when packets are dropped)', '8')
     .option('--immediate', 'hand over each packet at once (lowest latency, but far fewer packets fit the kernel buffer); default: blocks handed over within 1 ms')
     .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
-    .action((flags: WatchFlags) => runWatch(flags, { sensors: WATCH_SENSORS }));
+    .option('--no-host', 'do not run the host sensors (sniffer executions, packet sockets, promiscuous interfaces, mirroring rules)')
+    .action((flags: WatchFlags) => runWatch(flags, { sensors: flags.host ? [hostWatchSensor()] : [] }));
 }
 
 interface Watched {
@@ -135,13 +138,7 @@ function statsLine(name: string, t: LiveCaptureTotals): string {
 }
 
 export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): Promise<void> {
-  let config = defaultConfig();
-  try {
-    if (flags.config) config = loadConfig(flags.config, CONFIG_SECTIONS);
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e);
-    throw e;
-  }
+  const config = loadConfigFlag(flags.config);
   const ringFrames = Math.floor(positive(flags.ringFrames, '--ring-frames', 1 << 20));
   const ringBytes = Math.max(65536, Math.floor(positive(flags.ringMib, '--ring-mib', 4096) * MIB));
   const evidenceMax = positive(flags.evidenceMaxMib, '--evidence-max-mib', 1 << 20) * MIB;
@@ -156,13 +153,18 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
     fail(e);
   }
 
-  let addon: PcapAddon;
+  const sensors = options.sensors ?? [];
+  // Without the addon or the capability the wire part cannot run; the host sensors still can.
+  let addon: PcapAddon | undefined;
   try {
     addon = loadPcapAddon();
   } catch (e) {
     process.stderr.write(`sniffwatch: error: ${(e as Error).message}\n`);
-    process.exitCode = EXIT_USAGE;
-    return;
+    if (sensors.length === 0) {
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    note('continuing with the host sensors only');
   }
   if (flags.showSecrets) note('warning: --show-secrets: credentials seen on the wire are printed in clear');
   // Load the rule catalogue now: lazily, the first finding would wait ~60 ms for the YAML, and a broken rule file fails here.
@@ -186,7 +188,7 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
     if (severityRank(f.severity) < minRank) return;
     evidence.prepare(f, rings);
     write(f, isNew);
-    if (arrivalMs >= 0) latency.record(addon.clockRealtime() - arrivalMs);
+    if (arrivalMs >= 0 && addon) latency.record(addon.clockRealtime() - arrivalMs);
     evidence.flush();
     if (isNew) shown++;
   };
@@ -338,8 +340,8 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
   };
 
   // Start: open what was asked for (or every default interface).
-  const initial = requested.length > 0 ? requested : listInterfaces().filter(isDefaultCaptureInterface).map((s) => s.name).slice(0, MAX_AUTO_INTERFACES);
-  if (initial.length === 0) note('no interface is up apart from loopback; waiting for one (or name one with --iface)');
+  const initial = !addon ? [] : requested.length > 0 ? requested : listInterfaces().filter(isDefaultCaptureInterface).map((s) => s.name).slice(0, MAX_AUTO_INTERFACES);
+  if (initial.length === 0 && addon) note('no interface is up apart from loopback; waiting for one (or name one with --iface)');
   for (const name of initial) {
     if (watched.has(name)) continue;
     const w = add(name);
@@ -352,17 +354,28 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
   starting = false;
   if (permissionDenied) {
     for (const w of watched.values()) w.capture.close();
+    watched.clear();
     process.stderr.write(`sniffwatch: error: ${escapeForTerminal(permissionDenied.message)}\nsniffwatch: ${PERMISSION_MESSAGE}\n`);
-    process.exitCode = EXIT_USAGE;
-    return;
+    if (sensors.length === 0) {
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    note('continuing with the host sensors only');
   }
+  const wire = addon !== undefined && !permissionDenied;
 
-  const sensors = options.sensors ?? [];
   const sensorCtx: WatchSensorContext = { findings, config, profile: flags.profile, note };
-  for (const s of sensors) await s.start(sensorCtx);
+  for (const s of sensors) {
+    try {
+      await s.start(sensorCtx);
+    } catch (e) {
+      note(`${s.name} sensor could not start: ${(e as Error).message}`);
+    }
+  }
 
   await new Promise<void>((resolve) => {
     const ticker = setInterval(() => {
+      if (!wire) return;
       check();
       reportDrops(false);
     }, CHECK_INTERVAL_MS);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PcapWriter } from '../capture/pcap-writer.js';
 import { LINKTYPE_ETHERNET } from '../capture/linktypes.js';
-import { arpReply, arpRequest, ipv4TcpFrame, ipv4UdpFrame, TCP_ACK, TCP_PSH, type Host } from './frames.js';
+import { arpReply, arpRequest, tcpFrame, ipv4UdpFrame, TCP_ACK, TCP_PSH, type Host } from './frames.js';
 
 // The demo capture `npm start` scans: a small LAN (198.18.0.0/24) where a
 // station poisons the victim's and the gateway's ARP caches the way
@@ -29,8 +29,8 @@ export function writeDemoCapture(dir: string): string {
   const talk = (via: string, rounds: number): void => {
     for (let i = 0; i < rounds; i++) {
       at(ipv4UdpFrame(VICTIM.mac, via, VICTIM.ip, SERVER, 40000 + i, 53, Buffer.from('demo-query')), 150);
-      at(ipv4TcpFrame(VICTIM.mac, via, VICTIM.ip, SERVER, 50000, 443, 1000 + i, 1, TCP_PSH | TCP_ACK, Buffer.alloc(200)), 5);
-      at(ipv4TcpFrame(GATEWAY.mac, VICTIM.mac, SERVER, VICTIM.ip, 443, 50000, 1, 1000 + i, TCP_ACK, Buffer.alloc(0)), 5);
+      at(tcpFrame(VICTIM.mac, via, VICTIM.ip, SERVER, 50000, 443, 1000 + i, 1, TCP_PSH | TCP_ACK, Buffer.alloc(200)), 5);
+      at(tcpFrame(GATEWAY.mac, VICTIM.mac, SERVER, VICTIM.ip, 443, 50000, 1, 1000 + i, TCP_ACK, Buffer.alloc(0)), 5);
     }
   };
   talk(GATEWAY.mac, 10);

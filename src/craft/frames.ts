@@ -1,6 +1,8 @@
 // Builds well-formed frames for the demo capture, the benchmark generator and
 // tests. Addresses are given as text ("02:00:00:00:00:01", "198.18.0.1").
 
+import { parseIp6 } from '../decode/ip6-addr.js';
+
 export function macBytes(mac: string): Buffer {
   const parts = mac.split(':');
   if (parts.length !== 6) throw new RangeError(`not a MAC address: ${mac}`);
@@ -62,12 +64,37 @@ export function arpFrame(a: ArpFields, ethSrc = a.senderMac, ethDst = a.op === 1
   return ethernet(ethDst, ethSrc, 0x0806, arpPayload(a));
 }
 
-function checksum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length % 2) sum += b[b.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+/** `sum` plus the 16-bit words of buf[start, end), a last odd byte padded with zero; folded often enough to stay exact. */
+function onesSum(buf: Buffer, start: number, end: number, sum = 0): number {
+  let i = start;
+  for (; i + 1 < end; i += 2) {
+    sum += (buf[i]! << 8) | buf[i + 1]!;
+    if (sum > 0x7fffffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
+  }
+  if (i < end) sum += buf[i]! << 8;
+  return sum;
+}
+
+/** The one's complement of a sum folded to 16 bits. */
+function foldChecksum(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
   return ~sum & 0xffff;
+}
+
+/** The Internet checksum (RFC 1071) of buf[start, end). */
+export function internetChecksum(buf: Buffer, start = 0, end = buf.length): number {
+  return foldChecksum(onesSum(buf, start, end));
+}
+
+/**
+ * The checksum of a TCP, UDP or ICMPv6 message seg[segStart, segEnd) with
+ * its pseudo-header: the source and destination addresses (side by side in
+ * addrs[addrStart, addrEnd)), the protocol and the message length.
+ */
+function pseudoHeaderChecksum(addrs: Buffer, addrStart: number, addrEnd: number, protocol: number, seg: Buffer, segStart: number, segEnd: number): number {
+  const length = segEnd - segStart;
+  const sum = onesSum(addrs, addrStart, addrEnd, protocol + Math.floor(length / 65536) + (length & 0xffff));
+  return foldChecksum(onesSum(seg, segStart, segEnd, sum));
 }
 
 export function ipv4Packet(src: string, dst: string, protocol: number, payload: Buffer, ttl = 64): Buffer {
@@ -78,7 +105,7 @@ export function ipv4Packet(src: string, dst: string, protocol: number, payload: 
   h[9] = protocol;
   ipv4Bytes(src).copy(h, 12);
   ipv4Bytes(dst).copy(h, 16);
-  h.writeUInt16BE(checksum(h), 10);
+  h.writeUInt16BE(internetChecksum(h), 10);
   return Buffer.concat([h, payload]);
 }
 
@@ -104,6 +131,7 @@ export function tcpSegment(srcPort: number, dstPort: number, seq: number, ack: n
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
 export const TCP_PSH = 0x08;
 export const TCP_ACK = 0x10;
 
@@ -111,7 +139,8 @@ export function ipv4UdpFrame(ethSrc: string, ethDst: string, src: string, dst: s
   return ethernet(ethDst, ethSrc, 0x0800, ipv4Packet(src, dst, 17, udpDatagram(sport, dport, payload)));
 }
 
-export function ipv4TcpFrame(
+/** A TCP segment in IPv4 or, when the addresses are IPv6 (contain ':'), in IPv6, in Ethernet. */
+export function tcpFrame(
   ethSrc: string,
   ethDst: string,
   src: string,
@@ -123,7 +152,9 @@ export function ipv4TcpFrame(
   flags: number,
   payload: Buffer,
 ): Buffer {
-  return ethernet(ethDst, ethSrc, 0x0800, ipv4Packet(src, dst, 6, tcpSegment(sport, dport, seq, ack, flags, payload)));
+  const segment = tcpSegment(sport, dport, seq, ack, flags, payload);
+  if (src.includes(':')) return ethernet(ethDst, ethSrc, 0x86dd, ipv6Packet(src, dst, 6, segment));
+  return ethernet(ethDst, ethSrc, 0x0800, ipv4Packet(src, dst, 6, segment));
 }
 
 export interface Host {
@@ -318,7 +349,7 @@ export function grePacket(protocol: number, payload: Buffer, opts: GreOptions = 
   head.writeUInt16BE(flags, 0);
   head.writeUInt16BE(protocol, 2);
   const out = Buffer.concat([head, ...fields, payload]);
-  if (opts.checksum) out.writeUInt16BE(checksum(out), 4);
+  if (opts.checksum) out.writeUInt16BE(internetChecksum(out), 4);
   return out;
 }
 
@@ -372,8 +403,6 @@ export function ipv4GreFrame(ethSrc: string, ethDst: string, src: string, dst: s
 }
 
 // --- IPv6 Neighbor Discovery, ICMP redirects and DHCPv6 ---------------------
-// (import kept with the builders that use it; ESM hoists it)
-import { parseIp6 } from '../decode/ip6-addr.js';
 
 export function ipv6Bytes(ip: string): Buffer {
   const b = parseIp6(ip);
@@ -384,14 +413,9 @@ export function ipv6Bytes(ip: string): Buffer {
 export const ALL_NODES_IPV6 = 'ff02::1';
 export const ALL_NODES_MAC = '33:33:00:00:00:01';
 
-/** Sum of the IPv6 pseudo-header and `body`, for ICMPv6 and UDP checksums. */
+/** ICMPv6 and UDP checksum of `body` sent from src to dst over IPv6. */
 function ipv6Checksum(src: Buffer, dst: Buffer, nextHeader: number, body: Buffer): number {
-  const pseudo = Buffer.alloc(40);
-  src.copy(pseudo, 0);
-  dst.copy(pseudo, 16);
-  pseudo.writeUInt32BE(body.length, 32);
-  pseudo[39] = nextHeader;
-  return checksum(Buffer.concat([pseudo, body]));
+  return pseudoHeaderChecksum(Buffer.concat([src, dst]), 0, 32, nextHeader, body, 0, body.length);
 }
 
 export function ipv6Packet(src: string, dst: string, nextHeader: number, payload: Buffer, hopLimit = 64): Buffer {
@@ -514,7 +538,7 @@ export function icmpv4RedirectFrame(
 ): Buffer {
   const quoted = ipv4Packet(original.src, original.dst, original.protocol ?? 17, Buffer.alloc(8));
   const msg = Buffer.concat([Buffer.from([5, code, 0, 0]), ipv4Bytes(gateway), quoted]);
-  msg.writeUInt16BE(checksum(msg), 2);
+  msg.writeUInt16BE(internetChecksum(msg), 2);
   return ethernet(ethDst, ethSrc, 0x0800, ipv4Packet(src, dst, 1, msg));
 }
 
@@ -523,11 +547,16 @@ export function duidLl(mac: string): Buffer {
   return Buffer.concat([Buffer.from([0, 3, 0, 1]), macBytes(mac)]);
 }
 
-export function dhcpv6Option(code: number, data: Buffer): Buffer {
+/** A 16-bit type, a 16-bit length, then the value: DHCPv6 options (RFC 8415) and TLS extensions (RFC 8446) look so. */
+function typeLength16(type: number, value: Buffer): Buffer {
   const h = Buffer.alloc(4);
-  h.writeUInt16BE(code, 0);
-  h.writeUInt16BE(data.length, 2);
-  return Buffer.concat([h, data]);
+  h.writeUInt16BE(type, 0);
+  h.writeUInt16BE(value.length, 2);
+  return Buffer.concat([h, value]);
+}
+
+export function dhcpv6Option(code: number, data: Buffer): Buffer {
+  return typeLength16(code, data);
 }
 
 export interface Dhcpv6Spec {
@@ -695,10 +724,7 @@ export function tlsHandshake(type: number, body: Buffer): Buffer {
 }
 
 export function tlsExtension(type: number, data: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt16BE(type, 0);
-  h.writeUInt16BE(data.length, 2);
-  return Buffer.concat([h, data]);
+  return typeLength16(type, data);
 }
 
 export interface TlsHelloSpec {
@@ -783,23 +809,6 @@ export function ssl2ServerHello(): Buffer {
   return Buffer.concat([Buffer.from([0x80 | (msg.length >> 8), msg.length & 0xff]), msg]);
 }
 
-export const TCP_RST = 0x04;
-
-export function ipv6TcpFrame(
-  ethSrc: string,
-  ethDst: string,
-  src: string,
-  dst: string,
-  sport: number,
-  dport: number,
-  seq: number,
-  ack: number,
-  flags: number,
-  payload: Buffer,
-): Buffer {
-  return ethernet(ethDst, ethSrc, 0x86dd, ipv6Packet(src, dst, 6, tcpSegment(sport, dport, seq, ack, flags, payload)));
-}
-
 /** One end of a crafted TCP connection; an address with ':' is IPv6. */
 export interface TcpEndpoint {
   mac: string;
@@ -834,9 +843,8 @@ export class TcpConversation {
     const a = fromClient ? this.clientEnd : this.serverEnd;
     const b = fromClient ? this.serverEnd : this.clientEnd;
     const ack = fromClient ? this.serverSeq : this.clientSeq;
-    const build = a.ip.includes(':') ? ipv6TcpFrame : ipv4TcpFrame;
     this.t += dt;
-    this.frames.push({ t: this.t, frame: build(a.mac, b.mac, a.ip, b.ip, a.port, b.port, seq >>> 0, ack >>> 0, flags, payload) });
+    this.frames.push({ t: this.t, frame: tcpFrame(a.mac, b.mac, a.ip, b.ip, a.port, b.port, seq >>> 0, ack >>> 0, flags, payload) });
     return this;
   }
 
@@ -881,4 +889,35 @@ export class TcpConversation {
   reset(fromClient: boolean): this {
     return this.segment(fromClient, fromClient ? this.clientSeq : this.serverSeq, TCP_RST | TCP_ACK, Buffer.alloc(0));
   }
+}
+
+/** The server_name extension (RFC 6066) naming one host, for ClientHellos. */
+export function tlsServerNameExtension(host: string): Buffer {
+  const name = Buffer.from(host, 'latin1');
+  const head = Buffer.alloc(5);
+  head.writeUInt16BE(name.length + 3, 0);
+  head[2] = 0; // host_name
+  head.writeUInt16BE(name.length, 3);
+  return tlsExtension(0, Buffer.concat([head, name]));
+}
+
+/**
+ * Fills in the TCP or UDP checksum of an untagged Ethernet/IPv4 frame (the
+ * builders above leave it 0, which only UDP allows). Tools built on libnids,
+ * such as dsniff, drop TCP segments whose checksum does not verify. Returns
+ * the frame, changed in place; anything else is returned untouched.
+ */
+export function setIpv4TransportChecksum(frame: Buffer): Buffer {
+  if (frame.length < 34 || frame.readUInt16BE(12) !== 0x0800) return frame;
+  const l4 = 14 + (frame[14]! & 0x0f) * 4;
+  const len = frame.readUInt16BE(16) - (l4 - 14);
+  const proto = frame[23]!;
+  const at = proto === 6 ? l4 + 16 : proto === 17 ? l4 + 6 : -1;
+  if (at < 0 || at + 2 > l4 + len || l4 + len > frame.length) return frame;
+  frame[at] = 0;
+  frame[at + 1] = 0;
+  // The IPv4 source and destination addresses stand side by side at 26..34.
+  const c = pseudoHeaderChecksum(frame, 26, 34, proto, frame, l4, l4 + len);
+  frame.writeUInt16BE(proto === 17 && c === 0 ? 0xffff : c, at);
+  return frame;
 }

@@ -23,8 +23,19 @@ export class BerTlv {
   end = 0;
 }
 
-/** Reads the element at buf[off] that must end by `limit`. */
-export function readTlv(buf: Buffer, off: number, limit: number, out: BerTlv): BerStatus {
+/** An element's tag and where its value starts, and the length its header declares. */
+export class BerHeader {
+  tag = 0;
+  valueStart = 0;
+  length = 0;
+}
+
+/**
+ * Reads the tag and length of the element at buf[off] (header bytes up to
+ * `limit`) without looking for its value, which may not have arrived yet
+ * (stream framing). Never Overrun: the caller compares `length` with what it has.
+ */
+export function readBerHeader(buf: Buffer, off: number, limit: number, out: BerHeader): BerStatus {
   if (limit > buf.length) limit = buf.length;
   if (off < 0 || limit - off < 2) return BerStatus.Truncated;
   const tag = buf[off]!;
@@ -41,10 +52,22 @@ export function readTlv(buf: Buffer, off: number, limit: number, out: BerTlv): B
     for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
     p += n;
   }
-  if (len > limit - p) return BerStatus.Overrun;
   out.tag = tag;
-  out.start = p;
-  out.end = p + len;
+  out.valueStart = p;
+  out.length = len;
+  return BerStatus.Ok;
+}
+
+const header = new BerHeader();
+
+/** Reads the element at buf[off] that must end by `limit`. */
+export function readTlv(buf: Buffer, off: number, limit: number, out: BerTlv): BerStatus {
+  const status = readBerHeader(buf, off, limit, header);
+  if (status !== BerStatus.Ok) return status;
+  if (header.length > Math.min(limit, buf.length) - header.valueStart) return BerStatus.Overrun;
+  out.tag = header.tag;
+  out.start = header.valueStart;
+  out.end = header.valueStart + header.length;
   return BerStatus.Ok;
 }
 

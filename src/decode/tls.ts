@@ -126,8 +126,7 @@ export function looksLikeHelloStart(buf: Buffer, start: number, end: number): bo
   if (n < 1) return false;
   const b0 = buf[start]!;
   if (b0 === CONTENT_HANDSHAKE) {
-    if (n >= 2 && buf[start + 1] !== 3) return false;
-    if (n >= 3 && buf[start + 2]! > 4) return false;
+    if (!prefixIsHandshake(buf, start, end)) return false;
     return n < 6 || buf[start + 5] === HANDSHAKE_CLIENT_HELLO || buf[start + 5] === HANDSHAKE_SERVER_HELLO;
   }
   return (b0 & 0x80) !== 0 && n >= 3 && (buf[start + 2] === SSL2_CLIENT_HELLO || buf[start + 2] === SSL2_SERVER_HELLO);
@@ -155,7 +154,7 @@ function joinHandshake(buf: Buffer, start: number, end: number, scratch: Buffer,
   // Fast path: the whole message inside the first record.
   if (end - start >= 9 && buf.readUInt16BE(start + 3) >= 4) {
     const recLen = buf.readUInt16BE(start + 3);
-    if (buf[start + 1] !== 3 || buf[start + 2]! > 4 || recLen > MAX_RECORD) return TlsScan.NotHello;
+    if (!startsHandshakeRecord(buf, start, end) || recLen > MAX_RECORD) return TlsScan.NotHello;
     const type = buf[start + 5]!;
     if (type !== HANDSHAKE_CLIENT_HELLO && type !== HANDSHAKE_SERVER_HELLO) return TlsScan.NotHello;
     const need = 4 + buf.readUIntBE(start + 6, 3);
@@ -175,7 +174,7 @@ function joinHandshake(buf: Buffer, start: number, end: number, scratch: Buffer,
   for (let records = 0; records < MAX_RECORDS; records++) {
     if (end - p < 5) return records > 0 || prefixIsHandshake(buf, p, end) ? TlsScan.NeedMore : TlsScan.NotHello;
     const recLen = buf.readUInt16BE(p + 3);
-    if (buf[p] !== CONTENT_HANDSHAKE || buf[p + 1] !== 3 || buf[p + 2]! > 4 || recLen === 0 || recLen > MAX_RECORD) {
+    if (!startsHandshakeRecord(buf, p, end) || recLen === 0 || recLen > MAX_RECORD) {
       // Another record type in the middle is not TLS (encrypted data can look like a hello's first bytes).
       return TlsScan.NotHello;
     }
@@ -206,8 +205,17 @@ function joinHandshake(buf: Buffer, start: number, end: number, scratch: Buffer,
 }
 
 /** The few bytes of a first record header available so far are consistent with a handshake record. */
+/**
+ * Could a TLS handshake record start at buf[p]: content type 22, version 3.0
+ * (SSL 3.0) to 3.4? Header bytes not given yet (at or past `end`) are assumed to fit.
+ */
 function prefixIsHandshake(buf: Buffer, p: number, end: number): boolean {
   return buf[p] === CONTENT_HANDSHAKE && (p + 1 >= end || buf[p + 1] === 3) && (p + 2 >= end || buf[p + 2]! <= 4);
+}
+
+/** buf[p, end) starts with the type and version of a TLS handshake record, all three bytes given. */
+export function startsHandshakeRecord(buf: Buffer, p: number, end: number): boolean {
+  return end - p >= 3 && prefixIsHandshake(buf, p, end);
 }
 
 /** Skips a vector with a 1-byte length; returns the offset after it or -1. */

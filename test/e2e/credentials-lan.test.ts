@@ -7,18 +7,15 @@
 // README.md. FTP and Telnet log in as a throw-away local account created for
 // the run and deleted afterwards (namespaces share /etc/passwd).
 
-import { test, after, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { canRunNetns, createLan, findTool, sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CLI = join(REPO, 'dist/src/cli/main.js');
-const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, hasEntity } from '../helpers/captures.js';
+import type { CliRun } from '../helpers/cli.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless } from '../helpers/e2e.js';
+import { findTool, missingTool, sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const CLIENT = VICTIM;
@@ -39,60 +36,17 @@ const HTTP_USER = `webuser${TAG}`;
 const LDAP_SUFFIX = 'dc=example,dc=org';
 const LDAP_ADMIN = `cn=admin,${LDAP_SUFFIX}`;
 
-/** Debian packages of the tools each protocol needs. */
-const PACKAGES: Record<string, string> = {
-  vsftpd: 'vsftpd',
-  curl: 'curl',
-  telnetd: 'inetutils-telnetd',
-  python3: 'python3',
-  nginx: 'nginx-light',
-  dovecot: 'dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond',
-  slapd: 'slapd',
-  ldapwhoami: 'ldap-utils',
-  openssl: 'openssl',
-  useradd: 'passwd',
-};
-
-const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-cred-'));
+const work = new E2eWorkDir('cred');
+const workDir = work.path;
+// The servers read their files after dropping privileges.
 chmodSync(workDir, 0o755);
-let keepWorkDir = KEEP;
 let userCreated = false;
 after(() => {
   if (userCreated) spawnSync('userdel', ['-f', LOCAL_USER], { stdio: 'ignore' });
-  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
-  else rmSync(workDir, { recursive: true, force: true });
 });
 
-interface ScanFinding {
-  rule_id: string;
-  severity: string;
-  message: string;
-  attack: { techniques: string[] };
-  entities: { type: string; value: string; role?: string }[];
-  secrets?: { length: number; hash: string; value?: string }[];
-}
-
-interface Scan {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  findings: ScanFinding[];
-}
-
-function scan(pcap: string, extra: string[] = []): Scan {
-  assert.ok(existsSync(CLI), `scanner not built: ${CLI} is missing (run npx tsc -p tsconfig.json)`);
-  const r = spawnSync(process.execPath, [CLI, 'scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'none', ...extra, pcap], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
-  assert.ok(!r.error, `scanner did not run: ${r.error?.message}`);
-  const findings = r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ScanFinding);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, findings };
-}
-
-function has(f: ScanFinding, type: string, value: string, role?: string): boolean {
-  return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
-}
-
-function summary(findings: readonly ScanFinding[]): string {
-  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message}`).join('\n');
+function scan(pcap: string, extra: string[] = []): CliRun {
+  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]);
 }
 
 /** One login the attack capture must show. */
@@ -129,20 +83,6 @@ async function waitPort(lan: Lan, port: number): Promise<void> {
   throw new Error(`nothing listens on ${SERVER.ip}:${port}`);
 }
 
-let certMade = false;
-
-/** A self-signed certificate for the TLS (benign) runs. */
-function certificate(): { cert: string; key: string } {
-  const cert = join(workDir, 'cert.pem');
-  const key = join(workDir, 'key.pem');
-  if (!certMade) {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${SERVER.ip}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    chmodSync(key, 0o644);
-    certMade = true;
-  }
-  return { cert, key };
-}
-
 function createLocalUser(): void {
   if (userCreated) return;
   const home = join(workDir, 'home');
@@ -159,7 +99,7 @@ const ftp: Service = {
   tools: ['vsftpd', 'curl', 'openssl', 'useradd'],
   async start(lan) {
     createLocalUser();
-    const { cert, key } = certificate();
+    const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
     const conf = join(workDir, 'vsftpd.conf');
     writeFileSync(
       conf,
@@ -296,7 +236,7 @@ const http: Service = {
   name: 'HTTP (nginx auth_basic, curl http://)',
   tools: ['nginx', 'curl', 'openssl'],
   async start(lan) {
-    const { cert, key } = certificate();
+    const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
     const root = join(workDir, 'www');
     mkdirSync(join(root, 'private'), { recursive: true });
     writeFileSync(join(root, 'index.html'), 'public\n');
@@ -353,7 +293,7 @@ const mail: Service = {
   name: 'POP3/IMAP/SMTP submission (dovecot, curl pop3:// imap:// smtp://)',
   tools: ['dovecot', 'curl', 'openssl'],
   async start(lan) {
-    const { cert, key } = certificate();
+    const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
     const dir = join(workDir, 'dovecot');
     mkdirSync(join(dir, 'run'), { recursive: true });
     mkdirSync(join(dir, 'mail'), { recursive: true });
@@ -436,7 +376,7 @@ const ldap: Service = {
   name: 'LDAP (slapd, ldapwhoami -x simple bind)',
   tools: ['slapd', 'ldapwhoami', 'openssl'],
   async start(lan) {
-    const { cert, key } = certificate();
+    const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
     const db = join(workDir, 'ldapdb');
     mkdirSync(db, { recursive: true });
     const conf = join(workDir, 'slapd.conf');
@@ -478,19 +418,9 @@ directory ${db}
 
 const SERVICES = [ftp, telnet, http, mail, ldap];
 
-function missingTool(tools: string[]): string | undefined {
-  const t = tools.find((x) => !findTool(x));
-  return t === undefined ? undefined : `tool missing: ${t} (Debian package ${PACKAGES[t] ?? t})`;
-}
-
 test('cleartext logins of real servers and clients are reported; the same clients over TLS are not', { timeout: 110_000 }, async (t: TestContext) => {
-  const why = await canRunNetns(['ss']);
-  if (why) {
-    t.skip(why);
-    return;
-  }
-  const lan = await createLan({ extraHosts: [SERVER] });
-  t.after(() => lan.destroy());
+  if (!(await skipUnless(t, ['ss']))) return;
+  const lan = await freshLan(t, { extraHosts: [SERVER] });
 
   // Start what can run here; a protocol whose server does not come up is skipped with the reason.
   const skipped = new Map<Service, string>();
@@ -512,19 +442,17 @@ test('cleartext logins of real servers and clients are reported; the same client
   let cap = await lan.startCapture(attackPcap);
   const expected = new Map<Service, Expected[]>();
   for (const s of running) expected.set(s, await s.attack(lan));
-  await sleep(300);
-  await cap.stop();
+  await settleAndStop(cap);
 
   const benignPcap = join(workDir, 'benign.pcap');
   cap = await lan.startCapture(benignPcap);
   for (const s of running) await s.benign(lan);
-  await sleep(300);
-  await cap.stop();
+  await settleAndStop(cap);
 
   const attack = scan(attackPcap);
   const benign = scan(benignPcap);
   const fail = (e: unknown): never => {
-    keepWorkDir = true;
+    work.keep();
     throw e;
   };
 
@@ -541,17 +469,17 @@ test('cleartext logins of real servers and clients are reported; the same client
             (f) =>
               f.rule_id === x.rule &&
               f.attack.techniques.includes('T1040') &&
-              has(f, 'ip', CLIENT.ip, 'client') &&
-              has(f, 'ip', SERVER.ip, 'server') &&
-              has(f, 'host', `${SERVER.ip}:${x.port}`, 'server') &&
-              has(f, 'user', x.user, `login-${x.outcome}`),
+              hasEntity(f, 'ip', CLIENT.ip, 'client') &&
+              hasEntity(f, 'ip', SERVER.ip, 'server') &&
+              hasEntity(f, 'host', `${SERVER.ip}:${x.port}`, 'server') &&
+              hasEntity(f, 'user', x.user, `login-${x.outcome}`),
           );
-          assert.ok(hit, `no ${x.rule} finding for ${x.user} (${x.outcome}) from ${CLIENT.ip} to ${SERVER.ip}:${x.port}; findings:\n${summary(attack.findings)}`);
+          assert.ok(hit, `no ${x.rule} finding for ${x.user} (${x.outcome}) from ${CLIENT.ip} to ${SERVER.ip}:${x.port}; findings:\n${describe(attack.findings)}`);
           assert.ok(!attack.stdout.includes(x.password), `the password of ${x.rule} appears in the default output`);
           assert.ok(hit.secrets?.some((sec) => sec.length === x.password.length && sec.value === undefined), `${x.rule}: no redacted secret of ${x.password.length} chars`);
         }
         const credsInBenign = benign.findings.filter((f) => f.rule_id.startsWith('cred-') || f.rule_id === 'starttls-not-used');
-        assert.deepEqual(summary(credsInBenign), '', 'TLS/anonymous runs raised credential findings');
+        assert.deepEqual(describe(credsInBenign), '', 'TLS/anonymous runs raised credential findings');
       } catch (e) {
         fail(e);
       }
@@ -565,16 +493,15 @@ test('cleartext logins of real servers and clients are reported; the same client
     }
     for (const proto of ['POP3', 'IMAP', 'SMTP']) {
       assert.ok(
-        attack.findings.some((f) => f.rule_id === 'starttls-not-used' && f.message.startsWith(proto) && has(f, 'ip', CLIENT.ip, 'client')),
-        `no starttls-not-used for ${proto}:\n${summary(attack.findings)}`,
+        attack.findings.some((f) => f.rule_id === 'starttls-not-used' && f.message.startsWith(proto) && hasEntity(f, 'ip', CLIENT.ip, 'client')),
+        `no starttls-not-used for ${proto}:\n${describe(attack.findings)}`,
       );
     }
   });
 
   await t.test('benign runs raise nothing of medium or above; --show-secrets prints the passwords', (st) => {
     try {
-      const loud = benign.findings.filter((f) => ['medium', 'high', 'critical'].includes(f.severity));
-      assert.equal(summary(loud), '', 'benign capture raised medium or above');
+      assertNothingLoud(benign.findings);
       if (running.length === 0) {
         st.skip('no server could run');
         return;

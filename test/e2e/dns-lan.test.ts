@@ -2,102 +2,28 @@
 // tools (dnsmasq, dig, dsniff's arpspoof and dnsspoof), captured on the
 // bridge, then `sniffwatch scan` on the capture. Needs root; see README.md.
 
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Finding } from '../../src/findings/finding.js';
-import { runCli } from '../helpers/cli.js';
-import { canRunNetns, createLan, scapyPython, sleep, ATTACKER, GATEWAY, VICTIM, type Background, type Capture, type Lan } from '../helpers/netns-lan.js';
+import { describe, hasEntity, isAtLeast } from '../helpers/captures.js';
+import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { scapyPython, sleep, startDnsmasqDns, ATTACKER, GATEWAY, VICTIM, type Background, type Lan } from '../helpers/netns-lan.js';
 
-const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
-const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-dns-'));
-let keepWorkDir = KEEP;
-after(() => {
-  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
-  else rmSync(workDir, { recursive: true, force: true });
-});
+const work = new E2eWorkDir('dns');
+const workDir = work.path;
 
 const INTRANET = 'intranet.example';
 const INTRANET_ADDR = '198.18.0.50';
 const FILES = 'files.intranet.example';
 const FILES_ADDR = '198.18.0.51';
-const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
 
-function scan(pcap: string): { status: number | null; stderr: string; findings: Finding[] } {
-  const r = runCli(['scan', '--format', 'jsonl', pcap]);
-  assert.equal(r.signal, null, `scanner killed by ${r.signal}`);
-  return r;
-}
-
-function summary(findings: readonly Finding[]): string {
-  return findings.map((f) => `${f.severity} ${f.rule_id} ${JSON.stringify(f.attack.techniques)}: ${f.message}`).join('\n');
-}
-
-function hasEntity(f: Finding, type: string, value: string, role?: string): boolean {
-  return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
-}
-
-/** Runs assertions that need the capture; on failure keeps it and says where it is. */
-async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    keepWorkDir = true;
-    t.diagnostic(`capture: ${pcap}`);
-    console.error(`# ${t.name}: capture kept at ${pcap}`);
-    throw e;
-  }
-}
-
-async function skipUnless(t: TestContext, tools: string[], scapy = false): Promise<boolean> {
-  let why = await canRunNetns(tools);
-  if (!why && scapy && !scapyPython()) why = 'tool missing: python3 with scapy (Debian package python3-scapy)';
-  if (why) t.skip(why);
-  return why === undefined;
-}
-
-async function freshLan(t: TestContext): Promise<Lan> {
-  const lan = await createLan();
-  t.after(() => lan.destroy());
-  return lan;
-}
-
-/**
- * Stops the bridge capture a second after the last exchange: late answers
- * (dnsspoof answers tens of milliseconds after the query) belong in it, and
- * libpcap without immediate mode hands frames over up to a second late.
- */
-async function drainAndStop(cap: Capture): Promise<void> {
-  await sleep(1000);
-  await cap.stop();
-}
-
-/** dnsmasq on the gateway, answering only local names and nothing upstream. */
-async function startDnsmasq(lan: Lan): Promise<Background> {
-  const dnsmasq = lan.spawn(
-    'gateway',
-    [
-      'dnsmasq',
-      '--no-daemon',
-      '--conf-file=/dev/null',
-      '--no-resolv',
-      '--no-hosts',
-      '--bind-interfaces',
-      `--listen-address=${GATEWAY.ip}`,
-      '--except-interface=lo',
-      `--address=/${FILES}/${FILES_ADDR}`,
-      `--address=/${INTRANET}/${INTRANET_ADDR}`,
-      `--pid-file=${join(workDir, `dnsmasq-${lan.id}.pid`)}`,
-      '--user=root',
-      '--log-queries',
-    ],
-    'dnsmasq',
-  );
-  await dnsmasq.waitFor(/started, version/, 10_000);
-  return dnsmasq;
+/** dnsmasq on the gateway, answering only the intranet names and nothing upstream. */
+function startDnsmasq(lan: Lan): Promise<Background> {
+  return startDnsmasqDns(lan, workDir, [
+    [FILES, FILES_ADDR],
+    [INTRANET, INTRANET_ADDR],
+  ]);
 }
 
 /**
@@ -113,8 +39,7 @@ async function dig(lan: Lan, name: string): Promise<string[]> {
 
 /** DNS answers in the capture, read with tcpdump so the check does not depend on our own decoder. */
 function dnsAnswersOnWire(pcap: string): string[] {
-  const text = execFileSync('tcpdump', ['-n', '-r', pcap, 'udp port 53'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return text.split('\n').filter((l) => / A \d+\.\d+\.\d+\.\d+/.test(l));
+  return tcpdumpPackets(pcap, 'udp port 53').filter((l) => / A \d+\.\d+\.\d+\.\d+/.test(l));
 }
 
 test('benign: dnsmasq answering dig on the LAN yields no medium+ finding', { timeout: 90_000 }, async (t) => {
@@ -129,19 +54,18 @@ test('benign: dnsmasq answering dig on the LAN yields no medium+ finding', { tim
     await sleep(300);
   }
   await lan.exec('attacker', ['ping', '-n', '-c', '2', '-i', '0.5', GATEWAY.ip], { timeoutMs: 10_000 });
-  await drainAndStop(cap);
+  await settleAndStop(cap);
   await dnsmasq.stop('SIGTERM', 5000);
 
   await t.test('dig got the real answers', () => {
     assert.ok(got.every((a) => a.length === 1 && (a[0] === INTRANET_ADDR || a[0] === FILES_ADDR)), JSON.stringify(got));
   });
   await t.test('scan reports nothing medium or above, exit 0', (st) =>
-    withPcap(st, pcap, () => {
+    work.withPcap(st, pcap, () => {
       assert.ok(dnsAnswersOnWire(pcap).length >= 8, 'expected the DNS answers in the capture');
-      const r = scan(pcap);
-      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
-      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign capture raised:\n${summary(loud)}`);
-      assert.equal(r.status, 0, `exit status 0 expected; got ${r.status}\nstderr: ${r.stderr}`);
+      const r = scanCapture(pcap);
+      assertNothingLoud(r.findings);
+      assertExit(r, 0);
     }),
   );
 });
@@ -184,7 +108,7 @@ test('arpspoof + dnsspoof: the spoofed intranet name is reported with the attack
   }
   await dnsspoof.stop('SIGINT', 5000);
   const exit = await arpspoof.stop('SIGINT', 15_000);
-  await drainAndStop(cap);
+  await settleAndStop(cap);
   await dnsmasq.stop('SIGTERM', 5000);
   t.diagnostic(`dig before: ${JSON.stringify(before)} forwarding: ${JSON.stringify(forwarding)} spoof only: ${JSON.stringify(spoofOnly)}`);
   t.diagnostic(`arpspoof exit ${exit.code ?? exit.signal}; dnsspoof: ${dnsspoof.output().trim().split('\n').slice(-2).join(' | ')}`);
@@ -194,14 +118,14 @@ test('arpspoof + dnsspoof: the spoofed intranet name is reported with the attack
     assert.ok(spoofOnly.some((a) => a[0] === ATTACKER.ip), `no spoofed answer reached dig: ${JSON.stringify(spoofOnly)}`);
   });
   await t.test('scan reports DNS spoofing (T1557) naming the attacker address and the spoofed name, and the ARP poisoning', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
-      const all = summary(r.findings);
-      assert.equal(r.status, 1, `exit status 1 expected with high findings; got ${r.status}\n${r.stderr}\n${all}`);
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      const all = describe(r.findings);
+      assertExit(r, 1);
       const dns = r.findings.filter(
         (f) =>
           f.rule_id.startsWith('dns-') &&
-          MEDIUM_OR_ABOVE.has(f.severity) &&
+          isAtLeast(f, 'medium') &&
           f.attack.techniques.includes('T1557') &&
           f.entities.some((e) => e.type === 'ip' && e.value === ATTACKER.ip) &&
           f.entities.some((e) => e.type === 'host' && (e.value === INTRANET || e.value === FILES)),
@@ -214,7 +138,7 @@ test('arpspoof + dnsspoof: the spoofed intranet name is reported with the attack
       assert.ok(hasEntity(race, 'ip', VICTIM.ip, 'victim'));
       const contested = r.findings.find((f) => f.rule_id === 'dns-answer-points-to-contested-host');
       assert.ok(contested && hasEntity(contested, 'ip', ATTACKER.ip, 'attacker'), `no dns-answer-points-to-contested-host:\n${all}`);
-      const arp = r.findings.find((f) => f.attack.techniques.includes('T1557.002') && MEDIUM_OR_ABOVE.has(f.severity) && hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
+      const arp = r.findings.find((f) => f.attack.techniques.includes('T1557.002') && isAtLeast(f, 'medium') && hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
       assert.ok(arp, `the ARP poisoning is no longer reported:\n${all}`);
     }),
   );
@@ -286,22 +210,22 @@ async function runLlmnr(t: TestContext, name: string, onlyName: string | undefin
   const r = await lan.exec('victim', [python, clientPy, VICTIM.ip, ...queries], { timeoutMs: 60_000 });
   await sleep(300);
   await responder.stop('SIGTERM', 5000);
-  await drainAndStop(cap);
+  await settleAndStop(cap);
   t.diagnostic(`client: ${r.stdout.trim().replace(/\n/g, ' | ')}`);
   return { pcap, answers: r.stdout };
 }
 
 test('LLMNR poisoning by a Responder stand-in is reported naming the poisoner', { timeout: 90_000 }, async (t) => {
-  if (!(await skipUnless(t, [], true))) return;
+  if (!(await skipUnless(t, [], { scapy: true }))) return;
   const names = ['fileserv', 'wpad', 'backupsrv', 'printr'];
   const { pcap, answers } = await runLlmnr(t, 'llmnr-poison', undefined, names);
   await t.test('the stand-in answered every name with its own address', () => {
     for (const n of names) assert.match(answers, new RegExp(`answer ${n} ${ATTACKER.ip.replace(/\./g, '\\.')} ${ATTACKER.ip.replace(/\./g, '\\.')}`));
   });
   await t.test('scan reports llmnr-nbtns-poisoning (T1557.001) with the poisoner as attacker', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
-      const all = summary(r.findings);
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      const all = describe(r.findings);
       const f = r.findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
       assert.ok(f, `no llmnr-nbtns-poisoning finding:\n${all}`);
       assert.equal(f.severity, 'high');
@@ -311,23 +235,21 @@ test('LLMNR poisoning by a Responder stand-in is reported naming the poisoner', 
       assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'victim'), all);
       assert.ok(hasEntity(f, 'host', 'wpad', 'poisoned-name'), all);
       assert.match(f.message, /Responder's LLMNR_Ans/);
-      assert.equal(r.status, 1, `exit status 1 expected; got ${r.status}\n${r.stderr}`);
+      assertExit(r, 1);
     }),
   );
 });
 
 test('benign LLMNR: a host answering only its own name yields no medium+ finding', { timeout: 90_000 }, async (t) => {
-  if (!(await skipUnless(t, [], true))) return;
+  if (!(await skipUnless(t, [], { scapy: true }))) return;
   const { pcap, answers } = await runLlmnr(t, 'llmnr-benign', 'attacker', ['attacker', 'nosuchhost', 'attacker', 'otherhost', 'attacker']);
   await t.test('the host answered its own name and nothing else', () => {
     assert.match(answers, /answer attacker /);
     assert.match(answers, /timeout nosuchhost/);
   });
   await t.test('scan reports nothing medium or above', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
-      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
-      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign capture raised:\n${summary(loud)}`);
+    work.withPcap(st, pcap, () => {
+      assertNothingLoud(scanCapture(pcap).findings);
     }),
   );
 });

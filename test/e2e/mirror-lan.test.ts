@@ -4,18 +4,16 @@
 // collector host; the bridge capture is scanned. Benign counterpart: a plain
 // VXLAN overlay between two hosts, traffic both ways. Needs root; see README.md.
 
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
-import { severityRank } from '../../src/findings/finding.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
-import { canRunNetns, createLan, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { describe, hasEntity } from '../helpers/captures.js';
+import type { CliRun } from '../helpers/cli.js';
+import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
-const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
 const COLLECTOR: HostSpec = { name: 'collector', ip: '198.18.0.30', mac: '02:53:57:00:00:1e' };
 const PEER: HostSpec = { name: 'peer', ip: '198.18.0.31', mac: '02:53:57:00:00:1f' };
 /** Overlay addresses of the benign VXLAN, inside 198.18.0.0/15 but apart from the LAN and upstream subnets. */
@@ -23,60 +21,23 @@ const OVERLAY_VICTIM = '198.19.42.1';
 const OVERLAY_PEER = '198.19.42.2';
 const VNI = '42';
 
-const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-mirror-'));
-let keepWorkDir = KEEP;
-after(() => {
-  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
-  else rmSync(workDir, { recursive: true, force: true });
-});
+const work = new E2eWorkDir('mirror');
+const workDir = work.path;
 
 function scan(pcap: string, config?: string): CliRun {
-  const args = ['scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'none'];
-  if (config) args.push('--config', config);
-  const r = runCli([...args, pcap], 60_000);
-  assert.equal(r.status, 0, `scan failed (${r.status}): ${r.stderr}`);
+  const r = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...(config ? ['--config', config] : [])]);
+  assertExit(r, 0);
   return r;
-}
-
-function summary(findings: readonly Finding[]): string {
-  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message} ${JSON.stringify(f.entities)}`).join('\n');
 }
 
 function t1020(findings: readonly Finding[]): Finding[] {
   return findings.filter((f) => f.attack.techniques.includes('T1020.001'));
 }
 
-function hasEntity(f: Finding, value: string, role: string): boolean {
-  return f.entities.some((e) => e.type === 'ip' && e.value === value && e.role === role);
-}
-
-/** Packets in the capture matching a tcpdump filter, counted by tcpdump itself so the check does not rely on our decoder. */
-function countPackets(pcap: string, filter: string): number {
-  const out = execFileSync('tcpdump', ['-n', '-r', pcap, filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter((l) => l.trim()).length;
-}
-
-/** Runs assertions that need the capture; on failure keeps it and says where it is. */
-async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    keepWorkDir = true;
-    t.diagnostic(`capture: ${pcap}`);
-    console.error(`# ${t.name}: capture kept at ${pcap}`);
-    throw e;
-  }
-}
-
-async function freshLan(t: TestContext): Promise<Lan | undefined> {
-  const why = await canRunNetns(['tc']);
-  if (why) {
-    t.skip(why);
-    return undefined;
-  }
-  const lan = await createLan({ extraHosts: [COLLECTOR, PEER] });
-  t.after(() => lan.destroy());
-  return lan;
+/** A LAN with the collector and the VXLAN peer as extra hosts; undefined when the test was skipped. */
+async function mirrorLan(t: TestContext): Promise<Lan | undefined> {
+  if (!(await skipUnless(t, ['tc']))) return undefined;
+  return freshLan(t, { extraHosts: [COLLECTOR, PEER] });
 }
 
 /** Creates a tunnel device on a host; returns why the kernel refused it (for a skip), or undefined. */
@@ -110,7 +71,7 @@ async function victimTraffic(lan: Lan): Promise<void> {
 }
 
 async function mirrorRun(t: TestContext, name: string, device: string[]): Promise<string | undefined> {
-  const lan = await freshLan(t);
+  const lan = await mirrorLan(t);
   if (!lan) return undefined;
   const refused = await addDevice(lan, 'victim', device);
   if (refused) {
@@ -129,28 +90,28 @@ test('VXLAN mirror of the victim to a collector is T1020.001 naming the collecto
   const pcap = await mirrorRun(t, 'vxlan-mirror', ['vx0', 'type', 'vxlan', 'id', VNI, 'remote', COLLECTOR.ip, 'dstport', '4789', 'dev', 'eth0']);
   if (!pcap) return;
   await t.test('capture holds VXLAN from the victim to the collector', (st) =>
-    withPcap(st, pcap, () => {
-      assert.ok(countPackets(pcap, `udp dst port 4789 and src host ${VICTIM.ip} and dst host ${COLLECTOR.ip}`) >= 8, 'too few mirrored packets');
+    work.withPcap(st, pcap, () => {
+      assert.ok(tcpdumpPackets(pcap, `udp dst port 4789 and src host ${VICTIM.ip} and dst host ${COLLECTOR.ip}`).length >= 8, 'too few mirrored packets');
     }),
   );
   await t.test('scan reports T1020.001 with the collector and the mirroring host', (st) =>
-    withPcap(st, pcap, () => {
+    work.withPcap(st, pcap, () => {
       const r = scan(pcap);
-      const hit = t1020(r.findings).find((f) => hasEntity(f, COLLECTOR.ip, 'collector'));
-      assert.ok(hit, `no T1020.001 finding naming collector ${COLLECTOR.ip}:\n${summary(r.findings)}`);
+      const hit = t1020(r.findings).find((f) => hasEntity(f, 'ip', COLLECTOR.ip, 'collector'));
+      assert.ok(hit, `no T1020.001 finding naming collector ${COLLECTOR.ip}:\n${describe(r.findings)}`);
       assert.equal(hit.rule_id, 'mirror-tunnel-copies');
       assert.equal(hit.severity, 'high');
-      assert.ok(hasEntity(hit, VICTIM.ip, 'source'), summary([hit]));
-      assert.ok(hasEntity(hit, UPSTREAM.ip, 'mirrored'), summary([hit]));
+      assert.ok(hasEntity(hit, 'ip', VICTIM.ip, 'source'), describe([hit]));
+      assert.ok(hasEntity(hit, 'ip', UPSTREAM.ip, 'mirrored'), describe([hit]));
       assert.ok(r.findings.some((f) => f.rule_id === 'tunnel-observed' && f.message.startsWith(`VXLAN ${VICTIM.ip} -> ${COLLECTOR.ip} (vni ${VNI})`)));
     }),
   );
   await t.test('with mirror.collectors naming the collector, no T1020.001', (st) =>
-    withPcap(st, pcap, () => {
+    work.withPcap(st, pcap, () => {
       const config = join(workDir, 'allowed.yml');
       writeFileSync(config, `mirror:\n  collectors: [${COLLECTOR.ip}]\n`);
       const r = scan(pcap, config);
-      assert.deepEqual(t1020(r.findings), [], summary(t1020(r.findings)));
+      assert.deepEqual(t1020(r.findings), [], describe(t1020(r.findings)));
     }),
   );
 });
@@ -161,18 +122,18 @@ test('ERSPAN mirror of the victim to a collector is T1020.001', { timeout: 90_00
   const pcap = await mirrorRun(t, 'erspan-mirror', device);
   if (!pcap) return;
   await t.test('scan reports mirror-erspan-tzsp with the collector, the source and the session', (st) =>
-    withPcap(st, pcap, () => {
+    work.withPcap(st, pcap, () => {
       const r = scan(pcap);
-      const hit = t1020(r.findings).find((f) => f.rule_id === 'mirror-erspan-tzsp' && hasEntity(f, COLLECTOR.ip, 'collector'));
-      assert.ok(hit, `no mirror-erspan-tzsp finding naming ${COLLECTOR.ip}:\n${summary(r.findings)}`);
-      assert.ok(hasEntity(hit, VICTIM.ip, 'source'));
-      assert.ok(hit.entities.some((e) => e.role === 'session' && e.value.endsWith('session 100')), summary([hit]));
+      const hit = t1020(r.findings).find((f) => f.rule_id === 'mirror-erspan-tzsp' && hasEntity(f, 'ip', COLLECTOR.ip, 'collector'));
+      assert.ok(hit, `no mirror-erspan-tzsp finding naming ${COLLECTOR.ip}:\n${describe(r.findings)}`);
+      assert.ok(hasEntity(hit, 'ip', VICTIM.ip, 'source'));
+      assert.ok(hit.entities.some((e) => e.role === 'session' && e.value.endsWith('session 100')), describe([hit]));
     }),
   );
 });
 
 test('a VXLAN overlay between two hosts with traffic both ways is benign', { timeout: 90_000 }, async (t) => {
-  const lan = await freshLan(t);
+  const lan = await mirrorLan(t);
   if (!lan) return;
   for (const [host, remote, overlay] of [
     ['victim', PEER.ip, OVERLAY_VICTIM],
@@ -191,17 +152,16 @@ test('a VXLAN overlay between two hosts with traffic both ways is benign', { tim
   await lan.exec('peer', ['ping', '-n', '-c', '6', '-i', '0.3', OVERLAY_VICTIM], { timeoutMs: 20_000 });
   await cap.stop();
   await t.test('scan decodes the overlay in both directions and reports nothing medium or above', (st) =>
-    withPcap(st, pcap, () => {
-      assert.ok(countPackets(pcap, 'udp dst port 4789') >= 24, 'overlay traffic missing from the capture');
+    work.withPcap(st, pcap, () => {
+      assert.ok(tcpdumpPackets(pcap, 'udp dst port 4789').length >= 24, 'overlay traffic missing from the capture');
       const r = scan(pcap);
-      const loud = r.findings.filter((f) => severityRank(f.severity) >= severityRank('medium'));
-      assert.deepEqual(loud.map((f) => `${f.severity} ${f.rule_id}`), [], `benign overlay raised:\n${summary(loud)}`);
+      assertNothingLoud(r.findings, 'benign overlay');
       for (const [src, dst] of [
         [VICTIM.ip, PEER.ip],
         [PEER.ip, VICTIM.ip],
       ]) {
         const inventory = r.findings.find((f) => f.rule_id === 'tunnel-observed' && f.message.startsWith(`VXLAN ${src} -> ${dst} (vni ${VNI}): `));
-        assert.ok(inventory && /: ([1-9]\d*) inner frames? decoded$/.test(inventory.message), `overlay ${src} -> ${dst} not decoded:\n${summary(r.findings)}`);
+        assert.ok(inventory && /: ([1-9]\d*) inner frames? decoded$/.test(inventory.message), `overlay ${src} -> ${dst} not decoded:\n${describe(r.findings)}`);
       }
     }),
   );

@@ -3,23 +3,28 @@
 // captured on the bridge, then `sniffwatch scan` on the capture. Needs root;
 // see README.md.
 
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
-import { canRunNetns, createLan, sleep, type Background, type Capture, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { describe, hasEntity } from '../helpers/captures.js';
+import type { CliRun } from '../helpers/cli.js';
+import {
+  assertExit,
+  assertNothingLoud,
+  E2eWorkDir,
+  freshLan,
+  scanCapture,
+  selfSignedCertificate,
+  settleAndStop,
+  skipUnless,
+  tcpdumpPackets,
+} from '../helpers/e2e.js';
+import { type Background, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
-const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
-const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-snmp-tls-'));
-let keepWorkDir = KEEP;
-after(() => {
-  if (keepWorkDir) console.error(`# e2e captures kept in ${workDir}`);
-  else rmSync(workDir, { recursive: true, force: true });
-});
+const work = new E2eWorkDir('snmp-tls');
+const workDir = work.path;
 
 const AGENT: HostSpec = { name: 'agent', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const MANAGER: HostSpec = { name: 'manager', ip: '198.18.0.30', mac: '02:53:57:00:00:1e' };
@@ -27,63 +32,16 @@ const COMMUNITY = 's3cretCommunity';
 const TRAP_COMMUNITY = 'trapC0mmunity';
 const V3_USER = { name: 'alice', auth: 'authPass-8d1f', priv: 'privPass-3c7a' };
 const TLS_PORT = 4433;
-const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
-/**
- * tcpdump hands packets over in ring-buffer blocks that retire after a
- * timeout; a handshake is over in milliseconds, so wait before SIGINT or the
- * last frames are never written.
- */
-const CAPTURE_SETTLE_MS = 2000;
 /** net-snmp without the MIB files Debian leaves to snmp-mibs-downloader: no MIB noise, numeric OIDs. */
 const NO_MIBS = ['env', 'MIBS=', `SNMP_PERSISTENT_DIR=${join(workDir, 'client-persist')}`];
 
-async function stopCapture(cap: Capture): Promise<void> {
-  await sleep(CAPTURE_SETTLE_MS);
-  await cap.stop();
-}
-
-function scan(pcap: string, ...extra: string[]): CliRun {
-  const r = runCli(['scan', '--format', 'jsonl', ...extra, pcap]);
-  assert.equal(r.signal, null, `scanner killed by ${r.signal}`);
-  assert.ok(r.status === 0 || r.status === 1, `scanner exit ${r.status}: ${r.stderr}`);
-  return r;
-}
-
-function summary(findings: readonly Finding[]): string {
-  return findings.map((f) => `${f.severity} ${f.rule_id} ${JSON.stringify(f.attack.techniques)}: ${f.message} ${JSON.stringify(f.entities)}`).join('\n');
-}
-
-function hasEntity(f: Finding, type: string, value: string, role: string): boolean {
-  return f.entities.some((e) => e.type === type && e.value === value && e.role === role);
-}
-
-/** Runs assertions that need the capture; on failure keeps it and says where it is. */
-async function withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    keepWorkDir = true;
-    t.diagnostic(`capture: ${pcap}`);
-    console.error(`# ${t.name}: capture kept at ${pcap}`);
-    throw e;
-  }
-}
-
-async function skipUnless(t: TestContext, tools: string[]): Promise<boolean> {
-  const why = await canRunNetns(tools);
-  if (why) t.skip(why);
-  return why === undefined;
-}
-
-async function freshLan(t: TestContext): Promise<Lan> {
-  const lan = await createLan({ extraHosts: [AGENT, MANAGER] });
-  t.after(() => lan.destroy());
-  return lan;
+function lanWithAgentAndManager(t: TestContext): Promise<Lan> {
+  return freshLan(t, { extraHosts: [AGENT, MANAGER] });
 }
 
 /** What tcpdump's own SNMP printer sees, so the capture is checked without our decoder. */
 function tcpdumpSnmp(pcap: string): string {
-  return execFileSync('tcpdump', ['-n', '-v', '-r', pcap, 'udp port 161 or udp port 162'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return tcpdumpPackets(pcap, 'udp port 161 or udp port 162', ['-v']).join('\n');
 }
 
 /** snmpd in the foreground on the agent, with only our config file; resolves once it serves. */
@@ -112,7 +70,7 @@ async function startSnmpd(lan: Lan): Promise<Background> {
 
 test('SNMPv2c with a secret community: reported with manager and agent, never printed unless asked', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['snmpd', 'snmpget', 'snmpwalk']))) return;
-  const lan = await freshLan(t);
+  const lan = await lanWithAgentAndManager(t);
   const snmpd = await startSnmpd(lan);
   const pcap = join(workDir, 'snmp-v2c.pcap');
   const cap = await lan.startCapture(pcap);
@@ -123,7 +81,7 @@ test('SNMPv2c with a secret community: reported with manager and agent, never pr
     timeoutMs: 20_000,
     okCodes: [1],
   });
-  await stopCapture(cap);
+  await settleAndStop(cap);
   await snmpd.stop('SIGTERM', 5000);
   t.diagnostic(`snmpget: ${get.stdout.trim()}; walk lines: ${walk.stdout.trim().split('\n').length}; wrong: ${wrong.stderr.trim()}`);
 
@@ -134,36 +92,36 @@ test('SNMPv2c with a secret community: reported with manager and agent, never pr
     assert.match(tcpdumpSnmp(pcap), new RegExp(`C="${COMMUNITY}"`));
   });
   await t.test('scan reports cred-snmp-community (T1040) naming manager and agent, high', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
       const hit = r.findings.find(
         (f) => f.rule_id === 'cred-snmp-community' && f.severity === 'high' && hasEntity(f, 'ip', MANAGER.ip, 'client') && hasEntity(f, 'ip', AGENT.ip, 'server'),
       );
-      assert.ok(hit, `no high cred-snmp-community for ${MANAGER.ip} -> ${AGENT.ip}:\n${summary(r.findings)}`);
+      assert.ok(hit, `no high cred-snmp-community for ${MANAGER.ip} -> ${AGENT.ip}:\n${describe(r.findings)}`);
       assert.ok(hit.attack.techniques.includes('T1040'));
       assert.ok(hasEntity(hit, 'protocol', 'SNMPv2c', 'version'));
       assert.equal(hit.secrets?.[0]?.length, COMMUNITY.length);
-      assert.equal(r.status, 1, 'a high finding fails the scan');
+      assertExit(r, 1);
       const wrongUse = r.findings.find((f) => f.rule_id === 'cred-snmp-community' && f.severity === 'medium' && /wrong/.test(f.message) && hasEntity(f, 'ip', MANAGER.ip, 'client'));
-      assert.ok(wrongUse, `the unanswered wrong community is not reported as likely wrong:\n${summary(r.findings)}`);
+      assert.ok(wrongUse, `the unanswered wrong community is not reported as likely wrong:\n${describe(r.findings)}`);
     }),
   );
   await t.test('the community is redacted in the JSONL output, and shown with --show-secrets', (st) =>
-    withPcap(st, pcap, () => {
-      const hidden = scan(pcap);
+    work.withPcap(st, pcap, () => {
+      const hidden = scanCapture(pcap);
       assert.ok(!hidden.stdout.includes(COMMUNITY), 'community printed without --show-secrets');
       assert.ok(!hidden.stdout.includes('notTheCommunity'), 'wrong community printed without --show-secrets');
-      const shown = scan(pcap, '--show-secrets');
+      const shown = scanCapture(pcap, ['--show-secrets']);
       assert.ok(shown.stdout.includes(COMMUNITY), 'community missing with --show-secrets');
       assert.match(shown.stderr, /show-secrets/);
     }),
   );
   await t.test("the agent's authenticationFailure trap is reported as a rejection", (st) =>
-    withPcap(st, pcap, () => {
+    work.withPcap(st, pcap, () => {
       assert.match(tcpdumpSnmp(pcap), /authenticationFailure/, 'snmpd sent no authenticationFailure trap');
-      const r = scan(pcap);
+      const r = scanCapture(pcap);
       const trap = r.findings.find((f) => f.rule_id === 'cred-snmp-community' && /authenticationFailure/.test(f.message));
-      assert.ok(trap, summary(r.findings));
+      assert.ok(trap, describe(r.findings));
       assert.match(trap.message, new RegExp(`rejected the community ${MANAGER.ip.replace(/\./g, '\\.')} sent`));
       assert.ok(!r.stdout.includes(TRAP_COMMUNITY));
     }),
@@ -172,7 +130,7 @@ test('SNMPv2c with a secret community: reported with manager and agent, never pr
 
 test('SNMPv3 authPriv: no community finding, nothing medium or above', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['snmpd', 'snmpget']))) return;
-  const lan = await freshLan(t);
+  const lan = await lanWithAgentAndManager(t);
   const snmpd = await startSnmpd(lan);
   const pcap = join(workDir, 'snmp-v3.pcap');
   const cap = await lan.startCapture(pcap);
@@ -181,39 +139,25 @@ test('SNMPv3 authPriv: no community finding, nothing medium or above', { timeout
     [...NO_MIBS, 'snmpget', '-v3', '-l', 'authPriv', '-u', V3_USER.name, '-a', 'SHA', '-A', V3_USER.auth, '-x', 'AES', '-X', V3_USER.priv, '-On', AGENT.ip, '1.3.6.1.2.1.1.5.0'],
     { timeoutMs: 20_000 },
   );
-  await stopCapture(cap);
+  await settleAndStop(cap);
   await snmpd.stop('SIGTERM', 5000);
   await t.test('the v3 exchange happened', () => {
     assert.match(get.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
     assert.match(tcpdumpSnmp(pcap), /SNMPv3/);
   });
   await t.test('scan reports no community and nothing medium or above, exit 0', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
-      assert.deepEqual(r.findings.filter((f) => f.rule_id === 'cred-snmp-community'), [], summary(r.findings));
-      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
-      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], summary(loud));
-      assert.equal(r.status, 0, r.stderr);
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      assert.deepEqual(r.findings.filter((f) => f.rule_id === 'cred-snmp-community'), [], describe(r.findings));
+      assertNothingLoud(r.findings);
+      assertExit(r, 0);
     }),
   );
 });
 
 /** Segments to or from the TLS port whose payload starts with a handshake record (22), counted by tcpdump. */
 function handshakeSegments(pcap: string): number {
-  const filter = `tcp port ${TLS_PORT} and tcp[((tcp[12] & 0xf0) >> 2)] = 22`;
-  const text = execFileSync('tcpdump', ['-n', '-r', pcap, filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return text.split('\n').filter((l) => l.trim()).length;
-}
-
-/** A throw-away self-signed certificate for s_server. */
-function certificate(): { cert: string; key: string } {
-  const cert = join(workDir, 'cert.pem');
-  const key = join(workDir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=sniffwatch-e2e'], {
-    stdio: 'ignore',
-    timeout: 30_000,
-  });
-  return { cert, key };
+  return tcpdumpPackets(pcap, `tcp port ${TLS_PORT} and tcp[((tcp[12] & 0xf0) >> 2)] = 22`).length;
 }
 
 /**
@@ -222,8 +166,8 @@ function certificate(): { cert: string; key: string } {
  * s_client says it negotiated. -www keeps s_server from reading stdin.
  */
 async function tlsHandshake(t: TestContext, name: string, serverArgs: string[], clientArgs: string[]): Promise<{ pcap: string; protocol: string }> {
-  const lan = await freshLan(t);
-  const { cert, key } = certificate();
+  const lan = await lanWithAgentAndManager(t);
+  const { cert, key } = selfSignedCertificate(workDir, 'sniffwatch-e2e');
   const server = lan.spawn('agent', ['openssl', 's_server', '-accept', `${AGENT.ip}:${TLS_PORT}`, '-cert', cert, '-key', key, '-www', ...serverArgs], 's_server');
   await server.waitFor(/ACCEPT/, 15_000);
   const pcap = join(workDir, `${name}.pcap`);
@@ -231,7 +175,7 @@ async function tlsHandshake(t: TestContext, name: string, serverArgs: string[], 
   const quoted = clientArgs.map((a) => `'${a}'`).join(' ');
   // stdin from /dev/null: s_client completes the handshake, then closes.
   const client = await lan.exec('manager', ['sh', '-c', `openssl s_client -connect ${AGENT.ip}:${TLS_PORT} ${quoted} </dev/null`], { timeoutMs: 20_000 });
-  await stopCapture(cap);
+  await settleAndStop(cap);
   await server.stop('SIGTERM', 5000);
   // "New, TLSv1.0, Cipher is ..." is printed for every version (the session block is not, for TLS 1.3).
   const protocol = /^New, ([^,]+),/m.exec(client.stdout)?.[1] ?? '?';
@@ -241,8 +185,8 @@ async function tlsHandshake(t: TestContext, name: string, serverArgs: string[], 
 
 function assertWeakTls(r: CliRun, severity: string, negotiated: string): Finding {
   const hit = r.findings.find((f) => f.rule_id === 'tls-weak-version' && hasEntity(f, 'ip', MANAGER.ip, 'client') && hasEntity(f, 'ip', AGENT.ip, 'server'));
-  assert.ok(hit, `no tls-weak-version naming client ${MANAGER.ip} and server ${AGENT.ip}:\n${summary(r.findings)}`);
-  assert.equal(hit.severity, severity, summary([hit]));
+  assert.ok(hit, `no tls-weak-version naming client ${MANAGER.ip} and server ${AGENT.ip}:\n${describe(r.findings)}`);
+  assert.equal(hit.severity, severity, describe([hit]));
   assert.ok(hit.attack.techniques.includes('T1557'));
   assert.ok(hasEntity(hit, 'host', `${AGENT.ip}:${TLS_PORT}`, 'service'));
   assert.ok(hasEntity(hit, 'protocol', negotiated, 'negotiated'));
@@ -256,8 +200,8 @@ test('openssl with TLS 1.0 on both sides: tls-weak-version, medium', { timeout: 
   assert.equal(protocol, 'TLSv1.0', 'openssl did not negotiate TLS 1.0');
   assert.ok(handshakeSegments(pcap) >= 2, 'capture holds no ClientHello/ServerHello');
   await t.test('scan names client and server:port, TLS 1.0 negotiated and offered', (st) =>
-    withPcap(st, pcap, () => {
-      const hit = assertWeakTls(scan(pcap), 'medium', 'TLS 1.0');
+    work.withPcap(st, pcap, () => {
+      const hit = assertWeakTls(scanCapture(pcap), 'medium', 'TLS 1.0');
       assert.ok(hasEntity(hit, 'protocol', 'TLS 1.0', 'offered'));
     }),
   );
@@ -268,8 +212,8 @@ test('a TLS 1.3-capable client pushed down to TLS 1.0 is a downgrade: high', { t
   const { pcap, protocol } = await tlsHandshake(t, 'tls-downgrade', ['-tls1', '-cipher', 'DEFAULT@SECLEVEL=0'], ['-cipher', 'DEFAULT@SECLEVEL=0']);
   assert.equal(protocol, 'TLSv1.0');
   await t.test('scan reports the downgrade with the offered TLS 1.3', (st) =>
-    withPcap(st, pcap, () => {
-      const hit = assertWeakTls(scan(pcap), 'high', 'TLS 1.0');
+    work.withPcap(st, pcap, () => {
+      const hit = assertWeakTls(scanCapture(pcap), 'high', 'TLS 1.0');
       assert.ok(hasEntity(hit, 'protocol', 'TLS 1.3', 'offered'));
       assert.match(hit.message, /downgrade/);
     }),
@@ -282,12 +226,11 @@ test('openssl defaults (TLS 1.3): nothing medium or above', { timeout: 90_000 },
   assert.equal(protocol, 'TLSv1.3');
   assert.ok(handshakeSegments(pcap) >= 2, 'capture holds no ClientHello/ServerHello');
   await t.test('scan reports no weak version and nothing medium or above, exit 0', (st) =>
-    withPcap(st, pcap, () => {
-      const r = scan(pcap);
-      assert.deepEqual(r.findings.filter((f) => f.rule_id === 'tls-weak-version'), [], summary(r.findings));
-      const loud = r.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
-      assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], summary(loud));
-      assert.equal(r.status, 0, r.stderr);
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      assert.deepEqual(r.findings.filter((f) => f.rule_id === 'tls-weak-version'), [], describe(r.findings));
+      assertNothingLoud(r.findings);
+      assertExit(r, 0);
     }),
   );
 });

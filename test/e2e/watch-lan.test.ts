@@ -4,21 +4,19 @@
 // interfaces going down, coming back and appearing are followed; SIGTERM
 // stops it cleanly with capture statistics. Needs root and the native addon.
 
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { WIRE_ANALYZERS } from '../../src/analyzers/index.js';
 import { ADDON_PATH } from '../../src/capture/live/pcap-live.js';
 import type { Finding } from '../../src/findings/finding.js';
-import { hasEntity } from '../helpers/captures.js';
+import { describe, hasEntity, isAtLeast } from '../helpers/captures.js';
 import { CLI } from '../helpers/cli.js';
+import { arpReplies, assertNothingLoud, E2eWorkDir, freshLan, skipUnless } from '../helpers/e2e.js';
 import {
-  canRunNetns,
-  createLan,
-  dhclientOnceArgv,
+  acquireDhcpLease,
   dnsmasqDhcpArgv,
   DNSMASQ_DHCP_READY,
   findTool,
@@ -31,14 +29,8 @@ import {
   type Lan,
 } from '../helpers/netns-lan.js';
 
-const KEEP = process.env.SNIFFWATCH_E2E_KEEP === '1';
-const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-watch-'));
-after(() => {
-  if (KEEP) console.error(`# e2e files (evidence pcaps) kept in ${workDir}`);
-  else rmSync(workDir, { recursive: true, force: true });
-});
-
-const MEDIUM_OR_ABOVE = new Set(['medium', 'high', 'critical']);
+/** Evidence pcaps of the watch runs. */
+const workDir = new E2eWorkDir('watch').path;
 const STATS_LINE = /br0: (\d+) packet\(s\) received, (\d+) dropped by the kernel, (\d+) dropped by the interface, (\d+) analysed \(opened (\d+) time\(s\)\)/;
 
 /** `sniffwatch watch` inside a namespace, stdout (JSONL findings) and stderr kept apart. */
@@ -56,7 +48,9 @@ class WatchRun {
     assert.ok(ip, 'ip not found');
     assert.ok(existsSync(CLI), `CLI not built: ${CLI}`);
     // `ip netns exec` execs node, so signals reach sniffwatch itself.
-    this.child = spawn(ip, ['netns', 'exec', ns, process.execPath, CLI, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Wire-only unless a test asks for host sensors (they would also report the test's own tools).
+    const argv = args.includes('--host') ? args.filter((a) => a !== '--host') : ['--no-host', ...args];
+    this.child = spawn(ip, ['netns', 'exec', ns, process.execPath, CLI, 'watch', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.stdout += chunk.toString('utf8');
       let nl: number;
@@ -144,14 +138,8 @@ async function setup(t: TestContext, tools: string[]): Promise<Lan | undefined> 
     t.skip('native pcap addon not built (needs build-essential libpcap-dev; npm run build:native)');
     return undefined;
   }
-  const why = await canRunNetns(tools);
-  if (why) {
-    t.skip(why);
-    return undefined;
-  }
-  const lan = await createLan();
-  t.after(() => lan.destroy());
-  return lan;
+  if (!(await skipUnless(t, tools))) return undefined;
+  return freshLan(t);
 }
 
 function startWatch(t: TestContext, lan: Lan, args: string[]): WatchRun {
@@ -160,15 +148,9 @@ function startWatch(t: TestContext, lan: Lan, args: string[]): WatchRun {
   return w;
 }
 
-function summary(findings: Finding[]): string {
-  return findings.map((f) => `${f.rule_id} ${f.severity} ${JSON.stringify(f.attack.techniques)} ${JSON.stringify(f.entities)}`).join('\n');
-}
-
 /** Forged "<ip> is-at <attacker>" replies in a pcap, read with tcpdump (independent of our decoder). */
 function forgedReplies(pcap: string, ip: string): number {
-  const text = execFileSync('tcpdump', ['-n', '-e', '-r', pcap, 'arp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const re = new RegExp(`^\\S+ ${ATTACKER.mac} > .*Reply ${ip.replace(/\./g, '\\.')} is-at ${ATTACKER.mac}`);
-  return text.split('\n').filter((l) => re.test(l)).length;
+  return arpReplies(pcap).filter((r) => r.ethSrc === ATTACKER.mac && r.ip === ip && r.mac === ATTACKER.mac).length;
 }
 
 /** Checks the exit summary on stderr and reports the measured latency. */
@@ -200,7 +182,7 @@ test('arpspoof is reported live, while it runs, with the forged replies in the e
   const hit = await watch.waitFinding(
     (f) =>
       f.attack.techniques.includes('T1557.002') &&
-      (f.severity === 'high' || f.severity === 'critical') &&
+      isAtLeast(f, 'high') &&
       hasEntity(f, 'mac', ATTACKER.mac, 'attacker') &&
       hasEntity(f, 'ip', GATEWAY.ip, 'impersonated'),
     'high T1557.002 finding naming the attacker MAC and the impersonated gateway',
@@ -245,8 +227,7 @@ test('benign LAN traffic watched live: no medium+ finding, exit 0', { timeout: 6
   ]);
   await sleep(500);
   const exit = await watch.stop('SIGTERM', 20_000);
-  const loud = watch.findings.filter((f) => MEDIUM_OR_ABOVE.has(f.severity));
-  assert.deepEqual(loud.map((f) => `${f.rule_id} ${f.severity}`), [], `benign traffic raised:\n${summary(loud)}`);
+  assertNothingLoud(watch.findings, 'benign traffic');
   assert.deepEqual(exit, { code: 0, signal: null }, `stderr:\n${watch.stderr}`);
   assertStats(t, watch);
 });
@@ -315,17 +296,8 @@ test('a rogue dnsmasq DHCP server is reported live', { timeout: 90_000 }, async 
   await watch.waitStderr(/watching br0/, 15_000);
   const server = lan.spawn('gateway', dnsmasqDhcpArgv('gateway', dir, ['198.18.0.100', '198.18.0.150'], GATEWAY.ip, GATEWAY.ip), 'dnsmasq@gateway');
   await server.waitFor(DNSMASQ_DHCP_READY, 15_000);
-  const acquire = async (): Promise<void> => {
-    rmSync(join(dir, 'dhclient.leases'), { force: true });
-    const c = lan.spawn('victim', dhclientOnceArgv(dir), 'dhclient');
-    try {
-      await c.waitFor(/bound to [\d.]+/, 30_000);
-    } finally {
-      await c.stop('SIGTERM', 5000);
-    }
-  };
   // The network's own server first, then the rogue answers DISCOVERs too.
-  await acquire();
+  await acquireDhcpLease(lan, dir);
   const rogue = lan.spawn('attacker', dnsmasqDhcpArgv('attacker', dir, ['198.18.0.200', '198.18.0.220'], ATTACKER.ip, ATTACKER.ip), 'dnsmasq@attacker');
   await rogue.waitFor(DNSMASQ_DHCP_READY, 15_000);
   const hitPromise = watch.waitFinding(
@@ -334,7 +306,7 @@ test('a rogue dnsmasq DHCP server is reported live', { timeout: 90_000 }, async 
     40_000,
   );
   hitPromise.catch(() => undefined);
-  for (let i = 0; i < 3 && !watch.findings.some((f) => f.rule_id === 'dhcp-rogue-server'); i++) await acquire();
+  for (let i = 0; i < 3 && !watch.findings.some((f) => f.rule_id === 'dhcp-rogue-server'); i++) await acquireDhcpLease(lan, dir);
   let hit: Finding | undefined;
   let error: unknown;
   try {
@@ -349,8 +321,8 @@ test('a rogue dnsmasq DHCP server is reported live', { timeout: 90_000 }, async 
   if (error) throw error;
   assert.ok(hit);
   assert.ok(rogueRunning, 'the rogue server had exited before the finding arrived');
-  assert.deepEqual(hit.attack.techniques, ['T1557.003'], summary([hit]));
-  assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), summary([hit]));
+  assert.deepEqual(hit.attack.techniques, ['T1557.003'], describe([hit]));
+  assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), describe([hit]));
   assert.equal(exit.code, 1, `stderr:\n${watch.stderr}`);
   assertStats(t, watch);
 });

@@ -34,14 +34,19 @@ export async function scanFrames(frames: readonly TimedFrame[], config: Sniffwat
   return withTempDir(async (dir) => scanCaptures([writePcap(join(dir, 'in.pcap'), frames)], { config, profile: 'production' }));
 }
 
+export function isAtLeast(f: Finding, level: Severity): boolean {
+  return severityRank(f.severity) >= severityRank(level);
+}
+
 export function atLeast(findings: readonly Finding[], level: Severity): Finding[] {
-  return findings.filter((f) => severityRank(f.severity) >= severityRank(level));
+  return findings.filter((f) => isAtLeast(f, level));
 }
 
 export function hasEntity(f: Finding, type: string, value: string, role?: string): boolean {
   return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
 }
 
+/** Findings for an assertion message: severity, rule, techniques, message and entities, one a line. */
 export function describe(findings: readonly Finding[]): string {
-  return findings.map((f) => `${f.severity} ${f.rule_id}: ${f.message}`).join('\n');
+  return findings.map((f) => `${f.severity} ${f.rule_id} ${JSON.stringify(f.attack.techniques)}: ${f.message} ${JSON.stringify(f.entities)}`).join('\n');
 }

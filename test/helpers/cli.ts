@@ -19,7 +19,14 @@ export function runCli(args: readonly string[], timeoutMs = 120_000): CliRun {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 << 20, cwd: REPO_ROOT });
   const findings: Finding[] = [];
   if (args.includes('jsonl')) {
-    for (const line of r.stdout.split('\n')) if (line.trim()) findings.push(JSON.parse(line) as Finding);
+    for (const line of r.stdout.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        findings.push(JSON.parse(line) as Finding);
+      } catch {
+        throw new Error(`CLI stdout line is not JSON: ${line.slice(0, 200)}`);
+      }
+    }
   }
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, findings };
 }

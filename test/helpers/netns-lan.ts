@@ -10,7 +10,7 @@
 // has no default route, so nothing can leave the namespaces.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -117,6 +117,18 @@ const TOOL_PACKAGES: Record<string, string> = {
   tc: 'iproute2',
   dig: 'bind9-dnsutils',
   dnsspoof: 'dsniff',
+  vsftpd: 'vsftpd',
+  curl: 'curl',
+  telnetd: 'inetutils-telnetd',
+  python3: 'python3',
+  nginx: 'nginx-light',
+  dovecot: 'dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond',
+  slapd: 'slapd',
+  ldapwhoami: 'ldap-utils',
+  useradd: 'passwd',
+  ss: 'iproute2',
+  bettercap: 'bettercap',
+  mount: 'mount',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */
@@ -144,6 +156,14 @@ function childEnv(): NodeJS.ProcessEnv {
 
 let probeResult: Promise<string | undefined> | undefined;
 
+/** The first of `tools` not on the PATH, as a one-line reason naming its Debian package; undefined when all are there. */
+export function missingTool(tools: readonly string[]): string | undefined {
+  const tool = tools.find((t) => !findTool(t));
+  if (tool === undefined) return undefined;
+  const pkg = TOOL_PACKAGES[tool];
+  return `tool missing: ${tool}${pkg ? ` (Debian package ${pkg})` : ''}`;
+}
+
 /**
  * Why this process cannot build a netns LAN with the given extra tools, or
  * undefined when it can. The reason is one line, fit for t.skip().
@@ -152,12 +172,8 @@ export async function canRunNetns(tools: string[] = []): Promise<string | undefi
   if (process.platform !== 'linux') return `needs Linux network namespaces: platform is ${process.platform}`;
   const uid = process.getuid?.();
   if (uid !== 0) return `needs root: running as uid ${uid ?? 'unknown'}`;
-  for (const tool of ['ip', 'tcpdump', 'ping', 'sysctl', ...tools]) {
-    if (!findTool(tool)) {
-      const pkg = TOOL_PACKAGES[tool];
-      return `tool missing: ${tool}${pkg ? ` (Debian package ${pkg})` : ''}`;
-    }
-  }
+  const missing = missingTool(['ip', 'tcpdump', 'ping', 'sysctl', ...tools]);
+  if (missing) return missing;
   probeResult ??= probeNetns();
   return probeResult;
 }
@@ -614,6 +630,34 @@ export function scapyPython(): string | undefined {
   return scapyInterpreter ?? undefined;
 }
 
+/**
+ * dnsmasq on the gateway as the LAN's DNS server, answering only `records`
+ * (name and its subdomains -> IPv4 address) and nothing upstream, logging the
+ * queries; no config or hosts file, its pid file in `dir`. Resolves once it serves.
+ */
+export async function startDnsmasqDns(lan: Lan, dir: string, records: readonly [name: string, address: string][]): Promise<Background> {
+  const dnsmasq = lan.spawn(
+    'gateway',
+    [
+      'dnsmasq',
+      '--no-daemon',
+      '--conf-file=/dev/null',
+      '--no-resolv',
+      '--no-hosts',
+      '--bind-interfaces',
+      `--listen-address=${GATEWAY.ip}`,
+      '--except-interface=lo',
+      ...records.map(([name, address]) => `--address=/${name}/${address}`),
+      `--pid-file=${join(dir, `dnsmasq-${lan.id}.pid`)}`,
+      '--user=root',
+      '--log-queries',
+    ],
+    'dnsmasq',
+  );
+  await dnsmasq.waitFor(/started, version/, 10_000);
+  return dnsmasq;
+}
+
 /** dnsmasq prints this once its DHCP socket is up. */
 export const DNSMASQ_DHCP_READY = /DHCP, IP range/;
 
@@ -649,9 +693,35 @@ export function dnsmasqDhcpArgv(host: string, dir: string, pool: [string, string
  * fresh DISCOVER.
  */
 export function dhclientOnceArgv(dir: string): string[] {
+  return dhclientArgv(dir, ['-d', '-1']);
+}
+
+function dhclientArgv(dir: string, mode: string[]): string[] {
   const conf = join(dir, 'dhclient.conf');
   writeFileSync(conf, 'timeout 20;\nretry 1;\nrequest subnet-mask, routers, domain-name-servers;\n');
-  return ['dhclient', '-4', '-v', '-d', '-1', '-sf', '/bin/true', '-cf', conf, '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), 'eth0'];
+  return ['dhclient', '-4', '-v', ...mode, '-sf', '/bin/true', '-cf', conf, '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), 'eth0'];
+}
+
+/**
+ * One lease acquisition by the victim's dhclient (dhclientOnceArgv), stopped
+ * once bound; resolves with the address bound. `fresh` forgets the previous
+ * lease first, so the client starts with a DISCOVER instead of asking for the
+ * remembered address (INIT-REBOOT).
+ */
+export async function acquireDhcpLease(lan: Lan, dir: string, fresh = true): Promise<string> {
+  if (fresh) rmSync(join(dir, 'dhclient.leases'), { force: true });
+  const client = lan.spawn('victim', dhclientOnceArgv(dir), 'dhclient');
+  try {
+    await client.waitFor(/bound to [\d.]+/, 30_000);
+    return /bound to ([\d.]+)/.exec(client.output())![1]!;
+  } finally {
+    await client.stop('SIGTERM', 5000);
+  }
+}
+
+/** DHCPRELEASE of the lease acquireDhcpLease(lan, dir) left in `dir`. */
+export async function releaseDhcpLease(lan: Lan, dir: string): Promise<void> {
+  await lan.exec('victim', dhclientArgv(dir, ['-r']), { timeoutMs: 20_000 });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { berElement, berInteger, ipv4TcpFrame, ntlmAuthenticateMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import { berElement, berInteger, tcpFrame, ntlmAuthenticateMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
@@ -460,7 +460,7 @@ test('a credential on a flow evicted or still open at the end is reported with a
   const findings = await findingsOf(c);
   assertCredential(one(findings, 'cred-ftp'), 21, 'gus', 'unknown', 6);
   // A stray segment for an unrelated flow on a high port is ignored.
-  const stray = ipv4TcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50001, 50002, 1, 1, TCP_ACK | TCP_PSH, Buffer.from('PASS x\r\n'));
+  const stray = tcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50001, 50002, 1, 1, TCP_ACK | TCP_PSH, Buffer.from('PASS x\r\n'));
   const r = await scanFrames([{ t: 1, frame: stray }]);
   assert.deepEqual(credRules(r.findings), []);
 });
@@ -543,8 +543,8 @@ test('a mid-stream flow between two high ports whose roles were guessed wrong is
   const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   // No handshake captured; the client's port (50000) is the lower one, so the port guess calls it the server.
   const frames: TimedFrame[] = [
-    { t: 1, frame: ipv4TcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50000, 60000, 100, 900, TCP_ACK | TCP_PSH, request) },
-    { t: 1.01, frame: ipv4TcpFrame(SERVER_MAC, CLIENT_MAC, SERVER_IP, CLIENT_IP, 60000, 50000, 900, 100 + request.length, TCP_ACK | TCP_PSH, response) },
+    { t: 1, frame: tcpFrame(CLIENT_MAC, SERVER_MAC, CLIENT_IP, SERVER_IP, 50000, 60000, 100, 900, TCP_ACK | TCP_PSH, request) },
+    { t: 1.01, frame: tcpFrame(SERVER_MAC, CLIENT_MAC, SERVER_IP, CLIENT_IP, 60000, 50000, 900, 100 + request.length, TCP_ACK | TCP_PSH, response) },
   ];
   const r = await scanFrames(frames);
   assertCredential(one(r.findings, 'cred-http-basic'), 60000, 'kim', 'succeeded', 6);

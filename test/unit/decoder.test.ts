@@ -6,7 +6,7 @@ import { ArpDecode, ArpMessage, decodeArp } from '../../src/decode/arp.js';
 import { ip4ToString, ip6ToString, isVirtualRouterMac, macToString, parseIp4, parseMac } from '../../src/decode/addr.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, Packet } from '../../src/decode/packet.js';
-import { arpFrame, arpPayload, ethernet, ipv4Packet, ipv4TcpFrame, macBytes, tcpSegment, udpDatagram, ZERO_MAC } from '../../src/craft/frames.js';
+import { arpFrame, arpPayload, ethernet, ipv4Packet, tcpFrame, macBytes, tcpSegment, udpDatagram, ZERO_MAC } from '../../src/craft/frames.js';
 
 function decode(bytes: Buffer, linktype = LINKTYPE_ETHERNET): Packet {
   const f = newRawFrame();
@@ -101,7 +101,7 @@ test('raw IPv4, BSD loopback, and IPv6 with extension headers', () => {
 });
 
 test('TCP header fields and payload', () => {
-  const pkt = decode(ipv4TcpFrame(A, B, '198.18.0.10', '198.18.0.1', 40000, 21, 1000, 2000, 0x18, Buffer.from('USER x\r\n')));
+  const pkt = decode(tcpFrame(A, B, '198.18.0.10', '198.18.0.1', 40000, 21, 1000, 2000, 0x18, Buffer.from('USER x\r\n')));
   assert.equal(pkt.tcpSeq, 1000);
   assert.equal(pkt.tcpAck, 2000);
   assert.equal(pkt.tcpFlags, 0x18);

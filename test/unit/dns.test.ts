@@ -5,7 +5,7 @@ import {
   arpRequest,
   dnsMessage,
   dnsName,
-  ipv4TcpFrame,
+  tcpFrame,
   ipv4UdpFrame,
   nbAddress,
   netbiosEncodedName,
@@ -175,10 +175,10 @@ test('decoder: answers beyond the cap, TC responses and snapped captures are not
 test('decoder: DNS and LLMNR over TCP are read only from a segment holding one whole message', () => {
   const m = dnsMessage({ id: 7, flags: 0x0100, questions: [{ name: 'tcp.example', type: 1 }] });
   const prefixed = Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
-  const whole = decode(ipv4TcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed));
+  const whole = decode(tcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed));
   assert.ok(whole.ok);
   assert.equal(whole.msg.names.text(0), 'tcp.example');
-  const part = decode(ipv4TcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed.subarray(0, 10)));
+  const part = decode(tcpFrame(VICTIM.mac, GW.mac, VICTIM.ip, GW.ip, 40001, 53, 1, 1, TCP_PSH | TCP_ACK, prefixed.subarray(0, 10)));
   assert.equal(part.ok, false);
   assert.equal(part.pkt.malformed, null);
 });
@@ -413,7 +413,7 @@ test('NTLM authentication from a victim to the poisoner makes it critical and na
   });
   // SMB2 SESSION_SETUP carries the AUTHENTICATE message inside SPNEGO; only the NTLMSSP bytes matter here.
   const blob = Buffer.concat([Buffer.alloc(80, 0), ntlmAuthenticateMessage({ user: 'alice', domain: 'CORP', ntResponse: Buffer.alloc(64, 0x42) })]);
-  frames.push({ t: 3, frame: ipv4TcpFrame(VICTIM.mac, ATTACKER.mac, VICTIM.ip, ATTACKER.ip, 49700, 445, 1000, 2000, TCP_PSH | TCP_ACK, blob) });
+  frames.push({ t: 3, frame: tcpFrame(VICTIM.mac, ATTACKER.mac, VICTIM.ip, ATTACKER.ip, 49700, 445, 1000, 2000, TCP_PSH | TCP_ACK, blob) });
   const { findings } = await scanFrames(frames);
   const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
   assert.ok(f, describe(findings));

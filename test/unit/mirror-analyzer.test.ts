@@ -11,7 +11,7 @@ import {
   grePacket,
   ipv4GreFrame,
   ipv4Packet,
-  ipv4TcpFrame,
+  tcpFrame,
   ipv4UdpFrame,
   ipv6UdpFrame,
   tcpSegment,
@@ -44,8 +44,8 @@ const T1020 = 'T1020.001';
 function conversation(n: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(ipv4TcpFrame(HOST_A.mac, GATEWAY.mac, HOST_A.ip, HOST_B.ip, 40000, 443, 1000 + i, 0, i === 0 ? TCP_SYN : TCP_ACK, Buffer.alloc(10)));
-    out.push(ipv4TcpFrame(GATEWAY.mac, HOST_A.mac, HOST_B.ip, HOST_A.ip, 443, 40000, 5000 + i, 1001 + i, i === 0 ? TCP_SYN | TCP_ACK : TCP_ACK, Buffer.alloc(20)));
+    out.push(tcpFrame(HOST_A.mac, GATEWAY.mac, HOST_A.ip, HOST_B.ip, 40000, 443, 1000 + i, 0, i === 0 ? TCP_SYN : TCP_ACK, Buffer.alloc(10)));
+    out.push(tcpFrame(GATEWAY.mac, HOST_A.mac, HOST_B.ip, HOST_A.ip, 443, 40000, 5000 + i, 1001 + i, i === 0 ? TCP_SYN | TCP_ACK : TCP_ACK, Buffer.alloc(20)));
   }
   return out;
 }
@@ -158,8 +158,8 @@ test('routed traffic hairpinning through a gateway behind the far VTEP is not mi
   // A and B both behind VTEP1, their gateway behind VTEP2: both directions go VTEP1 -> VTEP2, both towards the gateway MAC.
   const frames: Buffer[] = [];
   for (let i = 0; i < 5; i++) {
-    frames.push(vxlan(VTEP1, VTEP2, 5, ipv4TcpFrame(HOST_A.mac, GATEWAY.mac, HOST_A.ip, HOST_B.ip, 40000, 443, i, 0, TCP_ACK, Buffer.alloc(4))));
-    frames.push(vxlan(VTEP1, VTEP2, 5, ipv4TcpFrame(HOST_B.mac, GATEWAY.mac, HOST_B.ip, HOST_A.ip, 443, 40000, i, 0, TCP_ACK, Buffer.alloc(4))));
+    frames.push(vxlan(VTEP1, VTEP2, 5, tcpFrame(HOST_A.mac, GATEWAY.mac, HOST_A.ip, HOST_B.ip, 40000, 443, i, 0, TCP_ACK, Buffer.alloc(4))));
+    frames.push(vxlan(VTEP1, VTEP2, 5, tcpFrame(HOST_B.mac, GATEWAY.mac, HOST_B.ip, HOST_A.ip, 443, 40000, i, 0, TCP_ACK, Buffer.alloc(4))));
   }
   const { findings } = await scanFrames(timed(frames));
   assert.deepEqual(t1020(findings), [], describe(findings));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newRawFrame } from '../../src/capture/frame.js';
 import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
-import { ipv4TcpFrame, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import { tcpFrame, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
 import { Packet } from '../../src/decode/packet.js';
 import { TcpReassembler, type CloseReason, type ReassemblerOptions, type TcpFlow } from '../../src/analyzers/tcp/reassembly.js';
@@ -61,11 +61,11 @@ function harness(opts: Partial<ReassemblerOptions<unknown>> = {}): { r: TcpReass
 
 /** A data segment from the client with an explicit sequence number. */
 function clientSeg(seq: number, data: string, flags = PSH): Buffer {
-  return ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, CLIENT.port, SERVER.port, seq, 5001, flags, Buffer.from(data, 'latin1'));
+  return tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, CLIENT.port, SERVER.port, seq, 5001, flags, Buffer.from(data, 'latin1'));
 }
 
 function serverSeg(seq: number, data: string, ack: number, flags = PSH): Buffer {
-  return ipv4TcpFrame(SERVER.mac, CLIENT.mac, SERVER.ip, CLIENT.ip, SERVER.port, CLIENT.port, seq, ack, flags, Buffer.from(data, 'latin1'));
+  return tcpFrame(SERVER.mac, CLIENT.mac, SERVER.ip, CLIENT.ip, SERVER.port, CLIENT.port, seq, ack, flags, Buffer.from(data, 'latin1'));
 }
 
 test('in-order data both ways, roles from the SYN, FIN both ways closes and frees the flow', () => {
@@ -178,7 +178,7 @@ test('a hole open longer than the gap timeout is skipped when any later packet a
   const base = c.clientSeq;
   feed(clientSeg(base + 3, 'late'), 1);
   // Another flow's packet two seconds later expires the hole.
-  feed(ipv4TcpFrame('02:00:00:00:00:20', SERVER.mac, '198.18.0.20', SERVER.ip, 41000, 80, 1, 0, TCP_SYN, Buffer.alloc(0)), 3);
+  feed(tcpFrame('02:00:00:00:00:20', SERVER.mac, '198.18.0.20', SERVER.ip, 41000, 80, 1, 0, TCP_SYN, Buffer.alloc(0)), 3);
   assert.equal(seen.client, 'late');
   assert.deepEqual(seen.gaps, [{ fromClient: true, skipped: 3 }]);
 });
@@ -217,7 +217,7 @@ test('the global buffer cap holds across flows: the oldest buffered direction is
   for (let f = 0; f < 20; f++) {
     const c = new TcpConversation({ ...CLIENT, port: 42000 + f }, SERVER).handshake();
     feed(c.frames);
-    feed(ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 42000 + f, SERVER.port, c.clientSeq + 5, 5001, PSH, Buffer.alloc(30, 0x61)));
+    feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 42000 + f, SERVER.port, c.clientSeq + 5, 5001, PSH, Buffer.alloc(30, 0x61)));
     assert.ok(r.bufferedBytes <= 100, `buffered ${r.bufferedBytes}`);
   }
   assert.ok(seen.gaps.length >= 16, 'older flows had their holes skipped');
@@ -228,19 +228,19 @@ test('the flow table is capped: least recently active flows are evicted, active 
   const keep = new TcpConversation({ ...CLIENT, port: 1111 }, SERVER).handshake();
   feed(keep.frames);
   for (let i = 0; i < 10_000; i++) {
-    feed(ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 2000 + (i % 60000), 22, i, 0, TCP_SYN, Buffer.alloc(0)));
-    if (i % 50 === 0) feed(ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1111, SERVER.port, keep.clientSeq, 5001, TCP_ACK, Buffer.alloc(0)));
+    feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 2000 + (i % 60000), 22, i, 0, TCP_SYN, Buffer.alloc(0)));
+    if (i % 50 === 0) feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1111, SERVER.port, keep.clientSeq, 5001, TCP_ACK, Buffer.alloc(0)));
     assert.ok(r.size <= 100);
   }
   assert.ok(r.stats.flowsEvicted >= 9_900);
-  feed(ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1111, SERVER.port, keep.clientSeq, 5001, PSH, Buffer.from('still here')));
+  feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1111, SERVER.port, keep.clientSeq, 5001, PSH, Buffer.from('still here')));
   assert.equal(seen.client, 'still here', 'the active flow survived the flood with its state');
   assert.ok(seen.closes.every((x) => x.reason === 'evicted'));
 });
 
 test('a million flows (SYN flood with random ports) stay bounded', () => {
   const { r, feed } = harness({ maxFlows: 4096, hashSeed: 12345 });
-  const frame = ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1, 80, 1, 0, TCP_SYN, Buffer.alloc(0));
+  const frame = tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1, 80, 1, 0, TCP_SYN, Buffer.alloc(0));
   // Rewrite source address and port in place: the loop allocates no frames.
   for (let i = 0; i < 1_000_000; i++) {
     frame.writeUInt32BE((0xc6120000 + (i >>> 16)) >>> 0, 26);
@@ -269,7 +269,7 @@ test('idle flows close after the idle timeout; finish() closes the rest and deli
   feed(a.frames);
   const b = new TcpConversation({ ...CLIENT, port: 40001 }, SERVER, { start: 120 }).handshake();
   feed(b.frames);
-  feed(ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 40001, SERVER.port, b.clientSeq + 2, 5001, PSH, Buffer.from('tail')), 121);
+  feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 40001, SERVER.port, b.clientSeq + 2, 5001, PSH, Buffer.from('tail')), 121);
   assert.deepEqual(seen.closes.map((x) => x.reason), ['idle']);
   r.finish();
   assert.deepEqual(seen.closes.map((x) => x.reason), ['idle', 'end']);
@@ -322,12 +322,12 @@ test('ignore() stops delivery but keeps the flow so its packets cost only a look
   assert.equal(r.size, 1);
   // Mid-stream between two high ports: the guess can be wrong; the consumer may swap.
   const h = harness();
-  h.feed(ipv4TcpFrame(SERVER.mac, CLIENT.mac, '198.18.0.7', '198.18.0.8', 50000, 60000, 1, 1, PSH, Buffer.from('GET / HTTP/1.1\r\n')));
+  h.feed(tcpFrame(SERVER.mac, CLIENT.mac, '198.18.0.7', '198.18.0.8', 50000, 60000, 1, 1, PSH, Buffer.from('GET / HTTP/1.1\r\n')));
   const f = [...h.seen.flows][0]!;
   assert.equal(f.clientEndpoint(), '198.18.0.8:60000');
   assert.ok(h.r.swapRoles(f));
   assert.equal(f.clientEndpoint(), '198.18.0.7:50000');
-  h.feed(ipv4TcpFrame(SERVER.mac, CLIENT.mac, '198.18.0.7', '198.18.0.8', 50000, 60000, 17, 1, PSH, Buffer.from('Host: x\r\n')));
+  h.feed(tcpFrame(SERVER.mac, CLIENT.mac, '198.18.0.7', '198.18.0.8', 50000, 60000, 17, 1, PSH, Buffer.from('Host: x\r\n')));
   assert.equal(h.seen.client, 'Host: x\r\n', 'after the swap the same sender is the client');
   assert.equal(h.seen.server, 'GET / HTTP/1.1\r\n');
 });

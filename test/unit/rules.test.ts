@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CORE_RULES, WIRE_ANALYZERS } from '../../src/analyzers/index.js';
+import { HOST_RULES } from '../../src/host/index.js';
 import { parseRuleDefinition, ruleCatalog } from '../../src/findings/rules.js';
 import { renderRuleMarkdown } from '../../src/findings/rule-docs.js';
 import { runCli } from '../helpers/cli.js';
@@ -10,7 +11,7 @@ import { runCli } from '../helpers/cli.js';
 const DOCS = fileURLToPath(new URL('../../../docs/detections/', import.meta.url));
 
 test('every rule an analyzer can emit has a definition, and every definition is emitted', () => {
-  const emitted = new Set([...CORE_RULES, ...WIRE_ANALYZERS.flatMap((a) => a.rules)]);
+  const emitted = new Set([...CORE_RULES, ...WIRE_ANALYZERS.flatMap((a) => a.rules), ...HOST_RULES]);
   const defined = new Set(ruleCatalog().keys());
   assert.deepEqual([...emitted].filter((r) => !defined.has(r)), [], 'rules without detections/<id>.yml');
   assert.deepEqual([...defined].filter((r) => !emitted.has(r)), [], 'definitions no analyzer emits');

@@ -4,7 +4,7 @@ import {
   TCP_ACK,
   TCP_PSH,
   ethernet,
-  ipv4TcpFrame,
+  tcpFrame,
   ipv6Packet,
   ssl2ClientHello,
   ssl2ServerHello,
@@ -37,10 +37,10 @@ let clientSeq = 1000;
 let serverSeq = 9000;
 function fromClient(payload: Buffer, t: number, seq = clientSeq, port = CLIENT.port): TimedFrame {
   clientSeq = seq + payload.length;
-  return { t, frame: ipv4TcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, port, SERVER.port, seq, serverSeq, TCP_ACK | TCP_PSH, payload) };
+  return { t, frame: tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, port, SERVER.port, seq, serverSeq, TCP_ACK | TCP_PSH, payload) };
 }
 function fromServer(payload: Buffer, t: number, port = CLIENT.port): TimedFrame {
-  const f = { t, frame: ipv4TcpFrame(SERVER.mac, CLIENT.mac, SERVER.ip, CLIENT.ip, SERVER.port, port, serverSeq, clientSeq, TCP_ACK | TCP_PSH, payload) };
+  const f = { t, frame: tcpFrame(SERVER.mac, CLIENT.mac, SERVER.ip, CLIENT.ip, SERVER.port, port, serverSeq, clientSeq, TCP_ACK | TCP_PSH, payload) };
   serverSeq += payload.length;
   return f;
 }

@@ -15,7 +15,7 @@ import { findTool } from '../helpers/netns-lan.js';
 const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-watch-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('without the native addon: the install hint, exit 2', () => {
+test('without the native addon: the install hint; exit 2 with --no-host, host sensors only otherwise', () => {
   // An installed copy without native/ (as when libpcap-dev was missing at install time).
   const copy = join(dir, 'no-addon');
   cpSync(join(REPO_ROOT, 'dist', 'src'), join(copy, 'dist', 'src'), { recursive: true });
@@ -23,13 +23,18 @@ test('without the native addon: the install hint, exit 2', () => {
   cpSync(join(REPO_ROOT, 'package.json'), join(copy, 'package.json'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
   assert.ok(!existsSync(join(copy, 'native')));
-  const r = spawnSync(process.execPath, [join(copy, 'dist/src/cli/main.js'), 'watch', '--iface', 'lo', '--duration', '1'], { encoding: 'utf8', timeout: 30_000, cwd: dir });
+  const r = spawnSync(process.execPath, [join(copy, 'dist/src/cli/main.js'), 'watch', '--no-host', '--iface', 'lo', '--duration', '1'], { encoding: 'utf8', timeout: 30_000, cwd: dir });
   assert.equal(r.status, 2, `stderr: ${r.stderr}`);
   assert.ok(r.stderr.includes(ADDON_MISSING_MESSAGE), `stderr lacks the install hint:\n${r.stderr}`);
   assert.equal(r.stdout, '');
+  const withHost = spawnSync(process.execPath, [join(copy, 'dist/src/cli/main.js'), 'watch', '--iface', 'lo', '--duration', '1', '--format', 'jsonl'], { encoding: 'utf8', timeout: 30_000, cwd: dir });
+  assert.ok(withHost.stderr.includes(ADDON_MISSING_MESSAGE), withHost.stderr);
+  assert.match(withHost.stderr, /continuing with the host sensors only/);
+  assert.match(withHost.stderr, /host sensors \(/, 'the host sensors ran and summarised');
+  assert.notEqual(withHost.status, 2, withHost.stderr);
 });
 
-test('without CAP_NET_RAW (as nobody): what to grant, exit 2', (t) => {
+test('without CAP_NET_RAW (as nobody): what to grant, exit 2 with --no-host', (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to switch to an unprivileged user');
   const setpriv = findTool('setpriv');
   if (!setpriv) return t.skip('tool missing: setpriv (Debian package util-linux)');
@@ -39,7 +44,7 @@ test('without CAP_NET_RAW (as nobody): what to grant, exit 2', (t) => {
     const caps = spawnSync(getcap, [process.execPath], { encoding: 'utf8' }).stdout ?? '';
     if (/cap_net_raw/.test(caps)) return t.skip(`node has file capabilities (${caps.trim()}); an unprivileged run would capture`);
   }
-  const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'watch', '--iface', 'lo', '--duration', '2'], {
+  const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'watch', '--no-host', '--iface', 'lo', '--duration', '2'], {
     encoding: 'utf8',
     timeout: 30_000,
     cwd: '/',

@@ -344,6 +344,41 @@ static napi_value handle_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
+// Throws PCAP_ERROR_FILTER: `what` and pcap's own message for handle p.
+static void throw_filter_error(napi_env env, pcap_t *p, const char *what) {
+  char m[PCAP_ERRBUF_SIZE + 64];
+  snprintf(m, sizeof m, "%s: %s", what, pcap_geterr(p));
+  throw_coded(env, "PCAP_ERROR_FILTER", m);
+}
+
+// Compiles the filter expression (a JS string) for handle p into *prog; false after throwing.
+static bool compile_filter_arg(napi_env env, pcap_t *p, napi_value filter_arg, struct bpf_program *prog) {
+  char *filter = alloc_string(env, filter_arg, "filter");
+  if (filter == NULL) return false;
+  int rc = pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+  free(filter);
+  if (rc != 0) {
+    throw_filter_error(env, p, "cannot compile capture filter");
+    return false;
+  }
+  return true;
+}
+
+// The filter compiled into *prog for a dead handle of the link type and snaplen, which is returned (pcap_freecode
+// the program, then pcap_close the handle); NULL after throwing.
+static pcap_t *compile_dead(napi_env env, napi_value filter_arg, int linktype, int snaplen, struct bpf_program *prog) {
+  pcap_t *p = pcap_open_dead(linktype, snaplen);
+  if (p == NULL) {
+    throw_coded(env, "PCAP_ERROR", "pcap_open_dead failed");
+    return NULL;
+  }
+  if (!compile_filter_arg(env, p, filter_arg, prog)) {
+    pcap_close(p);
+    return NULL;
+  }
+  return p;
+}
+
 // setFilter(filter): compiles the BPF expression for this handle's link type and installs it in the kernel.
 static napi_value handle_set_filter(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -354,25 +389,11 @@ static napi_value handle_set_filter(napi_env env, napi_callback_info info) {
     throw_coded(env, "ERR_INVALID_ARG_TYPE", "setFilter(filter): filter must be a string");
     return NULL;
   }
-  char *filter = alloc_string(env, argv[0], "filter");
-  if (filter == NULL) return NULL;
   struct bpf_program prog;
-  int rc = pcap_compile(h->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
-  free(filter);
-  if (rc != 0) {
-    char m[PCAP_ERRBUF_SIZE + 64];
-    snprintf(m, sizeof m, "cannot compile capture filter: %s", pcap_geterr(h->pcap));
-    throw_coded(env, "PCAP_ERROR_FILTER", m);
-    return NULL;
-  }
-  rc = pcap_setfilter(h->pcap, &prog);
+  if (!compile_filter_arg(env, h->pcap, argv[0], &prog)) return NULL;
+  int rc = pcap_setfilter(h->pcap, &prog);
   pcap_freecode(&prog);
-  if (rc != 0) {
-    char m[PCAP_ERRBUF_SIZE + 64];
-    snprintf(m, sizeof m, "cannot set capture filter: %s", pcap_geterr(h->pcap));
-    throw_coded(env, "PCAP_ERROR_FILTER", m);
-    return NULL;
-  }
+  if (rc != 0) throw_filter_error(env, h->pcap, "cannot set capture filter");
   return NULL;
 }
 
@@ -604,24 +625,9 @@ static napi_value compile_filter(napi_env env, napi_callback_info info) {
   int32_t linktype = DLT_EN10MB, snaplen = DEFAULT_SNAPLEN;
   if (argc >= 2) napi_get_value_int32(env, argv[1], &linktype);
   if (argc >= 3) napi_get_value_int32(env, argv[2], &snaplen);
-  char *filter = alloc_string(env, argv[0], "filter");
-  if (filter == NULL) return NULL;
-  pcap_t *p = pcap_open_dead(linktype, snaplen);
-  if (p == NULL) {
-    free(filter);
-    throw_coded(env, "PCAP_ERROR", "pcap_open_dead failed");
-    return NULL;
-  }
   struct bpf_program prog;
-  int rc = pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
-  free(filter);
-  if (rc != 0) {
-    char m[PCAP_ERRBUF_SIZE + 64];
-    snprintf(m, sizeof m, "cannot compile capture filter: %s", pcap_geterr(p));
-    pcap_close(p);
-    throw_coded(env, "PCAP_ERROR_FILTER", m);
-    return NULL;
-  }
+  pcap_t *p = compile_dead(env, argv[0], linktype, snaplen, &prog);
+  if (p == NULL) return NULL;
   uint32_t n = prog.bf_len;
   pcap_freecode(&prog);
   pcap_close(p);
@@ -644,24 +650,9 @@ static napi_value offline_filter(napi_env env, napi_callback_info info) {
     throw_coded(env, "ERR_INVALID_ARG_TYPE", "offlineFilter(filter, linktype, packet): packet must be a Buffer of at most 262144 bytes");
     return NULL;
   }
-  char *filter = alloc_string(env, argv[0], "filter");
-  if (filter == NULL) return NULL;
-  pcap_t *p = pcap_open_dead(linktype, DEFAULT_SNAPLEN);
-  if (p == NULL) {
-    free(filter);
-    throw_coded(env, "PCAP_ERROR", "pcap_open_dead failed");
-    return NULL;
-  }
   struct bpf_program prog;
-  int rc = pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
-  free(filter);
-  if (rc != 0) {
-    char m[PCAP_ERRBUF_SIZE + 64];
-    snprintf(m, sizeof m, "cannot compile capture filter: %s", pcap_geterr(p));
-    pcap_close(p);
-    throw_coded(env, "PCAP_ERROR_FILTER", m);
-    return NULL;
-  }
+  pcap_t *p = compile_dead(env, argv[0], linktype, DEFAULT_SNAPLEN, &prog);
+  if (p == NULL) return NULL;
   struct pcap_pkthdr ph;
   memset(&ph, 0, sizeof ph);
   ph.caplen = (bpf_u_int32)len;

@@ -1,3 +1,4 @@
+import { startsHandshakeRecord } from '../../decode/tls.js';
 import { looksLikeHttpRequest } from './http.js';
 import { ldapRequestVerdict } from './ldap.js';
 import { startsWithCI } from './text.js';
@@ -58,10 +59,6 @@ export const SNIFF_BYTES = 512;
 
 const IAC = 0xff;
 
-function isTls(buf: Buffer, start: number, end: number): boolean {
-  return end - start >= 3 && buf[start] === 0x16 && buf[start + 1] === 0x03 && buf[start + 2]! <= 0x04;
-}
-
 function isTelnetCommand(buf: Buffer, start: number, end: number): boolean {
   return end - start >= 2 && buf[start] === IAC && buf[start + 1]! >= 0xf0;
 }
@@ -85,7 +82,7 @@ function lineEnd(buf: Buffer, start: number, end: number): number {
 
 /** The server's first bytes: a Proto, FTP_OR_SMTP, SERVER_SILENT, NEED_MORE or NOT_CLEARTEXT. */
 export function classifyServer(buf: Buffer, start: number, end: number, serverPort: number): number {
-  if (isTls(buf, start, end)) return NOT_CLEARTEXT;
+  if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
   if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
   if (startsWithCI(buf, start, end, 'SSH-')) return NOT_CLEARTEXT;
   if (isBinary(buf, start, end)) return SERVER_SILENT;
@@ -113,7 +110,7 @@ const SHARED_USER_PASS = /^(USER|PASS|AUTH|QUIT|NOOP)\b/i;
 
 /** The client's first bytes, knowing what the server said (a Proto, FTP_OR_SMTP, SERVER_SILENT or 0). */
 export function classifyClient(buf: Buffer, start: number, end: number, serverSaid: number, serverPort: number): number {
-  if (isTls(buf, start, end)) return NOT_CLEARTEXT;
+  if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
   const ldap = ldapRequestVerdict(buf, start, end);
   if (ldap === 1) return Proto.Ldap;
   if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;

@@ -1,6 +1,7 @@
 import { SaslExchange, type SaslCredential } from './sasl.js';
-import { PendingLogin, type ProtocolParser, type Session } from './session.js';
-import { capText, containsCI, LineReader, startsWithCI } from './text.js';
+import { LineProtocolParser } from './line-protocol.js';
+import type { Session } from './session.js';
+import { capText, containsCI, startsWithCI } from './text.js';
 
 // IMAP (RFC 9051): "tag LOGIN user pass" with atoms, quoted strings or
 // literals ({n} then n raw bytes), "tag AUTHENTICATE mech [ir]" with a SASL
@@ -13,10 +14,7 @@ const MAX_LINE = 16384;
 const MAX_LITERAL = 4096;
 const MAX_TOKENS = 6;
 
-export class ImapParser implements ProtocolParser {
-  private readonly client: LineReader;
-  private readonly server: LineReader;
-  private readonly pending: PendingLogin;
+export class ImapParser extends LineProtocolParser {
   private readonly sasl = new SaslExchange();
   private pendingTag = '';
   private saslTag = '';
@@ -29,39 +27,21 @@ export class ImapParser implements ProtocolParser {
   /** A literal too long to be a login argument was skipped: drop the rest of that command. */
   private dropCommand = false;
 
-  constructor(private readonly session: Session) {
-    this.pending = new PendingLogin(session);
-    this.client = new LineReader(
-      MAX_LINE,
-      session.budget,
-      (b, s, e) => this.clientLine(b, s, e),
-      (b, s, e) => this.clientLiteral(b, s, e),
-    );
-    this.server = new LineReader(MAX_LINE, session.budget, (b, s, e) => this.serverLine(b, s, e));
+  constructor(session: Session) {
+    super(session, 'cred-imap', 'IMAP', MAX_LINE);
   }
 
-  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
-    (fromClient ? this.client : this.server).push(buf, start, end);
-  }
-
-  gap(fromClient: boolean): void {
+  override gap(fromClient: boolean): void {
+    super.gap(fromClient);
     if (fromClient) {
-      this.client.reset();
       this.assembling = false;
       this.tokens = [];
       this.dropLiteral();
-    } else {
-      this.server.reset();
     }
   }
 
-  close(): void {
-    this.pending.close();
-  }
-
-  release(): void {
-    this.client.release();
-    this.server.release();
+  override release(): void {
+    super.release();
     this.dropLiteral();
   }
 
@@ -70,7 +50,7 @@ export class ImapParser implements ProtocolParser {
     this.literal = null;
   }
 
-  private clientLine(buf: Buffer, start: number, end: number): void {
+  protected clientLine(buf: Buffer, start: number, end: number): void {
     if (this.dropCommand) {
       this.dropCommand = this.endsWithLiteral(buf, start, end) >= 0;
       return;
@@ -99,7 +79,8 @@ export class ImapParser implements ProtocolParser {
     this.execute();
   }
 
-  private clientLiteral(buf: Buffer, start: number, end: number): void {
+  /** Bytes of a client literal (client.expectRaw). */
+  protected override clientRaw(buf: Buffer, start: number, end: number): void {
     if (this.literal === null) return;
     buf.copy(this.literal, this.literalLen, start, end);
     this.literalLen += end - start;
@@ -165,9 +146,7 @@ export class ImapParser implements ProtocolParser {
     const command = t[1]!.toString('latin1').toUpperCase();
     if (command === 'LOGIN' && t.length >= 4) {
       this.pendingTag = tag;
-      this.pending.set(
-        this.session.credential({ rule: 'cred-imap', protocol: 'IMAP', mechanism: 'LOGIN', user: capText(t[2]!.toString('utf8')), secret: t[3]!, kind: 'password' }),
-      );
+      this.attempt({ mechanism: 'LOGIN', user: capText(t[2]!.toString('utf8')), secret: t[3]!, kind: 'password' });
     } else if (command === 'AUTHENTICATE' && t.length >= 3) {
       this.saslTag = tag;
       this.saslDone(this.sasl.begin(t[2]!.toString('latin1'), t.length >= 4 ? t[3]!.toString('latin1') : null));
@@ -179,10 +158,10 @@ export class ImapParser implements ProtocolParser {
   private saslDone(c: SaslCredential | null): void {
     if (!c) return;
     this.pendingTag = this.saslTag;
-    this.pending.set(this.session.credential({ rule: 'cred-imap', protocol: 'IMAP', ...c, mechanism: c.mechanism.replace(/^AUTH /, 'AUTHENTICATE ') }));
+    this.attempt({ ...c, mechanism: c.mechanism.replace(/^AUTH /, 'AUTHENTICATE ') });
   }
 
-  private serverLine(buf: Buffer, start: number, end: number): void {
+  protected serverLine(buf: Buffer, start: number, end: number): void {
     // A literal in a response (message data) is skipped by its length.
     const literal = this.endsWithLiteral(buf, start, end);
     if (literal >= 0) this.server.expectRaw(literal);
@@ -202,10 +181,7 @@ export class ImapParser implements ProtocolParser {
     const tag = buf.toString('latin1', start, sp);
     if (this.startTlsTag !== '' && tag === this.startTlsTag) {
       this.startTlsTag = '';
-      if (ok) {
-        this.pending.close();
-        this.session.upgraded();
-      }
+      if (ok) this.upgrade();
       return;
     }
     if (this.saslTag !== '' && tag === this.saslTag) {
@@ -214,8 +190,7 @@ export class ImapParser implements ProtocolParser {
     }
     if (this.pending.active && tag === this.pendingTag) {
       this.pendingTag = '';
-      this.pending.resolve(ok ? 'succeeded' : 'failed', buf.toString('latin1', status, Math.min(end, status + 3)).trim().toUpperCase());
-      if (ok) this.session.stop();
+      this.verdict(ok, buf.toString('latin1', status, Math.min(end, status + 3)).trim().toUpperCase());
     }
   }
 }

@@ -1,4 +1,4 @@
-import { BerStatus, BerTlv, readBerInt, readTlv } from '../../decode/ber.js';
+import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTlv } from '../../decode/ber.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { crackableNtlm, findNtlmChallenge } from './ntlm.js';
 import type { Credential, ProtocolParser, Session } from './session.js';
@@ -48,33 +48,8 @@ const RESULT_NAMES: Record<number, string> = {
   53: 'unwillingToPerform',
 };
 
-const lengthScratch = new Float64Array(1);
-const BER_INCOMPLETE = -1;
-const BER_INVALID = -2;
-
-/**
- * The header of the BER element at pos when its content may not have arrived
- * yet (stream framing; decode/ber.ts reads only complete elements): returns
- * the header length and sets lengthOut[0] to the content length,
- * BER_INCOMPLETE when the header itself is cut, BER_INVALID for forms LDAP
- * never uses (multi-byte tags, indefinite or over-long lengths).
- */
-function berHeader(buf: Buffer, pos: number, end: number, lengthOut: Float64Array): number {
-  if (end - pos < 2) return BER_INCOMPLETE;
-  if ((buf[pos]! & 0x1f) === 0x1f) return BER_INVALID;
-  const first = buf[pos + 1]!;
-  if (first < 0x80) {
-    lengthOut[0] = first;
-    return 2;
-  }
-  const n = first & 0x7f;
-  if (n === 0 || n > 4) return BER_INVALID;
-  if (end - pos < 2 + n) return BER_INCOMPLETE;
-  let len = 0;
-  for (let i = 0; i < n; i++) len = len * 256 + buf[pos + 2 + i]!;
-  lengthOut[0] = len;
-  return 2 + n;
-}
+/** Headers of elements whose content may not have arrived yet (stream framing, first-bytes test). */
+const elementHeader = new BerHeader();
 
 /** Reads a complete element into `out`; its tag, or -1 when malformed or cut. */
 function tlv(buf: Buffer, pos: number, end: number, out: BerTlv): number {
@@ -95,25 +70,25 @@ function smallInt(buf: Buffer, t: BerTlv): number {
 export function ldapRequestVerdict(buf: Buffer, start: number, end: number): number {
   if (end <= start) return 0;
   if (buf[start] !== TAG_SEQUENCE) return -1;
-  const h = berHeader(buf, start, end, lengthScratch);
-  if (h === BER_INCOMPLETE) return 0;
-  if (h < 0) return -1;
-  const msgEnd = start + h + lengthScratch[0]!;
-  const idAt = start + h;
+  let status = readBerHeader(buf, start, end, elementHeader);
+  if (status === BerStatus.Truncated) return 0;
+  if (status !== BerStatus.Ok) return -1;
+  const msgEnd = elementHeader.valueStart + elementHeader.length;
+  const idAt = elementHeader.valueStart;
   if (idAt >= end) return 0;
   if (buf[idAt] !== TAG_INTEGER) return -1;
-  const ih = berHeader(buf, idAt, end, lengthScratch);
-  if (ih === BER_INCOMPLETE) return 0;
-  const idLen = lengthScratch[0]!;
-  if (ih < 0 || idLen < 1 || idLen > 4) return -1;
-  const opAt = idAt + ih + idLen;
+  status = readBerHeader(buf, idAt, end, elementHeader);
+  if (status === BerStatus.Truncated) return 0;
+  const idLen = elementHeader.length;
+  if (status !== BerStatus.Ok || idLen < 1 || idLen > 4) return -1;
+  const opAt = elementHeader.valueStart + idLen;
   if (opAt >= msgEnd) return -1;
   if (opAt >= end) return 0;
   if (!REQUEST_TAGS.has(buf[opAt]!)) return -1;
-  const oh = berHeader(buf, opAt, end, lengthScratch);
-  if (oh === BER_INCOMPLETE) return 0;
-  if (oh < 0) return -1;
-  return opAt + oh + lengthScratch[0]! <= msgEnd ? 1 : -1;
+  status = readBerHeader(buf, opAt, end, elementHeader);
+  if (status === BerStatus.Truncated) return 0;
+  if (status !== BerStatus.Ok) return -1;
+  return elementHeader.valueStart + elementHeader.length <= msgEnd ? 1 : -1;
 }
 
 /** Frames one direction's byte stream into LDAPMessages. */
@@ -165,23 +140,23 @@ class MessageFramer {
         continue;
       }
       // Whole message inside this chunk, no header pending: walked in place.
-      if (this.headerLen === 0) {
-        const h = berHeader(buf, i, end, lengthScratch);
-        if (h > 0 && buf[i] === TAG_SEQUENCE && lengthScratch[0]! <= end - i - h) {
-          const total = h + lengthScratch[0]!;
-          this.onMessage(buf, i, i + total);
-          i += total;
+      if (this.headerLen === 0 && readBerHeader(buf, i, end, elementHeader) === BerStatus.Ok) {
+        const msgEnd = elementHeader.valueStart + elementHeader.length;
+        if (elementHeader.tag === TAG_SEQUENCE && msgEnd <= end) {
+          this.onMessage(buf, i, msgEnd);
+          i = msgEnd;
           continue;
         }
       }
       this.header[this.headerLen++] = buf[i++]!;
-      const h = berHeader(this.header, 0, this.headerLen, lengthScratch);
-      if (h === BER_INCOMPLETE && this.headerLen < this.header.length) continue;
-      if (h < 0 || this.header[0] !== TAG_SEQUENCE) {
+      const status = readBerHeader(this.header, 0, this.headerLen, elementHeader);
+      if (status === BerStatus.Truncated && this.headerLen < this.header.length) continue;
+      if (status !== BerStatus.Ok || elementHeader.tag !== TAG_SEQUENCE) {
         this.broken = true;
         return;
       }
-      const total = h + lengthScratch[0]!;
+      const h = elementHeader.valueStart;
+      const total = h + elementHeader.length;
       this.headerLen = 0;
       // Longer messages (search results) and messages the budget cannot hold are skipped by length.
       if (total > MAX_MESSAGE || !this.budget.take(total)) {

@@ -1,6 +1,7 @@
-import { SaslExchange, type SaslCredential } from './sasl.js';
-import { PendingLogin, type ProtocolParser, type Session } from './session.js';
-import { argStart, isCommand, isFinalReplyLine, LineReader, replyCode, startsWithCI } from './text.js';
+import { SaslExchange } from './sasl.js';
+import { LineProtocolParser } from './line-protocol.js';
+import type { Session } from './session.js';
+import { argStart, isCommand, isFinalReplyLine, replyCode, startsWithCI } from './text.js';
 
 // SMTP submission (RFC 4954): AUTH PLAIN/LOGIN (and XOAUTH2) as a SASL
 // exchange over 334 challenges; 235 accepts, 5xx/4xx refuse. EHLO answered
@@ -9,53 +10,31 @@ import { argStart, isCommand, isFinalReplyLine, LineReader, replyCode, startsWit
 
 const MAX_LINE = 16384;
 
-export class SmtpParser implements ProtocolParser {
-  private readonly client: LineReader;
-  private readonly server: LineReader;
-  private readonly pending: PendingLogin;
+export class SmtpParser extends LineProtocolParser {
   private readonly sasl = new SaslExchange();
   /** After DATA the client sends the message, up to a "." line: not commands. */
   private inData = false;
   private startTlsSent = false;
   private authSent = false;
 
-  constructor(private readonly session: Session) {
-    this.pending = new PendingLogin(session);
-    this.client = new LineReader(MAX_LINE, session.budget, (b, s, e) => this.clientLine(b, s, e));
-    this.server = new LineReader(MAX_LINE, session.budget, (b, s, e) => this.serverLine(b, s, e));
+  constructor(session: Session) {
+    super(session, 'cred-smtp', 'SMTP', MAX_LINE);
   }
 
-  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
-    (fromClient ? this.client : this.server).push(buf, start, end);
-  }
-
-  gap(fromClient: boolean): void {
-    (fromClient ? this.client : this.server).reset();
-  }
-
-  close(): void {
-    this.pending.close();
-  }
-
-  release(): void {
-    this.client.release();
-    this.server.release();
-  }
-
-  private clientLine(buf: Buffer, start: number, end: number): void {
+  protected clientLine(buf: Buffer, start: number, end: number): void {
     if (this.inData) {
       if (end - start === 1 && buf[start] === 0x2e) this.inData = false;
       return;
     }
     if (this.sasl.active) {
-      this.saslDone(this.sasl.respond(buf.toString('latin1', start, end)));
+      this.attempt(this.sasl.respond(buf.toString('latin1', start, end)));
       return;
     }
     if (isCommand(buf, start, end, 'AUTH')) {
       const args = buf.toString('latin1', argStart(buf, start, end), end).trim().split(/\s+/);
       if (args[0]) {
         this.authSent = true;
-        this.saslDone(this.sasl.begin(args[0], args[1] ?? null));
+        this.attempt(this.sasl.begin(args[0], args[1] ?? null));
       }
     } else if (isCommand(buf, start, end, 'STARTTLS')) {
       this.startTlsSent = true;
@@ -69,12 +48,7 @@ export class SmtpParser implements ProtocolParser {
     }
   }
 
-  private saslDone(c: SaslCredential | null): void {
-    if (!c) return;
-    this.pending.set(this.session.credential({ rule: 'cred-smtp', protocol: 'SMTP', ...c }));
-  }
-
-  private serverLine(buf: Buffer, start: number, end: number): void {
+  protected serverLine(buf: Buffer, start: number, end: number): void {
     const code = replyCode(buf, start, end);
     if (code < 0) return;
     if (code === 250 && end - start > 4 && startsWithCI(buf, start + 4, end, 'STARTTLS')) this.session.offerStartTls();
@@ -82,8 +56,7 @@ export class SmtpParser implements ProtocolParser {
     if (this.startTlsSent) {
       this.startTlsSent = false;
       if (code === 220) {
-        this.pending.close();
-        this.session.upgraded();
+        this.upgrade();
         return;
       }
     }
@@ -93,11 +66,7 @@ export class SmtpParser implements ProtocolParser {
       this.sasl.end();
     }
     if (!this.pending.active) return;
-    if (code === 235) {
-      this.pending.resolve('succeeded', '235');
-      this.session.stop();
-    } else if (code >= 400) {
-      this.pending.resolve('failed', String(code));
-    }
+    if (code === 235) this.verdict(true, '235');
+    else if (code >= 400) this.verdict(false, String(code));
   }
 }

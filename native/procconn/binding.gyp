@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "procconn",
+      "sources": ["procconn.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", { "sources!": ["procconn.c"] }]]
+    }
+  ]
+}

@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import { Option, type Command } from 'commander';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { CONFIG_SECTIONS } from '../analyzers/index.js';
+import { reportSink } from '../analyzers/report-sink.js';
+import { ConfigError, defaultConfig, loadConfig, type SniffwatchConfig } from '../config/config.js';
+import { FindingAggregator } from '../findings/aggregate.js';
+import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Profile, type Severity } from '../findings/finding.js';
+import { SecretRedactor } from '../findings/redact.js';
+import { startHostSensors, type ProcessHit } from '../host/index.js';
+import { escapeForTerminal } from '../outputs/escape.js';
+import { findingLine } from '../outputs/jsonl.js';
+import { liveWriter, type LiveFormat } from '../outputs/live.js';
+import { renderFinding } from '../outputs/pretty.js';
+import { EXIT_USAGE, fail } from './exit.js';
+
+// `sniffwatch run [options] -- COMMAND...`: a CI guard. Runs the command with
+// the terminal's stdio, watches every process it starts (process-events
+// connector, or /proc in fallback), and reports sniffers, adversary-in-the-
+// middle tools, packet sockets, promiscuous switches and traffic duplication
+// inside that process tree. Findings go to stderr (stdout is the command's)
+// or to --output.
+//
+// Exit status: the command's own (128+N when it died of signal N), unless the
+// policy is fail or kill and a finding of medium or above was made: then
+// EXIT_POLICY (3), with a line on stderr saying so and what the command
+// itself returned. 126/127: the command could not be started.
+
+export const EXIT_POLICY = 3;
+const EXIT_CANNOT_EXECUTE = 126;
+const EXIT_NOT_FOUND = 127;
+
+export type RunPolicy = 'audit' | 'fail' | 'kill';
+
+export interface RunFlags {
+  profile: Profile;
+  policy: RunPolicy;
+  format?: LiveFormat;
+  output?: string;
+  config?: string;
+  minSeverity: Severity;
+  pollMs: string;
+}
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+function loadRunConfig(file: string | undefined): SniffwatchConfig {
+  if (!file) return defaultConfig();
+  try {
+    return loadConfig(file, CONFIG_SECTIONS);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e);
+    throw e;
+  }
+}
+
+function closeStream(s: WriteStream): Promise<void> {
+  return new Promise((resolve) => s.end(resolve));
+}
+
+export async function runCommand(command: string[], flags: RunFlags): Promise<void> {
+  if (command.length === 0) {
+    process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
+    process.exit(EXIT_USAGE);
+  }
+  const pollMs = Number(flags.pollMs);
+  if (!Number.isInteger(pollMs) || pollMs < 50 || pollMs > 60_000) {
+    process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');
+    process.exit(EXIT_USAGE);
+  }
+  const config = loadRunConfig(flags.config);
+  const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
+  const mediumRank = severityRank('medium');
+
+  let file: WriteStream | undefined;
+  if (flags.output) {
+    file = createWriteStream(flags.output, { flags: 'w' });
+    await new Promise<void>((resolve, reject) => {
+      file!.once('open', () => resolve());
+      file!.once('error', reject);
+    }).catch((e: NodeJS.ErrnoException) => fail(new Error(`--output ${flags.output}: ${e.code ?? e.message}`)));
+  }
+  const format: LiveFormat = flags.format ?? (file ? 'jsonl' : 'pretty');
+  const write = liveWriter(format, file ?? process.stderr);
+  const aggregator = new FindingAggregator({
+    profile: flags.profile,
+    onChange: (f, isNew) => {
+      if (severityRank(f.severity) >= minRank) write(f, isNew);
+    },
+  });
+  const report = reportSink(aggregator, new SecretRedactor(false, config.secretSalt));
+
+  const killed = new Set<number>();
+  const onProcessHit = (hit: ProcessHit): void => {
+    if (flags.policy !== 'kill' || severityRank(hit.severity) < mediumRank) return;
+    if (hit.pid <= 1 || hit.pid === process.pid || killed.has(hit.pid)) return;
+    try {
+      process.kill(hit.pid, 'SIGKILL');
+      killed.add(hit.pid);
+      process.stderr.write(`sniffwatch: policy kill: killed pid ${hit.pid} (${escapeForTerminal(hit.tool ?? hit.exe)}) for ${hit.rule}\n`);
+      report(hit.rule, hit.key, Date.now(), { message: `${hit.tool ?? hit.exe} (pid ${hit.pid}) was killed by policy`, entities: [], severity: hit.severity }, { source: 'sniffwatch-run', detail: `SIGKILL sent to pid ${hit.pid} (policy kill)` });
+    } catch (e) {
+      process.stderr.write(`sniffwatch: policy kill: could not kill pid ${hit.pid}: ${(e as NodeJS.ErrnoException).code ?? 'error'}\n`);
+    }
+  };
+
+  // Scope: this process's tree. The command is our child, and events are
+  // consumed after spawn() returns, so nothing it starts is missed.
+  const sensors = await startHostSensors({ config, report, scope: { rootPid: process.pid }, pollMs, onProcessHit });
+  for (const n of sensors.notes) process.stderr.write(`sniffwatch: note: ${n}\n`);
+
+  const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
+  const forward = (sig: NodeJS.Signals): void => {
+    try {
+      child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
+  const result = await new Promise<{ status: number; note?: string }>((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      const status = e.code === 'ENOENT' ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
+      resolve({ status, note: `cannot run ${escapeForTerminal(command[0]!)}: ${e.code ?? e.message}` });
+    });
+    child.once('exit', (code, signal) => {
+      resolve({ status: code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0) });
+    });
+  });
+  for (const sig of FORWARDED) process.off(sig, forward);
+  if (result.note) process.stderr.write(`sniffwatch: ${result.note}\n`);
+
+  await sensors.flush();
+  await sensors.stop();
+  for (const n of sensors.notes) if (n.startsWith('host sensor error')) process.stderr.write(`sniffwatch: note: ${n}\n`);
+
+  const findings = aggregator.findings();
+  const serious = findings.filter((f) => severityRank(f.severity) >= mediumRank);
+  const shown = findings.filter((f) => severityRank(f.severity) >= minRank);
+  if (shown.length > 0 || killed.size > 0) {
+    const where = file ? ` (written to ${flags.output})` : '';
+    process.stderr.write(`sniffwatch: run: ${shown.length} finding(s), ${serious.length} medium or above${killed.size > 0 ? `, ${killed.size} process(es) killed` : ''}${where}\n`);
+  }
+  let status = result.status;
+  if (flags.policy !== 'audit' && serious.length > 0) {
+    process.stderr.write(`sniffwatch: policy ${flags.policy}: exit ${EXIT_POLICY} because of ${serious.length} finding(s) of medium or above (the command itself exited ${result.status})\n`);
+    status = EXIT_POLICY;
+  }
+  if (file) {
+    // Live lines were written as findings appeared (a cancelled job keeps them); the file ends
+    // with the final state: counts, every evidence item (kills included), escalations.
+    await closeStream(file);
+    try {
+      writeFileSync(flags.output!, shown.map((f) => (format === 'jsonl' ? findingLine(f) : `${renderFinding(f)}\n\n`)).join(''));
+    } catch (e) {
+      process.stderr.write(`sniffwatch: --output ${flags.output}: ${(e as NodeJS.ErrnoException).code ?? 'write failed'}\n`);
+    }
+  }
+  process.exit(status);
+}
+
+export function addRunCommand(program: Command): void {
+  // The command's own flags must reach it untouched: options are parsed only before it.
+  program.enablePositionalOptions();
+  program
+    .command('run')
+    .description(`run a command and report packet sniffing, adversary-in-the-middle tools, packet sockets, promiscuous interfaces and traffic duplication by anything it starts (a CI guard; needs root). Exit status: the command's own, or ${EXIT_POLICY} when --policy fail/kill and a finding reached medium`)
+    .argument('<command...>', 'the command and its arguments, after --')
+    .passThroughOptions()
+    .addOption(new Option('--profile <profile>', 'environment whose guidance is shown').choices([...PROFILES]).default('ci'))
+    .addOption(
+      new Option('--policy <policy>', `audit: report only; fail: exit ${EXIT_POLICY} after the command if a finding reached medium; kill: also SIGKILL offending processes at once`)
+        .choices(['audit', 'fail', 'kill'])
+        .default('audit'),
+    )
+    .addOption(new Option('--format <format>', 'findings format (default: pretty on stderr, jsonl with --output)').choices(['pretty', 'jsonl']))
+    .option('--output <file>', 'write findings to this file instead of stderr')
+    .option('--config <file>', 'YAML configuration (host.allow, host.mirror_collectors)')
+    .addOption(new Option('--min-severity <level>', 'write findings of this severity and above').choices([...SEVERITIES]).default('low'))
+    .option('--poll-ms <ms>', 'how often /proc, /sys and the kernel log are read', '250')
+    .action((command: string[], flags: RunFlags) => runCommand(command, flags));
+}

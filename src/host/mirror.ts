@@ -1,0 +1,302 @@
+import { execFile } from 'node:child_process';
+import { isIP } from 'node:net';
+
+// Traffic duplication configured on the host (T1020.001): tc mirred actions,
+// nftables `dup`, iptables TEE, Open vSwitch mirrors, and the tunnels that
+// carry copies away (VXLAN, GRE, GENEVE, ERSPAN). Each is read from its own
+// tool's machine-readable output, per network namespace, by commands run with
+// a timeout and an output cap. Missing tools are skipped. The parsers are
+// pure functions of that output, so they are unit-tested on recorded text.
+
+export interface Tunnel {
+  ifname: string;
+  kind: string;
+  remote?: string;
+  local?: string;
+  id?: number;
+}
+
+/** Where duplicated traffic goes and how it was configured. */
+export interface MirrorConfig {
+  /** Stable within a namespace: what kind and which object. */
+  id: string;
+  /** 'tc mirred', 'nft dup', 'iptables TEE', 'ovs mirror', 'tunnel' */
+  mechanism: string;
+  /** Human description: "tc filter on eth0 mirrors to vx0". */
+  what: string;
+  /** Interface the copies are taken from, when known. */
+  source?: string;
+  /** Device copies are sent out of. */
+  targetDev?: string;
+  /** Address copies are sent to (tunnel remote, TEE gateway, dup address). */
+  collector?: string;
+  /** mirror (copy) or redirect (divert). */
+  action: 'mirror' | 'redirect';
+}
+
+const MAX_JSON_DEPTH = 32;
+const MAX_ITEMS = 4096;
+
+/** Visits every object in a JSON value, bounded in depth and count. */
+function walk(v: unknown, visit: (o: Record<string, unknown>) => void, depth = 0, budget = { n: 0 }): void {
+  if (depth > MAX_JSON_DEPTH || budget.n++ > 100_000 || v === null || typeof v !== 'object') return;
+  if (Array.isArray(v)) {
+    for (const x of v.slice(0, MAX_ITEMS)) walk(x, visit, depth + 1, budget);
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  visit(o);
+  for (const x of Object.values(o)) walk(x, visit, depth + 1, budget);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, 256) : undefined;
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface MirredAction {
+  index: number;
+  action: 'mirror' | 'redirect';
+  direction: string;
+  toDev: string;
+}
+
+/** Every mirred action in `tc -j actions ls action mirred` or `tc -j filter show ...` output. */
+export function parseMirred(json: unknown): MirredAction[] {
+  const out: MirredAction[] = [];
+  walk(json, (o) => {
+    if (o.kind !== 'mirred' || out.length >= MAX_ITEMS) return;
+    const toDev = str(o.to_dev);
+    const action = o.mirred_action === 'redirect' ? 'redirect' : o.mirred_action === 'mirror' ? 'mirror' : undefined;
+    if (!toDev || !action) return;
+    out.push({ index: typeof o.index === 'number' ? o.index : -1, action, direction: str(o.direction) ?? 'egress', toDev });
+  });
+  return out;
+}
+
+const CLASSLESS = new Set(['noqueue', 'pfifo_fast', 'pfifo', 'bfifo', 'fq', 'fq_codel', 'fq_pie', 'codel', 'pie', 'sfq', 'tbf', 'netem', 'cake', 'mq', 'red', 'choke', 'plug', 'skbprio']);
+
+/** Devices whose qdiscs can hold filters, with the `tc filter show` parents to query. */
+export function parseQdiscs(json: unknown): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!Array.isArray(json)) return out;
+  for (const q of json.slice(0, MAX_ITEMS)) {
+    if (q === null || typeof q !== 'object') continue;
+    const o = q as Record<string, unknown>;
+    const dev = str(o.dev);
+    const kind = str(o.kind);
+    if (!dev || !kind || !/^[\w.@:-]{1,64}$/.test(dev)) continue;
+    const parents = out.get(dev) ?? [];
+    if (kind === 'clsact') parents.push('ingress', 'egress');
+    else if (kind === 'ingress') parents.push('ingress');
+    else if (!CLASSLESS.has(kind) && o.root === true) parents.push('root');
+    if (parents.length > 0) out.set(dev, [...new Set(parents)]);
+  }
+  return out;
+}
+
+/** VXLAN/GRE/GENEVE/ERSPAN devices with their remote, from `ip -d -j link show`. */
+export function parseTunnels(json: unknown): Tunnel[] {
+  const out: Tunnel[] = [];
+  if (!Array.isArray(json)) return out;
+  for (const l of json.slice(0, MAX_ITEMS)) {
+    if (l === null || typeof l !== 'object') continue;
+    const o = l as Record<string, unknown>;
+    const info = o.linkinfo as Record<string, unknown> | undefined;
+    const kind = str(info?.info_kind);
+    const ifname = str(o.ifname);
+    if (!kind || !ifname || !/^(vxlan|gre|gretap|ip6gre|ip6gretap|erspan|ip6erspan|geneve)$/.test(kind)) continue;
+    const data = (info?.info_data ?? {}) as Record<string, unknown>;
+    const remote = str(data.remote) ?? str(data.remote6);
+    out.push({ ifname, kind, remote: remote && remote !== 'any' ? remote : undefined, local: str(data.local) ?? str(data.local6), id: typeof data.id === 'number' ? data.id : undefined });
+  }
+  return out;
+}
+
+/** `dup` statements in `nft -j list ruleset`. */
+export function parseNftDup(json: unknown): MirrorConfig[] {
+  const out: MirrorConfig[] = [];
+  walk(json, (o) => {
+    const rule = o.rule as Record<string, unknown> | undefined;
+    if (!rule || typeof rule !== 'object' || out.length >= MAX_ITEMS) return;
+    const where = `${str(rule.family) ?? '?'} ${str(rule.table) ?? '?'} ${str(rule.chain) ?? '?'}`;
+    const handle = typeof rule.handle === 'number' ? rule.handle : -1;
+    walk(rule.expr, (e) => {
+      const dup = e.dup as Record<string, unknown> | undefined;
+      if (!dup || typeof dup !== 'object') return;
+      const addr = str(dup.addr);
+      const dev = str(dup.dev);
+      const addrIsIp = addr !== undefined && isIP(addr) !== 0;
+      out.push({
+        id: `nft|${where}|${handle}|${addr ?? ''}|${dev ?? ''}`,
+        mechanism: 'nft dup',
+        what: `nftables rule in ${where} (handle ${handle}) duplicates packets to ${addr ?? '?'}${dev ? ` via ${dev}` : ''}`,
+        targetDev: addrIsIp ? dev : addr,
+        collector: addrIsIp ? addr : undefined,
+        action: 'mirror',
+      });
+    });
+  });
+  return out;
+}
+
+/** TEE targets in iptables-save / ip6tables-save output. */
+export function parseIptablesTee(text: string, family: 'ip' | 'ip6'): MirrorConfig[] {
+  const out: MirrorConfig[] = [];
+  let table = '?';
+  for (const line of text.split('\n').slice(0, 100_000)) {
+    if (line.startsWith('*')) table = line.slice(1).trim().slice(0, 64);
+    if (!line.startsWith('-A ') || !/\s-j TEE\b/.test(line)) continue;
+    const gw = /--gateway\s+(\S+)/.exec(line)?.[1];
+    const oif = /--oif\s+(\S+)/.exec(line)?.[1];
+    const rule = line.slice(0, 256);
+    out.push({
+      id: `${family}tables|${table}|${rule}`,
+      mechanism: 'iptables TEE',
+      what: `${family === 'ip' ? 'iptables' : 'ip6tables'} ${table} table rule "${rule}" copies packets to ${gw ?? '?'}`,
+      collector: gw,
+      targetDev: oif,
+      action: 'mirror',
+    });
+    if (out.length >= MAX_ITEMS) break;
+  }
+  return out;
+}
+
+/** OVS database JSON cell: "x", ["uuid","..."], ["set",[...]], ["map",[[k,v]...]]. */
+function ovsAtom(v: unknown): unknown {
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string') {
+    if (v[0] === 'set') return Array.isArray(v[1]) ? v[1].map(ovsAtom) : [];
+    if (v[0] === 'map') return Array.isArray(v[1]) ? Object.fromEntries(v[1].filter(Array.isArray).map((p) => [String(ovsAtom(p[0])), ovsAtom(p[1])])) : {};
+    if (v[0] === 'uuid' || v[0] === 'named-uuid') return String(v[1]);
+  }
+  return v;
+}
+
+/** Rows of `ovs-vsctl --format=json list TABLE`: {"headings": [...], "data": [[...]]}. */
+export function parseOvsTable(json: unknown): Record<string, unknown>[] {
+  if (json === null || typeof json !== 'object') return [];
+  const o = json as { headings?: unknown; data?: unknown };
+  if (!Array.isArray(o.headings) || !Array.isArray(o.data)) return [];
+  const heads = o.headings.map(String);
+  return o.data.slice(0, MAX_ITEMS).filter(Array.isArray).map((row: unknown[]) => Object.fromEntries(heads.map((h, i) => [h, ovsAtom(row[i])])));
+}
+
+/** OVS mirrors with their output port (and the port's tunnel remote, when it is a tunnel). */
+export function ovsMirrors(mirrors: Record<string, unknown>[], ports: Record<string, unknown>[], ifaces: Record<string, unknown>[]): MirrorConfig[] {
+  const portName = new Map<string, string>();
+  for (const p of ports) if (typeof p._uuid === 'string' && typeof p.name === 'string') portName.set(p._uuid, p.name);
+  const remoteOf = new Map<string, string>();
+  for (const i of ifaces) {
+    const opts = i.options as Record<string, unknown> | undefined;
+    if (typeof i.name === 'string' && opts && typeof opts.remote_ip === 'string') remoteOf.set(i.name, opts.remote_ip);
+  }
+  return mirrors.map((m) => {
+    const name = typeof m.name === 'string' ? m.name.slice(0, 128) : '?';
+    const outPort = typeof m.output_port === 'string' ? (portName.get(m.output_port) ?? m.output_port) : undefined;
+    const vlan = typeof m.output_vlan === 'number' ? m.output_vlan : undefined;
+    const remote = outPort ? remoteOf.get(outPort) : undefined;
+    return {
+      id: `ovs|${name}|${outPort ?? ''}|${vlan ?? ''}`,
+      mechanism: 'ovs mirror',
+      what: `Open vSwitch mirror ${name}${m.select_all === true ? ' (all ports)' : ''} sends copies to ${outPort ? `port ${outPort}` : vlan !== undefined ? `VLAN ${vlan}` : '?'}`,
+      targetDev: outPort,
+      collector: remote,
+      action: 'mirror' as const,
+    };
+  });
+}
+
+export interface CommandResult {
+  ok: boolean;
+  stdout: string;
+  /** ENOENT: the tool is not installed. */
+  missing: boolean;
+}
+
+const OUTPUT_CAP = 4 << 20;
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin'];
+
+/** The environment with the sbin directories on PATH (where tc, nft and iptables live) and a fixed locale. */
+function commandEnv(): NodeJS.ProcessEnv {
+  const have = (process.env.PATH ?? '').split(':').filter(Boolean);
+  return { ...process.env, LC_ALL: 'C', PATH: [...have, ...SBIN.filter((d) => !have.includes(d))].join(':') };
+}
+
+/** Runs a command with a timeout and bounded output; never rejects. */
+export function runCommand(argv: readonly string[], timeoutMs = 5000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: OUTPUT_CAP, encoding: 'utf8', env: commandEnv() }, (err, stdout) => {
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      resolve({ ok: !err, stdout: typeof stdout === 'string' ? stdout : '', missing: code === 'ENOENT' });
+    });
+  });
+}
+
+export type Runner = (argv: readonly string[]) => Promise<CommandResult>;
+
+
+/** Everything that duplicates traffic in one network namespace, through `run` (which enters the namespace). */
+export async function readNamespaceMirrors(run: Runner, missing: Set<string>): Promise<{ configs: MirrorConfig[]; tunnels: Tunnel[] }> {
+  const configs: MirrorConfig[] = [];
+  const tool = async (argv: string[]): Promise<string | undefined> => {
+    if (missing.has(argv[0]!)) return undefined;
+    const r = await run(argv);
+    if (r.missing) missing.add(argv[0]!);
+    return r.ok ? r.stdout : undefined;
+  };
+  const links = parseJson((await tool(['ip', '-d', '-j', 'link', 'show'])) ?? '');
+  const tunnels = parseTunnels(links);
+
+  // tc: all mirred actions, then filters on devices that can hold them (to name the source device).
+  const actions = parseMirred(parseJson((await tool(['tc', '-j', 'actions', 'ls', 'action', 'mirred'])) ?? ''));
+  const sourceOf = new Map<number, string>();
+  if (actions.length > 0) {
+    const devs = parseQdiscs(parseJson((await tool(['tc', '-s', '-j', 'qdisc', 'show'])) ?? ''));
+    for (const [dev, parents] of [...devs].slice(0, 64)) {
+      for (const parent of parents) {
+        const argv = parent === 'root' ? ['tc', '-j', 'filter', 'show', 'dev', dev] : ['tc', '-j', 'filter', 'show', 'dev', dev, parent];
+        for (const a of parseMirred(parseJson((await tool(argv)) ?? ''))) if (!sourceOf.has(a.index)) sourceOf.set(a.index, `${dev} ${parent}`);
+      }
+    }
+  }
+  for (const a of actions) {
+    const src = sourceOf.get(a.index);
+    configs.push({
+      id: `tc|${a.index}|${a.action}|${a.toDev}`,
+      mechanism: 'tc mirred',
+      what: `tc mirred action ${a.index}${src ? ` on ${src}` : ''} ${a.action === 'mirror' ? 'mirrors' : 'redirects'} packets to ${a.toDev}`,
+      source: src?.split(' ')[0],
+      targetDev: a.toDev,
+      action: a.action,
+    });
+  }
+
+  const nft = await tool(['nft', '-j', 'list', 'ruleset']);
+  if (nft) configs.push(...parseNftDup(parseJson(nft)));
+  for (const [cmd, fam] of [['iptables-save', 'ip'], ['ip6tables-save', 'ip6']] as const) {
+    const text = await tool([cmd]);
+    if (text) configs.push(...parseIptablesTee(text, fam));
+  }
+  return { configs, tunnels };
+}
+
+/** Open vSwitch is host-wide (one database), read once per poll when installed. */
+export async function readOvsMirrors(run: Runner, missing: Set<string>): Promise<MirrorConfig[]> {
+  if (missing.has('ovs-vsctl')) return [];
+  const list = async (table: string, columns?: string): Promise<Record<string, unknown>[]> => {
+    const r = await run(['ovs-vsctl', '--format=json', ...(columns ? [`--columns=${columns}`] : []), 'list', table]);
+    if (r.missing) missing.add('ovs-vsctl');
+    return r.ok ? parseOvsTable(parseJson(r.stdout)) : [];
+  };
+  const mirrors = await list('Mirror');
+  if (mirrors.length === 0) return [];
+  return ovsMirrors(mirrors, await list('Port', '_uuid,name'), await list('Interface', 'name,type,options'));
+}

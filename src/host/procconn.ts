@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+// JavaScript side of native/procconn: the kernel's process-events connector.
+// The addon is optional (built at install when build tools are present);
+// without it, or without root, the sensor scans /proc instead.
+
+/** Record layout of a batch: REC_WIDTH doubles per event. */
+export const REC_WIDTH = 8;
+export const EV_FORK = 1;
+export const EV_EXEC = 2;
+export const EV_EXIT = 3;
+export const EV_UID = 4;
+// Fields: [0] kind, [1] pid (tgid), [7] wall-clock ms from the kernel timestamp, and
+//   FORK: [2] parent tgid
+//   EXEC: [2] exe string index (-1 none), [3] cmdline string index (-1 none), [4] ppid, [5] euid, [6] CapEff (-1 unknown)
+//   EXIT: [2] exit code, [3] exit signal
+//   UID:  [2] real uid, [3] effective uid
+
+export type BatchCallback = (records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined) => void;
+
+export interface Connector {
+  close(): void;
+  /** Events lost so far (sequence gaps). */
+  lost(): number;
+}
+
+interface Addon {
+  open(cb: BatchCallback, rcvbufBytes: number): Connector;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../../native/procconn/build/Release/procconn.node', import.meta.url));
+
+let addon: Addon | undefined;
+let loadError: string | undefined;
+
+function load(): Addon | undefined {
+  if (addon || loadError) return addon;
+  if (process.env.SNIFFWATCH_NO_PROCCONN === '1') {
+    loadError = 'disabled by SNIFFWATCH_NO_PROCCONN=1';
+    return undefined;
+  }
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+  } catch (e) {
+    loadError = `native addon not built (${(e as NodeJS.ErrnoException).code ?? 'error'}; run npm run build:native with build-essential installed)`;
+  }
+  return addon;
+}
+
+/** Opens the connector, or returns why it cannot be used (one line). */
+export function openConnector(cb: BatchCallback, rcvbufBytes = 8 << 20): Connector | string {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
+  const a = load();
+  if (!a) return loadError ?? 'native addon unavailable';
+  try {
+    return a.open(cb, rcvbufBytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EACCES') return 'needs root (CAP_NET_ADMIN) to subscribe to process events';
+    return (e as Error).message;
+  }
+}

@@ -1,0 +1,207 @@
+import { readStat } from './procfs.js';
+import { shortArgv, snapshotFromProc, type KnownProcess, type Snapshot } from './process-info.js';
+import { EV_EXEC, EV_EXIT, EV_FORK, EV_UID, openConnector, REC_WIDTH, type Connector } from './procconn.js';
+import type { ProcScan } from './proc-scan.js';
+import { baseName } from './tools.js';
+import { splitCmdline } from './procfs.js';
+
+// Process executions, from the kernel's process-events connector when it can
+// be opened (every exec, in real time, with fork/exit for the process tree),
+// else from /proc scans every poll (processes that live less than a poll are
+// missed). Also keeps a bounded table of processes: parent, name and first
+// arguments, so a short-lived parent can still be named, and whether a
+// process descends from the scope root (`sniffwatch run`).
+
+export type ExecSource = 'process-events' | 'proc-scan' | 'already-running';
+
+export interface ExecEvent {
+  pid: number;
+  timeMs: number;
+  /** What was read at the event; undefined when the process was gone before anything could be read. */
+  snap: Snapshot | undefined;
+  source: ExecSource;
+}
+
+export interface ProcessWatchHandlers {
+  onExec(ev: ExecEvent): void;
+  onUidChange(pid: number, timeMs: number): void;
+  onLost(lost: number, overflows: number): void;
+  onError(message: string): void;
+}
+
+interface Entry extends KnownProcess {
+  inScope?: boolean;
+}
+
+const MAX_LIVE = 65536;
+const MAX_EXITED = 4096;
+const MAX_SCOPE_DEPTH = 64;
+
+export interface ProcessWatchStats {
+  execs: number;
+  forks: number;
+  exits: number;
+  lost: number;
+  overflows: number;
+  /** Exec events whose process was gone before /proc could be read. */
+  vanished: number;
+  /** Longest delay from an exec (kernel timestamp) to its handling here, in ms. */
+  maxLatencyMs: number;
+}
+
+export class ProcessWatch {
+  readonly stats: ProcessWatchStats = { execs: 0, forks: 0, exits: 0, lost: 0, overflows: 0, vanished: 0, maxLatencyMs: 0 };
+  mode: 'process-events' | 'proc-scan' = 'proc-scan';
+  private connector: Connector | undefined;
+  private readonly live = new Map<number, Entry>();
+  private readonly exited = new Map<number, Entry>();
+  private started = false;
+
+  constructor(
+    private readonly handlers: ProcessWatchHandlers,
+    private readonly scopeRoot: number | undefined,
+  ) {}
+
+  /** Opens the connector; returns why not (the caller falls back to scanning) or undefined. */
+  start(rcvbufBytes?: number): string | undefined {
+    const c = openConnector((records, strings, lost, overflows, error) => this.onBatch(records, strings, lost, overflows, error), rcvbufBytes);
+    if (typeof c === 'string') return c;
+    this.connector = c;
+    this.mode = 'process-events';
+    return undefined;
+  }
+
+  stop(): void {
+    this.connector?.close();
+    this.connector = undefined;
+  }
+
+  lookup = (pid: number): KnownProcess | undefined => this.live.get(pid) ?? this.exited.get(pid);
+
+  /** Whether pid descends from the scope root (always true without a scope). */
+  inScope(pid: number): boolean {
+    const root = this.scopeRoot;
+    if (root === undefined) return true;
+    const chain: number[] = [];
+    let p = pid;
+    let result = false;
+    for (let depth = 0; depth < MAX_SCOPE_DEPTH; depth++) {
+      if (p === root) {
+        result = true;
+        break;
+      }
+      if (p <= 1) break;
+      const e = this.live.get(p) ?? this.exited.get(p);
+      if (e?.inScope !== undefined) {
+        result = e.inScope;
+        break;
+      }
+      chain.push(p);
+      const next = e ? e.ppid : readStat(p)?.ppid;
+      if (next === undefined) break;
+      p = next;
+    }
+    for (const c of chain) {
+      const e = this.live.get(c);
+      if (e) e.inScope = result;
+    }
+    return result;
+  }
+
+  /** Per poll: in fallback mode new pids are reported as executions; both modes drop entries of vanished pids. */
+  poll(scan: ProcScan, now: number): void {
+    const first = !this.started;
+    this.started = true;
+    if (this.mode === 'proc-scan' || first) {
+      for (const pid of scan.newPids) {
+        if (pid === process.pid) continue;
+        if (this.mode === 'process-events' && this.live.has(pid)) continue;
+        const snap = snapshotFromProc(pid);
+        if (!snap) continue;
+        this.remember(pid, snap.ppid, snap.argv, snap.exe);
+        this.handlers.onExec({ pid, timeMs: now, snap, source: first ? 'already-running' : 'proc-scan' });
+      }
+    }
+    // Exits lost with a connector overflow, or never seen in fallback mode.
+    if (this.live.size > scan.pids.length + 1024 || this.mode === 'proc-scan') {
+      const present = new Set(scan.pids);
+      for (const pid of this.live.keys()) if (!present.has(pid)) this.markExited(pid);
+    }
+  }
+
+  private remember(pid: number, ppid: number, argv: readonly string[], exe: string): Entry {
+    let e = this.live.get(pid);
+    const name = (argv[0] ? baseName(argv[0]) : baseName(exe)).slice(0, 64);
+    if (e) {
+      e.ppid = ppid > 0 ? ppid : e.ppid;
+      e.name = name || e.name;
+      e.argv = shortArgv(argv);
+      return e;
+    }
+    if (this.live.size >= MAX_LIVE) this.live.delete(this.live.keys().next().value!);
+    e = { ppid, name, argv: shortArgv(argv) };
+    this.live.set(pid, e);
+    return e;
+  }
+
+  private markExited(pid: number): void {
+    const e = this.live.get(pid);
+    if (!e) return;
+    this.live.delete(pid);
+    if (this.exited.size >= MAX_EXITED) this.exited.delete(this.exited.keys().next().value!);
+    this.exited.delete(pid);
+    this.exited.set(pid, e);
+  }
+
+  private onBatch(records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined): void {
+    try {
+      if (error) {
+        this.handlers.onError(`process-events connector: ${error}`);
+        this.connector = undefined;
+        this.mode = 'proc-scan';
+      }
+      if (lost > 0 || overflows > 0) {
+        this.stats.lost += lost;
+        this.stats.overflows += overflows;
+        this.handlers.onLost(lost, overflows);
+      }
+      if (!records || !strings) return;
+      for (let i = 0; i + REC_WIDTH <= records.length; i += REC_WIDTH) this.onRecord(records, i, strings);
+    } catch (e) {
+      this.handlers.onError(`process event handling: ${(e as Error).message}`);
+    }
+  }
+
+  private onRecord(r: Float64Array, i: number, strings: string[]): void {
+    const kind = r[i]!;
+    const pid = r[i + 1]!;
+    const timeMs = r[i + 7]!;
+    if (kind === EV_FORK) {
+      this.stats.forks++;
+      const ppid = r[i + 2]!;
+      const parent = this.live.get(ppid);
+      const e = this.remember(pid, ppid, parent?.argv ?? [], parent?.name ?? '');
+      if (this.scopeRoot !== undefined) e.inScope = ppid === this.scopeRoot || pid === this.scopeRoot || (parent?.inScope ?? this.inScope(ppid));
+    } else if (kind === EV_EXEC) {
+      this.stats.execs++;
+      const latency = Date.now() - timeMs;
+      if (latency > this.stats.maxLatencyMs) this.stats.maxLatencyMs = latency;
+      const exe = r[i + 2]! >= 0 ? (strings[r[i + 2]!] ?? '') : '';
+      const argv = r[i + 3]! >= 0 ? splitCmdline(strings[r[i + 3]!] ?? '') : [];
+      const ppid = r[i + 4]!;
+      const gone = exe === '' && argv.length === 0;
+      if (gone) this.stats.vanished++;
+      const known = this.live.get(pid);
+      this.remember(pid, ppid > 0 ? ppid : (known?.ppid ?? 0), argv, exe);
+      const snap: Snapshot | undefined = gone
+        ? undefined
+        : { exe, argv, ppid: ppid > 0 ? ppid : (known?.ppid ?? 0), uid: r[i + 5]!, capEff: r[i + 6]! >= 0 ? BigInt(r[i + 6]!) : 0n };
+      this.handlers.onExec({ pid, timeMs, snap, source: 'process-events' });
+    } else if (kind === EV_EXIT) {
+      this.stats.exits++;
+      this.markExited(pid);
+    } else if (kind === EV_UID) {
+      this.handlers.onUidChange(pid, timeMs);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// What the end-to-end tests (test/e2e/*-lan.test.ts) share: a work directory
+// kept when something failed, skipping with the reason, a fresh namespace LAN
+// per test, capture handling, tcpdump's independent reading of a capture, and
+// `sniffwatch scan` on it with the checks every scenario makes.
+
+import { after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { atLeast, describe } from './captures.js';
+import { CLI, runCli, type CliRun } from './cli.js';
+import { canRunNetns, createLan, scapyPython, sleep, type Capture, type Lan, type LanOptions } from './netns-lan.js';
+
+/**
+ * A temporary directory for one e2e file's captures and tool files, removed
+ * after the run unless SNIFFWATCH_E2E_KEEP=1 or a check failed (then its path
+ * is printed).
+ */
+export class E2eWorkDir {
+  readonly path: string;
+  private keepAfterRun = process.env.SNIFFWATCH_E2E_KEEP === '1';
+
+  constructor(name: string) {
+    this.path = mkdtempSync(join(tmpdir(), `sniffwatch-e2e-${name}-`));
+    after(() => {
+      if (this.keepAfterRun) console.error(`# e2e captures kept in ${this.path}`);
+      else rmSync(this.path, { recursive: true, force: true });
+    });
+  }
+
+  /** Keeps the directory after the run, for a look at what failed. */
+  keep(): void {
+    this.keepAfterRun = true;
+  }
+
+  /** Runs checks that need the capture; on failure keeps it and says where it is. */
+  async withPcap(t: TestContext, pcap: string, fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.keep();
+      t.diagnostic(`capture: ${pcap}`);
+      console.error(`# ${t.name}: capture kept at ${pcap}`);
+      throw e;
+    }
+  }
+}
+
+/** Skips the test with the reason when there is no netns LAN with these tools (and, if asked, no python3 with scapy). */
+export async function skipUnless(t: TestContext, tools: string[], opts: { scapy?: boolean } = {}): Promise<boolean> {
+  let why = await canRunNetns(tools);
+  if (!why && opts.scapy && !scapyPython()) why = 'tool missing: python3 with scapy (Debian package python3-scapy)';
+  if (why) t.skip(why);
+  return why === undefined;
+}
+
+/** A new namespace LAN, destroyed when the test ends. */
+export async function freshLan(t: TestContext, opts?: LanOptions): Promise<Lan> {
+  const lan = await createLan(opts);
+  t.after(() => lan.destroy());
+  return lan;
+}
+
+/**
+ * Stops a bridge capture after a pause: answers that come late (a spoofer
+ * answers tens of milliseconds after the query, a server's last reply after
+ * the client is done) belong in it.
+ */
+export async function settleAndStop(cap: Capture, settleMs = 2000): Promise<void> {
+  await sleep(settleMs);
+  await cap.stop();
+}
+
+/** tcpdump's reading of a capture (independent of our decoder): one line per packet, -v continuation lines joined. */
+export function tcpdumpPackets(pcap: string, filter: string, flags: readonly string[] = []): string[] {
+  const text = execFileSync('tcpdump', ['-n', ...flags, '-r', pcap, filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  return text
+    .replace(/\n\s+/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim());
+}
+
+export interface ArpReply {
+  ethSrc: string;
+  ip: string;
+  mac: string;
+}
+
+/** ARP replies in the capture, read with tcpdump. */
+export function arpReplies(pcap: string): ArpReply[] {
+  const out: ArpReply[] = [];
+  const re = /^\S+ ([0-9a-f:]{17}) > [0-9a-f:]{17}, .*Reply (\d+\.\d+\.\d+\.\d+) is-at ([0-9a-f:]{17})/;
+  for (const line of tcpdumpPackets(pcap, 'arp', ['-e'])) {
+    const m = re.exec(line);
+    if (m) out.push({ ethSrc: m[1]!, ip: m[2]!, mac: m[3]! });
+  }
+  return out;
+}
+
+/**
+ * `sniffwatch scan --format jsonl [extraArgs] pcap` with the built CLI; fails
+ * unless the scanner ran to completion (exit 0, or 1 for findings at the
+ * --fail-on level).
+ */
+export function scanCapture(pcap: string, extraArgs: readonly string[] = []): CliRun {
+  assert.ok(existsSync(CLI), `scanner not built: ${CLI} is missing (run npx tsc -p tsconfig.json)`);
+  const r = runCli(['scan', '--format', 'jsonl', ...extraArgs, pcap]);
+  assert.equal(r.signal, null, `scanner killed by ${r.signal}\nstderr: ${r.stderr}`);
+  assert.ok(r.status === 0 || r.status === 1, `scanner failed with exit ${r.status}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+export function assertExit(r: CliRun, status: number): void {
+  assert.equal(r.status, status, `exit status ${status} expected; got ${r.status}\nstderr: ${r.stderr}\n${describe(r.findings)}`);
+}
+
+/** What a benign run must show: no finding of medium or above. */
+export function assertNothingLoud(findings: readonly Finding[], what = 'benign capture'): void {
+  const loud = atLeast(findings, 'medium');
+  assert.deepEqual(
+    loud.map((f) => `${f.rule_id} ${f.severity}`),
+    [],
+    `${what} raised:\n${describe(loud)}`,
+  );
+}
+
+/**
+ * A self-signed certificate and key for TLS servers, made once per directory
+ * and name. The key is world-readable: some servers read it after dropping
+ * privileges.
+ */
+export function selfSignedCertificate(dir: string, commonName: string): { cert: string; key: string } {
+  const cert = join(dir, `${commonName}.cert.pem`);
+  const key = join(dir, `${commonName}.key.pem`);
+  if (!existsSync(cert) || !existsSync(key)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${commonName}`, '-keyout', key, '-out', cert], {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
+    chmodSync(key, 0o644);
+  }
+  return { cert, key };
+}

@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kmsgMessage, parseIfnames, parseKmsgBridgePort, parseKmsgPromisc, parseProcNetPacket, readInterfaces } from '../../src/host/capture-watch.js';
+import { ovsMirrors, parseIptablesTee, parseJson, parseMirred, parseNftDup, parseOvsTable, parseQdiscs, parseTunnels, readNamespaceMirrors, type CommandResult } from '../../src/host/mirror.js';
+import { CAP_NET_RAW, containerIdFromCgroup, environValues, hasCap, parseStat, parseStatus, splitCmdline } from '../../src/host/procfs.js';
+import { withTempDir } from '../helpers/captures.js';
+
+// Parsers of what the kernel and the networking tools print. The tc, ip, nft
+// and iptables texts below were recorded from iproute2 6.1, nftables 1.0.6
+// and iptables 1.8.9 (Debian 12) on a namespace with a VXLAN mirror.
+
+test('/proc/PID/status: ppid, effective uid, CapEff; garbage gives undefined', () => {
+  const s = parseStatus('Name:\ttcpdump\nUmask:\t0022\nState:\tS (sleeping)\nPPid:\t4200\nUid:\t0\t102\t102\t102\nCapEff:\t0000000000002000\n');
+  assert.deepEqual(s && { ...s, capEff: s.capEff.toString(16) }, { name: 'tcpdump', ppid: 4200, uid: 102, capEff: '2000' });
+  assert.ok(s && hasCap(s.capEff, CAP_NET_RAW));
+  assert.equal(parseStatus('garbage'), undefined);
+  assert.equal(parseStatus('PPid:\tx\nUid:\t1 2 3 4\n'), undefined);
+  assert.equal(parseStatus('PPid:\t1\nUid:\t1\t2\t3\t4\nCapEff:\tzz\n')?.capEff, 0n);
+});
+
+test('/proc/PID/stat: a comm with ") " and spaces does not shift the fields', () => {
+  const fields = ['S', '77', '77', '77', '34816', ...Array(14).fill('0'), '123456', '0'];
+  const st = parseStat(`4242 (evil) 1 2 3 (x) ${fields.join(' ')}`);
+  assert.deepEqual(st, { comm: 'evil) 1 2 3 (x', ppid: 77, ttyNr: 34816, startTime: 123456 });
+  assert.equal(parseStat('no parens'), undefined);
+});
+
+test('cmdline, cgroup container ids, environ', () => {
+  assert.deepEqual(splitCmdline('tcpdump\0-i\0lo\0'), ['tcpdump', '-i', 'lo']);
+  assert.deepEqual(splitCmdline('nginx: worker process'), ['nginx: worker process']);
+  assert.equal(splitCmdline(`a\0${'b\0'.repeat(1000)}`).length, 256);
+  assert.equal(splitCmdline('x'.repeat(10_000))[0]!.length, 4096);
+  const id = 'f'.repeat(64);
+  assert.equal(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`), id);
+  assert.equal(containerIdFromCgroup(`0::/kubepods.slice/kubepods-burstable.slice/cri-containerd-${id}.scope\n`), id);
+  assert.equal(containerIdFromCgroup(`12:pids:/docker/${id}\n`), id);
+  assert.equal(containerIdFromCgroup('0::/user.slice/user-1000.slice/session-2.scope\n'), undefined);
+  const env = environValues(`PATH=/bin\0CI=true\0GITHUB_ACTIONS=${'x'.repeat(500)}\0=bad\0noequals\0`, new Set(['CI', 'GITHUB_ACTIONS']));
+  assert.equal(env.get('CI'), 'true');
+  assert.equal(env.get('GITHUB_ACTIONS')!.length, 128);
+});
+
+test('/proc/net/packet rows', () => {
+  const text = 'sk               RefCnt Type Proto  Iface R Rmem   User   Inode\n00000000234fb01f 3      3    0003   1     1 0      0      421701\nffff 3 2 0800 2 1 0 101 5000\nshort row\nx x x zz x x x x x\n';
+  assert.deepEqual(parseProcNetPacket(text), [
+    { inode: 421701, type: 3, proto: 3, ifindex: 1, uid: 0 },
+    { inode: 5000, type: 2, proto: 0x800, ifindex: 2, uid: 101 },
+  ]);
+});
+
+test('kernel log: both promiscuous-mode formats, bridge ports, record framing, interface tables', () => {
+  assert.deepEqual(parseKmsgPromisc('device eth0 entered promiscuous mode'), { ifname: 'eth0', entered: true });
+  assert.deepEqual(parseKmsgPromisc('eth0: entered promiscuous mode'), { ifname: 'eth0', entered: true });
+  assert.deepEqual(parseKmsgPromisc('p-gateway: left promiscuous mode'), { ifname: 'p-gateway', entered: false });
+  assert.equal(parseKmsgPromisc('eth0: renamed from veth123'), undefined);
+  assert.equal(parseKmsgBridgePort('br0: port 1(p-gateway) entered blocking state'), 'p-gateway');
+  assert.equal(parseKmsgBridgePort('br0: port 1(p-gateway) entered forwarding state'), 'p-gateway');
+  assert.equal(kmsgMessage('6,2104,2801280245,-;lo: entered promiscuous mode\n SUBSYSTEM=net\n DEVICE=n1\n'), 'lo: entered promiscuous mode');
+  assert.equal(kmsgMessage('no separator'), '');
+  const names = parseIfnames('Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n1\tlo        :     1      V3\n\t\t\t\t010000E0     1 0:00000000\t\t0\n2\teth0      :     1      V3\n', '2    eth0            1     0     333300000001\n3    vx0             1     0     01005e000001\n');
+  assert.deepEqual([...names], [[1, 'lo'], [2, 'eth0'], [3, 'vx0']]);
+});
+
+test('/sys/class/net: IFF_PROMISC from flags, bridge and bond members', async () => {
+  await withTempDir(async (dir) => {
+    const iface = (name: string, flags: string, ifindex: number): string => {
+      const d = join(dir, name);
+      mkdirSync(d);
+      writeFileSync(join(d, 'flags'), `${flags}\n`);
+      writeFileSync(join(d, 'ifindex'), `${ifindex}\n`);
+      return d;
+    };
+    iface('lo', '0x109', 1);
+    iface('eth0', '0x1003', 2);
+    mkdirSync(join(iface('p-gw', '0x1103', 3), 'brport'));
+    symlinkSync('../bond0', join(iface('eth1', '0x1903', 4), 'master'));
+    writeFileSync(join(dir, 'junk'), 'not a directory');
+    const got = readInterfaces(dir).sort((a, b) => a.ifindex - b.ifindex);
+    assert.deepEqual(got, [
+      { name: 'lo', ifindex: 1, promisc: true, member: false },
+      { name: 'eth0', ifindex: 2, promisc: false, member: false },
+      { name: 'p-gw', ifindex: 3, promisc: true, member: true },
+      { name: 'eth1', ifindex: 4, promisc: true, member: true },
+    ]);
+  });
+});
+
+const TC_FILTERS = `[{"protocol":"all","pref":49152,"kind":"u32","chain":0},{"protocol":"all","pref":49152,"kind":"u32","chain":0,"options":{"fh":"800::800","order":2048,"key_ht":"800","bkt":"0","not_in_hw":true,"match":{"value":"0","mask":"0","offmask":"","off":0},"actions":[{"order":1,"kind":"mirred","mirred_action":"mirror","direction":"egress","to_dev":"vx0","control_action":{"type":"pipe"},"index":1,"ref":1,"bind":1}]}}]`;
+const TC_ACTIONS = `[{"total acts":2},{"actions":[{"order":0,"kind":"mirred","mirred_action":"mirror","direction":"egress","to_dev":"vx0","control_action":{"type":"pipe"},"index":1,"ref":1,"bind":1,"not_in_hw":true,"used_hw_stats":["disabled"]},{"order":1,"kind":"mirred","mirred_action":"redirect","direction":"egress","to_dev":"ifb0","control_action":{"type":"stolen"},"index":2,"ref":1,"bind":1}]}]`;
+const TC_QDISCS = `[{"kind":"htb","handle":"1:","dev":"d1","root":true,"refcnt":3,"options":{"r2q":10}},{"kind":"noqueue","handle":"0:","dev":"d0","root":true,"refcnt":2,"options":{}},{"kind":"clsact","handle":"ffff:","dev":"d0","parent":"ffff:fff1","options":{}},{"kind":"fq_codel","handle":"0:","dev":"eth0","root":true,"options":{}}]`;
+const IP_LINKS = `[{"ifindex":4,"ifname":"vx0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"linkinfo":{"info_kind":"vxlan","info_data":{"id":42,"remote":"198.18.5.2","link":"d0","port":4789}}},{"ifindex":5,"ifname":"flannel.1","linkinfo":{"info_kind":"vxlan","info_data":{"id":1,"local":"10.0.0.4","port":8472}}},{"ifindex":6,"ifname":"span0","linkinfo":{"info_kind":"erspan","info_data":{"remote":"203.0.113.7","local":"10.0.0.4","erspan_ver":1}}},{"ifindex":1,"ifname":"lo"}]`;
+const NFT = `{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}, {"table": {"family": "netdev", "name": "t", "handle": 1}}, {"rule": {"family": "netdev", "table": "t", "chain": "c", "handle": 2, "expr": [{"dup": {"addr": "vx0"}}]}}, {"rule": {"family": "ip", "table": "m", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "tcp"}}, {"dup": {"addr": "198.18.5.9", "dev": "d0"}}]}}]}`;
+const IPTABLES = `# Generated by iptables-save v1.8.9 (nf_tables)\n*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TEE --gateway 198.18.5.7\n-A PREROUTING -p tcp -j ACCEPT\nCOMMIT\n`;
+
+test('tc: mirred actions anywhere in the JSON, qdiscs that can hold filters', () => {
+  assert.deepEqual(parseMirred(parseJson(TC_FILTERS)), [{ index: 1, action: 'mirror', direction: 'egress', toDev: 'vx0' }]);
+  assert.deepEqual(
+    parseMirred(parseJson(TC_ACTIONS)).map((a) => `${a.index} ${a.action} ${a.toDev}`),
+    ['1 mirror vx0', '2 redirect ifb0'],
+  );
+  assert.deepEqual([...parseQdiscs(parseJson(TC_QDISCS))], [['d1', ['root']], ['d0', ['ingress', 'egress']]]);
+});
+
+test('tunnels, nft dup, iptables TEE', () => {
+  assert.deepEqual(parseTunnels(parseJson(IP_LINKS)), [
+    { ifname: 'vx0', kind: 'vxlan', remote: '198.18.5.2', local: undefined, id: 42 },
+    { ifname: 'flannel.1', kind: 'vxlan', remote: undefined, local: '10.0.0.4', id: 1 },
+    { ifname: 'span0', kind: 'erspan', remote: '203.0.113.7', local: '10.0.0.4', id: undefined },
+  ]);
+  const dups = parseNftDup(parseJson(NFT));
+  assert.equal(dups.length, 2);
+  assert.equal(dups[0]!.targetDev, 'vx0');
+  assert.equal(dups[0]!.collector, undefined);
+  assert.equal(dups[1]!.collector, '198.18.5.9');
+  assert.equal(dups[1]!.targetDev, 'd0');
+  const tee = parseIptablesTee(IPTABLES, 'ip');
+  assert.equal(tee.length, 1);
+  assert.equal(tee[0]!.collector, '198.18.5.7');
+  assert.match(tee[0]!.what, /iptables mangle table rule "-A PREROUTING -j TEE --gateway 198\.18\.5\.7"/);
+});
+
+test('Open vSwitch: mirror rows, output port names and tunnel remotes from the database JSON', () => {
+  // The format `ovs-vsctl --format=json list TABLE` prints (OVSDB JSON atoms).
+  const mirrors = parseOvsTable({ headings: ['_uuid', 'name', 'output_port', 'output_vlan', 'select_all'], data: [[['uuid', 'm-1'], 'm0', ['uuid', 'p-1'], ['set', []], true]] });
+  const ports = parseOvsTable({ headings: ['_uuid', 'name'], data: [[['uuid', 'p-1'], 'gre0']] });
+  const ifaces = parseOvsTable({ headings: ['name', 'type', 'options'], data: [['gre0', 'gre', ['map', [['remote_ip', '203.0.113.9']]]]] });
+  const got = ovsMirrors(mirrors, ports, ifaces);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.targetDev, 'gre0');
+  assert.equal(got[0]!.collector, '203.0.113.9');
+  assert.match(got[0]!.what, /mirror m0 \(all ports\) sends copies to port gre0/);
+  assert.deepEqual(parseOvsTable('nonsense'), []);
+});
+
+test('one namespace end to end with recorded command output; missing tools are skipped and remembered', async () => {
+  const outputs: Record<string, string> = {
+    'ip -d -j link show': IP_LINKS,
+    'tc -j actions ls action mirred': TC_ACTIONS,
+    'tc -s -j qdisc show': TC_QDISCS,
+    'tc -j filter show dev d0 ingress': TC_FILTERS,
+    'tc -j filter show dev d0 egress': '[]',
+    'tc -j filter show dev d1': '[]',
+    'nft -j list ruleset': NFT,
+  };
+  const asked: string[] = [];
+  const run = async (argv: readonly string[]): Promise<CommandResult> => {
+    const k = argv.join(' ');
+    asked.push(k);
+    if (argv[0] === 'iptables-save' || argv[0] === 'ip6tables-save') return { ok: false, stdout: '', missing: true };
+    return k in outputs ? { ok: true, stdout: outputs[k]!, missing: false } : { ok: false, stdout: '', missing: false };
+  };
+  const missing = new Set<string>();
+  const { configs, tunnels } = await readNamespaceMirrors(run, missing);
+  assert.equal(tunnels.length, 3);
+  const tc = configs.find((c) => c.id === 'tc|1|mirror|vx0');
+  assert.ok(tc);
+  assert.equal(tc.source, 'd0');
+  assert.match(tc.what, /tc mirred action 1 on d0 ingress mirrors packets to vx0/);
+  assert.ok(configs.some((c) => c.mechanism === 'nft dup' && c.collector === '198.18.5.9'));
+  assert.deepEqual([...missing].sort(), ['ip6tables-save', 'iptables-save']);
+  asked.length = 0;
+  await readNamespaceMirrors(run, missing);
+  assert.ok(!asked.some((a) => a.startsWith('iptables-save')), 'a missing tool is not asked again');
+});
+
+test('hostile JSON: deep nesting and huge arrays are bounded, not thrown', () => {
+  let deep: unknown = { kind: 'mirred', mirred_action: 'mirror', to_dev: 'x', index: 1 };
+  for (let i = 0; i < 10_000; i++) deep = [deep];
+  assert.deepEqual(parseMirred(deep), []);
+  assert.doesNotThrow(() => parseTunnels(Array(100_000).fill({ ifname: 'x', linkinfo: { info_kind: 'vxlan', info_data: { remote: 7 } } })));
+  assert.equal(parseJson('{'), undefined);
+  assert.deepEqual(parseNftDup(parseJson('{"nftables":[{"rule":{"expr":[{"dup":{"addr":5}}]}}]}')).length, 1);
+});
