@@ -1,31 +1,55 @@
-// Throughput and memory benchmark: sniffwatch against tcpdump and tshark on
-// one generated capture. Run with `npm run bench`; see --help for options.
-// Results go to stdout (a table) and bench/out/results.json.
+// Throughput and memory benchmark: sniffwatch (ARP only, all analyzers, the
+// heavier analyzers alone) against tcpdump, tshark (the ARP and the
+// credential display filters) and dsniff on one generated capture, plus the
+// credentials each tool finds in it against what the generator put there.
+// Run with `npm run bench`; see --help for options. Results go to stdout
+// (tables) and bench/out/results.json.
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PACKETS, DEFAULT_SEED, generateCapture, GENERATOR_VERSION, type GenerateResult } from './generate.js';
+import { DEFAULT_PACKETS, DEFAULT_SEED, generateCapture, GENERATOR_VERSION, LOGIN_PROTOS, type GenerateResult, type LoginProto } from './generate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
 const CLI = 'dist/src/cli/main.js';
 const GNU_TIME = '/usr/bin/time';
 const TINY_PACKETS = 100;
+/** GNU time: wall seconds, peak RSS KiB, user and system CPU seconds. */
+const TIME_FORMAT = '%e %M %U %S';
+const TIME_LINE = /^[\d.]+ (\d+) ([\d.]+) ([\d.]+)\s*$/m;
+
+/** tshark's equivalent of sniffwatch's cleartext-login extraction (field names checked against tshark 4.0 `-G fields`). */
+const TSHARK_CREDENTIAL_FILTER =
+  'ftp.request.command == "PASS" || http.authorization || pop.request.command == "PASS" || imap.request.command == "LOGIN" || smtp.auth.password';
+/** smtp.auth.password is only filled in when tshark decodes AUTH's base64. */
+const TSHARK_CREDENTIAL_PREFS = ['-o', 'smtp.decryption:TRUE'];
+/** Per protocol: sniffwatch's rule, tshark's protocol column, dsniff's service name. */
+const CREDENTIAL_NAMES: Record<LoginProto, { rule: string; tshark: string; dsniff: string }> = {
+  ftp: { rule: 'cred-ftp', tshark: 'FTP', dsniff: 'ftp' },
+  http: { rule: 'cred-http-basic', tshark: 'HTTP', dsniff: 'http' },
+  pop3: { rule: 'cred-pop3', tshark: 'POP', dsniff: 'pop3' },
+  imap: { rule: 'cred-imap', tshark: 'IMAP', dsniff: 'imap' },
+  smtp: { rule: 'cred-smtp', tshark: 'SMTP', dsniff: 'smtp' },
+};
+const SEVERITY_RANK: Record<string, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
 
 const HELP = `usage: node dist/bench/bench.js [options]
   --packets N        packets in the main capture (default ${DEFAULT_PACKETS})
   --prefix N         packets in the small capture used for the memory check and tshark's prefix (default 200000)
   --runs N           runs per measurement; the median wall time is reported (default 3)
   --with-attack      bench on the capture with the arpspoof slice instead of the benign one
-  --tshark-limit S   bench tshark on the prefix and scale if one full run would exceed S seconds (default 600)`;
+  --tshark-limit S   bench tshark on the prefix and scale if one full run would exceed S seconds (default 600)
+  --skip-peers       sniffwatch rows only (no tcpdump, tshark, dsniff)`;
 
 interface Run {
   seconds: number;
   rssKiB: number | null;
+  /** User plus system CPU time (GNU time %U + %S): what contention from other processes does not inflate. */
+  cpuSeconds: number | null;
   code: number | null;
   signal: string | null;
   stderrFirstLine: string;
@@ -42,6 +66,8 @@ interface Row {
   packetsPerSecond: number;
   /** Largest peak RSS over the runs. */
   peakRssMiB: number | null;
+  /** Median CPU time (user + system) over the runs. */
+  cpuSeconds: number | null;
   exitCodes: (number | null)[];
   ok: boolean;
   /** Set when measured on a prefix: the time a full run would take at the prefix's rate. */
@@ -51,7 +77,12 @@ interface Row {
 
 interface FindingSummary {
   lines: number;
+  /** Findings per rule. */
   byRule: Record<string, number>;
+  /** Occurrences per rule: the findings' `count` fields added up. */
+  occurrences: Record<string, number>;
+  /** Findings of medium severity or above other than cleartext credentials: none expected on the benign capture. */
+  unexpected: string[];
 }
 
 interface Capture extends GenerateResult {
@@ -102,8 +133,8 @@ function warm(path: string): void {
 
 function haveGnuTime(): boolean {
   if (!existsSync(GNU_TIME)) return false;
-  const r = spawnSync(GNU_TIME, ['-f', '%e %M', 'true'], { encoding: 'utf8' });
-  return r.status === 0 && /^[\d.]+ \d+\s*$/m.test(r.stderr);
+  const r = spawnSync(GNU_TIME, ['-f', TIME_FORMAT, 'true'], { encoding: 'utf8' });
+  return r.status === 0 && TIME_LINE.test(r.stderr);
 }
 
 function toolVersion(cmd: string, args: string[]): string | null {
@@ -134,7 +165,7 @@ function runOnce(cmd: string, args: string[], stdoutPath: string): Run {
   const errFile = join(OUT, '.stderr.txt');
   const outFd = openSync(stdoutPath, 'w');
   const errFd = openSync(errFile, 'w');
-  const [file, argv] = useTime ? [GNU_TIME, ['-f', '%e %M', '-o', timeFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = useTime ? [GNU_TIME, ['-f', TIME_FORMAT, '-o', timeFile, cmd, ...args]] : [cmd, args];
   if (useTime) writeFileSync(timeFile, '');
   const t0 = process.hrtime.bigint();
   const r = spawnSync(file, argv, { cwd: ROOT, stdio: ['ignore', outFd, errFd] });
@@ -142,14 +173,19 @@ function runOnce(cmd: string, args: string[], stdoutPath: string): Run {
   closeSync(outFd);
   closeSync(errFd);
   let rssKiB: number | null = null;
+  let cpuSeconds: number | null = null;
   if (useTime) {
     // GNU time may put "Command exited with non-zero status N" before the format line.
-    const m = /^[\d.]+ (\d+)\s*$/m.exec(readFileSync(timeFile, 'utf8'));
-    if (m) rssKiB = Number(m[1]);
+    const m = TIME_LINE.exec(readFileSync(timeFile, 'utf8'));
+    if (m) {
+      rssKiB = Number(m[1]);
+      cpuSeconds = Number(m[2]) + Number(m[3]);
+    }
   }
   return {
     seconds,
     rssKiB,
+    cpuSeconds,
     code: r.error ? null : r.status,
     signal: r.signal,
     stderrFirstLine: r.error ? r.error.message : firstLine(errFile),
@@ -171,11 +207,13 @@ function measure(tool: string, cmd: string, args: string[], capture: Capture, ru
     const r = runOnce(cmd, args, stdoutPath);
     results.push(r);
     const failed = r.code === null || !okCodes.includes(r.code);
-    process.stderr.write(`  ${tool} run ${i + 1}/${runs}: ${r.seconds.toFixed(2)} s${r.rssKiB !== null ? `, ${(r.rssKiB / 1024).toFixed(0)} MiB` : ''}${failed ? `, exit ${r.code ?? r.signal}: ${r.stderrFirstLine}` : ''}\n`);
+    process.stderr.write(`  ${tool} run ${i + 1}/${runs}: ${r.seconds.toFixed(2)} s${r.cpuSeconds !== null ? ` (CPU ${r.cpuSeconds.toFixed(2)} s)` : ''}${r.rssKiB !== null ? `, ${(r.rssKiB / 1024).toFixed(0)} MiB` : ''}${failed ? `, exit ${r.code ?? r.signal}: ${r.stderrFirstLine}` : ''}\n`);
   }
   const seconds = median(results.map((r) => r.seconds));
   const rss = results.map((r) => r.rssKiB).filter((x): x is number => x !== null);
-  const shownArgs = args.map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a));
+  const cpu = results.map((r) => r.cpuSeconds).filter((x): x is number => x !== null);
+  // Paths relative to the repository, and quoted where a shell would need it, so the command can be pasted.
+  const shownArgs = args.map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a)).map((a) => (/^[\w./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
   return {
     tool,
     command: [cmd === process.execPath ? 'node' : cmd, ...shownArgs].join(' ') + (stdoutPath === '/dev/null' ? ' > /dev/null' : ` > ${relative(ROOT, stdoutPath)}`),
@@ -185,6 +223,7 @@ function measure(tool: string, cmd: string, args: string[], capture: Capture, ru
     seconds,
     packetsPerSecond: capture.packets / seconds,
     peakRssMiB: rss.length ? Math.max(...rss) / 1024 : null,
+    cpuSeconds: cpu.length === results.length ? median(cpu) : null,
     exitCodes: results.map((r) => r.code),
     ok: results.every((r) => r.code !== null && okCodes.includes(r.code)),
   };
@@ -193,42 +232,127 @@ function measure(tool: string, cmd: string, args: string[], capture: Capture, ru
 function summariseFindings(path: string): FindingSummary | undefined {
   if (!existsSync(path) || statSync(path).size > 256 * 2 ** 20) return undefined;
   const byRule: Record<string, number> = {};
+  const occurrences: Record<string, number> = {};
+  const unexpected: string[] = [];
   let lines = 0;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     lines++;
     let rule = '(not JSON)';
+    let count = 1;
     try {
-      const v = JSON.parse(line) as { rule_id?: unknown };
+      const v = JSON.parse(line) as { rule_id?: unknown; count?: unknown; severity?: unknown; message?: unknown };
       rule = typeof v.rule_id === 'string' ? v.rule_id : '(no rule_id)';
+      if (typeof v.count === 'number') count = v.count;
+      const rank = SEVERITY_RANK[String(v.severity)] ?? 0;
+      if (rank >= SEVERITY_RANK.medium! && !rule.startsWith('cred-') && unexpected.length < 20) unexpected.push(`${rule} (${String(v.severity)}): ${String(v.message).slice(0, 200)}`);
     } catch {
       // counted as not JSON
     }
     byRule[rule] = (byRule[rule] ?? 0) + 1;
+    occurrences[rule] = (occurrences[rule] ?? 0) + count;
   }
-  return { lines, byRule };
+  return { lines, byRule, occurrences, unexpected };
+}
+
+/** dsniff's records ("-----" then "date time proto src -> dst (service)") per service. */
+function countDsniffRecords(path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync(path)) return out;
+  for (const line of readFileSync(path, 'latin1').split('\n')) {
+    const m = /^\d\d\/\d\d\/\d\d \d\d:\d\d:\d\d \S+ \S+ -> \S+ \(([^)]+)\)$/.exec(line);
+    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Frames tshark printed per protocol column (`-T fields -e frame.number -e _ws.col.Protocol`). */
+function countTsharkFrames(path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync(path)) return out;
+  for (const line of readFileSync(path, 'latin1').split('\n')) {
+    const proto = line.split('\t')[1]?.trim();
+    if (proto) out[proto] = (out[proto] ?? 0) + 1;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- report
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** Aligned text table: first column left-aligned, the others right-aligned. */
+function renderTable(head: string[], body: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 function table(rows: Row[], arp: Row | undefined, all: Row | undefined): string {
   const ratio = (sw: Row | undefined, r: Row): string => (sw?.ok && r.ok ? (sw.packetsPerSecond / r.packetsPerSecond).toFixed(2) + 'x' : '-');
-  const head = ['tool', 'packets', 'seconds', 'packets/s', 'peak RSS MiB', 'exit', 'sw-arp / this', 'sw-all / this'];
+  const head = ['tool', 'packets', 'seconds', 'CPU s', 'packets/s', 'peak RSS MiB', 'exit', 'sw-arp / this', 'sw-all / this'];
   const body = rows.map((r) => [
     r.tool + (r.scaledFromPackets ? ' *' : ''),
     fmtInt(r.packets),
     r.seconds.toFixed(2),
+    r.cpuSeconds === null || r.scaledFromPackets ? '-' : r.cpuSeconds.toFixed(2),
     fmtInt(r.packetsPerSecond),
     r.peakRssMiB === null ? 'n/a' : r.peakRssMiB.toFixed(1),
     [...new Set(r.exitCodes.map((c) => (c === null ? 'err' : String(c))))].join(','),
     ratio(arp, r),
     ratio(all, r),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return renderTable(head, body);
+}
+
+interface CredentialCounts {
+  protocol: string;
+  sessions: number | null;
+  attempts: number | null;
+  refused: number | null;
+  sniffwatchFindings: number;
+  sniffwatchOccurrences: number;
+  tsharkFrames: number | null;
+  dsniffRecords: number | null;
+}
+
+/** What the generator put in the file against what each tool extracted from it, per protocol. */
+function credentialCounts(capture: GenerateResult, sw: FindingSummary | undefined, tshark: Record<string, number> | undefined, dsniff: Record<string, number> | undefined): CredentialCounts[] {
+  const rows: CredentialCounts[] = LOGIN_PROTOS.map((p) => {
+    const names = CREDENTIAL_NAMES[p];
+    const truth = capture.logins?.[p];
+    return {
+      protocol: p,
+      sessions: truth?.sessions ?? null,
+      attempts: truth?.attempts ?? null,
+      refused: truth?.failed ?? null,
+      sniffwatchFindings: sw?.byRule[names.rule] ?? 0,
+      sniffwatchOccurrences: sw?.occurrences[names.rule] ?? 0,
+      tsharkFrames: tshark ? (tshark[names.tshark] ?? 0) : null,
+      dsniffRecords: dsniff ? (dsniff[names.dsniff] ?? 0) : null,
+    };
+  });
+  // SNMP communities: both sniffwatch and dsniff report them; tshark's filter above does not ask for them.
+  rows.push({
+    protocol: 'snmp (requests)',
+    sessions: null,
+    attempts: capture.snmpRequests ?? null,
+    refused: null,
+    sniffwatchFindings: sw?.byRule['cred-snmp-community'] ?? 0,
+    sniffwatchOccurrences: sw?.occurrences['cred-snmp-community'] ?? 0,
+    tsharkFrames: null,
+    dsniffRecords: dsniff ? (dsniff.snmp ?? 0) : null,
+  });
+  return rows;
+}
+
+function credentialTable(rows: CredentialCounts[]): string {
+  const n = (x: number | null): string => (x === null ? '-' : fmtInt(x));
+  const head = ['protocol', 'sessions', 'password msgs', 'refused', 'sw findings', 'sw occurrences', 'tshark -Y frames', 'dsniff records'];
+  return renderTable(
+    head,
+    rows.map((r) => [r.protocol, n(r.sessions), n(r.attempts), n(r.refused), n(r.sniffwatchFindings), n(r.sniffwatchOccurrences), n(r.tsharkFrames), n(r.dsniffRecords)]),
+  );
 }
 
 // ---------------------------------------------------------------- main
@@ -239,6 +363,34 @@ function positiveInt(text: string, what: string): number {
   return n;
 }
 
+interface TsharkResult {
+  row: Row;
+  target: Capture;
+  probe?: { packets: number; seconds: number; estimatedFullSeconds: number };
+}
+
+/** tshark on the full capture, or on the prefix (scaled) when one timed probe says a full run would take longer than `limit`. */
+function measureTshark(tool: string, args: (file: string) => string[], full: Capture, prefix: Capture, runs: number, limit: number, stdoutPath: string, notes: string[]): TsharkResult {
+  let target = full;
+  let probe: TsharkResult['probe'];
+  if (prefix.packets < full.packets) {
+    const p = runOnce('tshark', args(prefix.path), '/dev/null');
+    const estimate = (p.seconds * full.packets) / prefix.packets;
+    probe = { packets: prefix.packets, seconds: p.seconds, estimatedFullSeconds: estimate };
+    process.stderr.write(`${tool} probe on ${fmtInt(prefix.packets)} packets: ${p.seconds.toFixed(1)} s, full run estimated at ${estimate.toFixed(0)} s\n`);
+    if (estimate > limit) target = prefix;
+  }
+  process.stderr.write(`${tool}\n`);
+  const row = measure(tool, 'tshark', args(target.path), target, runs, stdoutPath);
+  if (target !== full) {
+    row.scaledFromPackets = target.packets;
+    row.packets = full.packets;
+    row.seconds = full.packets / row.packetsPerSecond;
+    notes.push(`* ${tool} measured on the ${fmtInt(target.packets)}-packet prefix (a full run was estimated above ${limit} s); seconds scaled to ${fmtInt(full.packets)} packets at the prefix's rate, peak RSS is the prefix's`);
+  }
+  return { row, target, probe };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -247,6 +399,7 @@ function main(): void {
       runs: { type: 'string', default: '3' },
       'with-attack': { type: 'boolean', default: false },
       'tshark-limit': { type: 'string', default: '600' },
+      'skip-peers': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -261,6 +414,7 @@ function main(): void {
   const tsharkLimit = Number(values['tshark-limit']);
   mkdirSync(OUT, { recursive: true });
   const notes: string[] = [];
+  const loadAtStart = loadavg();
 
   useTime = haveGnuTime();
   if (!useTime) notes.push(`${GNU_TIME} (GNU time) is missing or not GNU: wall time only, no peak RSS (Debian: apt-get install time)`);
@@ -290,41 +444,59 @@ function main(): void {
   const all = measure('sniffwatch all analyzers', node, sw([], full.path), full, runs, allOut, SNIFFWATCH_OK);
   all.findings = summariseFindings(allOut);
   rows.push(all);
+  const perAnalyzer: Row[] = [];
+  for (const name of ['credentials', 'names']) {
+    const out = join(OUT, `sniffwatch-${name}.jsonl`);
+    const row = measure(`sniffwatch --analyzers ${name}`, node, sw(['--analyzers', name], full.path), full, runs, out, SNIFFWATCH_OK);
+    row.findings = summariseFindings(out);
+    perAnalyzer.push(row);
+    rows.push(row);
+  }
 
-  const tcpdumpVersion = toolVersion('tcpdump', ['--version']);
-  if (tcpdumpVersion === null) notes.push('tcpdump not found: skipped');
-  else {
+  const skipPeers = values['skip-peers'];
+  const tcpdumpVersion = skipPeers ? null : toolVersion('tcpdump', ['--version']);
+  if (!skipPeers && tcpdumpVersion === null) notes.push('tcpdump not found: skipped (Debian: tcpdump)');
+  else if (tcpdumpVersion !== null) {
     process.stderr.write('tcpdump\n');
     rows.push(measure('tcpdump -w /dev/null', 'tcpdump', ['-n', '-r', full.path, '-w', '/dev/null'], full, runs));
   }
 
-  const tsharkVersion = toolVersion('tshark', ['--version']);
-  let tsharkProbe: { packets: number; seconds: number; estimatedFullSeconds: number } | undefined;
-  if (tsharkVersion === null) notes.push('tshark not found: skipped');
-  else {
-    const tsharkArgs = (file: string): string[] => ['-n', '-r', file, '-Y', 'arp', '-T', 'fields', '-e', 'frame.number'];
-    let target = full;
-    if (prefix.packets < full.packets) {
-      // One timed run on the prefix decides whether a full run fits in the limit.
-      const probe = runOnce('tshark', tsharkArgs(prefix.path), '/dev/null');
-      const estimate = (probe.seconds * full.packets) / prefix.packets;
-      tsharkProbe = { packets: prefix.packets, seconds: probe.seconds, estimatedFullSeconds: estimate };
-      process.stderr.write(`tshark probe on ${fmtInt(prefix.packets)} packets: ${probe.seconds.toFixed(1)} s, full run estimated at ${estimate.toFixed(0)} s\n`);
-      if (estimate > tsharkLimit) target = prefix;
-    }
-    process.stderr.write('tshark\n');
-    const row = measure('tshark -Y arp', 'tshark', tsharkArgs(target.path), target, runs);
-    if (target !== full) {
-      row.scaledFromPackets = target.packets;
-      row.packets = full.packets;
-      row.seconds = full.packets / row.packetsPerSecond;
-      notes.push(`* tshark measured on the ${fmtInt(target.packets)}-packet prefix (a full run was estimated above ${tsharkLimit} s); seconds scaled to ${fmtInt(full.packets)} packets at the prefix's rate, peak RSS is the prefix's`);
-    }
-    rows.push(row);
+  const tsharkVersion = skipPeers ? null : toolVersion('tshark', ['--version']);
+  let tsharkArp: TsharkResult | undefined;
+  let tsharkCred: TsharkResult | undefined;
+  const tsharkCredOut = join(OUT, 'tshark-credentials.tsv');
+  if (!skipPeers && tsharkVersion === null) notes.push('tshark not found: skipped (Debian: tshark)');
+  else if (tsharkVersion !== null) {
+    tsharkArp = measureTshark('tshark -Y arp', (file) => ['-n', '-r', file, '-Y', 'arp', '-T', 'fields', '-e', 'frame.number'], full, prefix, runs, tsharkLimit, '/dev/null', notes);
+    rows.push(tsharkArp.row);
+    tsharkCred = measureTshark(
+      'tshark -Y <credentials>',
+      (file) => ['-n', ...TSHARK_CREDENTIAL_PREFS, '-r', file, '-Y', TSHARK_CREDENTIAL_FILTER, '-T', 'fields', '-e', 'frame.number', '-e', '_ws.col.Protocol'],
+      full,
+      prefix,
+      runs,
+      tsharkLimit,
+      tsharkCredOut,
+      notes,
+    );
+    rows.push(tsharkCred.row);
   }
 
-  process.stderr.write('memory check: sniffwatch ARP only on the prefix\n');
-  const small = measure('sniffwatch ARP only', node, sw(['--analyzers', 'arp'], prefix.path), prefix, runs, join(OUT, 'sniffwatch-arp-prefix.jsonl'), SNIFFWATCH_OK);
+  const dsniffVersion = skipPeers ? null : toolVersion('dsniff', ['-h']);
+  let dsniff: Row | undefined;
+  const dsniffOut = join(OUT, 'dsniff.txt');
+  if (!skipPeers && dsniffVersion === null) notes.push('dsniff not found: skipped (Debian: dsniff)');
+  else if (dsniffVersion !== null) {
+    process.stderr.write('dsniff\n');
+    // -n: no name lookups; -p: read the capture file. Only the services in dsniff.services (by port) are decoded.
+    dsniff = measure('dsniff -n -p', 'dsniff', ['-n', '-p', full.path], full, runs, dsniffOut);
+    rows.push(dsniff);
+  }
+
+  process.stderr.write('memory check: sniffwatch on the prefix\n');
+  const smallArp = measure('sniffwatch ARP only', node, sw(['--analyzers', 'arp'], prefix.path), prefix, runs, join(OUT, 'sniffwatch-arp-prefix.jsonl'), SNIFFWATCH_OK);
+  const smallAll = measure('sniffwatch all analyzers', node, sw([], prefix.path), prefix, runs, join(OUT, 'sniffwatch-all-prefix.jsonl'), SNIFFWATCH_OK);
+  const loadAtEnd = loadavg();
 
   // ---- report
   const exclStartup = (row: Row, start: Row): number | null =>
@@ -338,54 +510,100 @@ function main(): void {
       (full.generated ? `, generated in ${full.seconds.toFixed(1)} s` : ' (reused)') +
       (withAttack ? ', with arpspoof slice' : ', benign'),
   );
+  out.push(`mix: ${Object.entries(full.counts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}; TLS handshakes 1.2 ${fmtInt(full.tlsHandshakes?.tls12 ?? 0)}, 1.3 ${fmtInt(full.tlsHandshakes?.tls13 ?? 0)}`);
   out.push(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  out.push(`load average (1, 5, 15 min): ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} at start, ${loadAtEnd.map((x) => x.toFixed(2)).join(' ')} at end`);
   out.push('');
   out.push(table(rows, arp, all));
   out.push('');
-  out.push(`seconds: median wall time of ${runs} runs, spawn to exit; peak RSS: largest maximum resident set size over the runs (${useTime ? 'GNU time %M' : 'not measured'}).`);
+  out.push(
+    `seconds: median wall time of ${runs} runs, spawn to exit; CPU s: median user + system CPU time (GNU time %U + %S; Node's I/O threads count too); ` +
+      `peak RSS: largest maximum resident set size over the runs (${useTime ? 'GNU time %M' : 'not measured'}).`,
+  );
   out.push('exit: distinct exit codes over the runs; sniffwatch exits 1 when it reports findings at or above --fail-on, which counts as a completed run.');
   out.push(`sw-arp / sw-all: sniffwatch ARP-only / all-analyzers packets/s divided by that row's packets/s.`);
+  if (arp.ok && all.ok) {
+    out.push(
+      `all analyzers vs ARP only: ${(all.seconds / arp.seconds).toFixed(2)}x the wall time with start-up` +
+        (arpExcl !== null && allExcl !== null ? `, ${(arpExcl / allExcl).toFixed(2)}x without` : '') +
+        (all.cpuSeconds !== null && arp.cpuSeconds !== null ? `; ${(all.cpuSeconds / arp.cpuSeconds).toFixed(2)}x the CPU time` : '') +
+        (all.cpuSeconds !== null && arp.cpuSeconds !== null && startAll.cpuSeconds !== null && startArp.cpuSeconds !== null
+          ? `, ${((all.cpuSeconds - startAll.cpuSeconds) / (arp.cpuSeconds - startArp.cpuSeconds)).toFixed(2)}x without start-up`
+          : ''),
+    );
+  }
   out.push(
     `sniffwatch excluding Node start-up: ARP only ${arpExcl === null ? 'n/a' : fmtInt(arpExcl)} packets/s, all analyzers ${allExcl === null ? 'n/a' : fmtInt(allExcl)} packets/s ` +
       `(start-up = median wall time of the same command on a ${TINY_PACKETS}-packet capture: ${startArp.seconds.toFixed(3)} s / ${startAll.seconds.toFixed(3)} s, subtracted).`,
   );
-  for (const r of [arp, all, startArp, startAll, small]) {
+  for (const r of [arp, all, ...perAnalyzer, startArp, startAll, smallArp, smallAll]) {
     if (!r.ok) out.push(`${r.tool} on ${r.file} FAILED: exit ${r.exitCodes.join(',')}: ${r.runs.find((x) => x.code === null || x.code > 1)?.stderrFirstLine ?? ''}`);
   }
-  for (const r of rows.slice(2)) {
+  for (const r of rows.filter((x) => !x.tool.startsWith('sniffwatch'))) {
     if (!r.ok) out.push(`${r.tool} exited non-zero (${r.exitCodes.join(',')}): ${r.runs.find((x) => x.code !== 0)?.stderrFirstLine ?? ''}`);
   }
   for (const r of [arp, all]) {
     if (r.findings) {
       const rules = Object.entries(r.findings.byRule)
         .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, v]) => `${k} ${v} (${r.findings!.occurrences[k]} occurrences)`)
         .join(', ');
-      out.push(`${r.tool}: ${r.findings.lines} output lines${rules ? ` (${rules})` : ''}`);
+      out.push(`${r.tool}: ${r.findings.lines} findings${rules ? `: ${rules}` : ''}`);
     }
   }
+  const unexpected = all.findings?.unexpected ?? [];
+  out.push(`findings of medium severity or above other than cleartext credentials (all analyzers): ${unexpected.length === 0 ? 'none' : unexpected.length}`);
+  for (const u of unexpected) out.push(`  ${u}`);
+
+  const tsharkCounts = tsharkCred && tsharkCred.target === full && tsharkCred.row.ok ? countTsharkFrames(tsharkCredOut) : undefined;
+  const dsniffCounts = dsniff?.ok ? countDsniffRecords(dsniffOut) : undefined;
+  const creds = credentialCounts(full, all.findings, tsharkCounts, dsniffCounts);
   out.push('');
-  out.push('memory flatness, sniffwatch ARP only:');
+  out.push(`cleartext credentials in ${relative(ROOT, full.path)}: what the generator wrote, and what each tool extracted`);
+  out.push(credentialTable(creds));
+  out.push('sessions / password msgs / refused: ground truth from the generator (TCP connections with a login; messages carrying a password; of those, refused by the server).');
+  out.push('sw findings: sniffwatch findings (one per client, server and user); sw occurrences: their counts added up (one per password message).');
+  out.push(`tshark -Y frames: frames matching ${TSHARK_CREDENTIAL_FILTER} (with ${TSHARK_CREDENTIAL_PREFS.join(' ')}); dsniff records: one per connection (TCP) or request (SNMP).`);
+  if (tsharkCred && tsharkCred.target !== full) out.push('tshark ran on the prefix only: its credential counts are not comparable and are left out.');
+
   const mem = (r: Row): string => (r.peakRssMiB === null ? 'n/a' : `${r.peakRssMiB.toFixed(1)} MiB`);
-  out.push(`  ${fmtInt(small.packets).padStart(11)} packets: peak RSS ${mem(small)}, ${small.seconds.toFixed(2)} s`);
-  out.push(`  ${fmtInt(arp.packets).padStart(11)} packets: peak RSS ${mem(arp)}, ${arp.seconds.toFixed(2)} s`);
-  if (small.peakRssMiB !== null && arp.peakRssMiB !== null) {
-    out.push(`  ${(arp.packets / small.packets).toFixed(0)}x the packets, ${(arp.peakRssMiB / small.peakRssMiB).toFixed(2)}x the peak RSS`);
+  for (const [name, small, big] of [
+    ['ARP only', smallArp, arp],
+    ['all analyzers', smallAll, all],
+  ] as const) {
+    out.push('');
+    out.push(`memory flatness, sniffwatch ${name}:`);
+    out.push(`  ${fmtInt(small.packets).padStart(11)} packets: peak RSS ${mem(small)}, ${small.seconds.toFixed(2)} s`);
+    out.push(`  ${fmtInt(big.packets).padStart(11)} packets: peak RSS ${mem(big)}, ${big.seconds.toFixed(2)} s`);
+    if (small.peakRssMiB !== null && big.peakRssMiB !== null) {
+      out.push(`  ${(big.packets / small.packets).toFixed(0)}x the packets, ${(big.peakRssMiB / small.peakRssMiB).toFixed(2)}x the peak RSS`);
+    }
   }
   if (notes.length) out.push('', ...notes);
   console.log(out.join('\n'));
 
   const results = {
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? null, cpus: cpus().length, memoryGiB: totalmem() / 2 ** 30, node: process.version, tcpdump: tcpdumpVersion, tshark: tsharkVersion },
+    machine: {
+      cpu: cpus()[0]?.model ?? null,
+      cpus: cpus().length,
+      memoryGiB: totalmem() / 2 ** 30,
+      node: process.version,
+      tcpdump: tcpdumpVersion,
+      tshark: tsharkVersion,
+      dsniff: dsniffVersion,
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+    },
     runs,
     capture: full,
     prefixCapture: prefix,
     rows,
     startup: { arp: startArp, all: startAll },
     excludingStartup: { arpPacketsPerSecond: arpExcl, allPacketsPerSecond: allExcl },
-    memoryFlatness: { prefix: small, full: arp },
-    tsharkProbe,
+    allVsArp: arp.ok && all.ok ? { withStartup: all.seconds / arp.seconds, withoutStartup: arpExcl !== null && allExcl !== null ? arpExcl / allExcl : null } : null,
+    memoryFlatness: { arp: { prefix: smallArp, full: arp }, all: { prefix: smallAll, full: all } },
+    credentials: { filter: TSHARK_CREDENTIAL_FILTER, perProtocol: creds },
+    tsharkProbes: { arp: tsharkArp?.probe, credentials: tsharkCred?.probe },
     notes,
   };
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');

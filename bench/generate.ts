@@ -2,6 +2,15 @@
 // benchmark, plus an optional arpspoof-like slice. Streams through PcapWriter,
 // so memory stays flat whatever --packets is.
 //
+// Besides bulk web traffic (TLS 1.2/1.3 handshakes on 443/8443, plain HTTP on
+// 80/8080), DNS, NTP, ARP and DHCP, the file carries what every wire analyzer
+// looks at: cleartext logins as complete TCP conversations (FTP, HTTP Basic,
+// POP3, IMAP, SMTP AUTH PLAIN; true cleartext-credential findings, tallied in
+// GenerateResult.logins), SNMPv2c polling with the 'public' community,
+// mDNS and LLMNR lookups answered only by the names' owners, and IPv6 Router
+// Advertisements from the gateway alone. TCP and UDP checksums are correct, as
+// on a real wire (libnids-based tools drop segments whose checksum is wrong).
+//
 //   node dist/bench/generate.js [--packets N] [--seed S] [--with-attack] [--out FILE]
 
 import { statSync } from 'node:fs';
@@ -12,24 +21,40 @@ import { LINKTYPE_ETHERNET } from '../src/capture/linktypes.js';
 import { PcapWriter } from '../src/capture/pcap-writer.js';
 import {
   arpFrame,
+  berInteger,
   BROADCAST_MAC,
+  dnsMessage,
+  dnsName,
   ethernet,
+  icmpv6Frame,
   ipv4Packet,
   macBytes,
+  ndOption,
+  routerAdvertFrame,
+  setIpv4TransportChecksum,
+  snmpPayload,
   TCP_ACK,
   TCP_FIN,
   TCP_PSH,
   TCP_SYN,
+  TcpConversation,
   tcpSegment,
+  tlsClientHelloMessage,
+  tlsExtension,
+  tlsRecord,
+  tlsServerHelloMessage,
+  tlsServerNameExtension,
   udpDatagram,
   ZERO_MAC,
   type ArpFields,
+  type DnsRecordSpec,
+  type RouterAdvertSpec,
 } from '../src/craft/frames.js';
 
 export const DEFAULT_PACKETS = 2_000_000;
 export const DEFAULT_SEED = 0x5eed;
 /** Bump whenever the output for a given seed changes, so cached bench files are regenerated. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export interface GenerateOptions {
   path: string;
@@ -50,10 +75,28 @@ export interface GenerateResult {
   /** Span between the first and last frame timestamp. */
   captureSeconds: number;
   counts: Record<Kind, number>;
+  /** Ground truth of the cleartext logins in the file, per protocol. */
+  logins: Record<LoginProto, LoginTally>;
+  /** TLS handshakes (ClientHello and ServerHello) by negotiated version. */
+  tlsHandshakes: { tls12: number; tls13: number };
+  /** SNMPv2c GetRequests, each carrying the community 'public'. */
+  snmpRequests: number;
 }
 
-const KINDS = ['tcp', 'dns', 'ntp', 'arp', 'dhcp', 'attack_arp', 'attack_forwarded'] as const;
+const KINDS = ['tcp', 'login', 'dns', 'ntp', 'arp', 'dhcp', 'snmp', 'mdns', 'llmnr', 'icmpv6', 'attack_arp', 'attack_forwarded'] as const;
 type Kind = (typeof KINDS)[number];
+
+export const LOGIN_PROTOS = ['ftp', 'http', 'pop3', 'imap', 'smtp'] as const;
+export type LoginProto = (typeof LOGIN_PROTOS)[number];
+
+export interface LoginTally {
+  /** TCP connections carrying at least one login. */
+  sessions: number;
+  /** Messages carrying a password (PASS, LOGIN, AUTH PLAIN, a request with Authorization: Basic). */
+  attempts: number;
+  /** Attempts the server refused (530, -ERR, NO, 535, 401). */
+  failed: number;
+}
 
 // 2025-03-04T09:00:00Z: a fixed start keeps the file byte-identical run to run.
 const T0_US = Date.UTC(2025, 2, 4, 9, 0, 0) * 1000;
@@ -65,8 +108,20 @@ const CONCURRENT_FLOWS = 48;
 const P_ARP = 0.014;
 const P_DNS = 0.04;
 const P_NTP = 0.0015;
-const P_DHCP_DORA = 0.00002;
-const P_DHCP_RENEW = 0.00005;
+// DHCP is kept below dhcp-starvation's default threshold (50 clients in 10 s): the
+// file compresses a LAN's day into seconds, and 7 clients/s would look like starvation.
+const P_DHCP_DORA = 0.000005;
+const P_DHCP_RENEW = 0.00001;
+/** Cleartext login sessions (about 16 frames each): under 1% of the frames. */
+const P_LOGIN = 0.0005;
+const P_SNMP = 0.0005;
+const P_MDNS = 0.0003;
+const P_LLMNR = 0.0003;
+/** Unsolicited Router Advertisements: radvd's MinRtrAdvInterval..MaxRtrAdvInterval at their lowest. */
+const RA_INTERVAL_US: [number, number] = [3e6, 4e6];
+/** Share of login sessions that start with a mistyped password, refused, then retried. */
+const P_TYPO = 0.12;
+const LOGIN_WEIGHTS: Record<LoginProto, number> = { ftp: 0.2, http: 0.3, pop3: 0.2, imap: 0.15, smtp: 0.15 };
 /**
  * Cap on ARP replies per MAC in any 1 s: the ARP volume asked of this file is far
  * above a real LAN's, and without a cap the gateway alone would look like a reply flood.
@@ -150,9 +205,35 @@ const AGENTS = [
   'Debian APT-HTTP/1.3 (2.6.1)',
 ];
 
+/** fe80:: with the modified EUI-64 interface id of `mac` (RFC 4291 appendix A). */
+function linkLocal(mac: string): string {
+  const b = macBytes(mac);
+  const w = (hi: number, lo: number): string => ((hi << 8) | lo).toString(16);
+  return `fe80::${w(b[0]! ^ 0x02, b[1]!)}:${w(b[2]!, 0xff)}:${w(0xfe, b[3]!)}:${w(b[4]!, b[5]!)}`;
+}
+
+const FIRST_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'ken', 'laura', 'mike', 'nina', 'oscar', 'peggy', 'quinn', 'rita', 'sam', 'tina', 'uma', 'victor', 'wendy', 'yusuf'];
+
+/** A workstation whose user still logs in to cleartext services, with the account's password. */
+interface LegacyUser {
+  host: LanHost;
+  user: string;
+  password: string;
+}
+
 class Network {
   readonly gateway = lanHost(0, 1, 64, 'gw.corp.example');
-  readonly servers: LanHost[] = [10, 11, 12, 13].map((o, i) => lanHost(0, o, 64, ['intranet', 'files', 'wiki', 'build'][i] + '.corp.example'));
+  readonly servers: LanHost[] = [10, 11, 12, 13, 14].map((o, i) => lanHost(0, o, 64, ['intranet', 'files', 'wiki', 'build', 'mail'][i] + '.corp.example'));
+  readonly intranet = this.servers[0]!;
+  readonly files = this.servers[1]!;
+  readonly mail = this.servers[4]!;
+  /** The monitoring station, polling agents with SNMPv2c. */
+  readonly nms = lanHost(0, 20, 64, 'nms.corp.example');
+  /** Printers announce and answer their .local names over mDNS. */
+  readonly printers: LanHost[] = [lanHost(0, 30, 64, 'printer-2f'), lanHost(0, 31, 64, 'printer-3f')];
+  /** Stations other than the gateway and the clients, for ARP. */
+  readonly infra: LanHost[] = [...this.servers, this.nms, ...this.printers];
+  readonly gatewayLinkLocal = linkLocal(this.gateway.mac);
   readonly clients: LanHost[] = Array.from({ length: 200 }, (_, i) => {
     const o3 = 1 + Math.floor(i / 100);
     const o4 = 10 + (i % 100);
@@ -160,8 +241,14 @@ class Network {
   });
   readonly remotes: Peer[] = [];
   readonly ntpServers: Peer[] = [];
+  readonly legacyUsers: LegacyUser[];
 
   constructor(rng: Rng) {
+    this.legacyUsers = FIRST_NAMES.map((user, i) => ({
+      host: this.clients[(i * 7) % this.clients.length]!,
+      user,
+      password: `${user[0]!.toUpperCase()}${user.slice(1)}-${rng.int(1000, 9999)}!`,
+    }));
     for (let i = 0; i < 320; i++) {
       const label = LABELS[i % LABELS.length]!;
       const domain = DOMAINS[Math.floor(i / LABELS.length) % DOMAINS.length]!;
@@ -195,11 +282,20 @@ function pad60(f: Buffer): Buffer {
 }
 
 function tcpFrame(srcMac: string, dstMac: string, src: string, dst: string, ttl: number, seg: Buffer): Buffer {
-  return pad60(ethernet(dstMac, srcMac, 0x0800, ipv4Packet(src, dst, 6, seg, ttl)));
+  return pad60(setIpv4TransportChecksum(ethernet(dstMac, srcMac, 0x0800, ipv4Packet(src, dst, 6, seg, ttl))));
 }
 
 function udpFrame(srcMac: string, dstMac: string, src: string, dst: string, ttl: number, sport: number, dport: number, payload: Buffer): Buffer {
-  return pad60(ethernet(dstMac, srcMac, 0x0800, ipv4Packet(src, dst, 17, udpDatagram(sport, dport, payload), ttl)));
+  return pad60(setIpv4TransportChecksum(ethernet(dstMac, srcMac, 0x0800, ipv4Packet(src, dst, 17, udpDatagram(sport, dport, payload), ttl))));
+}
+
+/** Sets the IPv4 TTL of an Ethernet frame (the TcpConversation builder uses 64) and the header checksum again. */
+function withTtl(frame: Buffer, ttl: number): Buffer {
+  if (frame[22] === ttl) return frame;
+  frame[22] = ttl;
+  frame.writeUInt16BE(0, 24);
+  frame.writeUInt16BE(ipChecksum(frame, 14, 14 + (frame[14]! & 0x0f) * 4), 24);
+  return frame;
 }
 
 function arp(a: ArpFields, ethSrc?: string, ethDst?: string): Buffer {
@@ -237,6 +333,41 @@ function responseSize(rng: Rng): number {
 
 function tlsRecordHeader(type: number, len: number): Buffer {
   return Buffer.from([type, 3, 3, (len >> 8) & 0xff, len & 0xff]);
+}
+
+const TLS12 = 0x0303;
+const TLS13 = 0x0304;
+
+/** A browser-like ClientHello record of about `size` bytes (padding extension, RFC 7685), offering TLS 1.3 or only 1.2. */
+function clientHelloRecord(host: string, size: number, tls13: boolean, random: Buffer): Buffer {
+  const exts = [tlsServerNameExtension(host), tlsExtension(23, EMPTY), tlsExtension(0xff01, Buffer.from([0]))];
+  const hello = (extra: Buffer[]): Buffer =>
+    tlsClientHelloMessage({ legacyVersion: TLS12, supportedVersions: tls13 ? [TLS13, TLS12] : undefined, extensions: [...exts, ...extra], random });
+  let msg = hello([]);
+  const pad = size - 5 - msg.length - 4;
+  if (pad >= 0) msg = hello([tlsExtension(21, Buffer.alloc(pad))]);
+  return tlsRecord(22, 0x0301, msg);
+}
+
+/** The server's first flight up to where encryption (1.3) or the certificate (1.2) starts. */
+function serverHelloRecords(tls13: boolean, random: Buffer): Buffer {
+  if (!tls13) {
+    return tlsRecord(22, TLS12, tlsServerHelloMessage({ legacyVersion: TLS12, extensions: [tlsExtension(0xff01, Buffer.from([0])), tlsExtension(23, EMPTY)], random }));
+  }
+  // key_share (x25519), then the middlebox-compatibility ChangeCipherSpec.
+  const keyShare = Buffer.concat([Buffer.from([0x00, 0x1d, 0x00, 0x20]), random]);
+  const hello = tlsRecord(22, TLS12, tlsServerHelloMessage({ legacyVersion: TLS12, supportedVersions: [TLS13], extensions: [tlsExtension(51, keyShare)], random }));
+  return Buffer.concat([hello, tlsRecord(20, TLS12, Buffer.from([1]))]);
+}
+
+/** A stream source that starts with `head`, then continues with `rest`. */
+function startingWith(head: Buffer, rest: (n: number) => Buffer): (n: number) => Buffer {
+  let first = true;
+  return (n) => {
+    if (!first) return rest(n);
+    first = false;
+    return Buffer.concat([head, rest(n - head.length)]);
+  };
 }
 
 /**
@@ -458,6 +589,30 @@ function clientId(h: LanHost): Buffer {
   return opt(61, Buffer.concat([Buffer.from([1]), macBytes(h.mac)]));
 }
 
+// ---------------------------------------------------------------- logins, SNMP, mDNS, LLMNR
+
+const LOGIN_PORTS: Record<LoginProto, number> = { ftp: 21, http: 80, pop3: 110, imap: 143, smtp: 25 };
+const REPORT_PATHS = ['/reports/q3.html', '/reports/sales.csv', '/reports/style.css', '/reports/team/'];
+const IMAP_CAPS = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN';
+const UNRESOLVED_NAMES = ['wpad', 'fileserver', 'sharepoint', 'printer', 'nas', 'intranet-old', 'scanner'];
+const MDNS_MAC = '01:00:5e:00:00:fb';
+const MDNS_IP = '224.0.0.251';
+const LLMNR_MAC = '01:00:5e:00:00:fc';
+const LLMNR_IP = '224.0.0.252';
+const ALL_ROUTERS_MAC = '33:33:00:00:00:02';
+
+/** The password with its last two characters swapped: a typo the server refuses. */
+function typoOf(password: string): string {
+  return password.slice(0, -2) + password.slice(-1) + password.slice(-2, -1);
+}
+
+/** An SNMP application-class integer (TimeTicks 0x43, Counter64 0x46): INTEGER encoding under another tag. */
+function berApplication(tag: number, value: number): Buffer {
+  const b = berInteger(value);
+  b[0] = tag;
+  return b;
+}
+
 // ---------------------------------------------------------------- scheduling
 
 interface Scheduled {
@@ -520,6 +675,10 @@ const TAG_POISON_VICTIM = 1;
 const TAG_POISON_GATEWAY = 2;
 const TAG_RESTORE_VICTIM = 3;
 const TAG_RESTORE_GATEWAY = 4;
+/** Login frames carrying a password: TAG_LOGIN | protocol index << 2 | TAG_LOGIN_FIRST | TAG_LOGIN_FAILED, tallied when written. */
+const TAG_LOGIN = 0x100;
+const TAG_LOGIN_FAILED = 1;
+const TAG_LOGIN_FIRST = 2;
 
 // ---------------------------------------------------------------- generator
 
@@ -532,6 +691,13 @@ class TrafficGenerator {
   private seq = 0;
   private now = T0_US;
   readonly counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  readonly logins = Object.fromEntries(LOGIN_PROTOS.map((p) => [p, { sessions: 0, attempts: 0, failed: 0 }])) as Record<LoginProto, LoginTally>;
+  readonly tlsHandshakes = { tls12: 0, tls13: 0 };
+  snmpRequests = 0;
+  /** Per-slot exchanges other than bulk TCP, with their probabilities; false: nothing was emitted. */
+  private readonly exchanges: [number, () => boolean][];
+  private nextRaAt = T0_US;
+  private readonly routerAdvert: RouterAdvertSpec;
   // Attack state: which directions currently go through the attacker.
   private poisonedVictim = false;
   private poisonedGateway = false;
@@ -554,6 +720,30 @@ class TrafficGenerator {
       victim: macBytes(this.victim.mac),
       gateway: macBytes(this.net.gateway.mac),
     };
+    const always = (f: () => void) => (): boolean => {
+      f();
+      return true;
+    };
+    this.exchanges = [
+      [P_ARP, () => this.arpExchange()],
+      [P_DNS, always(() => this.dnsExchange())],
+      [P_NTP, always(() => this.ntpExchange())],
+      [P_DHCP_DORA, always(() => this.dhcpDora())],
+      [P_DHCP_RENEW, always(() => this.dhcpRenew())],
+      [P_LOGIN, always(() => this.loginSession())],
+      [P_SNMP, always(() => this.snmpPoll())],
+      [P_MDNS, always(() => this.mdnsLookup())],
+      [P_LLMNR, always(() => this.llmnrLookup())],
+    ];
+    const gw = this.net.gateway;
+    // One router on the link, always saying the same thing: SLAAC prefix, no DHCPv6 (M and O clear), RDNSS.
+    this.routerAdvert = {
+      lifetime: 1800,
+      sourceMac: gw.mac,
+      mtu: 1500,
+      prefixes: [{ prefix: '2001:db8:c612::', length: 64 }],
+      rdnss: { servers: ['2001:db8:c612::1'] },
+    };
   }
 
   run(packets: number): void {
@@ -566,23 +756,21 @@ class TrafficGenerator {
         this.emit(top.frame, top.kind, top.tag);
         continue;
       }
-      const r = rng.next();
-      if (r < P_ARP) {
-        if (this.arpExchange()) continue;
-      } else if (r < P_ARP + P_DNS) {
-        this.dnsExchange();
-        continue;
-      } else if (r < P_ARP + P_DNS + P_NTP) {
-        this.ntpExchange();
-        continue;
-      } else if (r < P_ARP + P_DNS + P_NTP + P_DHCP_DORA) {
-        this.dhcpDora();
-        continue;
-      } else if (r < P_ARP + P_DNS + P_NTP + P_DHCP_DORA + P_DHCP_RENEW) {
-        this.dhcpRenew();
+      if (this.now >= this.nextRaAt) {
+        this.emit(this.raFrame(), 'icmpv6');
+        this.nextRaAt = this.now + rng.int(RA_INTERVAL_US[0], RA_INTERVAL_US[1]);
         continue;
       }
-      this.tcpNext();
+      let r = rng.next();
+      let emitted = false;
+      for (const [p, exchange] of this.exchanges) {
+        if (r < p) {
+          emitted = exchange();
+          break;
+        }
+        r -= p;
+      }
+      if (!emitted) this.tcpNext();
     }
   }
 
@@ -591,7 +779,13 @@ class TrafficGenerator {
   }
 
   private emit(frame: Buffer, kind: Kind, tag = TAG_NONE): void {
-    if (tag !== TAG_NONE) {
+    if (tag >= TAG_LOGIN) {
+      // Tallied here, not when scheduled, so that sessions cut off by the end of the file count only what was written.
+      const tally = this.logins[LOGIN_PROTOS[(tag - TAG_LOGIN) >> 2]!];
+      tally.attempts++;
+      if (tag & TAG_LOGIN_FAILED) tally.failed++;
+      if (tag & TAG_LOGIN_FIRST) tally.sessions++;
+    } else if (tag !== TAG_NONE) {
       if (tag === TAG_POISON_VICTIM) this.poisonedVictim = true;
       else if (tag === TAG_POISON_GATEWAY) this.poisonedGateway = true;
       else if (tag === TAG_RESTORE_VICTIM) this.poisonedVictim = false;
@@ -627,6 +821,11 @@ class TrafficGenerator {
     return this.rng.pick(this.net.clients);
   }
 
+  /** A source port from the host's OS range: Windows (TTL 128) 49152-65535, Linux 32768-60999. */
+  private ephemeralPort(h: LanHost): number {
+    return h.ttl === 128 ? this.rng.int(49152, 65535) : this.rng.int(32768, 60999);
+  }
+
   // ---- TCP
 
   private tcpNext(): void {
@@ -648,7 +847,7 @@ class TrafficGenerator {
 
   private *tcpFlow(client: LanHost, peer: Peer, port: number): Generator<Buffer, void> {
     const rng = this.rng;
-    const sport = rng.int(32768, 60999);
+    const sport = this.ephemeralPort(client);
     let c = rng.u32();
     let s = rng.u32();
     const up = (flags: number, payload: Buffer = EMPTY): Buffer => {
@@ -677,10 +876,19 @@ class TrafficGenerator {
       let request: Buffer;
       let next: (n: number) => Buffer;
       let remaining: number;
-      if (binary) {
-        const reqLen = e === 0 ? rng.int(250, 600) : rng.int(40, 900);
-        request = Buffer.concat([tlsRecordHeader(e === 0 ? 0x16 : 0x17, reqLen - 5), slice(reqLen - 5)]);
-        const stream = new TlsStream(body, e === 0 ? 0x16 : 0x17, filler, rng);
+      if (binary && e === 0) {
+        const tls13 = rng.chance(0.7);
+        this.tlsHandshakes[tls13 ? 'tls13' : 'tls12']++;
+        request = clientHelloRecord(peer.name, rng.int(250, 600), tls13, slice(32));
+        const hello = serverHelloRecords(tls13, slice(32));
+        // TLS 1.3 encrypts everything after the ServerHello; 1.2 sends its certificate in handshake records.
+        const stream = new TlsStream(body, tls13 ? 0x17 : 0x16, filler, rng);
+        next = startingWith(hello, (n) => stream.take(n));
+        remaining = hello.length + TlsStream.wireLength(body);
+      } else if (binary) {
+        const reqLen = rng.int(40, 900);
+        request = Buffer.concat([tlsRecordHeader(0x17, reqLen - 5), slice(reqLen - 5)]);
+        const stream = new TlsStream(body, 0x17, filler, rng);
         next = (n) => stream.take(n);
         remaining = TlsStream.wireLength(body);
       } else {
@@ -692,12 +900,7 @@ class TrafficGenerator {
           `HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body}\r\nCache-Control: max-age=300\r\nConnection: keep-alive\r\n\r\n`,
           'latin1',
         );
-        let first = true;
-        next = (n) => {
-          if (!first) return slice(n);
-          first = false;
-          return Buffer.concat([head, slice(n - head.length)]);
-        };
+        next = startingWith(head, slice);
         remaining = head.length + body;
       }
       yield up(TCP_PSH | TCP_ACK, request);
@@ -741,8 +944,8 @@ class TrafficGenerator {
     let target: LanHost;
     if (r < 0.45) [asker, target] = [net.gateway, client];
     else if (r < 0.7) [asker, target] = [client, net.gateway];
-    else if (r < 0.85) [asker, target] = [client, rng.pick(net.servers)];
-    else [asker, target] = [rng.pick(net.servers), client];
+    else if (r < 0.85) [asker, target] = [client, rng.pick(net.infra)];
+    else [asker, target] = [rng.pick(net.infra), client];
     const delay = rng.int(20, 400);
     const at = this.now + delay;
     if (!this.mayReply(target, at)) {
@@ -764,7 +967,7 @@ class TrafficGenerator {
     const gw = this.net.gateway;
     const client = this.randomClient();
     const id = rng.int(0, 0xffff);
-    const sport = rng.int(1024, 65535);
+    const sport = this.ephemeralPort(client);
     const qtype = rng.chance(0.6) ? QTYPE_A : QTYPE_AAAA;
     let peer: Peer | undefined = rng.pick(this.net.remotes);
     let name = peer.name;
@@ -813,6 +1016,15 @@ class TrafficGenerator {
     this.schedule(t, arp({ op: 1, senderMac: h.mac, senderIp: '0.0.0.0', targetMac: ZERO_MAC, targetIp: h.ip }), 'arp');
     t += rng.int(200000, 400000);
     this.schedule(t, arp({ op: 1, senderMac: h.mac, senderIp: h.ip, targetMac: ZERO_MAC, targetIp: h.ip }), 'arp');
+    // The same interface coming up on IPv6: a Router Solicitation, answered by the router's (multicast) advertisement.
+    t += rng.int(1000, 5000);
+    const rs = Buffer.concat([Buffer.alloc(4), ndOption(1, macBytes(h.mac))]);
+    this.schedule(t, icmpv6Frame(h.mac, ALL_ROUTERS_MAC, linkLocal(h.mac), 'ff02::2', 133, 0, rs), 'icmpv6');
+    this.schedule(t + rng.int(2000, 20000), this.raFrame(), 'icmpv6');
+  }
+
+  private raFrame(): Buffer {
+    return routerAdvertFrame(this.net.gateway.mac, this.net.gatewayLinkLocal, this.routerAdvert);
   }
 
   /** Lease renewal at T1: unicast REQUEST and ACK. */
@@ -825,6 +1037,200 @@ class TrafficGenerator {
     this.emit(udpFrame(h.mac, gw.mac, h.ip, gw.ip, h.ttl, 68, 67, req), 'dhcp');
     const ack = bootp({ op: 2, xid, ciaddr: h.ip, yiaddr: h.ip, chaddr: h.mac, options: serverOptions(5, gw) });
     this.schedule(rng.int(500, 3000), udpFrame(gw.mac, h.mac, gw.ip, h.ip, 64, 67, 68, ack), 'dhcp');
+  }
+
+  // ---- cleartext logins
+
+  private loginProto(): LoginProto {
+    let r = this.rng.next();
+    for (const p of LOGIN_PROTOS) {
+      if (r < LOGIN_WEIGHTS[p]) return p;
+      r -= LOGIN_WEIGHTS[p];
+    }
+    return LOGIN_PROTOS[LOGIN_PROTOS.length - 1]!;
+  }
+
+  /**
+   * One TCP connection in which a legacy user's workstation logs in to a
+   * cleartext service: handshake, greeting, login (sometimes a mistyped
+   * password first, refused, then the right one), a little work, close.
+   */
+  private loginSession(): void {
+    const rng = this.rng;
+    const net = this.net;
+    const u = rng.pick(net.legacyUsers);
+    const proto = this.loginProto();
+    const server = proto === 'ftp' ? net.files : proto === 'http' ? net.intranet : net.mail;
+    const conv = new TcpConversation(
+      { mac: u.host.mac, ip: u.host.ip, port: this.ephemeralPort(u.host) },
+      { mac: server.mac, ip: server.ip, port: LOGIN_PORTS[proto] },
+      { clientIsn: rng.u32(), serverIsn: rng.u32() },
+    );
+    const attempts = rng.chance(P_TYPO) ? [{ password: typoOf(u.password), ok: false }, { password: u.password, ok: true }] : [{ password: u.password, ok: true }];
+    /** Tags of the frames that carry a password, by index in conv.frames. */
+    const tags = new Map<number, number>();
+    const sent = (ok: boolean): void => {
+      tags.set(conv.frames.length - 1, TAG_LOGIN | (LOGIN_PROTOS.indexOf(proto) << 2) | (ok ? 0 : TAG_LOGIN_FAILED) | (tags.size === 0 ? TAG_LOGIN_FIRST : 0));
+    };
+    /** Server think time (password check) or client think time, in microseconds. */
+    const wait = (lo: number, hi: number): void => {
+      conv.t += rng.int(lo, hi) / 1e6;
+    };
+
+    conv.handshake();
+    switch (proto) {
+      case 'ftp':
+        conv.server('220 (vsFTPd 3.0.3)\r\n');
+        for (const a of attempts) {
+          conv.client(`USER ${u.user}\r\n`).server('331 Please specify the password.\r\n');
+          conv.client(`PASS ${a.password}\r\n`);
+          sent(a.ok);
+          // vsftpd's delay_failed_login.
+          wait(a.ok ? 500 : 900_000, a.ok ? 5000 : 1_100_000);
+          conv.server(a.ok ? '230 Login successful.\r\n' : '530 Login incorrect.\r\n');
+        }
+        conv.client('SYST\r\n').server('215 UNIX Type: L8\r\n').client('PWD\r\n').server(`257 "/home/${u.user}" is the current directory\r\n`);
+        conv.client('QUIT\r\n').server('221 Goodbye.\r\n');
+        break;
+      case 'http': {
+        const request = (path: string, password: string | null): string =>
+          `GET ${path} HTTP/1.1\r\nHost: ${server.name}\r\nUser-Agent: ${AGENTS[1]}\r\n` +
+          (password === null ? '' : `Authorization: Basic ${Buffer.from(`${u.user}:${password}`).toString('base64')}\r\n`) +
+          'Accept: text/html,*/*\r\nConnection: keep-alive\r\n\r\n';
+        const page = (): string => {
+          const body = this.fill.text.toString('latin1', 0, rng.int(600, 6000));
+          return `HTTP/1.1 200 OK\r\nServer: Apache/2.4.62 (Debian)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+        };
+        const denied = 'HTTP/1.1 401 Unauthorized\r\nServer: Apache/2.4.62 (Debian)\r\nWWW-Authenticate: Basic realm="Intranet reports"\r\nContent-Length: 0\r\n\r\n';
+        // The browser asks without credentials first; the challenge makes it ask the user (or its password store).
+        conv.client(request('/reports/', null)).server(denied);
+        for (const a of attempts) {
+          wait(a.ok ? 50_000 : 300_000, a.ok ? 500_000 : 1_000_000);
+          conv.client(request('/reports/', a.password));
+          sent(a.ok);
+          wait(300, 3000);
+          conv.server(a.ok ? page() : denied);
+        }
+        // Later requests on the connection carry the cached credentials too: each one exposes the password again.
+        for (let i = rng.int(0, 2); i > 0; i--) {
+          wait(20_000, 400_000);
+          conv.client(request(rng.pick(REPORT_PATHS), u.password));
+          sent(true);
+          wait(300, 3000);
+          conv.server(page());
+        }
+        break;
+      }
+      case 'pop3':
+        conv.server('+OK Dovecot (Debian) ready.\r\n');
+        for (const a of attempts) {
+          conv.client(`USER ${u.user}\r\n`).server('+OK\r\n').client(`PASS ${a.password}\r\n`);
+          sent(a.ok);
+          wait(a.ok ? 2000 : 1_500_000, a.ok ? 15_000 : 2_500_000);
+          conv.server(a.ok ? '+OK Logged in.\r\n' : '-ERR [AUTH] Authentication failed.\r\n');
+        }
+        conv.client('STAT\r\n').server(`+OK ${rng.int(0, 40)} ${rng.int(0, 900_000)}\r\n`).client('QUIT\r\n').server('+OK Logging out.\r\n');
+        break;
+      case 'imap': {
+        let n = 1;
+        const tag = (): string => `a${String(n++).padStart(3, '0')}`;
+        conv.server(`* OK [CAPABILITY ${IMAP_CAPS}] Dovecot (Debian) ready.\r\n`);
+        for (const a of attempts) {
+          const t = tag();
+          conv.client(`${t} LOGIN ${u.user} "${a.password}"\r\n`);
+          sent(a.ok);
+          wait(a.ok ? 2000 : 1_500_000, a.ok ? 15_000 : 2_500_000);
+          conv.server(a.ok ? `${t} OK [CAPABILITY ${IMAP_CAPS} SORT THREAD=REFERENCES MULTIAPPEND] Logged in\r\n` : `${t} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n`);
+        }
+        let t = tag();
+        const exists = rng.int(0, 3000);
+        conv.client(`${t} SELECT INBOX\r\n`);
+        conv.server(`* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* ${exists} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1718000000] UIDs valid\r\n${t} OK [READ-WRITE] Select completed.\r\n`);
+        t = tag();
+        conv.client(`${t} LOGOUT\r\n`).server(`* BYE Logging out\r\n${t} OK Logout completed.\r\n`);
+        break;
+      }
+      case 'smtp': {
+        conv.server(`220 ${server.name} ESMTP Postfix (Debian/GNU)\r\n`).client(`EHLO ${u.host.name}\r\n`);
+        // An internal relay that takes AUTH on port 25 and offers no STARTTLS.
+        conv.server(`250-${server.name}\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n`);
+        for (const a of attempts) {
+          conv.client(`AUTH PLAIN ${Buffer.from(`\0${u.user}\0${a.password}`).toString('base64')}\r\n`);
+          sent(a.ok);
+          wait(a.ok ? 2000 : 1_000_000, a.ok ? 15_000 : 2_000_000);
+          conv.server(a.ok ? '235 2.7.0 Authentication successful\r\n' : '535 5.7.8 Error: authentication failed: authentication failure\r\n');
+        }
+        const to = rng.pick(FIRST_NAMES);
+        conv.client(`MAIL FROM:<${u.user}@corp.example>\r\n`).server('250 2.1.0 Ok\r\n').client(`RCPT TO:<${to}@corp.example>\r\n`).server('250 2.1.5 Ok\r\n');
+        conv.client('DATA\r\n').server('354 End data with <CR><LF>.<CR><LF>\r\n');
+        const words = this.fill.text.toString('latin1', 200, 200 + rng.int(200, 3000)).replace(/<[^>]*>|\n/g, ' ');
+        conv.client(`From: ${u.user}@corp.example\r\nTo: ${to}@corp.example\r\nSubject: Weekly report\r\n\r\n${words}\r\n.\r\n`);
+        conv.server(`250 2.0.0 Ok: queued as ${rng.u32().toString(16).toUpperCase()}\r\n`).client('QUIT\r\n').server('221 2.0.0 Bye\r\n');
+        break;
+      }
+    }
+    conv.close();
+    const clientMac = macBytes(u.host.mac);
+    conv.frames.forEach((f, i) => {
+      const fromClient = f.frame.compare(clientMac, 0, 6, 6, 12) === 0;
+      this.schedule(f.t * 1e6, pad60(setIpv4TransportChecksum(withTtl(f.frame, fromClient ? u.host.ttl : server.ttl))), 'login', tags.get(i) ?? TAG_NONE);
+    });
+  }
+
+  // ---- SNMP, mDNS, LLMNR
+
+  /** The monitoring station polls an agent's uptime and an interface's octet counters (SNMPv2c, community 'public'). */
+  private snmpPoll(): void {
+    const rng = this.rng;
+    const nms = this.net.nms;
+    const agent = rng.pick(this.snmpAgents);
+    const sport = rng.int(32768, 60999);
+    const requestId = rng.int(1, 0x7fffffff);
+    const ifIndex = rng.int(1, 4);
+    const oids = ['1.3.6.1.2.1.1.3.0', `1.3.6.1.2.1.31.1.1.1.6.${ifIndex}`, `1.3.6.1.2.1.31.1.1.1.10.${ifIndex}`];
+    const get = snmpPayload({ version: 1, community: 'public', pdu: 0xa0, requestId, varbinds: oids.map((oid) => ({ oid })) });
+    this.emit(udpFrame(nms.mac, agent.mac, nms.ip, agent.ip, nms.ttl, sport, 161, get), 'snmp');
+    this.snmpRequests++;
+    const uptime = Math.floor((this.now - T0_US) / 1e4) + 8_640_000;
+    const values = [berApplication(0x43, uptime), berApplication(0x46, rng.int(1e9, 1e12)), berApplication(0x46, rng.int(1e9, 1e12))];
+    const response = snmpPayload({ version: 1, community: 'public', pdu: 0xa2, requestId, varbinds: oids.map((oid, i) => ({ oid, value: values[i] })) });
+    this.schedule(rng.int(300, 3000), udpFrame(agent.mac, nms.mac, agent.ip, nms.ip, agent.ttl, 161, sport, response), 'snmp');
+  }
+
+  private get snmpAgents(): LanHost[] {
+    return [this.net.gateway, ...this.net.servers, ...this.net.printers];
+  }
+
+  /** A client looks up a printer (or browses for IPP printers) over mDNS; only the printers answer, each for its own name. */
+  private mdnsLookup(): void {
+    const rng = this.rng;
+    const c = this.randomClient();
+    const printer = rng.pick(this.net.printers);
+    const browse = rng.chance(0.4);
+    const question = browse ? { name: '_ipp._tcp.local', type: 12 } : { name: `${printer.name}.local`, type: 1 };
+    this.emit(udpFrame(c.mac, MDNS_MAC, c.ip, MDNS_IP, 255, 5353, 5353, dnsMessage({ id: 0, flags: 0, questions: [question] })), 'mdns');
+    for (const p of browse ? this.net.printers : [printer]) {
+      // The A record is unique to the printer: cache-flush bit set on its class.
+      const answers: DnsRecordSpec[] = [{ name: `${p.name}.local`, type: 1, cls: 0x8001, ttl: 120, data: p.ip }];
+      if (browse) answers.unshift({ name: '_ipp._tcp.local', type: 12, ttl: 4500, data: dnsName(`${p.name}._ipp._tcp.local`) });
+      // RFC 6762 6: shared answers wait 20-120 ms.
+      this.schedule(rng.int(20_000, 120_000), udpFrame(p.mac, MDNS_MAC, p.ip, MDNS_IP, 255, 5353, 5353, dnsMessage({ id: 0, flags: 0x8400, answers })), 'mdns');
+    }
+  }
+
+  /** Windows falls back to LLMNR for single-label names: a peer's name (answered by that peer alone) or one nobody has. */
+  private llmnrLookup(): void {
+    const rng = this.rng;
+    const c = this.randomClient();
+    const sport = rng.int(49152, 65535);
+    const id = rng.int(0, 0xffff);
+    const peer = rng.chance(0.5) ? this.randomClient() : undefined;
+    const owner = peer !== undefined && peer !== c ? peer : undefined;
+    const question = { name: owner ? owner.name.split('.')[0]! : rng.pick(UNRESOLVED_NAMES), type: 1 };
+    this.emit(udpFrame(c.mac, LLMNR_MAC, c.ip, LLMNR_IP, 1, sport, 5355, dnsMessage({ id, flags: 0, questions: [question] })), 'llmnr');
+    if (!owner) return;
+    const answer = dnsMessage({ id, flags: 0x8000, questions: [question], answers: [{ name: question.name, type: 1, ttl: 30, data: owner.ip }] });
+    this.schedule(rng.int(300, 3000), udpFrame(owner.mac, c.mac, owner.ip, c.ip, owner.ttl, 5355, sport, answer), 'llmnr');
   }
 
   // ---- attack slice
@@ -885,6 +1291,9 @@ export function generateCapture(opts: GenerateOptions): GenerateResult {
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     captureSeconds: (gen.lastTimeUs - T0_US) / 1e6,
     counts: gen.counts,
+    logins: gen.logins,
+    tlsHandshakes: gen.tlsHandshakes,
+    snmpRequests: gen.snmpRequests,
   };
 }
 

@@ -86,6 +86,13 @@ interface QueryNote {
 
 export class LocalPoisoningTracker {
   private readonly responders = new FifoMap<Responder>(MAX_RESPONDERS);
+  /**
+   * Low 16 bits of every address ever put in `responders`. onTcp sees every
+   * TCP segment; one whose destination's bit is clear cannot be going to a
+   * responder, so the table lookup is skipped. Bits are never cleared: a
+   * stale bit only costs the lookup, it never hides a responder.
+   */
+  private readonly responderBits = new Uint8Array(65536);
   private readonly owners = new FifoMap<Owner>(MAX_OWNERS);
   private readonly queries = new FifoMap<QueryNote>(MAX_QUERIES);
   /** The query note forgotten last, reused for the next new name. */
@@ -147,7 +154,7 @@ export class LocalPoisoningTracker {
 
   /** NTLM authentication from a poisoned victim to the host that poisoned it. */
   onTcp(pkt: Packet): void {
-    if (this.responders.size === 0 || pkt.ipVersion !== 4 || pkt.payloadEnd - pkt.payloadStart < 12) return;
+    if (this.responders.size === 0 || pkt.ipVersion !== 4 || pkt.payloadEnd - pkt.payloadStart < 12 || this.responderBits[pkt.ip4Dst & 0xffff] === 0) return;
     const r = this.responders.get(pkt.ip4Dst);
     if (!r || r.ntlm || !r.victims.includes(pkt.ip4Src)) return;
     const at = findNtlmAuthenticate(pkt.buf, pkt.payloadStart, pkt.payloadEnd);
@@ -240,6 +247,7 @@ export class LocalPoisoningTracker {
     if (!r) {
       r = { ip, mac, since: t, names: [], nameTexts: [], protos: 0, victims: [], fingerprint: null, strongFingerprint: false, conflict: null, ntlm: null, reported: false };
       this.responders.set(ip, r);
+      this.responderBits[ip & 0xffff] = 1;
     }
     return r;
   }
