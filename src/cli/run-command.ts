@@ -2,9 +2,7 @@ import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { CONFIG_SECTIONS } from '../analyzers/index.js';
 import { reportSink } from '../analyzers/report-sink.js';
-import { ConfigError, defaultConfig, loadConfig, type SniffwatchConfig } from '../config/config.js';
 import { FindingAggregator } from '../findings/aggregate.js';
 import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Profile, type Severity } from '../findings/finding.js';
 import { SecretRedactor } from '../findings/redact.js';
@@ -14,6 +12,7 @@ import { findingLine } from '../outputs/jsonl.js';
 import { liveWriter, type LiveFormat } from '../outputs/live.js';
 import { renderFinding } from '../outputs/pretty.js';
 import { EXIT_USAGE, fail } from './exit.js';
+import { loadConfigFlag } from './config-flag.js';
 
 // `sniffwatch run [options] -- COMMAND...`: a CI guard. Runs the command with
 // the terminal's stdio, watches every process it starts (process-events
@@ -45,16 +44,6 @@ export interface RunFlags {
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
-function loadRunConfig(file: string | undefined): SniffwatchConfig {
-  if (!file) return defaultConfig();
-  try {
-    return loadConfig(file, CONFIG_SECTIONS);
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e);
-    throw e;
-  }
-}
-
 function closeStream(s: WriteStream): Promise<void> {
   return new Promise((resolve) => s.end(resolve));
 }
@@ -69,7 +58,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');
     process.exit(EXIT_USAGE);
   }
-  const config = loadRunConfig(flags.config);
+  const config = loadConfigFlag(flags.config);
   const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
   const mediumRank = severityRank('medium');
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, isAtLeast } from '../helpers/captures.js';
 import { arpReplies, assertExit, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
-import { sleep, waitLinkLocal, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Background, type Lan } from '../helpers/netns-lan.js';
+import { sleep, startDnsmasqDns, waitLinkLocal, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Background, type Lan } from '../helpers/netns-lan.js';
 
 const work = new E2eWorkDir('bettercap');
 const workDir = work.path;
@@ -137,26 +137,8 @@ test('bettercap arp.spoof of the victim is reported as T1557.002 against its MAC
 });
 
 /** dnsmasq on the gateway answering only the intranet name, nothing upstream. */
-async function startDnsmasq(lan: Lan): Promise<Background> {
-  const dnsmasq = lan.spawn(
-    'gateway',
-    [
-      'dnsmasq',
-      '--no-daemon',
-      '--conf-file=/dev/null',
-      '--no-resolv',
-      '--no-hosts',
-      '--bind-interfaces',
-      `--listen-address=${GATEWAY.ip}`,
-      '--except-interface=lo',
-      `--address=/${INTRANET}/${INTRANET_ADDR}`,
-      `--pid-file=${join(workDir, `dnsmasq-${lan.id}.pid`)}`,
-      '--user=root',
-    ],
-    'dnsmasq',
-  );
-  await dnsmasq.waitFor(/started, version/, 10_000);
-  return dnsmasq;
+function startDnsmasq(lan: Lan): Promise<Background> {
+  return startDnsmasqDns(lan, workDir, [[INTRANET, INTRANET_ADDR]]);
 }
 
 /** One `dig` by the victim against the gateway's resolver: the A records it got. */
