@@ -97,6 +97,7 @@ const progress = (line: string): void => void process.stderr.write(`  [${new Dat
 // Everything this process created, so an error or a signal cannot leave namespaces or processes behind.
 const liveNamespaces = new Set<string>();
 const liveChildren = new Set<ChildProcess>();
+const liveTempDirs = new Set<string>();
 
 function deleteNamespace(ns: string): void {
   // A namespace lives on while a process holds it: kill ours inside it first.
@@ -129,6 +130,8 @@ function cleanupAll(): void {
   }
   liveChildren.clear();
   for (const ns of [...liveNamespaces]) deleteNamespace(ns);
+  for (const dir of liveTempDirs) rmSync(dir, { recursive: true, force: true });
+  liveTempDirs.clear();
 }
 
 process.on('exit', cleanupAll);
@@ -571,6 +574,7 @@ async function runOnce(run: number, capture: GenerateResult, opts: Options): Pro
   const quiet = await waitForQuietMachine(opts.quietLoad, opts.quietMaxWait);
   const startedAt = new Date().toISOString();
   const evidenceDir = mkdtempSync(join(tmpdir(), 'swbench-evidence-'));
+  liveTempDirs.add(evidenceDir);
   const pair = createVethPair(run);
   let watch: Proc | undefined;
   let sampler: Sampler | undefined;
@@ -666,6 +670,7 @@ async function runOnce(run: number, capture: GenerateResult, opts: Options): Pro
     deleteNamespace(pair.txNs);
     deleteNamespace(pair.rxNs);
     rmSync(evidenceDir, { recursive: true, force: true });
+    liveTempDirs.delete(evidenceDir);
     progress(`run ${run}: namespaces deleted`);
   }
 }
