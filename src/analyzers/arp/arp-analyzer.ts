@@ -54,7 +54,6 @@ export class ArpAnalyzer implements Analyzer {
   private readonly pendingRequests = new Map<number, number>();
   private readonly maxStations: number;
   private readonly floodThreshold: number;
-  private lastTime = 0;
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.maxStations = ctx.config.arp.maxStations;
@@ -63,7 +62,6 @@ export class ArpAnalyzer implements Analyzer {
 
   onArp(a: ArpMessage, pkt: Packet): void {
     const t = pkt.timeMs;
-    this.lastTime = t;
     const mismatch = pkt.ethSrc !== -1 && pkt.ethSrc !== a.senderMac;
     if (mismatch && (a.senderMac === 0 || isGroupMac(a.senderMac) || a.senderIp === 0 || isBogonSenderIp4(a.senderIp))) {
       this.reportMismatch(a, pkt, false);
@@ -190,7 +188,7 @@ export class ArpAnalyzer implements Analyzer {
       this.macState(attacker, t).contested = true;
       this.ctx.report('arp-binding-flip-flop', `${ip4ToString(ip)}|${macToString(attacker)}`, pkt, {
         message: `${ip4ToString(ip)} flips between ${macToString(legit)} and ${macToString(attacker)}${gateway ? ' (a gateway)' : ''}`,
-        entities: this.attackEntities(attacker, ip, legit, a),
+        entities: this.blameAttacker(attacker, ip, legit, a, pkt.timeMs),
         severity: gateway ? 'critical' : 'high',
       });
     }
@@ -201,7 +199,7 @@ export class ArpAnalyzer implements Analyzer {
       const severity: Severity = failoverLike ? 'medium' : gateway ? (flipFlop ? 'critical' : 'high') : unsolicited || flipFlop ? 'high' : 'medium';
       this.ctx.report(rule, `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
         message: `${macToString(mac)}, which speaks for ${this.describeClaims(mac, ip)}, took over ${ip4ToString(ip)}${gateway ? ' (a gateway)' : ''} from ${macToString(previous)}${unsolicited ? ' with an unsolicited reply' : failoverLike ? ' with a gratuitous announcement from a router (failover?)' : ''}`,
-        entities: this.attackEntities(mac, ip, previous, a),
+        entities: this.blameAttacker(mac, ip, previous, a, pkt.timeMs),
         severity,
       });
       return;
@@ -224,7 +222,7 @@ export class ArpAnalyzer implements Analyzer {
       for (const g of gatewayClaims) {
         this.ctx.report('arp-gateway-impersonation', `${ip4ToString(g)}|${macToString(mac)}`, pkt, {
           message: `${macToString(mac)} speaks for the gateway ${ip4ToString(g)} and also for ${this.describeClaims(mac, g)}`,
-          entities: this.attackEntities(mac, g, -1, a),
+          entities: this.blameAttacker(mac, g, -1, a, pkt.timeMs),
           severity: 'medium',
           confidence: 0.6,
         });
@@ -237,11 +235,15 @@ export class ArpAnalyzer implements Analyzer {
     }
   }
 
-  private attackEntities(attacker: number, ip: number, legit: number, a: ArpMessage): Entity[] {
+  /**
+   * Names the attacker of an ARP contest: records its own addresses as contest
+   * winners (the DNS analyzer weighs answers pointing at them) and returns the
+   * finding's entities.
+   */
+  private blameAttacker(attacker: number, ip: number, legit: number, a: ArpMessage, timeMs: number): Entity[] {
     const out: Entity[] = [macEntity(attacker, 'attacker'), ipEntity(ip, 'impersonated')];
     const m = this.macs.get(attacker);
-    // Other analyzers (DNS) weigh answers pointing at a station that just won an ARP contest.
-    for (const own of m?.ips ?? []) if (!m!.taken.includes(own)) this.ctx.network.noteContestWinner(own, this.lastTime);
+    for (const own of m?.ips ?? []) if (!m!.taken.includes(own)) this.ctx.network.noteContestWinner(own, timeMs);
     for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, m!.taken.includes(other) ? 'impersonated' : 'attacker'));
     if (legit !== -1) out.push(macEntity(legit, 'legitimate'));
     // A unicast reply names the station whose cache it poisons.
@@ -334,7 +336,7 @@ export class ArpAnalyzer implements Analyzer {
     this.macState(a.senderMac, pkt.timeMs).contested = true;
     this.ctx.report('arp-static-binding-violation', `${ip}|${a.senderMac}`, pkt, {
       message: `${macToString(a.senderMac)} claims ${ip4ToString(ip)}, configured as ${macToString(known)}${gateway ? ' (a gateway)' : ''}`,
-      entities: this.attackEntities(a.senderMac, ip, known, a),
+      entities: this.blameAttacker(a.senderMac, ip, known, a, pkt.timeMs),
       severity: gateway ? 'critical' : 'high',
     });
   }
