@@ -15,6 +15,9 @@ import {
 // and only grows when a single record is larger than it, up to the caps below.
 
 const CHUNK = 1 << 20;
+/** Room in front of each chunk for the unread tail of the previous one: more than any pcap record. */
+const HEAD = 512 << 10;
+const BUFFER_SIZE = HEAD + CHUNK;
 const PROGRESS_STEP = 4 << 20;
 /** Largest caplen accepted in a classic pcap record (libpcap's limit). */
 export const MAX_PCAP_CAPLEN = 262144;
@@ -165,7 +168,10 @@ function formatHint(b: Buffer, p: number, n: number): string {
 }
 
 class Reader {
-  private work = Buffer.allocUnsafe(CHUNK);
+  private work = Buffer.allocUnsafe(BUFFER_SIZE);
+  /** Receives the next chunk while `work` is parsed. */
+  private spare = Buffer.allocUnsafe(BUFFER_SIZE);
+  private pending: Promise<number | Error> | null = null;
   /** work[pos, lim) is unread input; work[0] is at stream offset `base`. */
   private pos = 0;
   private lim = 0;
@@ -199,27 +205,77 @@ class Reader {
     return this.base + this.lim;
   }
 
-  /** Makes n contiguous bytes available at pos; false if the input ends first. */
+  /**
+   * Makes n contiguous bytes available at pos; false if the input ends first.
+   * Reads are double-buffered: while records are parsed from `work`, the next
+   * chunk is already being read into `spare` at HEAD, so the disk (or gunzip)
+   * works on another thread instead of the parser waiting for it. The unread
+   * tail of `work` is copied in front of that chunk and the buffers swap.
+   */
   private async fill(n: number): Promise<boolean> {
+    while (this.lim - this.pos < n) {
+      if (this.eof) return false;
+      const got = await this.takePrefetch();
+      if (got === 0) {
+        this.eof = true;
+        return false;
+      }
+      const tail = this.lim - this.pos;
+      if (tail <= HEAD) {
+        this.work.copy(this.spare, HEAD - tail, this.pos, this.lim);
+        this.base += this.pos - (HEAD - tail);
+        const previous = this.work;
+        this.work = this.spare;
+        // A work buffer grown for a large block is dropped once it has been read.
+        this.spare = previous.length === BUFFER_SIZE ? previous : Buffer.allocUnsafe(BUFFER_SIZE);
+        this.pos = HEAD - tail;
+        this.lim = HEAD + got;
+      } else {
+        this.appendLongRecordBytes(n, got);
+      }
+      this.startPrefetch();
+      this.progress(false);
+    }
+    return true;
+  }
+
+  /** A record longer than HEAD: compacts `work`, grows it (bounded by the callers' caps on n) and appends the chunk. */
+  private appendLongRecordBytes(n: number, got: number): void {
     if (this.pos > 0) {
-      if (this.lim > this.pos) this.work.copyWithin(0, this.pos, this.lim);
+      this.work.copyWithin(0, this.pos, this.lim);
       this.base += this.pos;
       this.lim -= this.pos;
       this.pos = 0;
     }
-    if (this.work.length < n) {
-      // Callers cap n, so growth is bounded by the largest record allowed.
-      const grown = Buffer.allocUnsafe(Math.min(Math.max(n, this.work.length * 2), MAX_PCAPNG_BLOCK));
+    if (this.work.length < this.lim + got) {
+      const grown = Buffer.allocUnsafe(Math.max(n + CHUNK, Math.min(this.work.length * 2, MAX_PCAPNG_BLOCK + CHUNK)));
       this.work.copy(grown, 0, 0, this.lim);
       this.work = grown;
     }
-    while (this.lim < n && !this.eof) {
-      const got = await this.src.read(this.work, this.lim, this.work.length - this.lim);
-      if (got === 0) this.eof = true;
-      this.lim += got;
-      this.progress(false);
-    }
-    return this.lim >= n;
+    this.spare.copy(this.work, this.lim, HEAD, HEAD + got);
+    this.lim += got;
+  }
+
+  private startPrefetch(): void {
+    this.pending = this.src.read(this.spare, HEAD, CHUNK).then(
+      (got) => got,
+      (e: unknown) => (e instanceof Error ? e : new SourceFailure(String(e))),
+    );
+  }
+
+  /** Bytes of the chunk read into spare[HEAD, HEAD + n), 0 at the end of input; throws what the source threw. */
+  private async takePrefetch(): Promise<number> {
+    if (this.pending === null) this.startPrefetch();
+    const got = await this.pending!;
+    this.pending = null;
+    if (got instanceof Error) throw got;
+    return got;
+  }
+
+  /** Waits for a read still in flight, so the file can be closed under it. */
+  async settle(): Promise<void> {
+    if (this.pending !== null) await this.pending;
+    this.pending = null;
   }
 
   /** Discards n bytes without buffering them all. */
@@ -256,12 +312,13 @@ class Reader {
 
   async run(): Promise<CaptureError | undefined> {
     if (!(await this.fill(4))) {
-      if (this.lim === 0) return this.fail(0, 'empty file');
-      return this.fail(0, `file too short to be a capture file (${this.lim} bytes)`);
+      if (this.lim === this.pos) return this.fail(0, 'empty file');
+      return this.fail(0, `file too short to be a capture file (${this.lim - this.pos} bytes)`);
     }
     const b = this.work;
-    const magicLE = b.readUInt32LE(0);
-    const magicBE = b.readUInt32BE(0);
+    const p = this.pos;
+    const magicLE = b.readUInt32LE(p);
+    const magicBE = b.readUInt32BE(p);
     for (const [magic, le] of [
       [magicLE, true],
       [magicBE, false],
@@ -276,14 +333,14 @@ class Reader {
       this.format = 'pcapng';
       return this.readPcapng();
     }
-    return this.fail(0, `not a capture file (starts with ${hexBytes(b, 0, 4)}${formatHint(b, 0, this.lim)})`);
+    return this.fail(0, `not a capture file (starts with ${hexBytes(b, p, 4)}${formatHint(b, p, this.lim - p)})`);
   }
 
   private async readPcap(nsec: boolean, recHdr: number): Promise<CaptureError | undefined> {
-    if (!(await this.fill(24))) return this.fail(0, `truncated pcap file header: ${this.lim} of 24 bytes`);
+    if (!(await this.fill(24))) return this.fail(0, `truncated pcap file header: ${this.lim - this.pos} of 24 bytes`);
     // Upper bits of the link-type field carry FCS information.
-    const linktype = this.u32(20) & 0xffff;
-    this.pos = 24;
+    const linktype = this.u32(this.pos + 20) & 0xffff;
+    this.pos += 24;
     const f = this.frame;
     f.linktype = linktype;
     f.interfaceId = 0;
@@ -544,6 +601,7 @@ export async function readCapture(
     if (reader) {
       summary.format = reader.format;
       summary.frames = reader.frames;
+      await reader.settle();
     }
     src?.close();
     await fh.close().catch(() => undefined);
