@@ -1,3 +1,4 @@
+import { readMac } from './bytes.js';
 import { ETHERTYPE_IPV4, Packet } from './packet.js';
 
 // ARP (RFC 826) for Ethernet/IPv4, into a reused ArpMessage.
@@ -60,9 +61,9 @@ export function decodeArp(pkt: Packet, out: ArpMessage): ArpDecode {
   if (!ethernetLike || ptype !== ETHERTYPE_IPV4) return ArpDecode.Other;
   if (op !== 1 && op !== 2) return ArpDecode.Other;
   out.op = op;
-  out.senderMac = buf.readUInt16BE(off + 8) * 4294967296 + buf.readUInt32BE(off + 10);
+  out.senderMac = readMac(buf, off + 8);
   out.senderIp = buf.readUInt32BE(off + 14);
-  out.targetMac = buf.readUInt16BE(off + 18) * 4294967296 + buf.readUInt32BE(off + 20);
+  out.targetMac = readMac(buf, off + 18);
   out.targetIp = buf.readUInt32BE(off + 24);
   return ArpDecode.Ok;
 }

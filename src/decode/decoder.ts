@@ -27,6 +27,7 @@ import {
   Packet,
 } from './packet.js';
 import { decodeGre, decodeUdpTunnel } from './tunnels.js';
+import { readMac, u32be } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
 // its bounds against the captured length and records why it stopped; nothing
@@ -92,10 +93,6 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
     default:
       return false;
   }
-}
-
-function readMac(buf: Buffer, off: number): number {
-  return buf.readUInt16BE(off) * 4294967296 + buf.readUInt32BE(off + 2);
 }
 
 /** Decodes an Ethernet header (with 802.1Q/802.1ad tags) starting at `off`, then the network layer. */
@@ -198,8 +195,8 @@ export function decodeIpv4(pkt: Packet, off: number): void {
   pkt.l3End = Math.min(pkt.end, off + totalLen);
   pkt.ttl = buf[off + 8]!;
   pkt.ipProto = buf[off + 9]!;
-  pkt.ip4Src = buf.readUInt32BE(off + 12);
-  pkt.ip4Dst = buf.readUInt32BE(off + 16);
+  pkt.ip4Src = u32be(buf, off + 12);
+  pkt.ip4Dst = u32be(buf, off + 16);
   const fragment = buf.readUInt16BE(off + 6);
   pkt.ipFragment = (fragment & 0x1fff) !== 0;
   if (!pkt.ipFragment) decodeTransport(pkt, off + ihl);
@@ -279,8 +276,8 @@ function decodeTransport(pkt: Packet, off: number): void {
     }
     pkt.srcPort = buf.readUInt16BE(off);
     pkt.dstPort = buf.readUInt16BE(off + 2);
-    pkt.tcpSeq = buf.readUInt32BE(off + 4);
-    pkt.tcpAck = buf.readUInt32BE(off + 8);
+    pkt.tcpSeq = u32be(buf, off + 4);
+    pkt.tcpAck = u32be(buf, off + 8);
     pkt.tcpFlags = buf[off + 13]!;
     pkt.payloadStart = Math.min(pkt.l3End, off + dataOff);
     pkt.payloadEnd = pkt.l3End;

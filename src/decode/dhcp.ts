@@ -1,3 +1,4 @@
+import { readMac } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // BOOTP/DHCPv4 (RFC 951, 2131, 2132, 3396) into a reused DhcpMessage. Only
@@ -182,7 +183,7 @@ export function decodeDhcp(pkt: Packet, out: DhcpMessage): boolean {
   out.siaddr = buf.readUInt32BE(base + 20);
   out.giaddr = buf.readUInt32BE(base + 24);
   out.chaddrOff = base + CHADDR_OFF;
-  if (out.htype === HTYPE_ETHERNET) out.chaddr = buf.readUInt16BE(out.chaddrOff) * 2 ** 32 + buf.readUInt32BE(out.chaddrOff + 2);
+  if (out.htype === HTYPE_ETHERNET) out.chaddr = readMac(buf, out.chaddrOff);
   if (end - base < OPTIONS_START || buf.readUInt32BE(base + BOOTP_FIXED_LEN) !== MAGIC_COOKIE) return malformed(pkt, DHCP_MALFORMED.badCookie);
   // RFC 2131 4.1: options first, then the file field, then sname, when option 52 says so.
   if (!parseOptions(pkt, out, base + OPTIONS_START, end, true)) return false;

@@ -1,3 +1,4 @@
+import { readMac } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // DHCPv6 (RFC 8415) on UDP 546/547, into a reused Dhcp6Message holding
@@ -218,7 +219,7 @@ function readDuidMac(buf: Buffer, off: number, len: number, m: Dhcp6Message): vo
   m.serverDuidType = type;
   const macAt = type === DUID_LLT ? off + 8 : type === DUID_LL ? off + 4 : -1;
   if (macAt < 0 || off + len - macAt !== 6 || buf.readUInt16BE(off + 2) !== HWTYPE_ETHERNET) return;
-  m.serverDuidMac = buf.readUInt16BE(macAt) * 4294967296 + buf.readUInt32BE(macAt + 2);
+  m.serverDuidMac = readMac(buf, macAt);
 }
 
 function malformed(pkt: Packet, reason: string): false {

@@ -1,3 +1,4 @@
+import { readMac } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // ICMPv6 Router Advertisements and Redirects (RFC 4861, options from RFC 4191,
@@ -52,9 +53,6 @@ interface NdOptionSink {
   option(buf: Buffer, type: number, off: number, len: number): string | null;
 }
 
-function readMac(buf: Buffer, off: number): number {
-  return buf.readUInt16BE(off) * 4294967296 + buf.readUInt32BE(off + 2);
-}
 
 /** Walks the options in buf[off, end). Returns false (and marks the packet) when they are malformed. */
 function readNdOptions(pkt: Packet, off: number, end: number, sink: NdOptionSink): boolean {

@@ -1,28 +1,52 @@
-// A Map with a fixed capacity that forgets the oldest inserted key first, in
-// O(1): a ring of keys in insertion order beside the Map. (Evicting by
-// iterating a Map from its start is not O(1) in V8: deleted entries stay in
-// the table until it is rehashed, and every iteration walks over them.)
+import { randomBytes } from 'node:crypto';
+
+// A map from numbers to values with a fixed capacity that forgets the oldest
+// inserted key first, in O(1): an open-addressing hash table (linear probing,
+// at most half full, backward-shift deletion) over typed arrays beside a ring
+// of keys in insertion order. It replaces a Map because these tables are
+// consulted for every name-service message: Map lookups on keys beyond the
+// small-integer range cost a few hundred nanoseconds each, and evicting by
+// iterating a Map is not O(1) in V8. The hash is seeded per table so keys an
+// attacker chooses cannot be made to collide.
+
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
 
 export class FifoMap<V> {
-  private readonly map = new Map<number, V>();
+  /** slot -> key, valid where `occupied` is 1. */
+  private readonly keys: Float64Array;
+  private readonly vals: (V | undefined)[];
+  private readonly occupied: Uint8Array;
+  private readonly mask: number;
+  private readonly seed = randomBytes(4).readInt32BE(0);
+  /** Keys in insertion order; a deleted key's entry stays until its turn comes. */
   private readonly ring: Float64Array;
   private head = 0;
   private used = 0;
+  private count = 0;
 
+  /** Keys are numbers other than NaN. */
   constructor(readonly capacity: number) {
+    let slots = 8;
+    while (slots < capacity * 2) slots *= 2;
+    this.keys = new Float64Array(slots);
+    this.vals = new Array<V | undefined>(slots).fill(undefined);
+    this.occupied = new Uint8Array(slots);
+    this.mask = slots - 1;
     this.ring = new Float64Array(capacity);
   }
 
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   get(key: number): V | undefined {
-    return this.map.get(key);
+    const i = this.find(key);
+    return i >= 0 ? this.vals[i] : undefined;
   }
 
   has(key: number): boolean {
-    return this.map.has(key);
+    return this.find(key) >= 0;
   }
 
   /**
@@ -31,29 +55,81 @@ export class FifoMap<V> {
    * deleted and inserted again may be dropped at its older ring position.
    */
   set(key: number, value: V): V | undefined {
-    if (this.map.has(key)) {
-      this.map.set(key, value);
+    const found = this.find(key);
+    if (found >= 0) {
+      this.vals[found] = value;
       return undefined;
     }
     let evicted: V | undefined;
-    while (this.used >= this.capacity || this.map.size >= this.capacity) {
+    let slot = -1 - found;
+    while (this.used >= this.capacity || this.count >= this.capacity) {
       const old = this.ring[this.head]!;
       this.head = (this.head + 1) % this.capacity;
       this.used--;
-      const v = this.map.get(old);
-      if (v !== undefined) {
-        this.map.delete(old);
-        evicted = v;
+      const i = this.find(old);
+      if (i >= 0) {
+        evicted = this.vals[i];
+        this.removeAt(i);
+        // The removal may have shifted entries: probe again for the free slot.
+        slot = -1 - this.find(key);
       }
     }
     this.ring[(this.head + this.used) % this.capacity] = key;
     this.used++;
-    this.map.set(key, value);
+    this.keys[slot] = key;
+    this.vals[slot] = value;
+    this.occupied[slot] = 1;
+    this.count++;
     return evicted;
   }
 
-  /** Removes the key; its ring slot is skipped when its turn to be dropped comes. */
+  /** Removes the key; its ring entry is skipped when its turn to be dropped comes. */
   delete(key: number): boolean {
-    return this.map.delete(key);
+    const i = this.find(key);
+    if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
+  private home(key: number): number {
+    F64[0] = key;
+    let h = Math.imul(U32[0]! ^ this.seed, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ U32[1]!, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & this.mask;
+  }
+
+  /** The key's slot, or -1 - (the empty slot where it would go). */
+  private find(key: number): number {
+    const keys = this.keys;
+    const occupied = this.occupied;
+    const mask = this.mask;
+    let i = this.home(key);
+    while (occupied[i] === 1) {
+      if (keys[i] === key) return i;
+      i = (i + 1) & mask;
+    }
+    return -1 - i;
+  }
+
+  /** Empties slot i and moves later entries of its probe run back, so lookups never stop early. */
+  private removeAt(i: number): void {
+    const { keys, vals, occupied, mask } = this;
+    this.count--;
+    let hole = i;
+    let j = i;
+    while (true) {
+      j = (j + 1) & mask;
+      if (occupied[j] === 0) break;
+      const home = this.home(keys[j]!);
+      // The entry at j may fill the hole only if its home is not cyclically inside (hole, j].
+      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (stays) continue;
+      keys[hole] = keys[j]!;
+      vals[hole] = vals[j];
+      hole = j;
+    }
+    occupied[hole] = 0;
+    vals[hole] = undefined;
   }
 }
