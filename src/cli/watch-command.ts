@@ -103,7 +103,7 @@ export function addWatchCommand(program: Command): void {
     .option('--ring-frames <n>', 'recent frames kept per interface for evidence', '4096')
     .option('--ring-mib <n>', 'bytes of recent frames kept per interface for evidence, in MiB', '8')
     .option('--evidence-max-mib <n>', 'cap on all evidence files of a run, in MiB', '256')
-    .option('--buffer-mib <n>', 'kernel capture buffer per interface, in MiB (raise it when packets are dropped)', '8')
+    .option('--buffer-mib <n>', 'kernel capture buffer per interface, in MiB (raise it when packets are dropped)', '32')
     .option('--immediate', 'hand over each packet at once (lowest latency, but far fewer packets fit the kernel buffer); default: blocks handed over within 1 ms')
     .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
     .option('--no-host', 'do not run the host sensors (sniffer executions, packet sockets, promiscuous interfaces, mirroring rules)')
