@@ -11,7 +11,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PACKETS, DEFAULT_SEED, generateCapture, GENERATOR_VERSION, LOGIN_PROTOS, type GenerateResult, type LoginProto } from './generate.js';
+import { DEFAULT_PACKETS, ensureCapture, LOGIN_PROTOS, type EnsuredCapture, type GenerateResult, type LoginProto } from './generate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -85,37 +85,13 @@ interface FindingSummary {
   unexpected: string[];
 }
 
-interface Capture extends GenerateResult {
-  generated: boolean;
-}
+type Capture = EnsuredCapture;
 
 // ---------------------------------------------------------------- captures
 
-/** Reuses bench/out/<name> when its sidecar says it was made with the same settings. */
-function ensureCapture(name: string, packets: number, withAttack: boolean): Capture {
+function ensureBenchCapture(name: string, packets: number, withAttack: boolean): Capture {
   const path = join(OUT, name);
-  const metaPath = `${path}.json`;
-  if (existsSync(path) && existsSync(metaPath)) {
-    try {
-      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateResult;
-      if (
-        meta.packets === packets &&
-        meta.withAttack === withAttack &&
-        meta.seed === DEFAULT_SEED &&
-        meta.generatorVersion === GENERATOR_VERSION &&
-        meta.bytes === statSync(path).size
-      ) {
-        return { ...meta, path, generated: false };
-      }
-    } catch {
-      // unreadable sidecar: regenerate
-    }
-  }
-  process.stderr.write(`generating ${relative(ROOT, path)} (${packets.toLocaleString('en-US')} packets${withAttack ? ', with attack slice' : ''})... `);
-  const res = generateCapture({ path, packets, withAttack });
-  writeFileSync(metaPath, JSON.stringify(res, null, 2) + '\n');
-  process.stderr.write(`${res.seconds.toFixed(1)} s, ${(res.bytes / 2 ** 20).toFixed(0)} MiB\n`);
-  return { ...res, generated: true };
+  return ensureCapture(path, packets, withAttack, relative(ROOT, path));
 }
 
 /** Reads the file once so every tool starts from the page cache, not from the disk. */
@@ -420,9 +396,9 @@ function main(): void {
   if (!useTime) notes.push(`${GNU_TIME} (GNU time) is missing or not GNU: wall time only, no peak RSS (Debian: apt-get install time)`);
 
   // The benign capture of `prefix` packets is byte for byte the start of the benign full one.
-  const full = ensureCapture(withAttack ? 'capture-attack.pcap' : 'capture.pcap', packets, withAttack);
-  const prefix = ensureCapture('prefix.pcap', prefixPackets, false);
-  const tiny = ensureCapture('tiny.pcap', TINY_PACKETS, false);
+  const full = ensureBenchCapture(withAttack ? 'capture-attack.pcap' : 'capture.pcap', packets, withAttack);
+  const prefix = ensureBenchCapture('prefix.pcap', prefixPackets, false);
+  const tiny = ensureBenchCapture('tiny.pcap', TINY_PACKETS, false);
   warm(full.path);
   warm(prefix.path);
 

@@ -13,7 +13,7 @@
 //
 //   node dist/bench/generate.js [--packets N] [--seed S] [--with-attack] [--out FILE]
 
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import {
   dnsName,
   ethernet,
   icmpv6Frame,
+  internetChecksum,
   ipv4Packet,
   macBytes,
   ndOption,
@@ -294,19 +295,12 @@ function withTtl(frame: Buffer, ttl: number): Buffer {
   if (frame[22] === ttl) return frame;
   frame[22] = ttl;
   frame.writeUInt16BE(0, 24);
-  frame.writeUInt16BE(ipChecksum(frame, 14, 14 + (frame[14]! & 0x0f) * 4), 24);
+  frame.writeUInt16BE(internetChecksum(frame, 14, 14 + (frame[14]! & 0x0f) * 4), 24);
   return frame;
 }
 
 function arp(a: ArpFields, ethSrc?: string, ethDst?: string): Buffer {
   return pad60(arpFrame(a, ethSrc, ethDst));
-}
-
-function ipChecksum(b: Buffer, start: number, end: number): number {
-  let sum = 0;
-  for (let i = start; i < end; i += 2) sum += b.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 // ---------------------------------------------------------------- payloads
@@ -813,7 +807,7 @@ class TrafficGenerator {
     attacker.copy(fwd, 6);
     fwd[22] = Math.max(0, fwd[22]! - 1);
     fwd.writeUInt16BE(0, 24);
-    fwd.writeUInt16BE(ipChecksum(fwd, 14, 14 + (fwd[14]! & 0x0f) * 4), 24);
+    fwd.writeUInt16BE(internetChecksum(fwd, 14, 14 + (fwd[14]! & 0x0f) * 4), 24);
     this.schedule(40, fwd, 'attack_forwarded');
   }
 
@@ -1295,6 +1289,41 @@ export function generateCapture(opts: GenerateOptions): GenerateResult {
     tlsHandshakes: gen.tlsHandshakes,
     snmpRequests: gen.snmpRequests,
   };
+}
+
+export interface EnsuredCapture extends GenerateResult {
+  /** Made by this call rather than reused. */
+  generated: boolean;
+}
+
+/**
+ * The capture at `path`, reused when its sidecar (`path`.json) says it was made
+ * with the same settings by this generator version, else generated again.
+ * `describe` names the file in the progress line on stderr.
+ */
+export function ensureCapture(path: string, packets: number, withAttack: boolean, describe: string): EnsuredCapture {
+  const metaPath = `${path}.json`;
+  if (existsSync(path) && existsSync(metaPath)) {
+    try {
+      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateResult;
+      if (
+        meta.packets === packets &&
+        meta.withAttack === withAttack &&
+        meta.seed === DEFAULT_SEED &&
+        meta.generatorVersion === GENERATOR_VERSION &&
+        meta.bytes === statSync(path).size
+      ) {
+        return { ...meta, path, generated: false };
+      }
+    } catch {
+      // unreadable sidecar: regenerate
+    }
+  }
+  process.stderr.write(`generating ${describe} (${packets.toLocaleString('en-US')} packets${withAttack ? ', with attack slice' : ''})... `);
+  const res = generateCapture({ path, packets, withAttack });
+  writeFileSync(metaPath, JSON.stringify(res, null, 2) + '\n');
+  process.stderr.write(`${res.seconds.toFixed(1)} s, ${(res.bytes / 2 ** 20).toFixed(0)} MiB\n`);
+  return { ...res, generated: true };
 }
 
 function main(): void {

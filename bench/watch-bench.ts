@@ -14,7 +14,7 @@
 // --help). Results go to stdout (tables) and bench/out/watch-results.json.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADDON_PATH } from '../src/capture/live/pcap-live.js';
 import { severityRank, type Finding } from '../src/findings/finding.js';
-import { DEFAULT_SEED, generateCapture, GENERATOR_VERSION, type GenerateResult } from './generate.js';
+import { ensureCapture, type GenerateResult } from './generate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -487,27 +487,6 @@ function tallyFindings(jsonl: string): FindingTally {
 
 // ---------------------------------------------------------------- capture file
 
-/** bench/out/watch-capture.pcap, reused when its sidecar says it was made with the same settings. */
-function ensureCapture(packets: number): GenerateResult {
-  const path = join(OUT, 'watch-capture.pcap');
-  const metaPath = `${path}.json`;
-  if (existsSync(path) && existsSync(metaPath)) {
-    try {
-      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateResult;
-      if (meta.packets === packets && meta.withAttack && meta.seed === DEFAULT_SEED && meta.generatorVersion === GENERATOR_VERSION && meta.bytes === statSync(path).size) {
-        return { ...meta, path };
-      }
-    } catch {
-      // unreadable sidecar: regenerate
-    }
-  }
-  process.stderr.write(`generating ${relative(ROOT, path)} (${packets.toLocaleString('en-US')} packets, with the arpspoof slice)... `);
-  const res = generateCapture({ path, packets, withAttack: true });
-  writeFileSync(metaPath, JSON.stringify(res, null, 2) + '\n');
-  process.stderr.write(`${res.seconds.toFixed(1)} s, ${(res.bytes / 2 ** 20).toFixed(0)} MiB\n`);
-  return res;
-}
-
 // ---------------------------------------------------------------- quiet machine
 
 interface QuietWait {
@@ -841,7 +820,8 @@ async function main(): Promise<void> {
   }
   sweepStaleNamespaces();
   mkdirSync(OUT, { recursive: true });
-  const capture = ensureCapture(opts.packets);
+  const capturePath = join(OUT, 'watch-capture.pcap');
+  const capture = ensureCapture(capturePath, opts.packets, true, relative(ROOT, capturePath));
   // tcpreplay prints its version on stderr and exits 1.
   const version = spawnSync('tcpreplay', ['--version'], { encoding: 'utf8', env: childEnv(), timeout: 10_000 });
   const tcpreplayVersion = /tcpreplay version: (\S+)/.exec(`${version.stdout}${version.stderr}`)?.[1] ?? 'unknown';
