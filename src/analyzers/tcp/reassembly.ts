@@ -367,10 +367,17 @@ export class TcpReassembler<S = unknown> {
     return mix(w0 ^ mix(w1 ^ mix(w2 ^ mix(w3 ^ mix(port ^ this.seed)))));
   }
 
-  /** The same for both directions: the endpoint hashes are added. */
+  /** The same for both directions: the endpoint hashes are added. IPv4 has one address word to mix, not four. */
   private hashPacket(pkt: Packet): number {
-    const a = this.endpointHash(this.p0, this.p1, this.p2, this.p3, pkt.srcPort);
-    const b = this.endpointHash(this.q0, this.q1, this.q2, this.q3, pkt.dstPort);
+    let a: number;
+    let b: number;
+    if (pkt.ipVersion === 4) {
+      a = mix(this.p0 ^ mix(pkt.srcPort ^ this.seed));
+      b = mix(this.q0 ^ mix(pkt.dstPort ^ this.seed));
+    } else {
+      a = this.endpointHash(this.p0, this.p1, this.p2, this.p3, pkt.srcPort);
+      b = this.endpointHash(this.q0, this.q1, this.q2, this.q3, pkt.dstPort);
+    }
     return mix((a + b + pkt.ipVersion) | 0) & 0x3fffffff;
   }
 
