@@ -1,4 +1,5 @@
 import type { SniffwatchConfig } from '../config/config.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 // Facts about the network that more than one analyzer uses: which IPv4
 // addresses are routers (configured, or learned from traffic or DHCP) and
@@ -10,7 +11,7 @@ export class NetworkModel {
   readonly gateways = new Set<number>();
   readonly routerMacs = new Set<number>();
   /** IPv4 addresses of stations that recently won an address contest (ARP takeover, rogue DHCP), with when. */
-  private readonly contestWinners = new Map<number, number>();
+  private readonly contestWinners = new BoundedMap<number, number>(MAX_LEARNED);
 
   constructor(config: SniffwatchConfig) {
     for (const g of config.arp.gateways) this.gateways.add(g);
@@ -30,9 +31,6 @@ export class NetworkModel {
 
   /** Records that the station at `ip` won an address contest at `timeMs` (it is a likely on-path attacker). */
   noteContestWinner(ip: number, timeMs: number): void {
-    if (!this.contestWinners.has(ip) && this.contestWinners.size >= MAX_LEARNED) {
-      this.contestWinners.delete(this.contestWinners.keys().next().value!);
-    }
     this.contestWinners.set(ip, timeMs);
   }
 

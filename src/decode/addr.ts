@@ -1,13 +1,13 @@
 // Address formatting and classification. Addresses travel as numbers inside
 // the engine (no allocation per packet) and become text only for findings.
 
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function macToString(mac: number): string {
-  let out = '';
-  for (let shift = 40; shift >= 0; shift -= 8) {
-    const byte = Math.floor(mac / 2 ** shift) % 256;
-    out += (out ? ':' : '') + byte.toString(16).padStart(2, '0');
-  }
-  return out;
+  const hi = Math.floor(mac / 4294967296);
+  const lo = mac >>> 0;
+  const h = HEX_BYTE;
+  return `${h[(hi >>> 8) & 255]}:${h[hi & 255]}:${h[lo >>> 24]}:${h[(lo >>> 16) & 255]}:${h[(lo >>> 8) & 255]}:${h[lo & 255]}`;
 }
 
 export function parseMac(text: string): number | undefined {

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLS } from './tool-table.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 // A renamed copy of tcpdump is still tcpdump: its ELF GNU build id (a hash
 // the linker stamps into .note.gnu.build-id) is the same. The sensor learns
@@ -81,7 +82,7 @@ const CACHE_MAX = 4096;
  */
 export class BuildIdIndex {
   private readonly toolById = new Map<string, string>();
-  private readonly seen = new Map<string, string | undefined>();
+  private readonly seen = new BoundedMap<string, string | undefined>(CACHE_MAX);
 
   constructor(dirs: readonly string[] = TOOL_DIRS) {
     for (const spec of TOOLS) {
@@ -115,7 +116,6 @@ export class BuildIdIndex {
       if (this.seen.has(key)) return this.seen.get(key);
       const id = buildIdOfFd(fd);
       const tool = id === undefined ? undefined : this.toolById.get(id);
-      if (this.seen.size >= CACHE_MAX) this.seen.delete(this.seen.keys().next().value!);
       this.seen.set(key, tool);
       return tool;
     } catch {

@@ -2,6 +2,7 @@ import { ARP_REPLY, ARP_REQUEST, type ArpMessage } from '../../decode/arp.js';
 import { ip4ToString, isBogonSenderIp4, isGroupMac, isVirtualRouterMac, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 
 // ARP cache poisoning (T1557.002). Keeps, per IPv4 address, the MAC that
@@ -49,14 +50,14 @@ interface MacState {
 }
 
 export class ArpAnalyzer implements Analyzer {
-  private readonly stations = new Map<number, Station>();
-  private readonly macs = new Map<number, MacState>();
-  private readonly pendingRequests = new Map<number, number>();
-  private readonly maxStations: number;
+  private readonly stations: BoundedMap<number, Station>;
+  private readonly macs: BoundedMap<number, MacState>;
+  private readonly pendingRequests = new BoundedMap<number, number>(MAX_PENDING_REQUESTS);
   private readonly floodThreshold: number;
 
   constructor(private readonly ctx: AnalyzerContext) {
-    this.maxStations = ctx.config.arp.maxStations;
+    this.stations = new BoundedMap(ctx.config.arp.maxStations);
+    this.macs = new BoundedMap(ctx.config.arp.maxStations);
     this.floodThreshold = ctx.config.arp.replyFloodPerSecond;
   }
 
@@ -70,7 +71,7 @@ export class ArpAnalyzer implements Analyzer {
       this.reportBogon(a, pkt, `sender hardware address ${macToString(a.senderMac)} is not a unicast station address`);
       return;
     }
-    if (a.op === ARP_REQUEST && a.senderIp !== a.targetIp) this.notePendingRequest(a.targetIp, t);
+    if (a.op === ARP_REQUEST && a.senderIp !== a.targetIp) this.pendingRequests.set(a.targetIp, t);
     // RFC 5227 duplicate-address probes carry sender 0.0.0.0: no binding to learn.
     if (a.senderIp === 0) return;
     if (isBogonSenderIp4(a.senderIp)) {
@@ -127,7 +128,7 @@ export class ArpAnalyzer implements Analyzer {
     let st = this.stations.get(ip);
     if (!st) {
       st = { mac, firstMac: mac, since: t, refreshed: t, history: [], historyUntil: [] };
-      this.insertStation(ip, st);
+      this.stations.set(ip, st);
       this.claim(macState, ip);
       this.ctx.report('arp-new-station', ip4ToString(ip), pkt, {
         message: `new station ${ip4ToString(ip)} at ${macToString(mac)}`,
@@ -138,8 +139,7 @@ export class ArpAnalyzer implements Analyzer {
     }
     if (t - st.refreshed > REFRESH_MS) {
       st.refreshed = t;
-      this.stations.delete(ip);
-      this.stations.set(ip, st);
+      this.stations.touch(ip);
     }
     if (st.mac === mac) return;
 
@@ -271,27 +271,13 @@ export class ArpAnalyzer implements Analyzer {
   private macState(mac: number, t: number): MacState {
     let m = this.macs.get(mac);
     if (!m) {
-      if (this.macs.size >= this.maxStations) this.macs.delete(this.macs.keys().next().value!);
       m = { ips: [], taken: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
       this.macs.set(mac, m);
     } else if (t - m.refreshed > REFRESH_MS) {
       m.refreshed = t;
-      this.macs.delete(mac);
-      this.macs.set(mac, m);
+      this.macs.touch(mac);
     }
     return m;
-  }
-
-  private insertStation(ip: number, st: Station): void {
-    if (this.stations.size >= this.maxStations) this.stations.delete(this.stations.keys().next().value!);
-    this.stations.set(ip, st);
-  }
-
-  private notePendingRequest(targetIp: number, t: number): void {
-    if (this.pendingRequests.size >= MAX_PENDING_REQUESTS && !this.pendingRequests.has(targetIp)) {
-      this.pendingRequests.delete(this.pendingRequests.keys().next().value!);
-    }
-    this.pendingRequests.set(targetIp, t);
   }
 
   private countReply(mac: number, pkt: Packet): void {

@@ -14,6 +14,7 @@ import {
 } from '../../decode/dhcp.js';
 import { MAX_VLAN_TAGS, type Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { dhcpConfigSection, type DhcpConfig } from './dhcp-config.js';
 
@@ -157,10 +158,10 @@ class StarvationWindow {
 export class DhcpAnalyzer implements Analyzer {
   private readonly msg = new DhcpMessage();
   private readonly cfg: DhcpConfig;
-  private readonly localScopes = new Map<number, Scope>();
-  private readonly relayScopes = new Map<number, Scope>();
-  private readonly transactions = new Map<number, Transaction>();
-  private readonly clients = new Map<number, ClientCounter>();
+  private readonly localScopes = new BoundedMap<number, Scope>(MAX_LOCAL_SCOPES);
+  private readonly relayScopes = new BoundedMap<number, Scope>(MAX_RELAY_SCOPES);
+  private readonly transactions = new BoundedMap<number, Transaction>(MAX_TRANSACTIONS);
+  private readonly clients = new BoundedMap<number, ClientCounter>(MAX_CLIENTS);
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.cfg = sectionOf(ctx.config, dhcpConfigSection);
@@ -241,8 +242,7 @@ export class DhcpAnalyzer implements Analyzer {
       c.messages = 0;
       c.sourceIps = 0;
       c.reported = false;
-      this.clients.delete(key);
-      this.clients.set(key, c);
+      this.clients.touch(key);
     }
     c.messages++;
     if (c.messages === 1 || pkt.ip4Src !== c.lastIp) {
@@ -262,12 +262,8 @@ export class DhcpAnalyzer implements Analyzer {
   }
 
   private newClientCounter(key: number): ClientCounter {
-    let c: ClientCounter | undefined;
-    if (this.clients.size >= MAX_CLIENTS) {
-      const oldest = this.clients.keys().next().value!;
-      c = this.clients.get(oldest);
-      this.clients.delete(oldest);
-    }
+    // The counter forgotten to make room is reused.
+    let c = this.clients.size >= MAX_CLIENTS ? this.clients.shift() : undefined;
     c ??= { windowStart: 0, messages: 0, sourceIps: 0, lastIp: 0, reported: false };
     c.messages = 0;
     c.sourceIps = 0;
@@ -468,9 +464,7 @@ export class DhcpAnalyzer implements Analyzer {
     if (tx) {
       this.transactions.delete(m.xid);
     } else if (this.transactions.size >= MAX_TRANSACTIONS) {
-      const oldest = this.transactions.keys().next().value!;
-      tx = this.transactions.get(oldest);
-      this.transactions.delete(oldest);
+      tx = this.transactions.shift();
     }
     tx ??= { xid: 0, client: 0, scope: 0, serverId: 0, mac: 0, trusted: false, yiaddr: 0, router: 0, dns: 0, timeMs: 0, reported: false };
     tx.xid = m.xid;
@@ -501,12 +495,10 @@ export class DhcpAnalyzer implements Analyzer {
     if (s) {
       if (t - s.refreshed > REFRESH_MS || t < s.refreshed) {
         s.refreshed = t;
-        map.delete(key);
-        map.set(key, s);
+        map.touch(key);
       }
       return s;
     }
-    if (map.size >= (relay !== 0 ? MAX_RELAY_SCOPES : MAX_LOCAL_SCOPES)) map.delete(map.keys().next().value!);
     s = { key, relay, vlan, refreshed: t, servers: [], starvation: null };
     map.set(key, s);
     return s;

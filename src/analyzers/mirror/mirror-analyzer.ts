@@ -3,6 +3,7 @@ import type { ArpMessage } from '../../decode/arp.js';
 import { ip4ToString, ip6ToString } from '../../decode/addr.js';
 import { Encap, ENCAP_NAMES, MAX_ENCAP_DEPTH, type Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 
 // Traffic duplication (T1020.001): copies of other hosts' traffic sent to a
@@ -73,7 +74,7 @@ function carriesOnlyCopies(encap: Encap): boolean {
 }
 
 export class MirrorAnalyzer implements Analyzer {
-  private readonly tunnels = new Map<number, Tunnel>();
+  private readonly tunnels = new BoundedMap<number, Tunnel>(MAX_TUNNELS);
   private readonly collectors: Set<number>;
   /** The tunnel of the carrier at each depth of the frame being dispatched, valid while carrierSeq matches seq. */
   private readonly carriers: (Tunnel | null)[] = new Array<Tunnel | null>(MAX_ENCAP_DEPTH + 1).fill(null);
@@ -255,8 +256,7 @@ export class MirrorAnalyzer implements Analyzer {
     if (t !== undefined && t.encap === pkt.encap && t.srcId === srcId && t.dstId === dstId) {
       if (pkt.timeMs - t.refreshed > REFRESH_MS) {
         t.refreshed = pkt.timeMs;
-        this.tunnels.delete(key);
-        this.tunnels.set(key, t);
+        this.tunnels.touch(key);
       }
       return t;
     }
@@ -265,9 +265,7 @@ export class MirrorAnalyzer implements Analyzer {
       this.reportObserved(t);
       this.tunnels.delete(key);
     } else if (this.tunnels.size >= MAX_TUNNELS) {
-      const oldestKey = this.tunnels.keys().next().value!;
-      this.reportObserved(this.tunnels.get(oldestKey)!);
-      this.tunnels.delete(oldestKey);
+      this.reportObserved(this.tunnels.shift()!);
     }
     t = {
       encap: pkt.encap,

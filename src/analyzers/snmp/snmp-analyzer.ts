@@ -15,6 +15,7 @@ import {
 import type { Entity, Severity } from '../../findings/finding.js';
 import { severityRank } from '../../findings/finding.js';
 import { SecretRedactor } from '../../findings/redact.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { dstAddrKey, dstAddrText, hostPort, mixHash, smallKey, srcAddrKey, srcAddrText } from '../endpoints.js';
 
@@ -94,9 +95,9 @@ interface CommunityUse {
 
 export class SnmpAnalyzer implements Analyzer {
   private readonly msg = new SnmpMessage();
-  private readonly uses = new Map<number, CommunityUse>();
+  private readonly uses = new BoundedMap<number, CommunityUse>(MAX_USES);
   /** Per agent, the use whose last request is still unanswered (for authenticationFailure traps). */
-  private readonly unanswered = new Map<number, CommunityUse>();
+  private readonly unanswered = new BoundedMap<number, CommunityUse>(MAX_USES);
   private readonly hasher: SecretRedactor;
 
   constructor(private readonly ctx: AnalyzerContext) {
@@ -200,7 +201,6 @@ export class SnmpAnalyzer implements Analyzer {
   }
 
   private noteUnanswered(u: CommunityUse): void {
-    if (!this.unanswered.has(u.agentKey) && this.unanswered.size >= MAX_USES) this.unanswered.delete(this.unanswered.keys().next().value!);
     this.unanswered.set(u.agentKey, u);
   }
 
@@ -235,7 +235,6 @@ export class SnmpAnalyzer implements Analyzer {
     if (known && this.matches(known, m, pkt, managerKey, agentKey)) return known;
     // A different use in the same slot (a hash collision) is forgotten, like the oldest when full.
     if (known) this.uses.delete(slot);
-    else if (this.uses.size >= MAX_USES) this.uses.delete(this.uses.keys().next().value!);
     const community = Buffer.from(pkt.buf.subarray(m.communityStart, m.communityEnd));
     const manager = managerIsSource ? srcAddrText(pkt) : dstAddrText(pkt);
     const agent = managerIsSource ? dstAddrText(pkt) : srcAddrText(pkt);
