@@ -10,6 +10,7 @@ import {
   tlsVersionName,
 } from '../../decode/tls.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { dstAddrKey, dstAddrText, endpointId, hostPort, mixHash, smallKey, srcAddrKey, srcAddrText } from '../endpoints.js';
 
@@ -53,9 +54,9 @@ interface TlsConn {
 export class TlsAnalyzer implements Analyzer {
   private readonly hello = new TlsHello();
   private readonly scratch = Buffer.alloc(MAX_HELLO_BYTES);
-  private readonly conns = new Map<number, TlsConn>();
+  private readonly conns = new BoundedMap<number, TlsConn>(MAX_CONNS);
   /** Connections holding a stream buffer, oldest first. */
-  private readonly assembling = new Map<number, TlsConn>();
+  private readonly assembling = new BoundedMap<number, TlsConn>(MAX_REASSEMBLIES);
   private readonly freeBuffers: Buffer[] = [];
 
   constructor(private readonly ctx: AnalyzerContext) {}
@@ -137,7 +138,7 @@ export class TlsAnalyzer implements Analyzer {
   private startHello(pkt: Packet, srcId: number, dstId: number): void {
     const len = pkt.payloadEnd - pkt.payloadStart;
     if (len >= MAX_HELLO_BYTES) return;
-    if (this.assembling.size >= MAX_REASSEMBLIES) this.dropStream(this.assembling.values().next().value!);
+    if (this.assembling.size >= MAX_REASSEMBLIES) this.dropStream(this.assembling.shift()!);
     const c = this.connFor(srcId, dstId);
     if (c.stream) this.dropStream(c);
     const stream = this.freeBuffers.pop() ?? Buffer.allocUnsafe(MAX_HELLO_BYTES);
@@ -197,7 +198,7 @@ export class TlsAnalyzer implements Analyzer {
     const other = this.conns.get(slot);
     // Another connection in the same slot (a hash collision) is forgotten, like the oldest when full.
     if (other) this.forget(other);
-    else if (this.conns.size >= MAX_CONNS) this.forget(this.conns.values().next().value!);
+    else if (this.conns.size >= MAX_CONNS) this.dropStream(this.conns.shift()!);
     const c: TlsConn = { slot, aId: srcId, bId: dstId, clientId: -1, offered: 0, stream: null, streamLen: 0, streamFromId: -1, nextSeq: 0, streamStartedAt: 0 };
     this.conns.set(slot, c);
     return c;
