@@ -24,6 +24,7 @@ const MULTI_IP_THRESHOLD = 3;
 /** Table entries are moved to the young end at most this often (LRU approximation). */
 const REFRESH_MS = 30_000;
 const MAX_PENDING_REQUESTS = 65536;
+const SEEN_PAIR_SLOTS = 4096;
 
 interface Station {
   mac: number;
@@ -54,6 +55,17 @@ export class ArpAnalyzer implements Analyzer {
   private readonly macs: BoundedMap<number, MacState>;
   private readonly pendingRequests = new BoundedMap<number, number>(MAX_PENDING_REQUESTS);
   private readonly floodThreshold: number;
+  /**
+   * (MAC, address) pairs noteForwarding has already looked at, direct-mapped.
+   * Its outcome for a pair only changes when a MAC's state is created or
+   * claims an address (forwards and contested never go back), so those bump
+   * `generation`, which empties the cache at once; otherwise the two table
+   * lookups per IPv4 packet are skipped for the stations that keep talking.
+   */
+  private readonly seenPairMac = new Float64Array(SEEN_PAIR_SLOTS);
+  private readonly seenPairIp = new Float64Array(SEEN_PAIR_SLOTS);
+  private readonly seenPairGeneration = new Uint32Array(SEEN_PAIR_SLOTS);
+  private generation = 1;
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.stations = new BoundedMap(ctx.config.arp.maxStations);
@@ -109,6 +121,11 @@ export class ArpAnalyzer implements Analyzer {
    * does not make it a router.
    */
   private noteForwarding(mac: number, ip: number): void {
+    const slot = (mac ^ Math.imul(ip, 0x9e3779b1)) & (SEEN_PAIR_SLOTS - 1);
+    if (this.seenPairGeneration[slot] === this.generation && this.seenPairMac[slot] === mac && this.seenPairIp[slot] === ip) return;
+    this.seenPairGeneration[slot] = this.generation;
+    this.seenPairMac[slot] = mac;
+    this.seenPairIp[slot] = ip;
     const m = this.macs.get(mac);
     if (!m || m.forwards || m.contested || m.ips.length === 0) return;
     if (m.ips.includes(ip) || isBogonSenderIp4(ip)) return;
@@ -265,7 +282,15 @@ export class ArpAnalyzer implements Analyzer {
   private claim(m: MacState, ip: number): void {
     if (m.ips.includes(ip) || m.ips.length >= MAX_CLAIMED_IPS) return;
     m.ips.push(ip);
+    this.newGeneration();
     if (m.forwards && !m.contested) this.ctx.network.learnGateway(ip);
+  }
+
+  private newGeneration(): void {
+    if (++this.generation === 0xffffffff) {
+      this.seenPairGeneration.fill(0);
+      this.generation = 1;
+    }
   }
 
   private macState(mac: number, t: number): MacState {
@@ -273,6 +298,7 @@ export class ArpAnalyzer implements Analyzer {
     if (!m) {
       m = { ips: [], taken: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
       this.macs.set(mac, m);
+      this.newGeneration();
     } else if (t - m.refreshed > REFRESH_MS) {
       m.refreshed = t;
       this.macs.touch(mac);
