@@ -139,6 +139,23 @@ export function ipv4UdpFrame(ethSrc: string, ethDst: string, src: string, dst: s
   return ethernet(ethDst, ethSrc, 0x0800, ipv4Packet(src, dst, 17, udpDatagram(sport, dport, payload)));
 }
 
+export interface Ipv4HeaderFields {
+  ttl?: number;
+  id?: number;
+  /** Don't Fragment: Linux sets it on UDP it sends from sockets; raw-socket and packet-crafting tools often do not. */
+  df?: boolean;
+}
+
+/** ipv4UdpFrame with the IP TTL, identification and DF bit given (how a sender's stack fills them tells senders apart). */
+export function ipv4UdpFrameWith(ethSrc: string, ethDst: string, src: string, dst: string, sport: number, dport: number, payload: Buffer, ip: Ipv4HeaderFields): Buffer {
+  const packet = ipv4Packet(src, dst, 17, udpDatagram(sport, dport, payload), ip.ttl ?? 64);
+  packet.writeUInt16BE((ip.id ?? 0) & 0xffff, 4);
+  packet[6] = ip.df ? 0x40 : 0;
+  packet.writeUInt16BE(0, 10);
+  packet.writeUInt16BE(internetChecksum(packet, 0, 20), 10);
+  return ethernet(ethDst, ethSrc, 0x0800, packet);
+}
+
 /** A TCP segment in IPv4 or, when the addresses are IPv6 (contain ':'), in IPv6, in Ethernet. */
 export function tcpFrame(
   ethSrc: string,

@@ -7,6 +7,9 @@ import {
   dnsName,
   tcpFrame,
   ipv4UdpFrame,
+  ipv4UdpFrameWith,
+  ipv6Bytes,
+  ipv6UdpFrame,
   nbAddress,
   netbiosEncodedName,
   ntlmAuthenticateMessage,
@@ -19,7 +22,7 @@ import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { newRawFrame } from '../../src/capture/frame.js';
 import { defaultConfig, parseConfig } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
-import { ip4ToString, parseIp4 } from '../../src/decode/addr.js';
+import { ip4ToString, ip6ToString, parseIp4 } from '../../src/decode/addr.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
 import {
   decodeNameMessage,
@@ -35,6 +38,7 @@ import {
   TYPE_TXT,
 } from '../../src/decode/dns.js';
 import { Packet } from '../../src/decode/packet.js';
+import { AddrBook, isIp6Id } from '../../src/analyzers/name-resolution/addr-book.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../src/decode/ntlmssp.js';
 import { atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
 
@@ -103,6 +107,7 @@ test('decoder: a compressed answer with A, AAAA, CNAME, PTR, SRV and TXT records
   assert.equal(ip4ToString(msg.ansAddr4[2]!), '198.18.0.51');
   assert.equal(msg.ansTtl[1], 300);
   assert.equal(msg.ansDataLen[3], 16);
+  assert.equal(ip6ToString(pkt.buf, msg.ansDataOff[3]!), '2020:2020:2020:2020:2020:2020:2020:2020', 'AAAA data is the address');
   assert.equal(msg.names.text(msg.ansTarget[4]!), 'host.example.com');
   assert.equal(msg.names.text(msg.ansTarget[5]!), 'target.example');
   assert.equal(msg.ansSrvPort[5], 443);
@@ -498,6 +503,309 @@ test('benign: hosts answering for their own names, mDNS announcements, a DC with
   ['A1', 'B2', 'C3', 'D4'].forEach((n, i) => wins.push(responderNbns(GW, VICTIM, i, n, i)));
   const w = await scanFrames(wins, config);
   assert.deepEqual(atLeast(w.findings, 'medium'), [], describe(w.findings));
+});
+
+// ---- IPv6 transports and AAAA answers ----------------------------------------
+
+interface Host6 {
+  mac: string;
+  ip: string;
+}
+
+const VICTIM6: Host6 = { mac: VICTIM.mac, ip: 'fe80::a8c1:10ff:fe00:10' };
+/** Not an EUI-64 address: the attacker's MAC cannot be read from it. */
+const ATTACKER6: Host6 = { mac: ATTACKER.mac, ip: 'fe80::dead:beef:66' };
+const PRINTER6: Host6 = { mac: PRINTER.mac, ip: 'fe80::30' };
+const LLMNR6_GROUP = 'ff02::1:3';
+const LLMNR6_MAC = '33:33:00:01:00:03';
+const MDNS6_GROUP = 'ff02::fb';
+const MDNS6_MAC = '33:33:00:00:00:fb';
+
+function aaaa(ip: string): Buffer {
+  return ipv6Bytes(ip);
+}
+
+function llmnr6Query(client: Host6, sport: number, id: number, name: string, t: number, type = TYPE_AAAA): TimedFrame {
+  return { t, frame: ipv6UdpFrame(client.mac, LLMNR6_MAC, client.ip, LLMNR6_GROUP, sport, 5355, dnsMessage({ id, flags: 0, questions: [{ name, type }] }), 1) };
+}
+
+/** Responder's LLMNR6_Ans: flags 0x8000, AAAA question echoed, one uncompressed AAAA record with its own address, TTL 30, unicast back. */
+function responderLlmnr6(from: Host6, client: Host6, sport: number, id: number, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id, flags: 0x8000, questions: [{ name, type: TYPE_AAAA }], answers: [{ name, type: TYPE_AAAA, ttl: 30, data: aaaa(from.ip) }] });
+  return { t, frame: ipv6UdpFrame(from.mac, client.mac, from.ip, client.ip, 5355, sport, payload) };
+}
+
+function mdns6Query(client: Host6, name: string, t: number): TimedFrame {
+  return { t, frame: ipv6UdpFrame(client.mac, MDNS6_MAC, client.ip, MDNS6_GROUP, 5353, 5353, dnsMessage({ id: 0, flags: 0, questions: [{ name, type: TYPE_AAAA }] }), 255) };
+}
+
+/** Responder's MDNS6_Ans: id 0, flags 0x8400, no question, one AAAA record TTL 120, sent unicast to the querier. */
+function responderMdns6(from: Host6, client: Host6, name: string, t: number): TimedFrame {
+  const payload = dnsMessage({ id: 0, flags: 0x8400, answers: [{ name, type: TYPE_AAAA, ttl: 120, data: aaaa(from.ip) }] });
+  return { t, frame: ipv6UdpFrame(from.mac, client.mac, from.ip, client.ip, 5353, 5353, payload, 255) };
+}
+
+test('IPv6 LLMNR poisoning in Responder layout names the poisoner by its IPv6 address and MAC, and NTLM over IPv6 makes it critical', async () => {
+  const frames: TimedFrame[] = [];
+  ['fileserv', 'wpad'].forEach((name, i) => {
+    frames.push(llmnr6Query(VICTIM6, 53000 + i, 30 + i, name, i));
+    frames.push(responderLlmnr6(ATTACKER6, VICTIM6, 53000 + i, 30 + i, name, i + 0.001));
+  });
+  // Responder answers the AAAA query the victim also asks over IPv4 with the same IPv6 address.
+  frames.push(llmnrQuery(VICTIM, 53010, 40, 'backupsrv', 3));
+  const v4 = dnsMessage({ id: 40, flags: 0x8000, questions: [{ name: 'backupsrv', type: TYPE_AAAA }], answers: [{ name: 'backupsrv', type: TYPE_AAAA, ttl: 30, data: aaaa(ATTACKER6.ip) }] });
+  frames.push({ t: 3.001, frame: ipv4UdpFrame(ATTACKER.mac, VICTIM.mac, ATTACKER.ip, VICTIM.ip, 5355, 53010, v4) });
+  frames.push(responderLlmnr(ATTACKER, VICTIM, 53010, 41, 'backupsrv', 3.002));
+  frames.push(llmnrQuery(VICTIM, 53011, 42, 'sqlsrv', 3.5));
+  frames.push(responderLlmnr(ATTACKER, VICTIM, 53011, 42, 'sqlsrv', 3.501));
+  const blob = Buffer.concat([Buffer.alloc(80, 0), ntlmAuthenticateMessage({ user: 'bob', domain: 'CORP', ntResponse: Buffer.alloc(64, 0x43) })]);
+  frames.push({ t: 4, frame: tcpFrame(VICTIM6.mac, ATTACKER6.mac, VICTIM6.ip, ATTACKER6.ip, 49800, 445, 1000, 2000, TCP_PSH | TCP_ACK, blob) });
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning' && hasEntity(x, 'ip', ATTACKER6.ip, 'attacker') && x.message.includes('over IPv6'));
+  assert.ok(f, describe(findings));
+  assert.equal(f.severity, 'critical', describe([f]));
+  assert.deepEqual(f.attack.techniques, ['T1557.001']);
+  assert.ok(hasEntity(f, 'mac', ATTACKER6.mac, 'attacker'));
+  assert.ok(hasEntity(f, 'ip', VICTIM6.ip, 'victim'));
+  for (const n of ['fileserv', 'wpad']) assert.ok(hasEntity(f, 'host', n, 'poisoned-name'), n);
+  assert.match(f.message, /Responder's LLMNR_Ans\/LLMNR6_Ans/);
+  assert.match(f.message, /fe80::a8c1:10ff:fe00:10 then sent NTLM authentication as CORP\\bob to it on TCP port 445/);
+  // Over IPv4 the same station answered with its IPv4 and, for the AAAA question, its IPv6 address.
+  const g = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning' && hasEntity(x, 'ip', ATTACKER.ip, 'attacker'));
+  assert.ok(g, describe(findings));
+  assert.ok(hasEntity(g, 'ip', ATTACKER6.ip, 'attacker'), describe([g]));
+  assert.ok(hasEntity(g, 'host', 'backupsrv', 'poisoned-name') && hasEntity(g, 'host', 'sqlsrv', 'poisoned-name'), describe([g]));
+});
+
+test('IPv6 mDNS poisoning in Responder layout is reported with the IPv6 victim', async () => {
+  const frames: TimedFrame[] = [];
+  ['nas.local', 'printer.local'].forEach((name, i) => {
+    frames.push(mdns6Query(VICTIM6, name, i));
+    frames.push(responderMdns6(ATTACKER6, VICTIM6, name, i + 0.001));
+  });
+  const { findings } = await scanFrames(frames);
+  const f = findings.find((x) => x.rule_id === 'llmnr-nbtns-poisoning');
+  assert.ok(f && f.severity === 'high', describe(findings));
+  assert.ok(hasEntity(f, 'ip', ATTACKER6.ip, 'attacker'));
+  assert.ok(hasEntity(f, 'mac', ATTACKER6.mac, 'attacker'));
+  assert.ok(hasEntity(f, 'ip', VICTIM6.ip, 'victim'));
+  assert.ok(hasEntity(f, 'host', 'nas.local', 'poisoned-name'));
+  assert.match(f.message, /mDNS queries over IPv6 for 2 different name\(s\)/);
+  assert.match(f.message, /MDNS6_Ans/);
+});
+
+test('benign: a host answering only its own name over IPv6 mDNS and LLMNR, and announcing it, stays quiet', async () => {
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  /** The printer's own name with both of its addresses, as Avahi and Bonjour answer. */
+  const own = (name: string): Buffer =>
+    ipv6UdpFrame(
+      PRINTER6.mac,
+      MDNS6_MAC,
+      PRINTER6.ip,
+      MDNS6_GROUP,
+      5353,
+      5353,
+      dnsMessage({
+        id: 0,
+        flags: 0x8400,
+        answers: [
+          { name, type: TYPE_AAAA, cls: 0x8001, ttl: 120, data: aaaa(PRINTER6.ip) },
+          { name, type: TYPE_A, cls: 0x8001, ttl: 120, data: PRINTER.ip },
+        ],
+      }),
+      255,
+    );
+  for (let round = 0; round < 4; round++) {
+    frames.push(mdns6Query(VICTIM6, 'printer1.local', (t += 1)));
+    frames.push({ t: (t += 0.001), frame: own('printer1.local') });
+    // The same host by LLMNR over IPv6, its own name only, answered the way systemd-resolved does.
+    frames.push(llmnr6Query(VICTIM6, 54000 + round, 200 + round, 'printer1', (t += 1)));
+    const payload = dnsMessage({ id: 200 + round, flags: 0x8000, questions: [{ name: 'printer1', type: TYPE_AAAA }], answers: [{ name: 'printer1', type: TYPE_AAAA, ttl: 30, data: aaaa(PRINTER6.ip) }], compress: true });
+    frames.push({ t: (t += 0.001), frame: ipv6UdpFrame(PRINTER6.mac, VICTIM6.mac, PRINTER6.ip, VICTIM6.ip, 5355, 54000 + round, payload) });
+    // Nobody owns this name: the query goes unanswered.
+    frames.push(llmnr6Query(VICTIM6, 54100 + round, 300 + round, `nosuchhost${round}`, (t += 1)));
+  }
+  // Unsolicited announcements of several of its service names.
+  for (const n of ['a.local', 'b.local', 'c.local']) frames.push({ t: (t += 0.5), frame: own(n) });
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+});
+
+const RESOLVER6: Host6 = { mac: GW.mac, ip: 'fd00:53::1' };
+const CLIENT6: Host6 = { mac: VICTIM.mac, ip: 'fd00:53::10' };
+
+function query6(client: Host6, server: Host6, sport: number, id: number, name: string, t: number, type = TYPE_AAAA): TimedFrame {
+  return { t, frame: ipv6UdpFrame(client.mac, server.mac, client.ip, server.ip, sport, 53, dnsMessage({ id, flags: 0x0100, questions: [{ name, type }] })) };
+}
+
+function answer6(fromMac: string, fromIp: string, client: Host6, sport: number, id: number, name: string, addrs: string[], t: number, ttl = 300): TimedFrame {
+  const answers = addrs.map((a): DnsRecordSpec => ({ name, type: TYPE_AAAA, data: aaaa(a), ttl }));
+  return { t, frame: ipv6UdpFrame(fromMac, client.mac, fromIp, client.ip, 53, sport, dnsMessage({ id, flags: 0x8180, questions: [{ name, type: TYPE_AAAA }], answers, compress: true })) };
+}
+
+test('DNS race over IPv6: the spoofer answering AAAA as the resolver from another MAC is named, addresses in canonical text', async () => {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 3; i++) {
+    frames.push(query6(CLIENT6, RESOLVER6, 44000 + i, 500 + i, `host${i}.example`, i));
+    frames.push(answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44000 + i, 500 + i, `host${i}.example`, [`2001:db8::${100 + i}`], i + 0.01));
+  }
+  frames.push(query6(CLIENT6, RESOLVER6, 44100, 0x6666, 'intranet.example', 10));
+  frames.push(answer6(ATTACKER.mac, RESOLVER6.ip, CLIENT6, 44100, 0x6666, 'intranet.example', ['fd00:53:0:0:0:0:0:66'], 10.001, 60));
+  frames.push(answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44100, 0x6666, 'intranet.example', ['2001:db8::50'], 10.004));
+  const { findings } = await scanFrames(frames);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race && race.severity === 'high', describe(findings));
+  assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'), describe([race]));
+  assert.ok(hasEntity(race, 'ip', RESOLVER6.ip, 'impersonated'));
+  assert.ok(hasEntity(race, 'mac', RESOLVER6.mac, 'server'));
+  assert.ok(hasEntity(race, 'ip', CLIENT6.ip, 'victim'));
+  assert.ok(hasEntity(race, 'ip', 'fd00:53::66', 'spoofed-answer'), 'answers in RFC 5952 text');
+  assert.ok(hasEntity(race, 'ip', '2001:db8::50', 'legitimate-answer'));
+  assert.match(race.message, /answered for the server before/);
+  const mac = findings.find((f) => f.rule_id === 'dns-response-from-unqueried-server');
+  assert.ok(mac && hasEntity(mac, 'mac', ATTACKER.mac, 'attacker') && hasEntity(mac, 'ip', RESOLVER6.ip, 'impersonated'), describe(findings));
+});
+
+test('benign: a DNS server answering A and AAAA over IPv6, retransmissions included, stays quiet', async () => {
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  for (let i = 0; i < 20; i++) {
+    const name = `svc${i % 5}.example`;
+    frames.push(query6(CLIENT6, RESOLVER6, 45000 + i, 700 + i, name, (t += 0.5)));
+    if (i % 4 === 0) frames.push(query6(CLIENT6, RESOLVER6, 45000 + i, 700 + i, name, (t += 0.2)));
+    frames.push(answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 45000 + i, 700 + i, name, [`2001:db8::${i % 5}`, `2001:db8::1:${i % 5}`], (t += 0.01), 300 - i));
+    frames.push(query6(CLIENT6, RESOLVER6, 46000 + i, 900 + i, name, (t += 0.1), TYPE_A));
+    const a = dnsMessage({ id: 900 + i, flags: 0x8180, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, data: `198.18.5.${i % 5}` }], compress: true });
+    frames.push({ t: (t += 0.01), frame: ipv6UdpFrame(RESOLVER6.mac, CLIENT6.mac, RESOLVER6.ip, CLIENT6.ip, 53, 46000 + i, a) });
+  }
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+});
+
+// ---- race attribution without history (capture started mid-attack) -------
+
+/** A query with the RD and AD bits dig sets, optionally with an EDNS OPT record. */
+function digQuery(client: Host, serverMac: string, server: string, sport: number, id: number, name: string, fromMac = client.mac): Buffer {
+  return ipv4UdpFrameWith(fromMac, serverMac, client.ip, server, sport, 53, dnsMessage({ id, flags: 0x0120, questions: [{ name, type: TYPE_A }] }), { ttl: 64, df: true });
+}
+
+/** dnsmasq on Linux: flags QR AA RD RA, its own TTL, sent from a UDP socket (DF set, IP id 0). */
+function dnsmasqAnswer(client: Host, sport: number, id: number, name: string, addr: string): Buffer {
+  const payload = dnsMessage({ id, flags: 0x8580, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 0, data: addr }], compress: true });
+  return ipv4UdpFrameWith(GW.mac, client.mac, GW.ip, client.ip, 53, sport, payload, { ttl: 64, df: true, id: 0 });
+}
+
+/** dsniff dnsspoof: the query copied with QR and RA set, one A record at 0xc00c with TTL 60; libnet raw IPv4, TTL 64, no DF, random id. */
+function dnsspoofAnswer(client: Host, sport: number, id: number, name: string, addr: string, ipId: number): Buffer {
+  const payload = dnsMessage({ id, flags: 0x0120 | 0x8080, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 60, data: addr }], compress: true });
+  return ipv4UdpFrameWith(ATTACKER.mac, client.mac, GW.ip, client.ip, 53, sport, payload, { ttl: 64, df: false, id: ipId });
+}
+
+/** bettercap dns.spoof: flags 0x8000, questions echoed, the record name written out, TTL 1024; gopacket IPv4 with id 0 and no DF. */
+function bettercapAnswer(client: Host, sport: number, id: number, name: string, addr: string): Buffer {
+  const payload = dnsMessage({ id, flags: 0x8000, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 1024, data: addr }] });
+  return ipv4UdpFrameWith(ATTACKER.mac, client.mac, GW.ip, client.ip, 53, sport, payload, { ttl: 64, df: false, id: 0 });
+}
+
+test('mid-attack dnsspoof: with no earlier answers, the relayed query and the tool layout name the spoofer even when the real answer comes first', async () => {
+  // The victim is already poisoned: its queries go to the attacker's MAC, which forwards them to the resolver.
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  for (const [i, name] of ['intranet.example', 'files.intranet.example'].entries()) {
+    const sport = 47000 + i;
+    frames.push({ t: (t += 1), frame: digQuery(VICTIM, ATTACKER.mac, GW.ip, sport, 0x100 + i, name) });
+    frames.push({ t: (t += 0.0002), frame: digQuery(VICTIM, GW.mac, GW.ip, sport, 0x100 + i, name, ATTACKER.mac) });
+    frames.push({ t: (t += 0.0003), frame: dnsmasqAnswer(VICTIM, sport, 0x100 + i, name, `198.18.0.${50 + i}`) });
+    frames.push({ t: (t += 0.001), frame: dnsspoofAnswer(VICTIM, sport, 0x100 + i, name, ATTACKER.ip, 0x3a7c + i * 977) });
+  }
+  const { findings } = await scanFrames(frames);
+  const races = findings.filter((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.equal(races.length, 1, describe(findings));
+  const race = races[0]!;
+  assert.equal(race.count, 2);
+  assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'), describe([race]));
+  assert.ok(hasEntity(race, 'mac', GW.mac, 'server'));
+  assert.ok(hasEntity(race, 'ip', ATTACKER.ip, 'spoofed-answer'));
+  assert.ok(hasEntity(race, 'ip', '198.18.0.50', 'legitimate-answer'));
+  assert.equal(race.confidence, 0.8, race.message);
+  assert.match(race.message, /also relayed the client's query/);
+  assert.match(race.message, /dsniff dnsspoof/);
+
+  // Without the relayed copy (the capture sees only the answers), the layout alone still points at it, with less confidence.
+  const bare = frames.filter((_, i) => i % 4 !== 1);
+  const b = (await scanFrames(bare)).findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(b && hasEntity(b, 'mac', ATTACKER.mac, 'attacker'), describe(b ? [b] : []));
+  assert.equal(b.confidence, 0.6);
+  assert.ok(!hasEntity(b, 'mac', GW.mac, 'attacker'));
+});
+
+test('mid-attack bettercap dns.spoof: the answer that drops RD and has its layout is named, even second', async () => {
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  for (let i = 0; i < 2; i++) {
+    const sport = 48000 + i;
+    frames.push({ t: (t += 1), frame: digQuery(VICTIM, ATTACKER.mac, GW.ip, sport, 0x200 + i, 'intranet.example') });
+    frames.push({ t: (t += 0.0003), frame: dnsmasqAnswer(VICTIM, sport, 0x200 + i, 'intranet.example', '198.18.0.50') });
+    frames.push({ t: (t += 0.002), frame: bettercapAnswer(VICTIM, sport, 0x200 + i, 'intranet.example', ATTACKER.ip) });
+  }
+  const { findings } = await scanFrames(frames);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race, describe(findings));
+  assert.ok(hasEntity(race, 'mac', ATTACKER.mac, 'attacker'), describe([race]));
+  assert.ok(hasEntity(race, 'ip', GW.ip, 'impersonated'));
+  assert.ok(hasEntity(race, 'ip', ATTACKER.ip, 'spoofed-answer'));
+  assert.equal(race.confidence, 0.8, race.message);
+  assert.match(race.message, /does not copy the query's RD bit/);
+  assert.match(race.message, /bettercap dns\.spoof's answers .*its default TTL 1024 s/);
+});
+
+test('a race nothing in the capture can settle says so, names no attacker and has low confidence', async () => {
+  const frames: TimedFrame[] = [
+    query(VICTIM, GW, 49000, 0x300, 'split.example', 1),
+    answer(GW.mac, GW.ip, VICTIM, 49000, 0x300, 'split.example', ['198.18.0.70'], 1.001),
+    answer(SECOND_RESOLVER.mac, GW.ip, VICTIM, 49000, 0x300, 'split.example', ['198.18.0.71'], 1.002),
+  ];
+  const { findings } = await scanFrames(frames);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race, describe(findings));
+  assert.match(race.message, /which one is forged is unclear from this capture/);
+  assert.equal(race.confidence, 0.4);
+  assert.ok(!race.entities.some((e) => e.role === 'attacker'), describe([race]));
+  assert.ok(hasEntity(race, 'mac', GW.mac, 'suspect') && hasEntity(race, 'mac', SECOND_RESOLVER.mac, 'suspect'));
+});
+
+test('address book: IPv6 ids are stable, text is canonical, the least recently used address is forgotten first', () => {
+  const book = new AddrBook(4);
+  const addr = (i: number): Buffer => ipv6Bytes(`fd00:0:0:0:0:0:0:${(i + 1).toString(16)}`);
+  const ids = [0, 1, 2, 3].map((i) => book.intern(addr(i), 0));
+  assert.ok(ids.every(isIp6Id) && new Set(ids).size === 4);
+  assert.equal(book.text(ids[2]!), 'fd00::3');
+  assert.equal(book.text(parseIp4('198.18.0.1')!), '198.18.0.1', 'IPv4 addresses are their own ids');
+  // Using the oldest again moves it to the newest end: the next new address forgets the second oldest instead.
+  assert.equal(book.intern(addr(0), 0), ids[0]);
+  book.intern(addr(4), 0);
+  assert.equal(book.size, 4);
+  assert.equal(book.find(addr(1), 0), -1);
+  assert.equal(book.find(addr(0), 0), ids[0]);
+  assert.equal(book.text(ids[0]!), 'fd00::1');
+  // A forgotten address that comes back gets its old id, so older references still match it.
+  assert.equal(book.intern(addr(1), 0), ids[1]);
+  for (let i = 10; i < 200; i++) book.intern(addr(i), 0);
+  assert.ok(book.size <= 4);
+});
+
+test('a flood of IPv6 queries from ever new addresses keeps the address book and the transactions bounded', async () => {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const client: Host6 = { mac: VICTIM.mac, ip: `fd00:1::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}` };
+    frames.push(query6(client, RESOLVER6, 1024 + (i % 60000), i & 0xffff, `n${i}.example`, i * 0.0001));
+  }
+  const { stats, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.ok(stats.stateEntries <= 2 * 16384 + 100, `state entries: ${stats.stateEntries}`);
 });
 
 test('config: the names section is validated', () => {

@@ -1,16 +1,24 @@
-import { ip4ToString, macToString } from '../../decode/addr.js';
-import { NAME_PROTO_LABELS, TYPE_A, TYPE_NB, NameProto, type DnsMessage } from '../../decode/dns.js';
+import { ip4ToString, ip6ToString, macToString } from '../../decode/addr.js';
+import { NAME_PROTO_LABELS, TYPE_A, TYPE_AAAA, TYPE_NB, NameProto, type DnsMessage } from '../../decode/dns.js';
+import { isMulticast6 } from '../../decode/ip6-addr.js';
+import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
 import type { NetworkModel } from '../network-model.js';
+import type { AddrBook } from './addr-book.js';
 
 // Entity and text helpers shared by the name-resolution checks (reporting
-// time only: these allocate).
+// time only: these allocate). Addresses are AddrBook ids.
 
 /** Names are at most 253 characters on the wire; cap anyway, they are attacker-controlled. */
 const MAX_NAME_CHARS = 256;
 
-export function ipEntity(ip: number, role: string): Entity {
-  return { type: 'ip', value: ip4ToString(ip), role };
+export function ipEntity(book: AddrBook, id: number, role: string): Entity {
+  return { type: 'ip', value: book.text(id), role };
+}
+
+/** An address given as text (answer data), as an entity. */
+export function ipTextEntity(text: string, role: string): Entity {
+  return { type: 'ip', value: text, role };
 }
 
 export function macEntities(mac: number, role: string): Entity[] {
@@ -29,16 +37,21 @@ export function nameText(msg: DnsMessage, slot: number): string {
 }
 
 /** "198.18.0.1 (02:..)" or the address alone when the link has no MACs. */
-export function station(ip: number, mac: number): string {
-  return mac === -1 ? ip4ToString(ip) : `${ip4ToString(ip)} (${macToString(mac)})`;
+export function station(book: AddrBook, id: number, mac: number): string {
+  return mac === -1 ? book.text(id) : `${book.text(id)} (${macToString(mac)})`;
 }
 
-/** IPv4 addresses in the message's A (or NB) answers, at most `max`. */
-export function answerAddresses(msg: DnsMessage, max = 8): number[] {
-  const out: number[] = [];
-  const type = msg.proto === NameProto.Nbns ? TYPE_NB : TYPE_A;
+/** The addresses in the message's A, AAAA (or NB) answers as text, at most `max`. */
+export function answerAddresses(pkt: Packet, msg: DnsMessage, max = 8): string[] {
+  const out: string[] = [];
+  const nb = msg.proto === NameProto.Nbns;
   for (let i = 0; i < msg.answerCount && out.length < max; i++) {
-    if (msg.ansType[i] === type && !out.includes(msg.ansAddr4[i]!)) out.push(msg.ansAddr4[i]!);
+    const type = msg.ansType[i];
+    let text: string;
+    if (type === (nb ? TYPE_NB : TYPE_A)) text = ip4ToString(msg.ansAddr4[i]!);
+    else if (type === TYPE_AAAA && !nb) text = ip6ToString(pkt.buf, msg.ansDataOff[i]!);
+    else continue;
+    if (!out.includes(text)) out.push(text);
   }
   return out;
 }
@@ -52,12 +65,17 @@ export function isUnicastIp4(ip: number): boolean {
   return ip !== 0 && ip >>> 28 !== 0xe && ip >>> 28 !== 0xf && (ip & 0xff) !== 0xff;
 }
 
+/** Whether the packet goes to one host (not a multicast group or a broadcast address). */
+export function toUnicast(pkt: Packet): boolean {
+  return pkt.ipVersion === 6 ? !isMulticast6(pkt.buf, pkt.ip6DstOff) : isUnicastIp4(pkt.ip4Dst);
+}
+
 /** An answer counts as pointing at a contest winner this long after the contest. */
 export const CONTEST_WINDOW_MS = 10 * 60_000;
 /** Clock slack: a contest recorded this much after the answer still counts. */
 const CONTEST_SLACK_MS = 1_000;
 
-/** Whether the station at `ip` won an ARP/DHCP address contest (see NetworkModel) shortly before `now`. */
+/** Whether the station at IPv4 `ip` won an ARP/DHCP address contest (see NetworkModel) shortly before `now`. */
 export function wonContestRecently(network: NetworkModel, ip: number, now: number): boolean {
   const won = network.contestWonAt(ip);
   return won !== undefined && now >= won - CONTEST_SLACK_MS && now - won <= CONTEST_WINDOW_MS;

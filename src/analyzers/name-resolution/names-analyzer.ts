@@ -3,16 +3,21 @@ import { decodeNameMessage, DnsMessage, nameHashOf, nameProtoOfPorts, NameProto,
 import type { Packet } from '../../decode/packet.js';
 import { sectionOf } from '../../config/config.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import { AddrBook } from './addr-book.js';
 import { namesConfigSection, type NamesConfig } from './config.js';
 import { DnsSpoofingTracker } from './dns-spoofing.js';
-import { ipEntity, isUnicastIp4, macEntities, nameEntity, nameText, protoLabel, wonContestRecently } from './entities.js';
+import { ipEntity, macEntities, nameEntity, nameText, protoLabel, toUnicast, wonContestRecently } from './entities.js';
 import { LocalPoisoningTracker } from './local-poisoning.js';
 
 // Name resolution attacks: DNS spoofing (T1557) and LLMNR/NBT-NS/mDNS
-// poisoning (T1557.001). Decodes every DNS-format message once into a reused
-// DnsMessage and hands it to the DNS transaction tracker or the local-name
-// tracker; answers pointing at a station that just won an ARP/DHCP contest are
-// checked here for every protocol. State is kept for IPv4 only.
+// poisoning (T1557.001), over IPv4 and IPv6. Decodes every DNS-format message
+// once into a reused DnsMessage and hands it to the DNS transaction tracker or
+// the local-name tracker; answers pointing at a station that just won an
+// ARP/DHCP contest are checked here for every protocol. Addresses of both
+// families are AddrBook ids.
+
+/** IPv6 addresses the book holds: clients, servers and answering hosts. */
+const MAX_IP6_ADDRESSES = 16_384;
 
 const MAX_LEARNED_SUFFIXES = 1024;
 /** Suffixes are matched up to this many labels ("ad.corp.example.com"). */
@@ -45,8 +50,8 @@ class InternalNames {
   }
 
   /** A name of 3+ labels that a resolver (a configured one, if any are) maps to a private address makes its parent domain internal. */
-  learn(pkt: Packet, msg: DnsMessage): void {
-    if (this.learned.size >= MAX_LEARNED_SUFFIXES || (this.cfg.dnsServers.size > 0 && !this.cfg.dnsServers.has(pkt.ip4Src))) return;
+  learn(msg: DnsMessage, src: number): void {
+    if (this.learned.size >= MAX_LEARNED_SUFFIXES || (this.cfg.dnsServers.size > 0 && !this.cfg.dnsServers.has(src))) return;
     for (let i = 0; i < msg.answerCount; i++) {
       if (msg.ansType[i] !== TYPE_A || !isPrivateIp4(msg.ansAddr4[i]!)) continue;
       const slot = msg.ansName[i]!;
@@ -70,11 +75,12 @@ export class NamesAnalyzer implements Analyzer {
   private readonly dns: DnsSpoofingTracker;
   private readonly local: LocalPoisoningTracker;
   private readonly internal: InternalNames;
+  private readonly book = new AddrBook(MAX_IP6_ADDRESSES);
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.cfg = sectionOf(ctx.config, namesConfigSection);
-    this.dns = new DnsSpoofingTracker(ctx, this.cfg);
-    this.local = new LocalPoisoningTracker(ctx, this.cfg);
+    this.dns = new DnsSpoofingTracker(ctx, this.cfg, this.book);
+    this.local = new LocalPoisoningTracker(ctx, this.cfg, this.book);
     this.internal = new InternalNames(this.cfg);
   }
 
@@ -91,28 +97,31 @@ export class NamesAnalyzer implements Analyzer {
   }
 
   stateSize(): number {
-    return this.dns.stateSize() + this.local.stateSize() + this.internal.stateSize();
+    return this.dns.stateSize() + this.local.stateSize() + this.internal.stateSize() + this.book.size;
   }
 
   private onMessage(pkt: Packet, proto: NameProto): void {
     const msg = this.msg;
-    if (!decodeNameMessage(pkt, proto, msg) || pkt.ipVersion !== 4 || msg.opcode !== 0) return;
+    if (!decodeNameMessage(pkt, proto, msg) || pkt.ipVersion === 0 || msg.opcode !== 0) return;
+    const src = this.book.src(pkt);
+    // Only crafted hash collisions leave an IPv6 address without an id.
+    if (src === -1) return;
     if (!msg.isResponse) {
-      if (proto === NameProto.Dns) this.dns.onQuery(pkt, msg);
-      else this.local.onQuery(pkt, msg);
+      if (proto === NameProto.Dns) this.dns.onQuery(pkt, msg, src);
+      else this.local.onQuery(pkt, msg, src);
       return;
     }
     if (proto === NameProto.Dns) {
-      this.internal.learn(pkt, msg);
-      this.dns.onResponse(pkt, msg);
+      this.internal.learn(msg, src);
+      this.dns.onResponse(pkt, msg, src);
     } else {
-      this.local.onResponse(pkt, msg);
+      this.local.onResponse(pkt, msg, src);
     }
-    this.checkContestedAnswers(pkt, msg);
+    this.checkContestedAnswers(pkt, msg, src);
   }
 
-  /** An answer steering a client to a station that just took over an address (ARP poisoning, rogue DHCP). */
-  private checkContestedAnswers(pkt: Packet, msg: DnsMessage): void {
+  /** An answer steering a client to a station that just took over an IPv4 address (ARP poisoning, rogue DHCP). */
+  private checkContestedAnswers(pkt: Packet, msg: DnsMessage, src: number): void {
     if (msg.rcode !== 0) return;
     const t = pkt.timeMs;
     const type = msg.proto === NameProto.Nbns ? TYPE_NB : TYPE_A;
@@ -123,22 +132,23 @@ export class NamesAnalyzer implements Analyzer {
       lastAddr = addr;
       if (!wonContestRecently(this.ctx.network, addr, t)) continue;
       const slot = msg.ansName[i]!;
-      const asked = this.local.querierOf(msg, slot, pkt.ip4Src, t);
+      const asked = this.local.querierOf(msg, slot, src, t);
       // An mDNS host announcing its own name unasked steers nobody.
       if (msg.proto === NameProto.Mdns && asked === -1) continue;
-      const client = isUnicastIp4(pkt.ip4Dst) ? pkt.ip4Dst : asked;
+      const book = this.book;
+      const client = toUnicast(pkt) ? book.dst(pkt) : asked;
       const internal = this.internal.isInternal(msg.names, slot);
       const name = nameText(msg, slot);
       const ago = Math.max(0, Math.round((t - this.ctx.network.contestWonAt(addr)!) / 1000));
-      this.ctx.report('dns-answer-points-to-contested-host', `${ip4ToString(addr)}|${client === -1 ? '*' : ip4ToString(client)}`, pkt, {
+      this.ctx.report('dns-answer-points-to-contested-host', `${ip4ToString(addr)}|${client === -1 ? '*' : book.text(client)}`, pkt, {
         message:
-          `${protoLabel(msg.proto)} answer from ${ip4ToString(pkt.ip4Src)} tells ${client === -1 ? 'the network' : ip4ToString(client)} that ` +
+          `${protoLabel(msg.proto)} answer from ${book.text(src)} tells ${client === -1 ? 'the network' : book.text(client)} that ` +
           `${name}${internal ? ' (an internal name)' : ''} is at ${ip4ToString(addr)}, a station that won an ARP/DHCP address contest ${ago} s earlier`,
         entities: [
-          ipEntity(addr, 'attacker'),
+          ipEntity(book, addr, 'attacker'),
           nameEntity(name, 'queried-name'),
-          ...(client === -1 ? [] : [ipEntity(client, 'victim')]),
-          ipEntity(pkt.ip4Src, 'source'),
+          ...(client === -1 ? [] : [ipEntity(book, client, 'victim')]),
+          ipEntity(book, src, 'source'),
           ...macEntities(pkt.ethSrc, 'source'),
         ],
         confidence: internal ? 0.85 : 0.7,
