@@ -189,26 +189,64 @@ export function parseOvsTable(json: unknown): Record<string, unknown>[] {
   return o.data.slice(0, MAX_ITEMS).filter(Array.isArray).map((row: unknown[]) => Object.fromEntries(heads.map((h, i) => [h, ovsAtom(row[i])])));
 }
 
-/** OVS mirrors with their output port (and the port's tunnel remote, when it is a tunnel). */
-export function ovsMirrors(mirrors: Record<string, unknown>[], ports: Record<string, unknown>[], ifaces: Record<string, unknown>[]): MirrorConfig[] {
+/** A set-valued OVSDB column after ovsAtom: a one-element set is the bare atom. */
+function atoms(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+}
+
+/** Port names of a set of port UUIDs (the UUID when the port is unknown), at most 32. */
+function portNames(v: unknown, portName: ReadonlyMap<string, string>): string[] {
+  return atoms(v)
+    .filter((u): u is string => typeof u === 'string')
+    .slice(0, 32)
+    .map((u) => portName.get(u) ?? u.slice(0, 64));
+}
+
+/**
+ * OVS mirrors: bridge, what they select (all ports, source/destination ports,
+ * VLANs), where copies go (output port, and the tunnel remote when that port
+ * is a GRE/VXLAN/GENEVE/ERSPAN interface; or an output VLAN).
+ */
+export function ovsMirrors(
+  mirrors: Record<string, unknown>[],
+  ports: Record<string, unknown>[],
+  ifaces: Record<string, unknown>[],
+  bridges: Record<string, unknown>[] = [],
+): MirrorConfig[] {
   const portName = new Map<string, string>();
-  for (const p of ports) if (typeof p._uuid === 'string' && typeof p.name === 'string') portName.set(p._uuid, p.name);
-  const remoteOf = new Map<string, string>();
+  for (const p of ports) if (typeof p._uuid === 'string' && typeof p.name === 'string') portName.set(p._uuid, p.name.slice(0, 128));
+  const bridgeOf = new Map<string, string>();
+  for (const b of bridges) if (typeof b.name === 'string') for (const m of atoms(b.mirrors)) if (typeof m === 'string') bridgeOf.set(m, b.name.slice(0, 128));
+  const tunnelOf = new Map<string, { kind: string; remote?: string }>();
   for (const i of ifaces) {
     const opts = i.options as Record<string, unknown> | undefined;
-    if (typeof i.name === 'string' && opts && typeof opts.remote_ip === 'string') remoteOf.set(i.name, opts.remote_ip);
+    if (typeof i.name !== 'string' || !opts || typeof opts.remote_ip !== 'string') continue;
+    // remote_ip may also be "flow" (set per packet by OpenFlow): no fixed collector then.
+    const remote = isIP(opts.remote_ip) !== 0 ? opts.remote_ip : undefined;
+    tunnelOf.set(i.name, { kind: typeof i.type === 'string' && i.type ? i.type.slice(0, 32) : 'tunnel', remote });
   }
   return mirrors.map((m) => {
     const name = typeof m.name === 'string' ? m.name.slice(0, 128) : '?';
+    const bridge = typeof m._uuid === 'string' ? bridgeOf.get(m._uuid) : undefined;
     const outPort = typeof m.output_port === 'string' ? (portName.get(m.output_port) ?? m.output_port) : undefined;
     const vlan = typeof m.output_vlan === 'number' ? m.output_vlan : undefined;
-    const remote = outPort ? remoteOf.get(outPort) : undefined;
+    const tunnel = outPort ? tunnelOf.get(outPort) : undefined;
+    const from = portNames(m.select_src_port, portName);
+    const to = portNames(m.select_dst_port, portName);
+    const vlans = atoms(m.select_vlan).filter((v): v is number => typeof v === 'number').slice(0, 32);
+    const selected = new Set([...from, ...to]);
+    const both = from.length > 0 && from.length === to.length && from.every((p) => to.includes(p));
+    const portText = both ? [`port ${from.join(', ')}`] : [from.length > 0 ? `from port ${from.join(', ')}` : '', to.length > 0 ? `to port ${to.join(', ')}` : ''];
+    const selection = m.select_all === true ? 'all ports' : [...portText, vlans.length > 0 ? `VLAN ${vlans.join(', ')}` : ''].filter(Boolean).join(', ') || 'nothing selected';
+    const via = tunnel ? ` (${tunnel.kind} tunnel${tunnel.remote ? '' : ', remote chosen per flow'})` : '';
+    const dest = outPort ? `port ${outPort}${via}` : vlan !== undefined ? `VLAN ${vlan}` : '?';
     return {
-      id: `ovs|${name}|${outPort ?? ''}|${vlan ?? ''}`,
+      id: `ovs|${bridge ?? ''}|${name}|${outPort ?? ''}|${vlan ?? ''}`,
       mechanism: 'ovs mirror',
-      what: `Open vSwitch mirror ${name}${m.select_all === true ? ' (all ports)' : ''} sends copies to ${outPort ? `port ${outPort}` : vlan !== undefined ? `VLAN ${vlan}` : '?'}`,
+      what: `Open vSwitch mirror ${name} (${selection}) sends copies to ${dest}${bridge ? ` on bridge ${bridge}` : ''}`,
+      source: selected.size === 1 ? [...selected][0] : undefined,
       targetDev: outPort,
-      collector: remote,
+      collector: tunnel?.remote,
       action: 'mirror' as const,
     };
   });
@@ -288,15 +326,21 @@ export async function readNamespaceMirrors(run: Runner, missing: Set<string>): P
   return { configs, tunnels };
 }
 
-/** Open vSwitch is host-wide (one database), read once per poll when installed. */
+/**
+ * Open vSwitch is host-wide (one database), read once per poll when installed.
+ * ovs-vsctl finds the database the way it does for an administrator: the
+ * db.sock in OVS_RUNDIR (default /var/run/openvswitch), so a sensor started
+ * with OVS_RUNDIR set reads that instance.
+ */
 export async function readOvsMirrors(run: Runner, missing: Set<string>): Promise<MirrorConfig[]> {
   if (missing.has('ovs-vsctl')) return [];
   const list = async (table: string, columns?: string): Promise<Record<string, unknown>[]> => {
-    const r = await run(['ovs-vsctl', '--format=json', ...(columns ? [`--columns=${columns}`] : []), 'list', table]);
+    // --timeout: a database that accepts but never answers must not hold the poll.
+    const r = await run(['ovs-vsctl', '--timeout=4', '--format=json', ...(columns ? [`--columns=${columns}`] : []), 'list', table]);
     if (r.missing) missing.add('ovs-vsctl');
     return r.ok ? parseOvsTable(parseJson(r.stdout)) : [];
   };
   const mirrors = await list('Mirror');
   if (mirrors.length === 0) return [];
-  return ovsMirrors(mirrors, await list('Port', '_uuid,name'), await list('Interface', 'name,type,options'));
+  return ovsMirrors(mirrors, await list('Port', '_uuid,name'), await list('Interface', 'name,type,options'), await list('Bridge', 'name,mirrors'));
 }

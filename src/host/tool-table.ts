@@ -375,9 +375,9 @@ export const CI_ENV_KEYS: readonly string[] = [
 /** npm lifecycle events that run a package's install hooks. */
 export const NPM_INSTALL_EVENTS: ReadonlySet<string> = new Set(['preinstall', 'install', 'postinstall', 'prepare', 'prepublish']);
 
-/** Daemons that hold packet sockets for their protocol (DHCP, LLDP, 802.1X, PTP): reported as info. */
+/** Daemons that hold packet sockets for their protocol (DHCP, LLDP, 802.1X, PTP) or as a switch (Open vSwitch's userspace datapath): reported as info. */
 export const PACKET_SOCKET_DAEMONS: ReadonlySet<string> = new Set([
   'dhclient', 'dhcpcd', 'udhcpc', 'udhcpd', 'dhcpd', 'kea-dhcp4', 'kea-dhcp6', 'dnsmasq', 'systemd-networkd', 'networkmanager', 'nm-dhcp-helper',
   'wpa_supplicant', 'hostapd', 'lldpd', 'lldpad', 'ladvd', 'keepalived', 'avahi-autoipd', 'arping', 'pppd', 'pppoe', 'pppoe-discovery', 'ptp4l',
-  'ndppd', 'radvd', 'cdpr', 'dhcrelay', 'dhcp-helper', 'conntrackd', 'ulogd',
+  'ndppd', 'radvd', 'cdpr', 'dhcrelay', 'dhcp-helper', 'conntrackd', 'ulogd', 'ovs-vswitchd',
 ]);

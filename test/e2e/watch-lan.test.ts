@@ -6,21 +6,17 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { WIRE_ANALYZERS } from '../../src/analyzers/index.js';
-import { ADDON_PATH } from '../../src/capture/live/pcap-live.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity, isAtLeast } from '../helpers/captures.js';
-import { CLI } from '../helpers/cli.js';
-import { arpReplies, assertNothingLoud, E2eWorkDir, freshLan, skipUnless } from '../helpers/e2e.js';
+import { arpReplies, assertNothingLoud, benignLanTraffic, E2eWorkDir, freshLan, skipUnless } from '../helpers/e2e.js';
+import { skipUnlessPcapAddon, startWatchIn, type WatchRun } from '../helpers/watch.js';
 import {
   acquireDhcpLease,
   dnsmasqDhcpArgv,
   DNSMASQ_DHCP_READY,
-  findTool,
-  gratuitousArpArgv,
   sleep,
   ATTACKER,
   GATEWAY,
@@ -33,119 +29,13 @@ import {
 const workDir = new E2eWorkDir('watch').path;
 const STATS_LINE = /br0: (\d+) packet\(s\) received, (\d+) dropped by the kernel, (\d+) dropped by the interface, (\d+) analysed \(opened (\d+) time\(s\)\)/;
 
-/** `sniffwatch watch` inside a namespace, stdout (JSONL findings) and stderr kept apart. */
-class WatchRun {
-  readonly findings: Finding[] = [];
-  private stdout = '';
-  private stderrText = '';
-  private readonly child: ChildProcess;
-  private readonly waiters = new Set<() => void>();
-  private done = false;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(ns: string, args: string[]) {
-    const ip = findTool('ip');
-    assert.ok(ip, 'ip not found');
-    assert.ok(existsSync(CLI), `CLI not built: ${CLI}`);
-    // `ip netns exec` execs node, so signals reach sniffwatch itself.
-    // Wire-only unless a test asks for host sensors (they would also report the test's own tools).
-    const argv = args.includes('--host') ? args.filter((a) => a !== '--host') : ['--no-host', ...args];
-    this.child = spawn(ip, ['netns', 'exec', ns, process.execPath, CLI, 'watch', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      this.stdout += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = this.stdout.indexOf('\n')) >= 0) {
-        const line = this.stdout.slice(0, nl);
-        this.stdout = this.stdout.slice(nl + 1);
-        if (!line.trim()) continue;
-        try {
-          this.findings.push(JSON.parse(line) as Finding);
-        } catch {
-          assert.fail(`watch stdout line is not JSON: ${line.slice(0, 200)}`);
-        }
-      }
-      this.wake();
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrText += chunk.toString('utf8');
-      this.wake();
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('close', (code, signal) => {
-        this.done = true;
-        this.wake();
-        resolve({ code, signal });
-      });
-    });
-  }
-
-  get stderr(): string {
-    return this.stderrText;
-  }
-
-  private wake(): void {
-    for (const w of this.waiters) w();
-  }
-
-  /** Resolves when `ready()` holds; rejects on timeout or exit, showing stderr. */
-  waitUntil<T>(ready: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const check = (): void => {
-        const v = ready();
-        if (v !== undefined) finish(undefined, v);
-        else if (this.done) finish(new Error(`watch exited before ${what}; stderr:\n${this.stderrText.slice(-3000)}`));
-      };
-      const timer = setTimeout(() => finish(new Error(`no ${what} within ${timeoutMs} ms; stderr:\n${this.stderrText.slice(-3000)}`)), timeoutMs);
-      const finish = (err?: Error, v?: T): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve(v as T);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  waitStderr(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
-    return this.waitUntil(() => re.exec(this.stderrText) ?? undefined, `stderr matching ${re}`, timeoutMs);
-  }
-
-  waitFinding(pred: (f: Finding) => boolean, what: string, timeoutMs: number): Promise<Finding> {
-    return this.waitUntil(() => this.findings.find(pred), what, timeoutMs);
-  }
-
-  /** Sends the signal and waits for the exit; SIGKILL after graceMs. */
-  async stop(signal: NodeJS.Signals, graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (!this.done) this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    const r = await this.exited;
-    clearTimeout(timer);
-    return r;
-  }
-
-  signal(sig: NodeJS.Signals): void {
-    if (!this.done) this.child.kill(sig);
-  }
-
-  kill(): void {
-    if (!this.done) this.child.kill('SIGKILL');
-  }
-}
-
 async function setup(t: TestContext, tools: string[]): Promise<Lan | undefined> {
-  if (!existsSync(ADDON_PATH)) {
-    t.skip('native pcap addon not built (needs build-essential libpcap-dev; npm run build:native)');
-    return undefined;
-  }
-  if (!(await skipUnless(t, tools))) return undefined;
+  if (!skipUnlessPcapAddon(t) || !(await skipUnless(t, tools))) return undefined;
   return freshLan(t);
 }
 
 function startWatch(t: TestContext, lan: Lan, args: string[]): WatchRun {
-  const w = new WatchRun(lan.bridgeNs, args);
-  t.after(() => w.kill());
-  return w;
+  return startWatchIn(t, lan.bridgeNs, args);
 }
 
 /** Forged "<ip> is-at <attacker>" replies in a pcap, read with tcpdump (independent of our decoder). */
@@ -219,12 +109,7 @@ test('benign LAN traffic watched live: no medium+ finding, exit 0', { timeout: 6
   if (!lan) return;
   const watch = startWatch(t, lan, ['--iface', 'br0', '--format', 'jsonl', '--evidence-dir', join(workDir, 'benign-evidence')]);
   await watch.waitStderr(/watching br0/, 15_000);
-  const announce = gratuitousArpArgv(VICTIM.ip, 'eth0', 3);
-  await Promise.all([
-    lan.exec('victim', ['ping', '-n', '-c', '8', '-i', '0.5', UPSTREAM.ip], { timeoutMs: 20_000 }),
-    lan.exec('victim', announce.argv, { timeoutMs: 15_000, okCodes: announce.okCodes }),
-    lan.exec('attacker', ['ping', '-n', '-c', '4', '-i', '0.5', GATEWAY.ip], { timeoutMs: 15_000 }),
-  ]);
+  await benignLanTraffic(lan);
   await sleep(500);
   const exit = await watch.stop('SIGTERM', 20_000);
   assertNothingLoud(watch.findings, 'benign traffic');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe } from './captures.js';
 import { CLI, runCli, type CliRun } from './cli.js';
-import { canRunNetns, createLan, scapyPython, sleep, type Capture, type Lan, type LanOptions } from './netns-lan.js';
+import { canRunNetns, createLan, gratuitousArpArgv, scapyPython, sleep, GATEWAY, UPSTREAM, VICTIM, type Capture, type Lan, type LanOptions } from './netns-lan.js';
 
 /**
  * A temporary directory for one e2e file's captures and tool files, removed
@@ -72,6 +72,20 @@ export async function freshLan(t: TestContext, opts?: LanOptions): Promise<Lan> 
 export async function settleAndStop(cap: Capture, settleMs = 2000): Promise<void> {
   await sleep(settleMs);
   await cap.stop();
+}
+
+/**
+ * Benign LAN chatter, at once: the victim pings upstream through the gateway
+ * (`pings` times) and announces itself with gratuitous ARP, the attacker's
+ * host pings the gateway (half as often). Needs arping.
+ */
+export async function benignLanTraffic(lan: Lan, pings = 8): Promise<void> {
+  const announce = gratuitousArpArgv(VICTIM.ip, 'eth0', 3);
+  await Promise.all([
+    lan.exec('victim', ['ping', '-n', '-c', String(pings), '-i', '0.5', UPSTREAM.ip], { timeoutMs: 20_000 }),
+    lan.exec('victim', announce.argv, { timeoutMs: 15_000, okCodes: announce.okCodes }),
+    lan.exec('attacker', ['ping', '-n', '-c', String(Math.ceil(pings / 2)), '-i', '0.5', GATEWAY.ip], { timeoutMs: 15_000 }),
+  ]);
 }
 
 /** tcpdump's reading of a capture (independent of our decoder): one line per packet, -v continuation lines joined. */

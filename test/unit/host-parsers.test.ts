@@ -134,6 +134,32 @@ test('Open vSwitch: mirror rows, output port names and tunnel remotes from the d
   assert.deepEqual(parseOvsTable('nonsense'), []);
 });
 
+test('Open vSwitch 3.1 output: bridge, selected ports and VLANs, tunnel kind; remote_ip=flow is no collector', () => {
+  // Recorded from ovs-vsctl 3.1.0 (Debian 12), userspace datapath: `--format=json list Mirror`,
+  // `--columns=_uuid,name list Port`, `--columns=name,type,options list Interface`, `--columns=name,mirrors list Bridge`.
+  const mirrors = parseOvsTable(parseJson(
+    '{"data":[[["uuid","4c604450-8085-412f-8476-3912a34d34b5"],["map",[]],"m0",["uuid","d642bfdc-486b-4474-9c12-f8272f4c17f0"],["set",[]],false,["uuid","e5add95e-88be-487e-a536-ed19c054e90e"],["set",[["uuid","d41a1bbe-4ef9-4304-be26-10c6310b0dc5"],["uuid","e5add95e-88be-487e-a536-ed19c054e90e"]]],["set",[10,20]],["set",[]],["map",[]]],[["uuid","437d1fa4-dea5-4b5f-a133-4a7fed0ca213"],["map",[]],"m2",["set",[]],30,true,["set",[]],["set",[]],["set",[]],["set",[]],["map",[]]],[["uuid","8897c39d-251c-47fd-ae00-d78ce14ee9b6"],["map",[]],"m1",["uuid","1677362f-ccdc-48f7-815b-a17eacd0c5d2"],["set",[]],true,["set",[]],["set",[]],["set",[]],["set",[]],["map",[]]]],"headings":["_uuid","external_ids","name","output_port","output_vlan","select_all","select_dst_port","select_src_port","select_vlan","snaplen","statistics"]}',
+  ));
+  const ports = parseOvsTable(parseJson(
+    '{"data":[[["uuid","462f0268-fdda-4226-9139-317aaa8dedf6"],"br0"],[["uuid","d642bfdc-486b-4474-9c12-f8272f4c17f0"],"vx0"],[["uuid","d41a1bbe-4ef9-4304-be26-10c6310b0dc5"],"vb"],[["uuid","e5add95e-88be-487e-a536-ed19c054e90e"],"va"],[["uuid","1677362f-ccdc-48f7-815b-a17eacd0c5d2"],"fl0"]],"headings":["_uuid","name"]}',
+  ));
+  const ifaces = parseOvsTable(parseJson(
+    '{"data":[["va","",["map",[]]],["vx0","vxlan",["map",[["key","42"],["remote_ip","198.18.7.10"]]]],["vb","",["map",[]]],["br0","internal",["map",[]]],["fl0","gre",["map",[["remote_ip","flow"]]]]],"headings":["name","type","options"]}',
+  ));
+  const bridges = parseOvsTable(parseJson(
+    '{"data":[["br0",["set",[["uuid","437d1fa4-dea5-4b5f-a133-4a7fed0ca213"],["uuid","4c604450-8085-412f-8476-3912a34d34b5"],["uuid","8897c39d-251c-47fd-ae00-d78ce14ee9b6"]]]]],"headings":["name","mirrors"]}',
+  ));
+  const got = ovsMirrors(mirrors, ports, ifaces, bridges);
+  assert.deepEqual(
+    got.map((m) => [m.what, m.source, m.targetDev, m.collector]),
+    [
+      ['Open vSwitch mirror m0 (from port vb, va, to port va, VLAN 10, 20) sends copies to port vx0 (vxlan tunnel) on bridge br0', undefined, 'vx0', '198.18.7.10'],
+      ['Open vSwitch mirror m2 (all ports) sends copies to VLAN 30 on bridge br0', undefined, undefined, undefined],
+      ['Open vSwitch mirror m1 (all ports) sends copies to port fl0 (gre tunnel, remote chosen per flow) on bridge br0', undefined, 'fl0', undefined],
+    ],
+  );
+});
+
 test('one namespace end to end with recorded command output; missing tools are skipped and remembered', async () => {
   const outputs: Record<string, string> = {
     'ip -d -j link show': IP_LINKS,
