@@ -85,9 +85,22 @@ export class BoundedMap<K, V> {
     return value;
   }
 
-  /** Values from the oldest to the newest. */
+  /** Values from the oldest to the newest. The loop may delete the current key, no other. */
   *values(): IterableIterator<V> {
-    for (let e = this.oldest; e !== null; e = e.newer) yield e.value;
+    for (let e = this.oldest; e !== null; ) {
+      const next = e.newer;
+      yield e.value;
+      e = next;
+    }
+  }
+
+  /** Keys from the oldest to the newest. The loop may delete the current key, no other. */
+  *keys(): IterableIterator<K> {
+    for (let e = this.oldest; e !== null; ) {
+      const next = e.newer;
+      yield e.key;
+      e = next;
+    }
   }
 
   private remove(e: Entry<K, V>): void {

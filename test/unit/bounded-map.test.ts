@@ -72,3 +72,12 @@ test('BoundedMap agrees with a Map plus an insertion-order list on random operat
   }
   assert.deepEqual([...m.values()], order.map((k) => ref.get(k)));
 });
+
+test('a loop over keys or values may delete the entry it is on', () => {
+  const m = new BoundedMap<number, number>(10);
+  for (let i = 0; i < 6; i++) m.set(i, i * 10);
+  for (const k of m.keys()) if (k % 2 === 0) m.delete(k);
+  assert.deepEqual([...m.keys()], [1, 3, 5]);
+  for (const v of m.values()) if (v === 30) m.delete(3);
+  assert.deepEqual([...m.values()], [10, 50]);
+});
