@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ADDON_PATH } from '../src/capture/live/pcap-live.js';
 import { severityRank, type Finding } from '../src/findings/finding.js';
 import { ensureCapture, type GenerateResult } from './generate.js';
+import { median, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -82,13 +83,6 @@ function ip(args: string[]): string {
   return sh('ip', args);
 }
 
-const median = (xs: number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const round = (x: number, digits = 1): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 const mib = (kib: number): number => round(kib / 1024, 1);
 const progress = (line: string): void => void process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { scanCommand } from './scan-command.js';
-import { rulesListCommand } from './rules-command.js';
-import { demoCommand } from './demo-command.js';
-import { addWatchCommand } from './watch-command.js';
 import { addRunCommand } from './run-command.js';
+import type { scanCommand } from './scan-command.js';
 import { fail, EXIT_USAGE } from './exit.js';
 import { PROFILES, SEVERITIES } from '../findings/finding.js';
 
 // Command-line entry: parses arguments and hands off to one command module.
+// Command modules load when their command runs, and `run` loads no other
+// command's module: it sits in front of CI jobs, and its start-up is theirs.
 
 const program = new Command();
 program
@@ -30,11 +29,11 @@ program
   .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)')
   .option('--no-progress', 'never draw a progress bar')
   .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
-  .action(scanCommand);
+  .action(async (...args: Parameters<typeof scanCommand>) => (await import('./scan-command.js')).scanCommand(...args));
 
-program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(demoCommand);
+program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(async () => (await import('./demo-command.js')).demoCommand());
 
-addWatchCommand(program);
+if (process.argv[2] !== 'run') (await import('./watch-command.js')).addWatchCommand(program);
 addRunCommand(program);
 
 const rules = program.command('rules').description('the detections sniffwatch ships');
@@ -42,7 +41,7 @@ rules
   .command('list')
   .description('every detection with its rule_id, ATT&CK ids and severity')
   .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'jsonl']).default('pretty'))
-  .action(rulesListCommand);
+  .action(async (flags: { format: 'pretty' | 'jsonl' }) => (await import('./rules-command.js')).rulesListCommand(flags));
 
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   // A closed pipe (`sniffwatch scan x | head`) is not an error worth a message.

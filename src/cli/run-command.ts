@@ -2,17 +2,13 @@ import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { reportSink } from '../analyzers/report-sink.js';
-import { FindingAggregator } from '../findings/aggregate.js';
-import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Profile, type Severity } from '../findings/finding.js';
-import { SecretRedactor } from '../findings/redact.js';
-import { startHostSensors, type ProcessHit } from '../host/index.js';
+import type { SniffwatchConfig } from '../config/config.js';
+import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
+import type { HostSensors, ProcessHit } from '../host/index.js';
+import type { ProcessSubscription } from '../host/process-subscription.js';
 import { escapeForTerminal } from '../outputs/escape.js';
-import { findingLine } from '../outputs/jsonl.js';
-import { liveWriter, type LiveFormat } from '../outputs/live.js';
-import { renderFinding } from '../outputs/pretty.js';
+import type { LiveFormat } from '../outputs/live.js';
 import { EXIT_USAGE, fail } from './exit.js';
-import { loadConfigFlag } from './config-flag.js';
 
 // `sniffwatch run [options] -- COMMAND...`: a CI guard. Runs the command with
 // the terminal's stdio, watches every process it starts (process-events
@@ -25,6 +21,15 @@ import { loadConfigFlag } from './config-flag.js';
 // policy is fail or kill and a finding of medium or above was made: then
 // EXIT_POLICY (3), with a line on stderr saying so and what the command
 // itself returned. 126/127: the command could not be started.
+//
+// Start-up is on the job's critical path, so only the process-events
+// subscription comes before the command: the rest of the sensor (and its
+// modules) loads while the command runs, and takes over the events that
+// arrived meanwhile. Without the connector, or with --policy kill (which must
+// act within milliseconds), the sensor is complete before the command starts.
+// Either way the traffic-duplication baseline (mirrors already configured,
+// not reported) is read while the command starts: a mirror it sets up before
+// that read (about 0.1 s in) counts as already there.
 
 export const EXIT_POLICY = 3;
 const EXIT_CANNOT_EXECUTE = 126;
@@ -48,39 +53,50 @@ function closeStream(s: WriteStream): Promise<void> {
   return new Promise((resolve) => s.end(resolve));
 }
 
-export async function runCommand(command: string[], flags: RunFlags): Promise<void> {
-  if (command.length === 0) {
-    process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
-    process.exit(EXIT_USAGE);
-  }
-  const pollMs = Number(flags.pollMs);
-  if (!Number.isInteger(pollMs) || pollMs < 50 || pollMs > 60_000) {
-    process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');
-    process.exit(EXIT_USAGE);
-  }
-  const config = loadConfigFlag(flags.config);
-  const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
-  const mediumRank = severityRank('medium');
+interface Guard {
+  sensors: HostSensors;
+  findings(): Finding[];
+  format: LiveFormat;
+}
 
-  let file: WriteStream | undefined;
-  if (flags.output) {
-    file = createWriteStream(flags.output, { flags: 'w' });
-    await new Promise<void>((resolve, reject) => {
-      file!.once('open', () => resolve());
-      file!.once('error', reject);
-    }).catch((e: NodeJS.ErrnoException) => fail(new Error(`--output ${flags.output}: ${e.code ?? e.message}`)));
-  }
+interface GuardOptions {
+  flags: RunFlags;
+  /** From --config; the defaults without it. */
+  config: SniffwatchConfig | undefined;
+  file: WriteStream | undefined;
+  minRank: number;
+  pollMs: number;
+  subscription: ProcessSubscription;
+  /** Pids killed by policy kill. */
+  killed: Set<number>;
+}
+
+/** Loads the findings pipeline and starts the host sensors on the given subscription. */
+async function startGuard(o: GuardOptions): Promise<Guard> {
+  const [{ reportSink }, { FindingAggregator }, { getRule }, { SecretRedactor }, { startHostSensors, HOST_RULES }, { liveWriter }, { defaultConfig }] = await Promise.all([
+    import('../analyzers/report-sink.js'),
+    import('../findings/aggregate.js'),
+    import('../findings/rules.js'),
+    import('../findings/redact.js'),
+    import('../host/index.js'),
+    import('../outputs/live.js'),
+    import('../config/config.js'),
+  ]);
+  const { flags, file, killed } = o;
+  // Rule definitions are read at a rule's first finding; a kill must not wait for that.
+  if (flags.policy === 'kill') for (const rule of HOST_RULES) getRule(rule);
+  const config = o.config ?? defaultConfig();
+  const mediumRank = severityRank('medium');
   const format: LiveFormat = flags.format ?? (file ? 'jsonl' : 'pretty');
   const write = liveWriter(format, file ?? process.stderr);
   const aggregator = new FindingAggregator({
     profile: flags.profile,
     onChange: (f, isNew) => {
-      if (severityRank(f.severity) >= minRank) write(f, isNew);
+      if (severityRank(f.severity) >= o.minRank) write(f, isNew);
     },
   });
   const report = reportSink(aggregator, new SecretRedactor(false, config.secretSalt));
 
-  const killed = new Set<number>();
   const onProcessHit = (hit: ProcessHit): void => {
     if (flags.policy !== 'kill' || severityRank(hit.severity) < mediumRank) return;
     if (hit.pid <= 1 || hit.pid === process.pid || killed.has(hit.pid)) return;
@@ -94,10 +110,49 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     }
   };
 
-  // Scope: this process's tree. The command is our child, and events are
-  // consumed after spawn() returns, so nothing it starts is missed.
-  const sensors = await startHostSensors({ config, report, scope: { rootPid: process.pid }, pollMs, onProcessHit });
+  // Scope: this process's tree (the command is our child).
+  const sensors = await startHostSensors({ config, report, scope: { rootPid: process.pid }, pollMs: o.pollMs, onProcessHit, subscription: o.subscription });
   for (const n of sensors.notes) process.stderr.write(`sniffwatch: note: ${n}\n`);
+  return { sensors, findings: () => aggregator.findings(), format };
+}
+
+export async function runCommand(command: string[], flags: RunFlags): Promise<void> {
+  if (command.length === 0) {
+    process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
+    process.exit(EXIT_USAGE);
+  }
+  const pollMs = Number(flags.pollMs);
+  if (!Number.isInteger(pollMs) || pollMs < 50 || pollMs > 60_000) {
+    process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');
+    process.exit(EXIT_USAGE);
+  }
+  // A configuration that does not load stops the job before it starts.
+  const config = flags.config === undefined ? undefined : (await import('./config-flag.js')).loadConfigFlag(flags.config);
+  const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
+  const mediumRank = severityRank('medium');
+
+  let file: WriteStream | undefined;
+  if (flags.output) {
+    file = createWriteStream(flags.output, { flags: 'w' });
+    await new Promise<void>((resolve, reject) => {
+      file!.once('open', () => resolve());
+      file!.once('error', reject);
+    }).catch((e: NodeJS.ErrnoException) => fail(new Error(`--output ${flags.output}: ${e.code ?? e.message}`)));
+  }
+
+  // Subscribed before the command starts, so every process it starts is seen.
+  const { ProcessSubscription } = await import('../host/process-subscription.js');
+  const subscription = new ProcessSubscription(process.pid);
+  if (process.platform === 'linux') subscription.open();
+  const killed = new Set<number>();
+  const starting = startGuard({ flags, config, file, minRank, pollMs, subscription, killed }).then(
+    (guard) => ({ guard, error: undefined }),
+    (error: unknown) => ({ guard: undefined, error }),
+  );
+  if (!subscription.live || flags.policy === 'kill') {
+    const started = await starting;
+    if (started.error !== undefined) fail(started.error);
+  }
 
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals): void => {
@@ -120,11 +175,14 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
   for (const sig of FORWARDED) process.off(sig, forward);
   if (result.note) process.stderr.write(`sniffwatch: ${result.note}\n`);
 
+  const { guard, error } = await starting;
+  if (!guard) fail(error);
+  const { sensors, format } = guard;
   await sensors.flush();
   await sensors.stop();
   for (const n of sensors.notes) if (n.startsWith('host sensor error')) process.stderr.write(`sniffwatch: note: ${n}\n`);
 
-  const findings = aggregator.findings();
+  const findings = guard.findings();
   const serious = findings.filter((f) => severityRank(f.severity) >= mediumRank);
   const shown = findings.filter((f) => severityRank(f.severity) >= minRank);
   if (shown.length > 0 || killed.size > 0) {
@@ -140,6 +198,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     // Live lines were written as findings appeared (a cancelled job keeps them); the file ends
     // with the final state: counts, every evidence item (kills included), escalations.
     await closeStream(file);
+    const [{ findingLine }, { renderFinding }] = await Promise.all([import('../outputs/jsonl.js'), import('../outputs/pretty.js')]);
     try {
       writeFileSync(flags.output!, shown.map((f) => (format === 'jsonl' ? findingLine(f) : `${renderFinding(f)}\n\n`)).join(''));
     } catch (e) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parseYaml } from './yaml.js';
 import { parseIp4, parseMac } from '../decode/addr.js';
 
 // The operator's knowledge of the network, from a YAML file. Unknown keys and
@@ -95,7 +95,7 @@ export function positiveInt(v: unknown, fallback: number, where: string): number
 export function parseConfig(text: string, file: string, sections: readonly ConfigSection<unknown>[] = []): SniffwatchConfig {
   let raw: unknown;
   try {
-    raw = parse(text);
+    raw = parseYaml(text);
   } catch (e) {
     throw new ConfigError(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }

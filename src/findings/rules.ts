@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parseYaml } from '../config/yaml.js';
 import { PROFILES, parseSeverity, type AttackMapping, type Guidance, type Profile, type Severity } from './finding.js';
 
 // Detections as data: each detections/<rule_id>.yml holds a rule's metadata and
@@ -42,7 +42,7 @@ function asRecord(v: unknown, what: string, file: string): Record<string, unknow
 }
 
 export function parseRuleDefinition(text: string, file: string): RuleDefinition {
-  const doc = asRecord(parse(text), 'document', file);
+  const doc = asRecord(parseYaml(text), 'document', file);
   const severity = parseSeverity(requireString(doc, 'severity', file));
   if (!severity) throw new Error(`${file}: unknown severity`);
   const confidence = doc.confidence;
@@ -72,26 +72,45 @@ export function parseRuleDefinition(text: string, file: string): RuleDefinition 
   };
 }
 
+const RULE_ID = /^[a-z0-9][a-z0-9-]{0,127}$/;
+/** Definitions parsed so far: each file is parsed at the first finding of its rule, or all at once by ruleCatalog(). */
+const parsed = new Map<string, RuleDefinition>();
 let catalog: Map<string, RuleDefinition> | undefined;
 
-/** Every rule shipped in detections/, loaded once. */
+function loadRuleFile(name: string): RuleDefinition {
+  const file = join(DETECTIONS_DIR, name);
+  const rule = parseRuleDefinition(readFileSync(file, 'utf8'), file);
+  if (`${rule.id}.yml` !== name) throw new Error(`${file}: id '${rule.id}' does not match the file name`);
+  return rule;
+}
+
+/** Every rule shipped in detections/, loaded and validated once. */
 export function ruleCatalog(): Map<string, RuleDefinition> {
   if (catalog) return catalog;
   const rules = new Map<string, RuleDefinition>();
   for (const name of readdirSync(DETECTIONS_DIR).sort()) {
     if (!name.endsWith('.yml')) continue;
-    const file = join(DETECTIONS_DIR, name);
-    const rule = parseRuleDefinition(readFileSync(file, 'utf8'), file);
-    if (`${rule.id}.yml` !== name) throw new Error(`${file}: id '${rule.id}' does not match the file name`);
+    const rule = parsed.get(name.slice(0, -4)) ?? loadRuleFile(name);
     rules.set(rule.id, rule);
+    parsed.set(rule.id, rule);
   }
   catalog = rules;
   return rules;
 }
 
+/** One rule's definition; only its own file is read (a command that finds nothing parses no YAML). */
 export function getRule(id: string): RuleDefinition {
-  const rule = ruleCatalog().get(id);
-  if (!rule) throw new Error(`no detection definition for rule '${id}' in ${DETECTIONS_DIR}`);
+  let rule = parsed.get(id);
+  if (rule) return rule;
+  const missing = new Error(`no detection definition for rule '${id}' in ${DETECTIONS_DIR}`);
+  if (catalog || !RULE_ID.test(id)) throw missing;
+  try {
+    rule = loadRuleFile(`${id}.yml`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing;
+    throw e;
+  }
+  parsed.set(id, rule);
   return rule;
 }
 

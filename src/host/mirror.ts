@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
+import { BoundedMap } from '../util/bounded-map.js';
 
 // Traffic duplication configured on the host (T1020.001): tc mirred actions,
 // nftables `dup`, iptables TEE, Open vSwitch mirrors, and the tunnels that
@@ -268,15 +269,29 @@ function commandEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', PATH: [...have, ...SBIN.filter((d) => !have.includes(d))].join(':') };
 }
 
+/** Pids of the tools runCommand started lately: their executions are sniffwatch's own reads, not a watched command's. */
+const ownToolPids = new BoundedMap<number, true>(1024);
+
+export function isOwnToolPid(pid: number): boolean {
+  return ownToolPids.has(pid);
+}
+
 /** Runs a command with a timeout and bounded output; never rejects. */
 export function runCommand(argv: readonly string[], timeoutMs = 5000): Promise<CommandResult> {
   return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: OUTPUT_CAP, encoding: 'utf8', env: commandEnv() }, (err, stdout) => {
+    const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: OUTPUT_CAP, encoding: 'utf8', env: commandEnv() }, (err, stdout) => {
       const code = (err as NodeJS.ErrnoException | null)?.code;
       resolve({ ok: !err, stdout: typeof stdout === 'string' ? stdout : '', missing: code === 'ENOENT' });
     });
+    if (child.pid !== undefined) ownToolPids.set(child.pid, true);
   });
 }
+
+/** Programs that configure traffic duplication (tc mirred, nft dup, iptables TEE, OVS mirrors, tunnel devices). */
+export const MIRROR_CONFIG_TOOLS: ReadonlySet<string> = new Set([
+  'tc', 'nft', 'iptables', 'ip6tables', 'iptables-nft', 'ip6tables-nft', 'iptables-legacy', 'ip6tables-legacy', 'iptables-restore', 'ip6tables-restore',
+  'iptables-nft-restore', 'iptables-legacy-restore', 'xtables-nft-multi', 'xtables-legacy-multi', 'ebtables', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'bridge', 'devlink',
+]);
 
 export type Runner = (argv: readonly string[]) => Promise<CommandResult>;
 

@@ -17,7 +17,25 @@ export const EV_UID = 4;
 //   EXIT: [2] exit code, [3] exit signal
 //   UID:  [2] real uid, [3] effective uid
 
-export type BatchCallback = (records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined) => void;
+/**
+ * Each EXEC also has a row of EXTRA_WIDTH doubles in `extra` (in record order), read by the
+ * addon's thread right at the exec: [X_TTY] tty_nr (-1: stat unreadable, the process was
+ * gone), [X_NETNS] network namespace inode (-1), [X_CGROUP] cgroup text and [X_ENV] the wanted
+ * environment entries ("K=V\0...") as string indexes (-1 unread), [X_NANC] how many ancestors
+ * were read, [X_NEXT] the pid where that chain stopped because it was gone (0: complete), then
+ * per ancestor from X_ANC: pid, cmdline string index (-1), comm string index.
+ * Addons built before this have no `extra`: the caller reads /proc itself.
+ */
+export const EXTRA_WIDTH = 24;
+export const X_TTY = 0;
+export const X_NETNS = 1;
+export const X_CGROUP = 2;
+export const X_ENV = 3;
+export const X_NANC = 4;
+export const X_NEXT = 5;
+export const X_ANC = 6;
+
+export type BatchCallback = (records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined, extra: Float64Array | undefined) => void;
 
 export interface Connector {
   close(): void;
@@ -26,7 +44,9 @@ export interface Connector {
 }
 
 interface Addon {
-  open(cb: BatchCallback, rcvbufBytes: number): Connector;
+  open(cb: BatchCallback, rcvbufBytes: number, envKeys: readonly string[]): Connector;
+  /** Doubles per exec row of `extra`; undefined in addons without snapshots beyond the record. */
+  readonly extraWidth?: number;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../native/procconn/build/Release/procconn.node', import.meta.url));
@@ -48,13 +68,18 @@ function load(): Addon | undefined {
   return addon;
 }
 
-/** Opens the connector, or returns why it cannot be used (one line). */
-export function openConnector(cb: BatchCallback, rcvbufBytes = 8 << 20): Connector | string {
+/**
+ * Opens the connector, or returns why it cannot be used (one line). `envKeys`: environment
+ * variables the addon copies at each exec. `extra` reaches `cb` only from an addon whose
+ * layout this file knows.
+ */
+export function openConnector(cb: BatchCallback, rcvbufBytes = 8 << 20, envKeys: readonly string[] = []): Connector | string {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
   const a = load();
   if (!a) return loadError ?? 'native addon unavailable';
+  const known = a.extraWidth === EXTRA_WIDTH;
   try {
-    return a.open(cb, rcvbufBytes);
+    return a.open((records, strings, lost, overflows, error, extra) => cb(records, strings, lost, overflows, error, known ? extra : undefined), rcvbufBytes, envKeys);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EPERM' || code === 'EACCES') return 'needs root (CAP_NET_ADMIN) to subscribe to process events';

@@ -2,10 +2,11 @@ import { CI_ENV_KEYS } from './tool-table.js';
 import { baseName } from './tools.js';
 import { nsInode, readArgv, readContainerId, readEnviron, readLink, readStat, readStatus, userName } from './procfs.js';
 
-// What the sensor knows about one process: what the exec event (or the
-// native snapshot taken at once) gave, completed from /proc when it is still
-// there. A process that lived a millisecond keeps what was captured and is
-// marked partial.
+// What the sensor knows about one process. With the connector, the addon's
+// reader thread read it at the exec (exe, argv, status, tty, namespace,
+// cgroup, environment, live parents); otherwise it is read from /proc here,
+// when the process is still there. A process that was gone before its reads
+// keeps what was captured and is marked partial.
 
 export interface Ancestor {
   pid: number;
@@ -57,16 +58,23 @@ export function shortArgv(argv: readonly string[]): string[] {
   return argv.slice(0, ANCESTOR_ARGS).map((a) => (a.length > ANCESTOR_ARG_CHARS ? a.slice(0, ANCESTOR_ARG_CHARS) : a));
 }
 
-/** Ancestor facts from /proc, else from the table (parents that exited). */
-export function ancestorsOf(ppid: number, known: ProcessLookup): Ancestor[] {
-  const out: Ancestor[] = [];
+/** An ancestor as read from its stat (comm) and cmdline. */
+export function ancestorOf(pid: number, comm: string, argv: readonly string[]): Ancestor {
+  const name = (argv[0] ? baseName(argv[0]) : comm) || comm;
+  return { pid, name: name.slice(0, MAX_NAME), argv: shortArgv(argv) };
+}
+
+/**
+ * Ancestors from `ppid` up, after the `read` ones: from /proc when `live`, else (and for parents
+ * that exited) from the table.
+ */
+export function ancestorsOf(ppid: number, known: ProcessLookup, read: readonly Ancestor[] = [], live = true): Ancestor[] {
+  const out = read.slice(0, MAX_ANCESTORS);
   let pid = ppid;
-  for (let depth = 0; depth < MAX_ANCESTORS && pid > 0; depth++) {
-    const st = readStat(pid);
-    const argv = st ? readArgv(pid, 4096) : undefined;
+  while (out.length < MAX_ANCESTORS && pid > 0) {
+    const st = live ? readStat(pid) : undefined;
     if (st) {
-      const name = (argv && argv[0] ? baseName(argv[0]) : st.comm) || st.comm;
-      out.push({ pid, name: name.slice(0, MAX_NAME), argv: shortArgv(argv ?? []) });
+      out.push(ancestorOf(pid, st.comm, readArgv(pid, 4096) ?? []));
       if (pid === 1) break;
       pid = st.ppid;
       continue;
@@ -79,21 +87,53 @@ export function ancestorsOf(ppid: number, known: ProcessLookup): Ancestor[] {
   return out;
 }
 
+/** The rest of a process's context, as the addon read it at the exec. */
+export interface ExecFacts {
+  /** -1: stat was unreadable, the process was gone (partial). */
+  ttyNr: number;
+  netns?: number;
+  containerId?: string;
+  env?: Map<string, string>;
+  /** Parents that were alive at the exec, nearest first. */
+  ancestors: Ancestor[];
+  /** Where that chain stopped because the parent was gone: the table continues from here (0: complete). */
+  ancestorsFrom: number;
+}
+
 export interface Snapshot {
   exe: string;
   argv: string[];
   ppid: number;
   uid: number;
   capEff: bigint;
+  /** Read by the addon at the exec; without it enrich() reads /proc now. */
+  facts?: ExecFacts;
 }
 
 /** Completes a snapshot (from the exec event or a /proc scan) with tty, container, netns, ancestry and environment. */
 export function enrich(pid: number, snap: Snapshot, known: ProcessLookup, withEnv: boolean): ProcessInfo {
-  const stat = readStat(pid);
-  const status = stat ? readStatus(pid) : undefined;
-  const partial = stat === undefined;
-  const ppid = snap.ppid > 0 ? snap.ppid : (stat?.ppid ?? known(pid)?.ppid ?? 0);
-  const uid = snap.uid >= 0 ? snap.uid : (status?.uid ?? -1);
+  const f = snap.facts;
+  let { ppid, uid, capEff } = snap;
+  let facts: ExecFacts;
+  if (f) {
+    facts = f;
+    if (ppid <= 0) ppid = known(pid)?.ppid ?? 0;
+  } else {
+    // Read now: the process may have exited (partial) or, rarely, its pid been reused.
+    const stat = readStat(pid);
+    const status = stat ? readStatus(pid) : undefined;
+    if (ppid <= 0) ppid = stat?.ppid ?? known(pid)?.ppid ?? 0;
+    if (uid < 0) uid = status?.uid ?? -1;
+    if (capEff === 0n) capEff = status?.capEff ?? 0n;
+    facts = {
+      ttyNr: stat ? stat.ttyNr : -1,
+      containerId: stat ? readContainerId(pid) : undefined,
+      netns: stat ? nsInode(readLink(`/proc/${pid}/ns/net`)) : undefined,
+      env: withEnv && stat ? readEnviron(pid, ENV_KEYS) : undefined,
+      ancestors: [],
+      ancestorsFrom: ppid,
+    };
+  }
   const info: ProcessInfo = {
     pid,
     ppid,
@@ -101,14 +141,15 @@ export function enrich(pid: number, snap: Snapshot, known: ProcessLookup, withEn
     user: uid >= 0 ? userName(uid) : undefined,
     exe: snap.exe,
     argv: snap.argv,
-    capEff: snap.capEff !== 0n ? snap.capEff : (status?.capEff ?? 0n),
-    ttyNr: stat ? stat.ttyNr : -1,
-    containerId: partial ? undefined : readContainerId(pid),
-    netns: partial ? undefined : nsInode(readLink(`/proc/${pid}/ns/net`)),
-    ancestors: ancestorsOf(ppid, known),
-    partial,
+    capEff,
+    ttyNr: facts.ttyNr,
+    containerId: facts.containerId,
+    netns: facts.netns,
+    // Parents the addon did not reach were gone at the exec: only the table knows them.
+    ancestors: ancestorsOf(facts.ancestorsFrom, known, facts.ancestors, !f),
+    partial: facts.ttyNr < 0,
   };
-  if (withEnv && !partial) info.env = readEnviron(pid, ENV_KEYS);
+  if (withEnv && facts.env) info.env = facts.env;
   return info;
 }
 

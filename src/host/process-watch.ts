@@ -1,16 +1,17 @@
-import { readStat } from './procfs.js';
-import { shortArgv, snapshotFromProc, type KnownProcess, type Snapshot } from './process-info.js';
-import { EV_EXEC, EV_EXIT, EV_FORK, EV_UID, openConnector, REC_WIDTH, type Connector } from './procconn.js';
+import { containerIdFromCgroup, environValues, readStat, splitCmdline } from './procfs.js';
+import { ancestorOf, ENV_KEYS, MAX_ANCESTORS, shortArgv, snapshotFromProc, type Ancestor, type ExecFacts, type KnownProcess, type Snapshot } from './process-info.js';
+import { EV_EXEC, EV_EXIT, EV_FORK, EV_UID, EXTRA_WIDTH, openConnector, REC_WIDTH, X_ANC, X_CGROUP, X_ENV, X_NANC, X_NETNS, X_NEXT, X_TTY, type Connector } from './procconn.js';
 import type { ProcScan } from './proc-scan.js';
 import { baseName } from './tools.js';
-import { splitCmdline } from './procfs.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 // Process executions, from the kernel's process-events connector when it can
-// be opened (every exec, in real time, with fork/exit for the process tree),
-// else from /proc scans every poll (processes that live less than a poll are
-// missed). Also keeps a bounded table of processes: parent, name and first
-// arguments, so a short-lived parent can still be named, and whether a
-// process descends from the scope root (`sniffwatch run`).
+// be opened (every exec, in real time, with fork/exit for the process tree,
+// and what the addon's thread read about each exec at once), else from /proc
+// scans every poll (processes that live less than a poll are missed). Also
+// keeps a bounded table of processes: parent, name and first arguments, so a
+// short-lived parent can still be named, and whether a process descends from
+// the scope root (`sniffwatch run`).
 
 export type ExecSource = 'process-events' | 'proc-scan' | 'already-running';
 
@@ -43,7 +44,7 @@ export interface ProcessWatchStats {
   exits: number;
   lost: number;
   overflows: number;
-  /** Exec events whose process was gone before /proc could be read. */
+  /** Exec events whose process was gone before /proc could be read (by the addon's thread, or here with an older addon). */
   vanished: number;
   /** Longest delay from an exec (kernel timestamp) to its handling here, in ms. */
   maxLatencyMs: number;
@@ -53,8 +54,8 @@ export class ProcessWatch {
   readonly stats: ProcessWatchStats = { execs: 0, forks: 0, exits: 0, lost: 0, overflows: 0, vanished: 0, maxLatencyMs: 0 };
   mode: 'process-events' | 'proc-scan' = 'proc-scan';
   private connector: Connector | undefined;
-  private readonly live = new Map<number, Entry>();
-  private readonly exited = new Map<number, Entry>();
+  private readonly live = new BoundedMap<number, Entry>(MAX_LIVE);
+  private readonly exited = new BoundedMap<number, Entry>(MAX_EXITED);
   private started = false;
 
   constructor(
@@ -64,7 +65,7 @@ export class ProcessWatch {
 
   /** Opens the connector; returns why not (the caller falls back to scanning) or undefined. */
   start(rcvbufBytes?: number): string | undefined {
-    const c = openConnector((records, strings, lost, overflows, error) => this.onBatch(records, strings, lost, overflows, error), rcvbufBytes);
+    const c = openConnector((records, strings, lost, overflows, error, extra) => this.onBatch(records, strings, lost, overflows, error, extra), rcvbufBytes, [...ENV_KEYS]);
     if (typeof c === 'string') return c;
     this.connector = c;
     this.mode = 'process-events';
@@ -138,7 +139,6 @@ export class ProcessWatch {
       e.argv = shortArgv(argv);
       return e;
     }
-    if (this.live.size >= MAX_LIVE) this.live.delete(this.live.keys().next().value!);
     e = { ppid, name, argv: shortArgv(argv) };
     this.live.set(pid, e);
     return e;
@@ -148,12 +148,12 @@ export class ProcessWatch {
     const e = this.live.get(pid);
     if (!e) return;
     this.live.delete(pid);
-    if (this.exited.size >= MAX_EXITED) this.exited.delete(this.exited.keys().next().value!);
+    // Set anew, so a pid exiting again (reused) becomes the newest.
     this.exited.delete(pid);
     this.exited.set(pid, e);
   }
 
-  private onBatch(records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined): void {
+  private onBatch(records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined, extra: Float64Array | undefined): void {
     try {
       if (error) {
         this.handlers.onError(`process-events connector: ${error}`);
@@ -166,13 +166,19 @@ export class ProcessWatch {
         this.handlers.onLost(lost, overflows);
       }
       if (!records || !strings) return;
-      for (let i = 0; i + REC_WIDTH <= records.length; i += REC_WIDTH) this.onRecord(records, i, strings);
+      let row = 0;
+      for (let i = 0; i + REC_WIDTH <= records.length; i += REC_WIDTH) {
+        const x = records[i] === EV_EXEC && extra && row + EXTRA_WIDTH <= extra.length ? row : -1;
+        if (x >= 0) row += EXTRA_WIDTH;
+        this.onRecord(records, i, strings, extra, x);
+      }
     } catch (e) {
       this.handlers.onError(`process event handling: ${(e as Error).message}`);
     }
   }
 
-  private onRecord(r: Float64Array, i: number, strings: string[]): void {
+  /** `x`: offset of this exec's row in `extra`, -1 without one. */
+  private onRecord(r: Float64Array, i: number, strings: string[], extra: Float64Array | undefined, x: number): void {
     const kind = r[i]!;
     const pid = r[i + 1]!;
     const timeMs = r[i + 7]!;
@@ -186,16 +192,15 @@ export class ProcessWatch {
       this.stats.execs++;
       const latency = Date.now() - timeMs;
       if (latency > this.stats.maxLatencyMs) this.stats.maxLatencyMs = latency;
-      const exe = r[i + 2]! >= 0 ? (strings[r[i + 2]!] ?? '') : '';
-      const argv = r[i + 3]! >= 0 ? splitCmdline(strings[r[i + 3]!] ?? '') : [];
-      const ppid = r[i + 4]!;
+      const exe = stringAt(strings, r[i + 2]!) ?? '';
+      const argv = splitCmdline(stringAt(strings, r[i + 3]!) ?? '');
+      const known = this.live.get(pid);
+      const ppid = r[i + 4]! > 0 ? r[i + 4]! : (known?.ppid ?? 0);
       const gone = exe === '' && argv.length === 0;
       if (gone) this.stats.vanished++;
-      const known = this.live.get(pid);
-      this.remember(pid, ppid > 0 ? ppid : (known?.ppid ?? 0), argv, exe);
-      const snap: Snapshot | undefined = gone
-        ? undefined
-        : { exe, argv, ppid: ppid > 0 ? ppid : (known?.ppid ?? 0), uid: r[i + 5]!, capEff: r[i + 6]! >= 0 ? BigInt(r[i + 6]!) : 0n };
+      this.remember(pid, ppid, argv, exe);
+      const snap: Snapshot | undefined = gone ? undefined : { exe, argv, ppid, uid: r[i + 5]!, capEff: r[i + 6]! >= 0 ? BigInt(r[i + 6]!) : 0n };
+      if (snap && extra && x >= 0) snap.facts = execFacts(extra, x, strings, ppid);
       this.handlers.onExec({ pid, timeMs, snap, source: 'process-events' });
     } else if (kind === EV_EXIT) {
       this.stats.exits++;
@@ -204,4 +209,29 @@ export class ProcessWatch {
       this.handlers.onUidChange(pid, timeMs);
     }
   }
+}
+
+function stringAt(strings: readonly string[], index: number): string | undefined {
+  return index >= 0 ? strings[index] : undefined;
+}
+
+/** The addon's snapshot row of one exec (layout in procconn.ts). */
+function execFacts(x: Float64Array, at: number, strings: readonly string[], ppid: number): ExecFacts {
+  const ancestors: Ancestor[] = [];
+  const n = Math.min(x[at + X_NANC]!, MAX_ANCESTORS, (EXTRA_WIDTH - X_ANC) / 3);
+  for (let k = 0; k < n; k++) {
+    const a = at + X_ANC + 3 * k;
+    ancestors.push(ancestorOf(x[a]!, stringAt(strings, x[a + 2]!) ?? '', splitCmdline(stringAt(strings, x[a + 1]!) ?? '')));
+  }
+  const cgroup = stringAt(strings, x[at + X_CGROUP]!);
+  const env = stringAt(strings, x[at + X_ENV]!);
+  return {
+    ttyNr: x[at + X_TTY]!,
+    netns: x[at + X_NETNS]! >= 0 ? x[at + X_NETNS]! : undefined,
+    containerId: cgroup === undefined ? undefined : containerIdFromCgroup(cgroup),
+    env: env === undefined ? undefined : environValues(env, ENV_KEYS),
+    ancestors,
+    // No parent read at all (status unreadable): the table's parent, if any.
+    ancestorsFrom: n === 0 && x[at + X_NEXT]! === 0 ? ppid : x[at + X_NEXT]!,
+  };
 }

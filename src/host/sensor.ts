@@ -3,15 +3,15 @@ import { sectionOf, type SniffwatchConfig } from '../config/config.js';
 import { parseIp4 } from '../decode/addr.js';
 import { isoTime, severityRank, type Entity, type Evidence, type Severity } from '../findings/finding.js';
 import type { Report } from '../analyzers/analyzer.js';
-import { ruleCatalog } from '../findings/rules.js';
 import { BuildIdIndex } from './build-id.js';
 import { ifnamesSeenBy, KmsgReader, PacketSocketTable, parseKmsgBridgePort, parseKmsgPromisc, readInterfaces, type InterfaceState, type SocketOwner } from './capture-watch.js';
 import { HOST_CONFIG, type HostConfig } from './config.js';
 import { allowedBy, argvText, capText, contextOf, doing, ETH_P_ALL, EXEC_RULES, judgeCapNetRaw, judgeExec, judgePacketSocket, processEntities, userText, type Judgement, type RunContext } from './judge.js';
-import { readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
+import { isOwnToolPid, MIRROR_CONFIG_TOOLS, readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
 import { enrich, snapshotFromProc, type ProcessInfo, type Snapshot } from './process-info.js';
-import { ProcessWatch, type ExecEvent } from './process-watch.js';
-import { CAP_NET_RAW, hasCap, readScriptOf } from './procfs.js';
+import type { ExecEvent, ProcessWatch } from './process-watch.js';
+import { ProcessSubscription } from './process-subscription.js';
+import { CAP_NET_RAW, hasCap, readLink, readScriptOf } from './procfs.js';
 import { ProcScan } from './proc-scan.js';
 import { PACKET_SOCKET_DAEMONS } from './tool-table.js';
 import { baseName, classifyExec, toolByName, type ToolMatch } from './tools.js';
@@ -45,6 +45,8 @@ export interface HostSensorOptions {
   onProcessHit?: (hit: ProcessHit) => void;
   /** Kernel receive buffer for process events (default 8 MiB); smaller loses events sooner under fork storms. */
   rcvbufBytes?: number;
+  /** A subscription opened earlier with the same scope (`run` starts its command before the sensor is loaded); taken over, with what it kept. */
+  subscription?: ProcessSubscription;
 }
 
 export interface HostSensorStats {
@@ -106,6 +108,7 @@ class HostSensor {
   private readonly pollMs: number;
   private readonly hostname = osHostname();
   private readonly scopeRoot: number | undefined;
+  private readonly subscription: ProcessSubscription;
   private readonly watch: ProcessWatch;
   private readonly scan = new ProcScan();
   private readonly sockets = new PacketSocketTable();
@@ -116,6 +119,16 @@ class HostSensor {
   private mirrorTimer: NodeJS.Timeout | undefined;
   private mirrorRunning: Promise<void> | undefined;
   private mirrorPolls = 0;
+  /**
+   * Under `run`, mirrors configured before the first check count as already
+   * there (the baseline). That check may come shortly after the command
+   * starts; if the command ran a tool that configures duplication before it
+   * ended, the baseline is not trusted and what it held is reported too.
+   */
+  private baselineDone = false;
+  private baselineTainted = false;
+  /** Reports the baseline held back, for when it turns out untrusted. */
+  private readonly baselineHeld: (() => void)[] = [];
   private readonly mirrorSeen = new Set<string>();
   private readonly toolsMissing = new Set<string>();
   private readonly promiscReported = new Set<string>();
@@ -131,17 +144,9 @@ class HostSensor {
     this.cfg = sectionOf(opts.config, HOST_CONFIG);
     this.pollMs = Math.max(50, opts.pollMs ?? 1000);
     this.scopeRoot = opts.scope?.rootPid;
-    this.watch = new ProcessWatch(
-      {
-        onExec: (ev) => this.guard(() => this.onExec(ev)),
-        onUidChange: (pid, t) => this.guard(() => this.onUidChange(pid, t)),
-        onLost: (lost) => {
-          this.pendingLost += lost;
-        },
-        onError: (m) => this.note(m),
-      },
-      this.scopeRoot,
-    );
+    if (opts.subscription && opts.subscription.scopeRoot !== this.scopeRoot) throw new Error('host sensor: the subscription was opened for another scope');
+    this.subscription = opts.subscription ?? new ProcessSubscription(this.scopeRoot);
+    this.watch = this.subscription.watch;
   }
 
   async start(): Promise<void> {
@@ -150,12 +155,17 @@ class HostSensor {
       return;
     }
     if (process.getuid?.() !== 0) this.note('not running as root: other users\' processes, sockets and the kernel log may be unreadable');
-    // Load the rule catalog now: parsing it at the first finding would hold the event loop for
-    // tens of milliseconds, long enough for short-lived processes to exit before being read.
-    ruleCatalog();
-    const why = this.watch.start(this.opts.rcvbufBytes);
+    const why = this.subscription.open(this.opts.rcvbufBytes);
     if (why) this.note(`${RESCAN_NOTE} (${why})`);
     this.buildIds = new BuildIdIndex();
+    this.subscription.attach({
+      onExec: (ev) => this.guard(() => this.onExec(ev)),
+      onUidChange: (pid, t) => this.guard(() => this.onUidChange(pid, t)),
+      onLost: (lost) => {
+        this.pendingLost += lost;
+      },
+      onError: (m) => this.note(m),
+    });
     const kmsgWhy = this.kmsg.open();
     if (kmsgWhy) this.note(`kernel log: ${kmsgWhy}; promiscuous switches shorter than a poll and in other network namespaces are not seen`);
     else this.kmsgOpen = true;
@@ -178,8 +188,14 @@ class HostSensor {
   }
 
   async flush(): Promise<void> {
-    // Connector batches already queued in the socket are delivered on the next loop turns.
-    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    // Connector batches already queued are delivered on the next loop turns: wait until two
+    // turns bring none (at most ~30 ms), not a fixed time, since `run` waits for this at exit.
+    const events = (): number => this.watch.stats.execs + this.watch.stats.forks + this.watch.stats.exits + this.watch.stats.lost;
+    for (let turn = 0, quiet = 0; quiet < 2 && turn < 30; turn++) {
+      const before = events();
+      await new Promise((r) => setTimeout(r, 1));
+      quiet = events() === before ? quiet + 1 : 0;
+    }
     this.poll();
   }
 
@@ -248,7 +264,8 @@ class HostSensor {
     const facts = { exe: snap.exe, argv: snap.argv, readScript: (p: string) => readScriptOf(pid, p) };
     const m = classifyExec(facts);
     if (m || !snap.exe || !this.buildIds) return m;
-    const byId = this.buildIds.toolOf(pid);
+    // The build id is read now: only while the process still runs the executable of the snapshot (not one it exec'd since).
+    const byId = readLink(`/proc/${pid}/exe`) === snap.exe ? this.buildIds.toolOf(pid) : undefined;
     return byId ? classifyExec({ ...facts, buildIdTool: byId }) : undefined;
   }
 
@@ -258,6 +275,9 @@ class HostSensor {
     const { pid, snap } = ev;
     if (pid === process.pid || !snap) return;
     if (!this.inScope(pid)) return;
+    if (this.scopeRoot !== undefined && !this.baselineDone && !isOwnToolPid(pid)) {
+      if (MIRROR_CONFIG_TOOLS.has(baseName(snap.exe)) || MIRROR_CONFIG_TOOLS.has(baseName(snap.argv[0] ?? ''))) this.baselineTainted = true;
+    }
     const match = this.classify(pid, snap);
     const capRaw = snap.uid > 0 && hasCap(snap.capEff, CAP_NET_RAW);
     if (!match && !capRaw) return;
@@ -512,6 +532,11 @@ class HostSensor {
       }
       for (const c of await readOvsMirrors(runCommand, this.toolsMissing)) this.considerMirror(c, [], 'host', seen, baseline, now);
       for (const k of [...this.mirrorSeen]) if (!seen.has(k)) this.mirrorSeen.delete(k);
+      if (baseline) {
+        this.baselineDone = true;
+        if (this.baselineTainted) for (const report of this.baselineHeld) report();
+        this.baselineHeld.length = 0;
+      }
     } catch (e) {
       this.errors++;
       this.note(`traffic duplication check failed (continuing): ${(e as Error).message}`);
@@ -534,7 +559,13 @@ class HostSensor {
     seen.add(key);
     if (this.mirrorSeen.has(key)) return;
     this.mirrorSeen.add(key);
-    if (baseline) return;
+    if (baseline) {
+      this.baselineHeld.push(() => {
+        this.mirrorSeen.delete(key);
+        this.considerMirror(c, tunnels, label, seen, false, now);
+      });
+      return;
+    }
     const allowed = this.allowedCollector(collector);
     const severity: Severity = allowed ? 'info' : collector ? 'high' : c.action === 'mirror' ? 'medium' : 'low';
     const entities: Entity[] = [];
@@ -563,7 +594,13 @@ class HostSensor {
     seen.add(key);
     if (this.mirrorSeen.has(key)) return;
     this.mirrorSeen.add(key);
-    if (baseline) return;
+    if (baseline) {
+      this.baselineHeld.push(() => {
+        this.mirrorSeen.delete(key);
+        this.considerTunnel(t, configs, label, seen, false, now);
+      });
+      return;
+    }
     const erspan = /erspan/.test(t.kind);
     this.opts.report(
       'host-traffic-mirror',

@@ -8,7 +8,7 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,14 +133,20 @@ function skipWithout(t: TestContext, tool: string, pkg: string): boolean {
   return false;
 }
 
+function skipWithoutAddon(t: TestContext): boolean {
+  if (existsSync(ADDON)) return false;
+  t.skip('native addon procconn not built (npm run build:native; needs build-essential)');
+  return true;
+}
+
+/** A sensor that polls once a minute: only the connector can see a short-lived process. */
+async function connectorWatcher(): Promise<Watcher> {
+  return watcher(config('host:\n  mirror_poll_seconds: 3600\n'), 60_000);
+}
+
 test('tcpdump -c 1 -i lo that exits in milliseconds is seen through the process-events connector', { timeout: 60_000 }, async (t) => {
-  if (skipWithout(t, 'tcpdump', 'tcpdump')) return;
-  if (!existsSync(ADDON)) {
-    t.skip('native addon procconn not built (npm run build:native; needs build-essential)');
-    return;
-  }
-  // Polls once a minute: only the connector can see this process.
-  const w = await watcher(config('host:\n  mirror_poll_seconds: 3600\n'), 60_000);
+  if (skipWithout(t, 'tcpdump', 'tcpdump') || skipWithoutAddon(t)) return;
+  const w = await connectorWatcher();
   try {
     assert.equal(w.sensor.stats().mode, 'process-events', w.sensor.notes.join('; '));
     const t0 = process.hrtime.bigint();
@@ -162,15 +168,55 @@ test('tcpdump -c 1 -i lo that exits in milliseconds is seen through the process-
   }
 });
 
+/** State letter of /proc/PID/stat ('Z' for a zombie), '' when there is no such process. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  } catch {
+    return '';
+  }
+}
+
+test('a blocked event loop: tcpdump -c 1 and its shell exit before JavaScript runs, and the finding still has pid, executable, argv and parents', { timeout: 60_000 }, async (t) => {
+  if (skipWithout(t, 'tcpdump', 'tcpdump') || skipWithoutAddon(t)) return;
+  const w = await connectorWatcher();
+  try {
+    assert.equal(w.sensor.stats().mode, 'process-events', w.sensor.notes.join('; '));
+    const sh = start('sh', ['-c', 'tcpdump -c 1 -i lo -n --immediate-mode >/dev/null 2>&1 & echo $!; wait $!']);
+    let out = '';
+    sh.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    // Busy for a second (a loaded `watch`), and on until the shell is a zombie that only this blocked
+    // process could reap: by then tcpdump has exited and been reaped, nothing of it is left in /proc.
+    const busy = Date.now() + 1000;
+    const end = Date.now() + 20_000;
+    while (Date.now() < busy || (procState(sh.pid!) !== 'Z' && Date.now() < end)) {
+      // the event loop handles nothing meanwhile
+    }
+    assert.equal(procState(sh.pid!), 'Z', 'the shell and its tcpdump exited while the event loop was blocked');
+    await exited(sh);
+    const pid = Number(out.trim());
+    assert.ok(Number.isInteger(pid) && pid > 0, `tcpdump pid from the shell: ${JSON.stringify(out)}`);
+    assert.equal(procState(pid), '', 'tcpdump is gone from /proc');
+    const f = await waitFinding(w, 'host-sniffer-exec', pid);
+    assertProcess(f, 'sniffer', pid, /\/tcpdump$/, 'tcpdump -c 1 -i lo -n --immediate-mode');
+    assert.match(entity(f, 'parent_chain') ?? '', new RegExp(`^${sh.pid} sh < ${process.pid} node`));
+    assert.equal(f.evidence[0]?.source, 'host:process-events');
+    assert.doesNotMatch(f.message, /exited before it could be fully inspected/, 'read completely at the exec');
+    t.diagnostic(JSON.stringify(w.sensor.stats()));
+  } finally {
+    await w.sensor.stop();
+  }
+});
+
 test('events the kernel could not deliver are counted and reported (small buffer, blocked event loop, fork storm)', { timeout: 60_000 }, async (t) => {
   if (rootWhy) {
     t.skip(rootWhy);
     return;
   }
-  if (!existsSync(ADDON)) {
-    t.skip('native addon procconn not built (npm run build:native; needs build-essential)');
-    return;
-  }
+  if (skipWithoutAddon(t)) return;
   const aggregator = new FindingAggregator({ profile: 'production' });
   const sensor = await startHostSensors({ config: config('host:\n  mirror_poll_seconds: 3600\n'), report: reportSink(aggregator, new SecretRedactor(false)), pollMs: 60_000, rcvbufBytes: 65536 });
   try {

@@ -90,6 +90,37 @@ test('fail: the same command makes the run exit 3, saying what the command retur
   assert.match(r.stderr, /policy fail: exit 3 because of \d+ finding\(s\) of medium or above \(the command itself exited 0\)/);
 });
 
+test('the command itself is the sniffer: its exec, made while sniffwatch is still loading its sensor, is reported', { timeout: 90_000 }, (t) => {
+  if (skipUnlessRoot(t, ['tcpdump'])) return;
+  const r = guard(['--policy', 'fail'], ['tcpdump', '-c', '1', '-i', 'lo', '-n', '--immediate-mode']);
+  assert.equal(r.status, 3, r.stderr);
+  const f = r.findings.find((x) => x.rule_id === 'host-sniffer-exec' && x.entities.some((e) => e.role === 'sniffer' && / tcpdump -c 1 -i lo -n --immediate-mode$/.test(e.value)));
+  assert.ok(f, `no host-sniffer-exec for tcpdump: ${r.findings.map((x) => x.message).join('\n')}\n${r.stderr}`);
+  assert.match(f.entities.find((e) => e.role === 'parent_chain')?.value ?? '', /^\d+ node/);
+});
+
+test('a mirror the command configures in its first milliseconds, before the baseline is read, is reported', { timeout: 90_000 }, (t) => {
+  if (skipUnlessRoot(t, ['tc'])) return;
+  const ns = `swrun-${process.pid}`;
+  t.after(() => spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }));
+  // A namespace of its own with a VXLAN device whose remote is inside 198.18.0.0/15, and ingress copies into it.
+  const step = [
+    `ip netns add ${ns}`,
+    `ip -n ${ns} link add vxrun0 type vxlan id 77 remote 198.18.0.99 dstport 4789`,
+    `ip -n ${ns} link add vrun0 type veth peer name vrun1`,
+    `ip -n ${ns} link set vrun0 up`,
+    `tc -n ${ns} qdisc add dev vrun0 ingress`,
+    `tc -n ${ns} filter add dev vrun0 ingress u32 match u32 0 0 action mirred egress mirror dev vxrun0`,
+    'sleep 1',
+  ].join(' && ');
+  const r = guard(['--policy', 'fail'], ['sh', '-c', step]);
+  assert.equal(r.status, 3, r.stderr);
+  const f = r.findings.find((x) => x.rule_id === 'host-traffic-mirror' && /mirrors packets to vxrun0/.test(x.message));
+  assert.ok(f, `no host-traffic-mirror for vxrun0: ${r.findings.map((x) => x.message).join('\n')}\n${r.stderr}`);
+  assert.ok(f.entities.some((e) => e.type === 'ip' && e.value === '198.18.0.99' && e.role === 'collector'), JSON.stringify(f.entities));
+  assert.match(f.message, /configured while the watched command ran/);
+});
+
 test('kill: a capture that would never end is killed at once and reported; the run exits 3', { timeout: 90_000 }, (t) => {
   if (skipUnlessRoot(t, ['tcpdump'])) return;
   const started = Date.now();
