@@ -1,6 +1,7 @@
 // Builds well-formed frames for the demo capture, the benchmark generator and
 // tests. Addresses are given as text ("02:00:00:00:00:01", "198.18.0.1").
 
+import { ip6ToString } from '../decode/addr.js';
 import { parseIp6 } from '../decode/ip6-addr.js';
 
 export function macBytes(mac: string): Buffer {
@@ -535,6 +536,42 @@ export function routerAdvertBody(s: RouterAdvertSpec): Buffer {
 /** A Router Advertisement from `src` (a link-local address), to all nodes unless told otherwise. */
 export function routerAdvertFrame(ethSrc: string, src: string, s: RouterAdvertSpec, ethDst = ALL_NODES_MAC, dst = ALL_NODES_IPV6): Buffer {
   return icmpv6Frame(ethSrc, ethDst, src, dst, 134, 0, routerAdvertBody(s));
+}
+
+/** Solicited-node multicast address and its MAC (RFC 4291 2.7.1, RFC 2464 7) for `target`. */
+export function solicitedNode(target: string): { ip: string; mac: string } {
+  const group = ipv6Bytes('ff02::1:ff00:0');
+  ipv6Bytes(target).copy(group, 13, 13, 16);
+  const hex = (x: number): string => x.toString(16).padStart(2, '0');
+  return { ip: ip6ToString(group, 0), mac: `33:33:${[...group.subarray(12, 16)].map(hex).join(':')}` };
+}
+
+/**
+ * A Neighbor Solicitation for `target` from `src` with its source link-layer
+ * option, to the target's solicited-node group unless told otherwise; from ::
+ * (duplicate address detection) it carries no option, as RFC 4861 7.1.1 requires.
+ */
+export function neighborSolicitFrame(ethSrc: string, src: string, target: string, dst?: { ip: string; mac: string }): Buffer {
+  const to = dst ?? solicitedNode(target);
+  const opt = src === '::' ? Buffer.alloc(0) : ndOption(1, macBytes(ethSrc));
+  return icmpv6Frame(ethSrc, to.mac, src, to.ip, 135, 0, Buffer.concat([Buffer.alloc(4), ipv6Bytes(target), opt]));
+}
+
+export interface NeighborAdvertSpec {
+  target: string;
+  /** Target link-layer option; omitted when null. */
+  targetMac: string | null;
+  router?: boolean;
+  solicited?: boolean;
+  override?: boolean;
+}
+
+/** A Neighbor Advertisement from `src`, to all nodes unless told otherwise. */
+export function neighborAdvertFrame(ethSrc: string, src: string, s: NeighborAdvertSpec, ethDst = ALL_NODES_MAC, dst = ALL_NODES_IPV6): Buffer {
+  const head = Buffer.alloc(4);
+  head[0] = (s.router ? 0x80 : 0) | (s.solicited ? 0x40 : 0) | (s.override ? 0x20 : 0);
+  const opt = s.targetMac === null ? Buffer.alloc(0) : ndOption(2, macBytes(s.targetMac));
+  return icmpv6Frame(ethSrc, ethDst, src, dst, 136, 0, Buffer.concat([head, ipv6Bytes(s.target), opt]));
 }
 
 /** An ICMPv6 Redirect: use `target` as first hop for `destination`; `targetMac` adds the target link-layer option. */

@@ -1,12 +1,14 @@
 import { readMac } from './bytes.js';
 import type { Packet } from './packet.js';
 
-// ICMPv6 Router Advertisements and Redirects (RFC 4861, options from RFC 4191,
-// 8106) and ICMPv4 Redirects (RFC 792), into reused objects that hold numbers
+// ICMPv6 Router Advertisements, Neighbor Solicitations and Advertisements,
+// and Redirects (RFC 4861, options from RFC 4191, 8106) and ICMPv4 Redirects (RFC 792), into reused objects that hold numbers
 // and offsets into Packet.buf. Every option length is checked against the
 // message; at most MAX_ND_OPTIONS options are read.
 
 export const ICMP6_ROUTER_ADVERT = 134;
+export const ICMP6_NEIGHBOR_SOLICIT = 135;
+export const ICMP6_NEIGHBOR_ADVERT = 136;
 export const ICMP6_REDIRECT = 137;
 export const ICMP4_REDIRECT = 5;
 
@@ -26,6 +28,7 @@ export const MAX_RA_DNS = 16;
 export const MAX_RA_ROUTES = 16;
 
 const RA_FIXED_LEN = 16;
+const NEIGHBOR_FIXED_LEN = 24;
 const REDIRECT_FIXED_LEN = 40;
 const ICMP4_REDIRECT_MIN_LEN = 8 + 20;
 
@@ -34,6 +37,7 @@ const LAYER4 = 'icmp';
 
 // Constant reasons: setting one allocates nothing.
 const TRUNCATED_RA = 'router advertisement shorter than 16 bytes';
+const TRUNCATED_NEIGHBOR = 'neighbor solicitation or advertisement shorter than 24 bytes';
 const TRUNCATED_REDIRECT = 'ICMPv6 redirect shorter than 40 bytes';
 const OPTION_ZERO_LENGTH = 'ND option with length 0';
 const OPTION_PAST_END = 'ND option runs past the end of the message';
@@ -209,6 +213,44 @@ export function decodeRouterAdvert(pkt: Packet, ra: RouterAdvert): boolean {
   ra.reachableMs = buf.readUInt32BE(off + 8);
   ra.retransMs = buf.readUInt32BE(off + 12);
   return readNdOptions(pkt, off + RA_FIXED_LEN, end, ra);
+}
+
+/** A Neighbor Solicitation (135) or Advertisement (136). */
+export class NeighborMessage implements NdOptionSink {
+  type = 0;
+  /** Offset of the target address in Packet.buf. */
+  targetOff = 0;
+  /** Advertisement flags (RFC 4861 4.4): sender is a router, solicited, override. */
+  router = false;
+  solicited = false;
+  override = false;
+  /** Source / target link-layer address options (Ethernet), or -1. */
+  sourceMac = -1;
+  targetMac = -1;
+
+  option(buf: Buffer, type: number, off: number, len: number): string | null {
+    // Ethernet addresses take one 8-byte unit; other links' are not read.
+    if (len !== 8) return null;
+    if (type === ND_OPT_SOURCE_LLADDR) this.sourceMac = readMac(buf, off + 2);
+    else if (type === ND_OPT_TARGET_LLADDR) this.targetMac = readMac(buf, off + 2);
+    return null;
+  }
+}
+
+/** Decodes the Neighbor Solicitation or Advertisement at pkt.l4Start (type already checked). False when malformed. */
+export function decodeNeighborMessage(pkt: Packet, n: NeighborMessage): boolean {
+  const buf = pkt.buf;
+  const off = pkt.l4Start;
+  n.sourceMac = -1;
+  n.targetMac = -1;
+  if (pkt.l3End - off < NEIGHBOR_FIXED_LEN) return malformed(pkt, LAYER6, TRUNCATED_NEIGHBOR);
+  n.type = buf[off]!;
+  const flags = n.type === ICMP6_NEIGHBOR_ADVERT ? buf[off + 4]! : 0;
+  n.router = (flags & 0x80) !== 0;
+  n.solicited = (flags & 0x40) !== 0;
+  n.override = (flags & 0x20) !== 0;
+  n.targetOff = off + 8;
+  return readNdOptions(pkt, off + NEIGHBOR_FIXED_LEN, pkt.l3End, n);
 }
 
 export class NdRedirect implements NdOptionSink {

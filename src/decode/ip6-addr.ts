@@ -52,6 +52,12 @@ export function isMulticast6(buf: Buffer, off: number): boolean {
   return buf[off] === 0xff;
 }
 
+/** :: (the source of duplicate address detection probes) */
+export function isUnspecified6(buf: Buffer, off: number): boolean {
+  for (let i = 0; i < 16; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
 /**
  * The MAC encoded in a modified EUI-64 interface identifier (RFC 4291
  * appendix A: ff:fe in the middle, universal/local bit flipped), or -1 when

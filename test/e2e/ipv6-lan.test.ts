@@ -1,6 +1,6 @@
 // End to end: IPv6 first-hop attacks with real tools on a namespace LAN
-// (radvd, THC kill_router6, dnsmasq with dhclient -6, kernel redirects of a
-// forwarding attacker), captured on the bridge, then `sniffwatch scan`.
+// (radvd, THC kill_router6 and parasite6, dnsmasq with dhclient -6, kernel
+// redirects of a forwarding attacker), captured on the bridge, then `sniffwatch scan`.
 // Only ULA/link-local IPv6 (fd53:7700::/48) and 198.18.0.0/15. Needs root.
 
 import { test, type TestContext } from 'node:test';
@@ -286,6 +286,86 @@ test('a forwarding attacker on the victim\'s path sends kernel ICMP and ICMPv6 r
       assert.ok(isAtLeast(v6, 'medium'));
       assert.ok(hasEntity(v6, 'mac', ATTACKER.mac, 'attacker'));
       assert.ok(hasEntity(v6, 'ip', `${LAN_PREFIX}10`, 'victim'));
+    }),
+  );
+});
+
+/** The victim and the gateway resolving each other's link-local and ULA addresses (neighbor caches flushed first). */
+async function neighborTraffic(lan: Lan, gatewayLl: string, victimLl: string): Promise<void> {
+  await Promise.all(['gateway', 'victim'].map((n) => lan.exec(n, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0'])));
+  const ping = (node: string, to: string): Promise<unknown> => lan.exec(node, ['ping', '-6', '-n', '-c', '3', '-i', '0.3', to], { timeoutMs: 10_000, okCodes: [0, 1] });
+  await ping('victim', `${gatewayLl}%eth0`);
+  await ping('victim', `${LAN_PREFIX}1`);
+  await ping('gateway', `${victimLl}%eth0`);
+  await ping('gateway', `${LAN_PREFIX}10`);
+}
+
+test('benign: hosts resolving and pinging each other over IPv6 and a DAD cycle raise nothing of medium or above', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd']))) return;
+  const { lan, gatewayLl, victimLl } = await freshV6Lan(t);
+  const pcap = join(workDir, 'nd-benign.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd5', GATEWAY_RADVD);
+  await sleep(4500);
+  // Added with duplicate address detection: a solicitation from :: for it, then the address in use.
+  await lan.exec('victim', ['ip', '-6', 'addr', 'add', `${LAN_PREFIX}10/64`, 'dev', 'eth0']);
+  await sleep(2500);
+  await neighborTraffic(lan, gatewayLl, victimLl);
+  await lan.exec('attacker', ['ping', '-6', '-n', '-c', '2', '-i', '0.3', `${victimLl}%eth0`], { timeoutMs: 10_000, okCodes: [0, 1] });
+  await radvd.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+
+  await t.test('capture holds a DAD probe and neighbor advertisements', (st) =>
+    work.withPcap(st, pcap, () => {
+      assert.ok(tcpdumpLines(pcap, 'icmp6 and ip6[40] == 135 and src host ::').some((l) => l.includes(`who has ${LAN_PREFIX}10`)), 'no DAD probe for the added address');
+      assert.ok(tcpdumpLines(pcap, 'icmp6 and ip6[40] == 136').some((l) => l.includes(`${GATEWAY.mac} >`)), 'no neighbor advertisement from the gateway');
+    }),
+  );
+  await t.test('scan reports nothing medium or above, exit 0', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      assertNothingLoud(r.findings);
+      assertExit(r, 0);
+    }),
+  );
+});
+
+test('THC parasite6 answering neighbor solicitations with its own MAC is reported against it', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd', 'atk6-parasite6']))) return;
+  const { lan, gatewayLl, victimLl } = await freshV6Lan(t);
+  await lan.exec('victim', ['ip', '-6', 'addr', 'add', `${LAN_PREFIX}10/64`, 'dev', 'eth0', 'nodad']);
+  const pcap = join(workDir, 'parasite6.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd6', GATEWAY_RADVD);
+  await sleep(4500);
+  const parasite = lan.spawn('attacker', ['atk6-parasite6', 'eth0'], 'parasite6');
+  await sleep(1500);
+  await neighborTraffic(lan, gatewayLl, victimLl);
+  await sleep(1000);
+  await neighborTraffic(lan, gatewayLl, victimLl);
+  await parasite.stop('SIGINT', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+  t.diagnostic(`parasite6: ${parasite.output().trim().split('\n').slice(-3).join(' | ')}`);
+  const claimed = [gatewayLl, victimLl, `${LAN_PREFIX}1`, `${LAN_PREFIX}10`];
+
+  await t.test('capture holds neighbor advertisements from the attacker for other stations\' addresses', (st) =>
+    work.withPcap(st, pcap, () => {
+      const forged = tcpdumpLines(pcap, 'icmp6 and ip6[40] == 136').filter((l) => l.includes(`${ATTACKER.mac} >`));
+      assert.ok(forged.some((l) => claimed.some((ip) => l.includes(`tgt is ${ip}`))), `no advertisement of another station's address from ${ATTACKER.mac}:\n${forged.slice(0, 5).join('\n')}`);
+    }),
+  );
+  await t.test('scan reports ND spoofing at high or above naming the attacker MAC and an impersonated address', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hits = atLeast(r.findings, 'high').filter((f) => f.rule_id.startsWith('ndp-') && hasEntity(f, 'mac', ATTACKER.mac, 'attacker'));
+      assert.ok(hits.length > 0, `no high ndp-* finding naming ${ATTACKER.mac}:\n${describe(r.findings)}`);
+      assert.ok(hits.every((f) => f.attack.techniques.includes('T1557')));
+      assert.ok(hits.some((f) => claimed.some((ip) => hasEntity(f, 'ip', ip, 'impersonated'))), describe(hits));
+      assertExit(r, 1);
+      for (const owner of [GATEWAY.mac, VICTIM.mac]) {
+        assert.ok(!atLeast(r.findings, 'medium').some((f) => hasEntity(f, 'mac', owner, 'attacker')), `${owner} is blamed:\n${describe(atLeast(r.findings, 'medium'))}`);
+      }
     }),
   );
 });

@@ -12,8 +12,11 @@ import {
   ipv6UdpFrame,
   ndOption,
   ndRedirectFrame,
+  neighborAdvertFrame,
+  neighborSolicitFrame,
   routerAdvertBody,
   routerAdvertFrame,
+  solicitedNode,
   type Dhcpv6Spec,
   type RouterAdvertSpec,
 } from '../../src/craft/frames.js';
@@ -21,7 +24,7 @@ import { defaultConfig, ConfigError, parseConfig, type SniffwatchConfig } from '
 import { ip6ToString, parseIp4, parseMac } from '../../src/decode/addr.js';
 import { decodeEthernet } from '../../src/decode/decoder.js';
 import { decodeDhcp6, Dhcp6Message, dnsNamesToText } from '../../src/decode/dhcpv6.js';
-import { decodeIcmp4Redirect, decodeNdRedirect, decodeRouterAdvert, Icmp4Redirect, NdRedirect, RouterAdvert } from '../../src/decode/icmp6.js';
+import { decodeIcmp4Redirect, decodeNdRedirect, decodeNeighborMessage, decodeRouterAdvert, Icmp4Redirect, NdRedirect, NeighborMessage, RouterAdvert } from '../../src/decode/icmp6.js';
 import { eui64Mac, parseIp6 } from '../../src/decode/ip6-addr.js';
 import { Packet } from '../../src/decode/packet.js';
 import { IPV6_SECTION } from '../../src/analyzers/ipv6/config.js';
@@ -692,7 +695,159 @@ test('an RA and DHCPv6 flood from random senders keeps state bounded and finding
   const { findings, stats, suppressed } = await withTempDir((dir) =>
     scanCaptures([writePcap(join(dir, 'flood.pcap'), frames)], { config: defaultConfig(), profile: 'production', analyzers: ['ipv6'] }),
   );
-  assert.ok(stats.stateEntries <= 2, `state entries ${stats.stateEntries}`);
+  // Two routers and servers kept, plus one neighbor binding per sender.
+  assert.ok(stats.stateEntries <= 2 + 3000, `state entries ${stats.stateEntries}`);
   assert.equal(only(findings, 'ipv6-rogue-router-advertisement').length, 1000);
   assert.ok((suppressed.get('ipv6-rogue-router-advertisement') ?? 0) > 0);
+});
+
+// ---- neighbor discovery spoofing ----------------------------------------------------
+
+const PEER = { mac: '02:00:00:00:00:20', ll: 'fe80::20' };
+
+/** `from` asks for `target` (with its source link-layer option); the owner answers, solicited, with Override. */
+function resolve(t: number, from: { mac: string; ll: string }, owner: { mac: string; ll: string }, router = false): TimedFrame[] {
+  return [
+    { t, frame: neighborSolicitFrame(from.mac, from.ll, owner.ll) },
+    { t: t + 0.001, frame: neighborAdvertFrame(owner.mac, owner.ll, { target: owner.ll, targetMac: owner.mac, solicited: true, override: true, router }, from.mac, from.ll) },
+  ];
+}
+
+/** parasite6: answers the same solicitation for `target` with the attacker's MAC. */
+function parasiteAnswer(t: number, asker: { mac: string; ll: string }, target: string, router = false): TimedFrame {
+  return { t, frame: neighborAdvertFrame(ATTACKER.mac, target, { target, targetMac: ATTACKER.mac, solicited: true, override: true, router }, asker.mac, asker.ll) };
+}
+
+test('neighbor solicitation and advertisement: target, flags and link-layer options; truncated ones are marked', () => {
+  const ns = packetOf(neighborSolicitFrame(VICTIM.mac, VICTIM.ll, ROUTER.ll));
+  const n = new NeighborMessage();
+  assert.equal(decodeNeighborMessage(ns, n), true);
+  assert.equal(n.type, 135);
+  assert.equal(ip6ToString(ns.buf, n.targetOff), ROUTER.ll);
+  assert.equal(ip6ToString(ns.buf, ns.ip6DstOff), solicitedNode(ROUTER.ll).ip);
+  assert.equal(n.sourceMac, parseMac(VICTIM.mac));
+  assert.equal(n.targetMac, -1);
+  assert.deepEqual([n.router, n.solicited, n.override], [false, false, false]);
+  const dad = packetOf(neighborSolicitFrame(VICTIM.mac, '::', 'fd53:7700::10'));
+  assert.equal(decodeNeighborMessage(dad, n), true);
+  assert.equal(n.sourceMac, -1, 'a DAD probe carries no source link-layer option');
+
+  const na = packetOf(neighborAdvertFrame(ROUTER.mac, ROUTER.ll, { target: ROUTER.ll, targetMac: ROUTER.mac, router: true, solicited: true, override: true }, VICTIM.mac, VICTIM.ll));
+  assert.equal(decodeNeighborMessage(na, n), true);
+  assert.equal(n.type, 136);
+  assert.equal(ip6ToString(na.buf, n.targetOff), ROUTER.ll);
+  assert.deepEqual([n.router, n.solicited, n.override], [true, true, true]);
+  assert.equal(n.targetMac, parseMac(ROUTER.mac));
+  assert.equal(n.sourceMac, -1);
+  const bare = packetOf(neighborAdvertFrame(ROUTER.mac, ROUTER.ll, { target: ROUTER.ll, targetMac: null, override: false }));
+  assert.equal(decodeNeighborMessage(bare, n), true);
+  assert.deepEqual([n.targetMac, n.override], [-1, false]);
+
+  const short = packetOf(icmpv6Frame(ATTACKER.mac, VICTIM.mac, ATTACKER.ll, VICTIM.ll, 136, 0, Buffer.alloc(12)));
+  assert.equal(decodeNeighborMessage(short, n), false);
+  assert.equal(short.malformedLayer, 'icmpv6');
+  assert.match(short.malformed ?? '', /shorter than 24/);
+  const zeroOpt = packetOf(icmpv6Frame(ATTACKER.mac, VICTIM.mac, ATTACKER.ll, VICTIM.ll, 135, 0, Buffer.concat([Buffer.alloc(20), Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])])));
+  assert.equal(decodeNeighborMessage(zeroOpt, n), false);
+  assert.match(zeroOpt.malformed ?? '', /length 0/);
+});
+
+test('parasite6: answering solicitations for the router and a host with its own MAC is critical, naming attacker, router and victim', async () => {
+  const frames: TimedFrame[] = [...periodicRouter(0, 1)];
+  for (const t of [1, 6, 11]) {
+    frames.push(...resolve(t, VICTIM, ROUTER, true), parasiteAnswer(t + 0.002, VICTIM, ROUTER.ll, true));
+    frames.push(...resolve(t + 1, ROUTER, VICTIM), parasiteAnswer(t + 1.002, ROUTER, VICTIM.ll));
+  }
+  const { findings, errors } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+  assert.deepEqual(errors, []);
+  const imp = only(findings, 'ndp-router-impersonation');
+  assert.equal(imp.length, 1, describe(findings));
+  assert.equal(imp[0]!.severity, 'critical');
+  assert.deepEqual(imp[0]!.attack.techniques, ['T1557']);
+  assert.ok(hasEntity(imp[0]!, 'mac', ATTACKER.mac, 'attacker'), describe(imp));
+  assert.ok(hasEntity(imp[0]!, 'ip', ROUTER.ll, 'impersonated'), describe(imp));
+  assert.ok(hasEntity(imp[0]!, 'mac', ROUTER.mac, 'legitimate'), describe(imp));
+  assert.ok(hasEntity(imp[0]!, 'ip', VICTIM.ll, 'victim'), describe(imp));
+  const flips = only(findings, 'ndp-binding-flip-flop');
+  const routerFlip = flips.find((f) => hasEntity(f, 'ip', ROUTER.ll, 'impersonated'));
+  assert.equal(routerFlip?.severity, 'critical', describe(flips));
+  assert.ok(hasEntity(routerFlip, 'mac', ATTACKER.mac, 'attacker'));
+  const hostFlip = flips.find((f) => hasEntity(f, 'ip', VICTIM.ll, 'impersonated'));
+  assert.equal(hostFlip?.severity, 'high', describe(flips));
+  assert.ok(hasEntity(hostFlip, 'mac', ATTACKER.mac, 'attacker'));
+  assert.ok(hasEntity(hostFlip, 'mac', VICTIM.mac, 'legitimate'));
+  const takeover = only(findings, 'ndp-address-takeover').find((f) => hasEntity(f, 'ip', VICTIM.ll, 'impersonated'));
+  assert.equal(takeover?.severity, 'high', describe(findings));
+  assert.ok(hasEntity(takeover, 'mac', ATTACKER.mac, 'attacker'));
+  // The real owners are never the ones blamed.
+  for (const owner of [ROUTER.mac, VICTIM.mac]) {
+    assert.ok(!atLeast(findings, 'medium').some((f) => hasEntity(f, 'mac', owner, 'attacker')), describe(atLeast(findings, 'medium')));
+  }
+});
+
+test("fake_advertise6: repeated unsolicited Override advertisements of the router's link-local address are router impersonation, the repetition a low flood", async () => {
+  const frames: TimedFrame[] = [...periodicRouter(0, 1)];
+  for (let i = 0; i < 6; i++) {
+    frames.push({ t: 2 + i, frame: neighborAdvertFrame(ATTACKER.mac, ROUTER.ll, { target: ROUTER.ll, targetMac: ATTACKER.mac, override: true }) });
+  }
+  const { findings } = await scanFrames(frames);
+  const imp = only(findings, 'ndp-router-impersonation');
+  assert.equal(imp.length, 1, describe(findings));
+  assert.equal(imp[0]!.severity, 'high');
+  assert.ok(hasEntity(imp[0]!, 'mac', ATTACKER.mac, 'attacker'));
+  assert.ok(hasEntity(imp[0]!, 'ip', ROUTER.ll, 'impersonated'));
+  assert.ok(hasEntity(imp[0]!, 'mac', ROUTER.mac, 'legitimate'));
+  const flood = only(findings, 'ndp-unsolicited-override');
+  assert.equal(flood.length, 1, describe(findings));
+  assert.equal(flood[0]!.severity, 'low');
+  assert.ok(hasEntity(flood[0]!, 'mac', ATTACKER.mac, 'attacker'));
+});
+
+test('benign neighbor discovery stays below medium: resolution, DAD, a new address announced once, a replaced NIC, anycast/proxy and virtual router MACs', async () => {
+  const newAddr = 'fd53:7700::10';
+  const replaced = '02:00:00:00:00:21';
+  const vrrp = '00:00:5e:00:02:01';
+  const frames: TimedFrame[] = [
+    ...periodicRouter(0, 3),
+    ...resolve(1, VICTIM, ROUTER, true),
+    ...resolve(1.5, ROUTER, VICTIM),
+    ...resolve(2, VICTIM, PEER),
+    // DAD for a new address, then the host announces it once.
+    { t: 3, frame: neighborSolicitFrame(VICTIM.mac, '::', newAddr) },
+    { t: 4, frame: neighborAdvertFrame(VICTIM.mac, newAddr, { target: newAddr, targetMac: VICTIM.mac, override: true }) },
+    ...resolve(5, ROUTER, { mac: VICTIM.mac, ll: newAddr }),
+    // The peer's NIC is replaced: its address answers from the new MAC from then on.
+    { t: 100, frame: neighborAdvertFrame(replaced, PEER.ll, { target: PEER.ll, targetMac: replaced, override: true }) },
+    ...resolve(101, VICTIM, { mac: replaced, ll: PEER.ll }),
+    // A proxy answering for the router with Override clear does not replace bindings.
+    { t: 110, frame: neighborAdvertFrame(ATTACKER.mac, ATTACKER.ll, { target: ROUTER.ll, targetMac: ATTACKER.mac, solicited: true, override: false }, VICTIM.mac, VICTIM.ll) },
+    // A redundancy pair's virtual MAC taking a router address over and back.
+    ...resolve(120, VICTIM, { mac: ROUTER.mac, ll: 'fd53:7700::1' }, true),
+    { t: 121, frame: neighborAdvertFrame(vrrp, 'fd53:7700::1', { target: 'fd53:7700::1', targetMac: vrrp, router: true, override: true }) },
+    { t: 122, frame: neighborAdvertFrame(ROUTER.mac, 'fd53:7700::1', { target: 'fd53:7700::1', targetMac: ROUTER.mac, router: true, override: true }) },
+    { t: 123, frame: neighborAdvertFrame(vrrp, 'fd53:7700::1', { target: 'fd53:7700::1', targetMac: vrrp, router: true, override: true }) },
+  ];
+  const { findings, errors } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+  const moved = only(findings, 'ndp-address-takeover').filter((f) => f.severity === 'low');
+  assert.equal(moved.length, 1, describe(findings));
+  assert.ok(hasEntity(moved[0]!, 'mac', replaced, 'current'));
+  assert.ok(hasEntity(moved[0]!, 'mac', PEER.mac, 'previous'));
+  assert.equal(only(findings, 'ndp-router-impersonation').length, 0, describe(findings));
+  assert.equal(only(findings, 'ndp-unsolicited-override').length, 0, describe(findings));
+});
+
+test('a neighbor advertisement flood from random MACs and addresses keeps state bounded', async () => {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const mac = `02:bb:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    const ip = `fd53:7700::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
+    frames.push({ t: 1 + i * 0.0001, frame: neighborAdvertFrame(mac, ip, { target: ip, targetMac: mac, override: true }) });
+  }
+  const { findings, stats } = await withTempDir((dir) =>
+    scanCaptures([writePcap(join(dir, 'na-flood.pcap'), frames)], { config: defaultConfig(), profile: 'production', analyzers: ['ipv6'] }),
+  );
+  assert.ok(stats.stateEntries <= 8192 + 4096, `state entries ${stats.stateEntries}`);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
 });

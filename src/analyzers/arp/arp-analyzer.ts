@@ -4,6 +4,7 @@ import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import { recordBindingChange } from '../binding-history.js';
 
 // ARP cache poisoning (T1557.002). Keeps, per IPv4 address, the MAC that
 // speaks for it and the MACs that did before (arpwatch's station table), and
@@ -162,19 +163,9 @@ export class ArpAnalyzer implements Analyzer {
 
     // The binding changes.
     const previous = st.mac;
-    const earlier = st.history.lastIndexOf(mac);
-    const flipFlop = earlier >= 0 && t - st.historyUntil[earlier]! <= FLIP_FLOP_WINDOW_MS;
-    const reused = earlier >= 0 && !flipFlop;
-    if (earlier >= 0) {
-      st.history.splice(earlier, 1);
-      st.historyUntil.splice(earlier, 1);
-    }
-    st.history.push(previous);
-    st.historyUntil.push(t);
-    if (st.history.length > MAX_HISTORY) {
-      st.history.shift();
-      st.historyUntil.shift();
-    }
+    const earlier = recordBindingChange(st, previous, mac, t, MAX_HISTORY);
+    const flipFlop = earlier !== undefined && t - earlier <= FLIP_FLOP_WINDOW_MS;
+    const reused = earlier !== undefined && !flipFlop;
     st.mac = mac;
     st.since = t;
     this.claim(macState, ip);

@@ -86,6 +86,11 @@ export class RouterWatch {
     return this.find(buf, off, ANY_MAC) !== undefined;
   }
 
+  /** The link-layer address of the established router at the address buf[off], or -1 (none, or not known). */
+  routerMac(buf: Buffer, off: number): number {
+    return this.find(buf, off, ANY_MAC)?.mac ?? -1;
+  }
+
   /** The established router at the address buf[off] with link-layer address `mac` (-1 or ANY_MAC match any). */
   private find(buf: Buffer, off: number, mac: number): Router | undefined {
     for (const r of this.routers) {
