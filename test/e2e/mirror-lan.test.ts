@@ -1,18 +1,22 @@
 // End to end: traffic mirroring (T1020.001) with the real kernel. On the
 // namespace LAN the victim's own traffic is copied with tc mirred into a
 // VXLAN (and, where the kernel has it, ERSPAN) device whose remote is a
-// collector host; the bridge capture is scanned. Benign counterpart: a plain
-// VXLAN overlay between two hosts, traffic both ways. Needs root; see README.md.
+// collector host; without a kernel ERSPAN device, an Open vSwitch (userspace
+// datapath) mirror into an ERSPAN tunnel port does it. The bridge capture is
+// scanned. Benign counterpart: a plain VXLAN overlay between two hosts,
+// traffic both ways. Needs root (and openvswitch-switch where the kernel lacks
+// ERSPAN); see README.md.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
 import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
-import { UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { GATEWAY, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { ovsMissing, ovsUnderlay, startOvs } from '../helpers/ovs.js';
 
 const COLLECTOR: HostSpec = { name: 'collector', ip: '198.18.0.30', mac: '02:53:57:00:00:1e' };
 const PEER: HostSpec = { name: 'peer', ip: '198.18.0.31', mac: '02:53:57:00:00:1f' };
@@ -70,17 +74,26 @@ async function victimTraffic(lan: Lan): Promise<void> {
   await lan.exec('victim', ['ping', '-n', '-c', '8', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 20_000 });
 }
 
-async function mirrorRun(t: TestContext, name: string, device: string[]): Promise<string | undefined> {
+/** Starts copying the victim's traffic once the capture runs; a string says why it cannot. */
+type MirrorStart = (() => Promise<void>) | string;
+
+/**
+ * Mirrors the victim with a tunnel device and tc; when the kernel refuses the
+ * device, with `fallback` if given.
+ */
+async function mirrorRun(t: TestContext, name: string, device: string[], fallback?: (lan: Lan) => Promise<MirrorStart>): Promise<string | undefined> {
   const lan = await mirrorLan(t);
   if (!lan) return undefined;
+  let start: MirrorStart = () => mirrorInto(lan, device[0]!);
   const refused = await addDevice(lan, 'victim', device);
-  if (refused) {
-    t.skip(refused);
+  if (refused) start = fallback ? await fallback(lan) : refused;
+  if (typeof start === 'string') {
+    t.skip(refused === start ? start : `${refused}; ${start}`);
     return undefined;
   }
   const pcap = join(workDir, `${name}.pcap`);
   const cap = await lan.startCapture(pcap);
-  await mirrorInto(lan, device[0]!);
+  await start();
   await victimTraffic(lan);
   await cap.stop();
   return pcap;
@@ -116,11 +129,42 @@ test('VXLAN mirror of the victim to a collector is T1020.001 naming the collecto
   );
 });
 
+/**
+ * The same tap with Open vSwitch's userspace datapath, which builds ERSPAN
+ * itself: the victim's eth0 on a netdev bridge that holds its address, and a
+ * mirror of eth0 into an ERSPAN port (OVS, too, puts `key` in the session id).
+ */
+async function ovsErspan(t: TestContext, lan: Lan): Promise<MirrorStart> {
+  const missing = ovsMissing(['ovs-appctl']);
+  if (missing) return missing;
+  const ovs = await startOvs(t, lan, 'victim', mkdtempSync(join(workDir, 'ovs-')));
+  await ovsUnderlay(lan, ovs, VICTIM, 'br-phy', GATEWAY.ip);
+  // Without a neighbour entry OVS drops copies while it resolves the collector by ARP.
+  await ovs.appctl(['tnl/arp/set', 'br-phy', COLLECTOR.ip, COLLECTOR.mac]);
+  // Port and mirror in one transaction: as a plain port, the tunnel would get
+  // flooded broadcasts, including OVS's own ARP requests for the collector (a loop).
+  return async () => {
+    await ovs.vsctl([
+      'add-port', 'br-phy', 'er0', '--', 'set', 'interface', 'er0', 'type=erspan', `options:remote_ip=${COLLECTOR.ip}`, 'options:key=100', 'options:erspan_ver=1', 'options:erspan_idx=123',
+      '--', '--id=@src', 'get', 'port', 'eth0',
+      '--', '--id=@out', 'get', 'port', 'er0',
+      '--', '--id=@m', 'create', 'mirror', 'name=tap-victim', 'select-src-port=@src', 'select-dst-port=@src', 'output-port=@out',
+      '--', 'set', 'bridge', 'br-phy', 'mirrors=@m',
+    ]);
+  };
+}
+
 test('ERSPAN mirror of the victim to a collector is T1020.001', { timeout: 90_000 }, async (t) => {
   // Linux puts the GRE key in the ERSPAN session id field; `erspan 123` is the index.
   const device = ['er0', 'type', 'erspan', 'seq', 'key', '100', 'local', VICTIM.ip, 'remote', COLLECTOR.ip, 'erspan_ver', '1', 'erspan', '123'];
-  const pcap = await mirrorRun(t, 'erspan-mirror', device);
+  const pcap = await mirrorRun(t, 'erspan-mirror', device, (lan) => ovsErspan(t, lan));
   if (!pcap) return;
+  await t.test('capture holds ERSPAN (GRE protocol 0x88be or 0x22eb) from the victim to the collector', (st) =>
+    work.withPcap(st, pcap, () => {
+      const gre = tcpdumpPackets(pcap, `ip proto 47 and src host ${VICTIM.ip} and dst host ${COLLECTOR.ip}`, ['-v']);
+      assert.ok(gre.filter((l) => /0x88be|0x22eb|ERSPAN/i.test(l)).length >= 8, `too few ERSPAN packets:\n${gre.slice(0, 5).join('\n')}`);
+    }),
+  );
   await t.test('scan reports mirror-erspan-tzsp with the collector, the source and the session', (st) =>
     work.withPcap(st, pcap, () => {
       const r = scan(pcap);

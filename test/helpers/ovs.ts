@@ -7,18 +7,24 @@
 import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingTool, sleep, type Background, type Lan } from './netns-lan.js';
+import { LAN_CIDR, missingTool, sleep, type Background, type HostSpec, type Lan } from './netns-lan.js';
 
 export const OVS_TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl'] as const;
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 
 /** Skips the test, naming the tool and its package, when Open vSwitch is not installed. */
 export function skipUnlessOvs(t: TestContext): boolean {
-  let why = missingTool(OVS_TOOLS);
-  if (!why && !existsSync(SCHEMA)) why = `Open vSwitch schema missing: ${SCHEMA}`;
+  const why = ovsMissing();
   if (!why) return true;
-  t.skip(`${why} (Debian package openvswitch-switch)`);
+  t.skip(why);
   return false;
+}
+
+/** Why this private Open vSwitch cannot run (tool or schema missing, with the package), or undefined. */
+export function ovsMissing(extraTools: readonly string[] = []): string | undefined {
+  let why = missingTool([...OVS_TOOLS, ...extraTools]);
+  if (!why && !existsSync(SCHEMA)) why = `Open vSwitch schema missing: ${SCHEMA}`;
+  return why && `${why} (Debian package openvswitch-switch)`;
 }
 
 export interface Ovs {
@@ -26,6 +32,8 @@ export interface Ovs {
   readonly rundir: string;
   /** ovs-vsctl against this instance; waits until ovs-vswitchd applied the change. */
   vsctl(args: readonly string[]): Promise<string>;
+  /** ovs-appctl against this instance's ovs-vswitchd. */
+  appctl(args: readonly string[]): Promise<string>;
   /** Stops ovs-vswitchd, then ovsdb-server (SIGTERM, SIGKILL after a grace period). Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -56,5 +64,24 @@ export async function startOvs(t: TestContext, lan: Lan, node: string, dir: stri
   procs.push(daemon('ovs-vswitchd', [`unix:${sock}`]));
   // Two VLAN headers parsed (QinQ). Without --no-wait this returns once ovs-vswitchd has applied it, so it is up.
   await vsctl(['set', 'Open_vSwitch', '.', 'other_config:vlan-limit=2']);
-  return { rundir: dir, vsctl, stop };
+  const appctl = async (args: readonly string[]): Promise<string> =>
+    (await lan.exec(node, ['ovs-appctl', `--target=${join(dir, 'ovs-vswitchd.ctl')}`, ...args], { timeoutMs: 30_000 })).stdout;
+  return { rundir: dir, vsctl, appctl, stop };
+}
+
+/**
+ * Puts `host`'s eth0 on a new netdev bridge and moves its address (and MAC)
+ * to the bridge's internal port, with the default route via `gateway`: the
+ * "br-phy" setup OVS userspace tunnel ports need for their underlay, since
+ * native tunnelling routes and resolves neighbours only on OVS bridges.
+ */
+export async function ovsUnderlay(lan: Lan, ovs: Ovs, host: HostSpec, bridge: string, gateway: string): Promise<void> {
+  const ipIn = (args: string[]): Promise<unknown> => lan.exec(host.name, ['ip', ...args], { timeoutMs: 10_000 });
+  await ovs.vsctl(['add-br', bridge, '--', 'set', 'bridge', bridge, 'datapath_type=netdev', `other_config:hwaddr=${host.mac}`, '--', 'add-port', bridge, 'eth0']);
+  await ipIn(['addr', 'flush', 'dev', 'eth0']);
+  await ipIn(['link', 'set', bridge, 'up']);
+  await ipIn(['addr', 'add', `${host.ip}/${LAN_CIDR.split('/')[1]}`, 'dev', bridge]);
+  await ipIn(['route', 'add', 'default', 'via', gateway, 'dev', bridge]);
+  // OVS also learns the route from the kernel, asynchronously; adding it here makes it present now.
+  await ovs.appctl(['ovs/route/add', LAN_CIDR, bridge]);
 }
