@@ -1,7 +1,8 @@
 // End to end: bettercap's spoofing modules on a namespace LAN (arp.spoof,
-// dns.spoof on top of it, and dhcp6.spoof, the mitm6 technique), captured on
-// the bridge, then `sniffwatch scan` on the capture. Needs root and Debian's
-// bettercap (2.32); see README.md.
+// dns.spoof on top of it, dhcp6.spoof, the mitm6 technique, and ndp.spoof),
+// captured on the bridge, then `sniffwatch scan` on the capture. Needs root
+// and Debian's bettercap (2.32); see README.md. IPv6 only in ULA fd53:7720::/47
+// and link-local.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ const workDir = work.path;
 
 const INTRANET = 'intranet.example';
 const INTRANET_ADDR = '198.18.0.50';
+const LAN6_PREFIX = 'fd53:7720::';
+const ROGUE6_PREFIX = 'fd53:7721::';
 
 /**
  * Starts a bettercap session on the attacker's eth0 that runs `commands`
@@ -214,13 +217,19 @@ test('bettercap arp.spoof + dns.spoof: the spoofed intranet name is reported wit
   );
 });
 
-test('bettercap dhcp6.spoof (mitm6) is reported as a rogue DHCPv6 server naming itself as DNS server', { timeout: 90_000 }, async (t) => {
-  if (!(await skipUnless(t, ['bettercap', 'mount', 'dhclient']))) return;
+/** A LAN with IPv6 on, or undefined after skipping the test (bettercap, `tools` or kernel IPv6 missing). */
+async function freshIpv6Lan(t: TestContext, tools: string[]): Promise<Lan | undefined> {
+  if (!(await skipUnless(t, ['bettercap', 'mount', ...tools]))) return undefined;
   if (!existsSync('/proc/net/if_inet6')) {
     t.skip('needs IPv6 in the kernel: /proc/net/if_inet6 is missing');
-    return;
+    return undefined;
   }
-  const lan = await freshLan(t, { ipv6: true });
+  return freshLan(t, { ipv6: true });
+}
+
+test('bettercap dhcp6.spoof (mitm6) is reported as a rogue DHCPv6 server naming itself as DNS server', { timeout: 90_000 }, async (t) => {
+  const lan = await freshIpv6Lan(t, ['dhclient']);
+  if (!lan) return;
   const [victimLl, attackerLl] = await Promise.all([waitLinkLocal(lan, 'victim'), waitLinkLocal(lan, 'attacker')]);
   const pcap = join(workDir, 'dhcp6-spoof.pcap');
   const cap = await lan.startCapture(pcap);
@@ -260,6 +269,87 @@ test('bettercap dhcp6.spoof (mitm6) is reported as a rogue DHCPv6 server naming 
       assert.ok(hasEntity(hit, 'ip', attackerLl, 'attacker'), describe([hit]));
       assert.ok(hasEntity(hit, 'ip', attackerLl, 'dns-server'), describe([hit]));
       assert.ok(hasEntity(hit, 'ip', victimLl, 'victim'), describe([hit]));
+      assertExit(r, 1);
+    }),
+  );
+});
+
+/** The victim's neighbour cache entry for `ip` ("<ip> lladdr <mac> [router] STATE"), or ''. */
+async function victimNeighbour(lan: Lan, ip: string): Promise<string> {
+  const r = await lan.exec('victim', ['ip', '-6', 'neigh', 'show', ip, 'dev', 'eth0'], { timeoutMs: 5000 });
+  return r.stdout.trim();
+}
+
+test('bettercap ndp.spoof impersonating the IPv6 router to the victim is reported against bettercap\'s MAC', { timeout: 100_000 }, async (t) => {
+  const lan = await freshIpv6Lan(t, ['radvd']);
+  if (!lan) return;
+  // A forwarding gateway advertising itself with radvd: the established router whose link-local address bettercap claims.
+  await lan.exec('gateway', ['ip', '-6', 'addr', 'add', `${LAN6_PREFIX}1/64`, 'dev', 'eth0', 'nodad']);
+  await lan.sysctl('gateway', 'net.ipv6.conf.all.forwarding', '1');
+  const [gatewayLl, victimLl] = await Promise.all([waitLinkLocal(lan, 'gateway'), waitLinkLocal(lan, 'victim'), waitLinkLocal(lan, 'attacker')]);
+  const pcap = join(workDir, 'ndp-spoof.pcap');
+  const cap = await lan.startCapture(pcap);
+  const radvdConf = join(workDir, 'gateway-radvd.conf');
+  writeFileSync(radvdConf, `interface eth0 {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  prefix ${LAN6_PREFIX}/64 { };\n};\n`);
+  const radvd = lan.spawn('gateway', ['radvd', '-n', '-m', 'stderr', '-C', radvdConf, '-p', join(workDir, 'gateway-radvd.pid')], 'gateway radvd');
+  await sleep(4500);
+  // The true binding on the wire and in the victim's cache (a host drops advertisements for addresses it has no entry for);
+  // the victim in the attacker's neighbour table, which is where bettercap looks its targets up.
+  await Promise.all([
+    lan.exec('victim', ['ping', '-6', '-n', '-c', '2', '-i', '0.3', '-I', 'eth0', gatewayLl], { timeoutMs: 10_000 }),
+    lan.exec('attacker', ['ping', '-6', '-n', '-c', '2', '-i', '0.3', '-I', 'eth0', victimLl], { timeoutMs: 10_000 }),
+  ]);
+  const attackerNeigh = (await lan.exec('attacker', ['ip', '-6', 'neigh', 'show', 'dev', 'eth0'], { timeoutMs: 5000 })).stdout;
+  assert.ok(attackerNeigh.includes(`${victimLl} lladdr ${VICTIM.mac}`), `attacker has no neighbour entry for ${victimLl}:\n${attackerNeigh}`);
+  const before = await victimNeighbour(lan, gatewayLl);
+  const ping = lan.spawn('victim', ['ping', '-6', '-n', '-i', '0.5', '-w', '40', '-I', 'eth0', gatewayLl], 'victim ping -6');
+
+  // The neighbour is the router's link-local address; the RA prefix (default d00d::) is kept inside the ULA range.
+  const commands = [
+    `set ndp.spoof.targets ${victimLl}`,
+    `set ndp.spoof.neighbour ${gatewayLl}`,
+    `set ndp.spoof.prefix ${ROGUE6_PREFIX}`,
+    'set ndp.spoof.prefix.length 64',
+    'ndp.spoof on',
+    'sleep 10',
+    'q',
+  ];
+  const session = await startBettercap(lan, 'bettercap ndp.spoof', commands, /ndp spoofer started/);
+  const during: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    await sleep(1000);
+    during.push(await victimNeighbour(lan, gatewayLl));
+  }
+  await waitSessionEnd(t, session, 30_000);
+  await ping.stop('SIGINT', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await settleAndStop(cap, 1000);
+  t.diagnostic(`victim's entry for ${gatewayLl} before: ${before}; during: ${during.join(' | ')}`);
+
+  await t.test('bettercap\'s advertisements claim the router\'s address for its MAC, and the victim took it', (st) =>
+    work.withPcap(st, pcap, () => {
+      const forged = tcpdumpPackets(pcap, 'icmp6 and ip6[40] == 136', ['-e', '-v']).filter((l) => l.includes(`${ATTACKER.mac} > ${VICTIM.mac}`));
+      assert.ok(
+        forged.some((l) => l.includes(`tgt is ${gatewayLl}`) && l.includes(`link-address option (2), length 8 (1): ${ATTACKER.mac}`)),
+        `no advertisement of ${gatewayLl} from ${ATTACKER.mac} to the victim; bettercap said:\n${session.output().slice(0, 3000)}`,
+      );
+      assert.ok(before.includes(`lladdr ${GATEWAY.mac}`), `victim did not know the router before: ${before}`);
+      assert.ok(during.some((e) => e.includes(`lladdr ${ATTACKER.mac}`)), `victim's cache never pointed ${gatewayLl} at ${ATTACKER.mac}: ${during.join(' | ')}`);
+    }),
+  );
+  await t.test('scan reports ND spoofing at high or above naming bettercap\'s MAC as attacker and the router\'s address as impersonated', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      const hits = atLeast(r.findings, 'high').filter(
+        (f) => f.rule_id.startsWith('ndp-') && hasEntity(f, 'mac', ATTACKER.mac, 'attacker') && hasEntity(f, 'ip', gatewayLl, 'impersonated'),
+      );
+      assert.ok(hits.length > 0, `no high ndp-* finding naming ${ATTACKER.mac} as attacker and ${gatewayLl} as impersonated:\n${describe(r.findings)}`);
+      assert.ok(hits.every((f) => f.attack.techniques.includes('T1557')), describe(hits));
+      st.diagnostic(`ndp findings: ${hits.map((f) => `${f.rule_id} ${f.severity}`).join(', ')}`);
+      for (const owner of [GATEWAY.mac, VICTIM.mac]) {
+        const blamed = atLeast(r.findings, 'medium').filter((f) => hasEntity(f, 'mac', owner, 'attacker'));
+        assert.deepEqual(blamed.map((f) => f.rule_id), [], `${owner} is blamed:\n${describe(blamed)}`);
+      }
       assertExit(r, 1);
     }),
   );
