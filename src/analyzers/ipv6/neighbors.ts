@@ -5,6 +5,7 @@ import { eui64Mac, IP6_WORDS, ip6EqualsStored, isMulticast6, isUnspecified6, sto
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
 import { BoundedMap } from '../../util/bounded-map.js';
+import { NumberList } from '../../util/number-list.js';
 import type { AnalyzerContext } from '../analyzer.js';
 import { recordBindingChange, type BindingHistory } from '../binding-history.js';
 import { ip6Entity, macEntity, receiverEntities } from './entities.js';
@@ -59,7 +60,7 @@ class Neighbor implements BindingHistory {
 }
 
 class MacClaims {
-  readonly rivals: number[] = [];
+  readonly rivals = new NumberList(MAX_RIVALS);
   /** Addresses it took from another MAC (text, for findings). */
   readonly taken: string[] = [];
   floodStart = 0;
@@ -173,10 +174,10 @@ export class NeighborWatch {
       return;
     }
     const claims = this.claims(mac);
-    if (!claims.rivals.includes(previous) && claims.rivals.length < MAX_RIVALS) claims.rivals.push(previous);
+    claims.rivals.add(previous);
     if (!claims.taken.includes(ip) && claims.taken.length < MAX_RIVALS) claims.taken.push(ip);
     const prevClaims = this.claims(previous);
-    if (!prevClaims.rivals.includes(mac) && prevClaims.rivals.length < MAX_RIVALS) prevClaims.rivals.push(mac);
+    prevClaims.rivals.add(mac);
 
     const routerMac = this.routers.routerMac(pkt.buf, off);
     const router = n.router || this.routers.isRouter(pkt.buf, off);
@@ -210,7 +211,11 @@ export class NeighborWatch {
     if (takeover) severity = router ? 'critical' : 'high';
     else if (foreign) severity = 'medium';
     const why = takeover
-      ? `, which also took ${claims.taken.filter((x) => x !== ip).join(', ') || 'addresses'} from ${claims.rivals.filter((r) => r !== previous).map(macToString).join(', ')}`
+      ? `, which also took ${claims.taken.filter((x) => x !== ip).join(', ') || 'addresses'} from ${claims.rivals
+          .toArray()
+          .filter((r) => r !== previous)
+          .map(macToString)
+          .join(', ')}`
       : foreign
         ? ` although the address is derived from ${macToString(previous)}`
         : ' (a replaced NIC, or a first claim by an impostor)';
