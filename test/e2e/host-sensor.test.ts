@@ -188,6 +188,8 @@ test('a blocked event loop: tcpdump -c 1 and its shell exit before JavaScript ru
     sh.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
     });
+    // 'exit' can come before the pipe's data: the pid is read once stdout is closed too.
+    const closed = new Promise<void>((resolve) => sh.once('close', () => resolve()));
     // Busy for a second (a loaded `watch`), and on until the shell is a zombie that only this blocked
     // process could reap: by then tcpdump has exited and been reaped, nothing of it is left in /proc.
     const busy = Date.now() + 1000;
@@ -196,7 +198,7 @@ test('a blocked event loop: tcpdump -c 1 and its shell exit before JavaScript ru
       // the event loop handles nothing meanwhile
     }
     assert.equal(procState(sh.pid!), 'Z', 'the shell and its tcpdump exited while the event loop was blocked');
-    await exited(sh);
+    await closed;
     const pid = Number(out.trim());
     assert.ok(Number.isInteger(pid) && pid > 0, `tcpdump pid from the shell: ${JSON.stringify(out)}`);
     assert.equal(procState(pid), '', 'tcpdump is gone from /proc');
