@@ -27,7 +27,7 @@ import {
   Packet,
 } from './packet.js';
 import { decodeGre, decodeUdpTunnel } from './tunnels.js';
-import { readMac, u32be } from './bytes.js';
+import { readMac } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
 // its bounds against the captured length and records why it stopped; nothing
@@ -58,7 +58,7 @@ export function isSupportedLinktype(linktype: number): boolean {
 /** Fills `pkt` from `frame`. Returns false when the link type is not supported. */
 export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
   pkt.reset();
-  pkt.buf = frame.data;
+  pkt.setBuffer(frame.data);
   pkt.start = frame.offset;
   pkt.end = frame.offset + frame.caplen;
   pkt.frameNo = frame.frameNo;
@@ -195,8 +195,8 @@ export function decodeIpv4(pkt: Packet, off: number): void {
   pkt.l3End = Math.min(pkt.end, off + totalLen);
   pkt.ttl = buf[off + 8]!;
   pkt.ipProto = buf[off + 9]!;
-  pkt.ip4Src = u32be(buf, off + 12);
-  pkt.ip4Dst = u32be(buf, off + 16);
+  pkt.ip4Src = pkt.view.getUint32(off + 12);
+  pkt.ip4Dst = pkt.view.getUint32(off + 16);
   const fragment = buf.readUInt16BE(off + 6);
   pkt.ipFragment = (fragment & 0x1fff) !== 0;
   if (!pkt.ipFragment) decodeTransport(pkt, off + ihl);
@@ -276,8 +276,8 @@ function decodeTransport(pkt: Packet, off: number): void {
     }
     pkt.srcPort = buf.readUInt16BE(off);
     pkt.dstPort = buf.readUInt16BE(off + 2);
-    pkt.tcpSeq = u32be(buf, off + 4);
-    pkt.tcpAck = u32be(buf, off + 8);
+    pkt.tcpSeq = pkt.view.getUint32(off + 4);
+    pkt.tcpAck = pkt.view.getUint32(off + 8);
     pkt.tcpFlags = buf[off + 13]!;
     pkt.payloadStart = Math.min(pkt.l3End, off + dataOff);
     pkt.payloadEnd = pkt.l3End;
@@ -294,7 +294,7 @@ function decodeTransport(pkt: Packet, off: number): void {
  */
 export function decodeInner(outer: Packet, inner: Packet): void {
   inner.reset();
-  inner.buf = outer.buf;
+  inner.setBuffer(outer.buf);
   inner.start = outer.innerStart;
   inner.end = outer.innerEnd;
   inner.frameNo = outer.frameNo;

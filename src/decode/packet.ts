@@ -44,6 +44,12 @@ export const MAX_ENCAP_DEPTH = 4;
 
 export class Packet {
   buf: Buffer = Buffer.alloc(0);
+  /**
+   * The same bytes as buf. TurboFan compiles DataView reads to loads, never
+   * to calls, so 32-bit fields of 2^30 and above (addresses, sequence
+   * numbers) reach the packet without being boxed on the way.
+   */
+  view: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   /** Frame bounds inside buf. */
   start = 0;
   end = 0;
@@ -101,6 +107,13 @@ export class Packet {
   malformed: string | null = null;
   /** Layer that was malformed: "ethernet", "arp", "ipv4", ... */
   malformedLayer: string | null = null;
+
+  /** Points the packet at another buffer; the view follows only when the buffer changes (once per read chunk). */
+  setBuffer(buf: Buffer): void {
+    if (buf === this.buf) return;
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
 
   reset(): void {
     this.ethSrc = -1;

@@ -81,7 +81,7 @@ function only(findings: Finding[], rule: string): Finding[] {
 function packetOf(frame: Buffer): Packet {
   const pkt = new Packet();
   pkt.reset();
-  pkt.buf = frame;
+  pkt.setBuffer(frame);
   pkt.start = 0;
   pkt.end = frame.length;
   decodeEthernet(pkt, 0);
