@@ -362,6 +362,9 @@ interface OverheadResult {
   pairedOverheadPercent: number;
   /** CPU time sniffwatch run added (its own and its children's), median over pairs. */
   cpuOverheadSeconds: number;
+  /** sniffwatch's own CPU time per guarded run (median, and the largest), from --stats; null when the CLI lacks it. */
+  sniffwatchCpuSeconds: number | null;
+  sniffwatchCpuMaxSeconds: number | null;
   /** Anything sniffwatch run wrote on stderr (notes, findings) in the guarded runs. */
   sniffwatchStderr: string[];
 }
@@ -369,8 +372,10 @@ interface OverheadResult {
 async function measureOverhead(build: string, command: (outDir: string) => string[], runs: number, opts: Options): Promise<OverheadResult> {
   const pairs: OverheadPair[] = [];
   const said = new Set<string>();
+  const ownCpu: number[] = [];
   const work = tempDir('sniffwatch-host-bench-build-');
-  const guard = (argv: string[]): string[] => [process.execPath, opts.cli, 'run', '--policy', 'audit', '--', ...argv];
+  const stats = cliHasStats(opts.cli);
+  const guard = (argv: string[]): string[] => [process.execPath, opts.cli, 'run', '--policy', 'audit', ...(stats ? ['--stats'] : []), '--', ...argv];
   // One unmeasured run of each: the page cache, npx's cache and the JIT start warm for both.
   timed(command(join(work, 'warm')), ROOT);
   timed(guard(command(join(work, 'warm'))), ROOT);
@@ -382,7 +387,11 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
       const argv = command(join(work, `${kind}${i}`));
       const r = timed(kind === 'guarded' ? guard(argv) : argv, ROOT);
       if (r.status !== 0) throw new Error(`${build}${kind === 'guarded' ? ' under sniffwatch run' : ''} exited ${r.status}:\n${r.stderr.slice(-2000)}`);
-      if (kind === 'guarded') for (const l of r.stderr.split('\n')) if (l.startsWith('sniffwatch')) said.add(l);
+      if (kind === 'guarded') {
+        for (const l of r.stderr.split('\n')) if (l.startsWith('sniffwatch') && !STATS_LINE.test(l)) said.add(l);
+        const own = STATS_LINE.exec(r.stderr);
+        if (own) ownCpu.push(Number(own[1]));
+      }
       got[kind] = r;
     }
     const others = Math.max(got.plain!.othersCpuPercent, got.guarded!.othersCpuPercent);
@@ -407,8 +416,19 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
     overheadPercent: round((guardedMedian / plainMedian - 1) * 100, 2),
     pairedOverheadPercent: round((pairedDiffMedian / plainMedian) * 100, 2),
     cpuOverheadSeconds: round(median(use.map((p) => p.guardedCpu - p.plainCpu)), 3),
+    sniffwatchCpuSeconds: ownCpu.length > 0 ? round(median(ownCpu), 3) : null,
+    sniffwatchCpuMaxSeconds: ownCpu.length > 0 ? round(Math.max(...ownCpu), 3) : null,
     sniffwatchStderr: [...said],
   };
+}
+
+/** The stats line of `sniffwatch run --stats`: its own CPU (all its threads, not the command's). */
+const STATS_LINE = /^sniffwatch: run: stats: .*? sniffwatch used (\d+\.\d+) s of CPU/m;
+
+/** Builds of the CLI from before --stats existed are still measured, without it. */
+function cliHasStats(cli: string): boolean {
+  const r = spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8' });
+  return r.stdout.includes('--stats');
 }
 
 interface FixedCost {
@@ -493,12 +513,31 @@ function printStorm(s: Exclude<Awaited<ReturnType<typeof measureStorm>>, string>
   console.log(clean.length > 0 ? `\nHighest rate with zero loss: ${Math.max(...clean.map((t) => t.rate))} execs/s` : '\nEvery step lost events');
 }
 
-function printOverhead(list: OverheadResult[]): void {
+/**
+ * An upper bound on the wall time run adds, from quantities that do not swing with the VM: the
+ * command starts later and sniffwatch exits after it (fixed cost), and every CPU second sniffwatch
+ * uses could at worst be taken from the command (on a machine the command keeps fully busy).
+ */
+function overheadBound(o: OverheadResult, fixed: FixedCost): { seconds: number; percent: number } | null {
+  if (o.sniffwatchCpuMaxSeconds === null) return null;
+  const seconds = (fixed.startGuardedMs - fixed.startPlainMs + fixed.endGuardedMs - fixed.endPlainMs) / 1000 + o.sniffwatchCpuMaxSeconds;
+  return { seconds: round(seconds, 3), percent: round((seconds / o.plainMedian) * 100, 2) };
+}
+
+function printOverhead(list: OverheadResult[], fixed: FixedCost): void {
   console.log('\n`sniffwatch run --policy audit` overhead\n');
   console.log('| build | clean pairs | plain (median) | under run (median) | ratio | overhead | paired diff (median) | CPU overhead |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const o of list) {
     console.log(`| ${o.build} | ${o.clean} of ${o.pairs.length} | ${o.plainMedian.toFixed(3)} s | ${o.guardedMedian.toFixed(3)} s | ${o.ratio.toFixed(4)} | ${o.overheadPercent}% | ${(o.pairedDiffMedian * 1000).toFixed(0)} ms (${o.pairedOverheadPercent}%) | ${(o.cpuOverheadSeconds * 1000).toFixed(0)} ms |`);
+  }
+  console.log('\nBound from fixed cost plus sniffwatch\'s own CPU (largest over the runs), against the plain median:\n');
+  console.log('| build | sniffwatch CPU (median) | sniffwatch CPU (largest) | fixed cost | bound | bound % |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const o of list) {
+    const b = overheadBound(o, fixed);
+    if (b === null) console.log(`| ${o.build} | - | - | - | - | not measured (the CLI has no --stats) |`);
+    else console.log(`| ${o.build} | ${(o.sniffwatchCpuSeconds! * 1000).toFixed(0)} ms | ${(o.sniffwatchCpuMaxSeconds! * 1000).toFixed(0)} ms | ${(b.seconds * 1000 - o.sniffwatchCpuMaxSeconds! * 1000).toFixed(0)} ms | ${(b.seconds * 1000).toFixed(0)} ms | ${b.percent}% |`);
   }
   for (const o of list) if (o.sniffwatchStderr.length > 0) console.log(`\n${o.build}: sniffwatch run said:\n  ${o.sniffwatchStderr.join('\n  ')}`);
 }
@@ -624,7 +663,11 @@ async function main(): Promise<void> {
       overhead.push({ ...(await measureOverhead('job script', job.command, opts.longRuns, opts)), command: `sh job.sh TMP (${readFileSync(job.script, 'utf8').split('\n').slice(2, -2).map((l) => l.trim()).join('; ')})` });
       save();
     }
-    if (overhead.length > 0) printOverhead(overhead);
+    if (overhead.length > 0) {
+      results.runOverheadBound = overhead.map((o) => ({ build: o.build, ...overheadBound(o, fixed) }));
+      save();
+      printOverhead(overhead, fixed);
+    }
   }
   console.log(`\nresults: ${opts.out}`);
 }

@@ -4,7 +4,7 @@ import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { SniffwatchConfig } from '../config/config.js';
 import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
-import type { HostSensors, ProcessHit } from '../host/index.js';
+import type { HostSensors, HostSensorStats, ProcessHit } from '../host/index.js';
 import type { ProcessSubscription } from '../host/process-subscription.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import type { LiveFormat } from '../outputs/live.js';
@@ -45,6 +45,7 @@ export interface RunFlags {
   config?: string;
   minSeverity: Severity;
   pollMs: string;
+  stats?: boolean;
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -154,6 +155,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     if (started.error !== undefined) fail(started.error);
   }
 
+  const commandStart = performance.now();
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals): void => {
     try {
@@ -172,6 +174,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
       resolve({ status: code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0) });
     });
   });
+  const commandSeconds = (performance.now() - commandStart) / 1000;
   for (const sig of FORWARDED) process.off(sig, forward);
   if (result.note) process.stderr.write(`sniffwatch: ${result.note}\n`);
 
@@ -189,6 +192,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     const where = file ? ` (written to ${flags.output})` : '';
     process.stderr.write(`sniffwatch: run: ${shown.length} finding(s), ${serious.length} medium or above${killed.size > 0 ? `, ${killed.size} process(es) killed` : ''}${where}\n`);
   }
+  if (flags.stats) process.stderr.write(`sniffwatch: run: ${statsLine(sensors.stats(), commandSeconds)}\n`);
   let status = result.status;
   if (flags.policy !== 'audit' && serious.length > 0) {
     process.stderr.write(`sniffwatch: policy ${flags.policy}: exit ${EXIT_POLICY} because of ${serious.length} finding(s) of medium or above (the command itself exited ${result.status})\n`);
@@ -206,6 +210,17 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     }
   }
   process.exit(status);
+}
+
+/** What the guard cost: its own CPU (all its threads, not the command's), next to the command's wall time. */
+function statsLine(stats: HostSensorStats, commandSeconds: number): string {
+  const usage = process.resourceUsage();
+  const user = usage.userCPUTime / 1e6;
+  const system = usage.systemCPUTime / 1e6;
+  return (
+    `stats: command ran ${commandSeconds.toFixed(3)} s; sniffwatch used ${(user + system).toFixed(3)} s of CPU (user ${user.toFixed(3)} s, system ${system.toFixed(3)} s, ` +
+    `${(usage.maxRSS / 1024).toFixed(1)} MiB peak RSS); ${stats.execs} exec event(s) handled (${stats.mode}), ${stats.lost} lost, ${stats.polls} poll(s), slowest poll ${stats.slowestPollMs.toFixed(1)} ms`
+  );
 }
 
 export function addRunCommand(program: Command): void {
@@ -227,5 +242,6 @@ export function addRunCommand(program: Command): void {
     .option('--config <file>', 'YAML configuration (host.allow, host.mirror_collectors)')
     .addOption(new Option('--min-severity <level>', 'write findings of this severity and above').choices([...SEVERITIES]).default('low'))
     .option('--poll-ms <ms>', 'how often /proc, /sys and the kernel log are read', '250')
+    .option('--stats', "print sniffwatch's own CPU time, peak memory and event counts on stderr when the command ends")
     .action((command: string[], flags: RunFlags) => runCommand(command, flags));
 }
