@@ -191,7 +191,9 @@ function defaultServerPort(port: number): boolean {
 
 export class TcpReassembler<S = unknown> {
   readonly stats: ReassemblerStats = { flowsCreated: 0, flowsEvicted: 0, flowsRefused: 0, gaps: 0, bytesSkipped: 0, bytesDelivered: 0, overlapsTrimmed: 0 };
-  private readonly buckets = new Map<number, TcpFlow<S>>();
+  /** Chains of flows by hash & bucketMask; a plain array, because a Map lookup per packet costs more than the rest of the lookup. */
+  private readonly buckets: (TcpFlow<S> | null)[];
+  private readonly bucketMask: number;
   private count = 0;
   /** Most recently active first. */
   private lruHead: TcpFlow<S> | null = null;
@@ -239,6 +241,11 @@ export class TcpReassembler<S = unknown> {
     this.gapTimeoutMs = opts.gapTimeoutMs ?? 3000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
     this.seed = opts.hashSeed ?? randomBytes(4).readUInt32BE(0);
+    // Four buckets per flow at most (capped): chains stay short at a full table, so MAX_CHAIN only stops crafted collisions.
+    let n = 1024;
+    while (n < this.maxFlows * 4 && n < 1 << 22) n *= 2;
+    this.buckets = new Array<TcpFlow<S> | null>(n).fill(null);
+    this.bucketMask = n - 1;
   }
 
   /** Flows in the table. */
@@ -258,7 +265,7 @@ export class TcpReassembler<S = unknown> {
     this.readEndpoints(pkt);
     const flags = pkt.tcpFlags;
     const h = this.hashPacket(pkt);
-    let flow = this.buckets.get(h) ?? null;
+    let flow = this.buckets[h & this.bucketMask] as TcpFlow<S> | null;
     let fromClient = false;
     let chain = 0;
     while (flow !== null) {
@@ -390,7 +397,7 @@ export class TcpReassembler<S = unknown> {
 
   private chainLength(h: number): number {
     let n = 0;
-    for (let f = this.buckets.get(h) ?? null; f !== null; f = f.chainNext) n++;
+    for (let f = this.buckets[h & this.bucketMask] as TcpFlow<S> | null; f !== null; f = f.chainNext) n++;
     return n;
   }
 
@@ -419,8 +426,8 @@ export class TcpReassembler<S = unknown> {
     flow.hash = h;
     flow.firstSeenMs = this.now;
     flow.handshake = (flags & TCP_SYN) !== 0;
-    flow.chainNext = this.buckets.get(h) ?? null;
-    this.buckets.set(h, flow);
+    flow.chainNext = this.buckets[h & this.bucketMask] as TcpFlow<S> | null;
+    this.buckets[h & this.bucketMask] = flow;
     flow.inTable = true;
     this.count++;
     this.stats.flowsCreated++;
@@ -677,10 +684,10 @@ export class TcpReassembler<S = unknown> {
 
   private unlink(flow: TcpFlow<S>): void {
     flow.inTable = false;
-    const head = this.buckets.get(flow.hash) ?? null;
+    const b = flow.hash & this.bucketMask;
+    const head = this.buckets[b] as TcpFlow<S> | null;
     if (head === flow) {
-      if (flow.chainNext === null) this.buckets.delete(flow.hash);
-      else this.buckets.set(flow.hash, flow.chainNext);
+      this.buckets[b] = flow.chainNext;
     } else {
       for (let f = head; f !== null; f = f.chainNext) {
         if (f.chainNext === flow) {
