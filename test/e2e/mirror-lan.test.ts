@@ -1,8 +1,8 @@
 // End to end: traffic mirroring (T1020.001) with the real kernel. On the
 // namespace LAN the victim's own traffic is copied with tc mirred into a
 // VXLAN (and, where the kernel has it, ERSPAN) device whose remote is a
-// collector host; without a kernel ERSPAN device, an Open vSwitch (userspace
-// datapath) mirror into an ERSPAN tunnel port does it. The bridge capture is
+// collector host; without kernel GRE/ERSPAN devices, an Open vSwitch (userspace
+// datapath) mirror into a GRE or ERSPAN tunnel port does it. The bridge capture is
 // scanned. Benign counterpart: a plain VXLAN overlay between two hosts,
 // traffic both ways. Needs root (and openvswitch-switch where the kernel lacks
 // ERSPAN); see README.md.
@@ -130,11 +130,12 @@ test('VXLAN mirror of the victim to a collector is T1020.001 naming the collecto
 });
 
 /**
- * The same tap with Open vSwitch's userspace datapath, which builds ERSPAN
- * itself: the victim's eth0 on a netdev bridge that holds its address, and a
- * mirror of eth0 into an ERSPAN port (OVS, too, puts `key` in the session id).
+ * The same tap with Open vSwitch's userspace datapath, which builds GRE and
+ * ERSPAN itself: the victim's eth0 on a netdev bridge that holds its address,
+ * and a mirror of eth0 into a tunnel port of `type` (OVS puts `key` in the GRE
+ * key, and in ERSPAN's session id).
  */
-async function ovsErspan(t: TestContext, lan: Lan): Promise<MirrorStart> {
+async function ovsTunnelMirror(t: TestContext, lan: Lan, type: 'gre' | 'erspan', options: string[]): Promise<MirrorStart> {
   const missing = ovsMissing(['ovs-appctl']);
   if (missing) return missing;
   const ovs = await startOvs(t, lan, 'victim', mkdtempSync(join(workDir, 'ovs-')));
@@ -145,19 +146,41 @@ async function ovsErspan(t: TestContext, lan: Lan): Promise<MirrorStart> {
   // flooded broadcasts, including OVS's own ARP requests for the collector (a loop).
   return async () => {
     await ovs.vsctl([
-      'add-port', 'br-phy', 'er0', '--', 'set', 'interface', 'er0', 'type=erspan', `options:remote_ip=${COLLECTOR.ip}`, 'options:key=100', 'options:erspan_ver=1', 'options:erspan_idx=123',
+      'add-port', 'br-phy', 'tun0', '--', 'set', 'interface', 'tun0', `type=${type}`, `options:remote_ip=${COLLECTOR.ip}`, ...options.map((o) => `options:${o}`),
       '--', '--id=@src', 'get', 'port', 'eth0',
-      '--', '--id=@out', 'get', 'port', 'er0',
+      '--', '--id=@out', 'get', 'port', 'tun0',
       '--', '--id=@m', 'create', 'mirror', 'name=tap-victim', 'select-src-port=@src', 'select-dst-port=@src', 'output-port=@out',
       '--', 'set', 'bridge', 'br-phy', 'mirrors=@m',
     ]);
   };
 }
 
+test('GRE (Ethernet over GRE) mirror of the victim to a collector is T1020.001 naming the collector', { timeout: 90_000 }, async (t) => {
+  const device = ['gt0', 'type', 'gretap', 'key', '77', 'local', VICTIM.ip, 'remote', COLLECTOR.ip];
+  const pcap = await mirrorRun(t, 'gre-mirror', device, (lan) => ovsTunnelMirror(t, lan, 'gre', ['key=77']));
+  if (!pcap) return;
+  await t.test('capture holds Ethernet-over-GRE (protocol 0x6558) from the victim to the collector', (st) =>
+    work.withPcap(st, pcap, () => {
+      const gre = tcpdumpPackets(pcap, `ip proto 47 and src host ${VICTIM.ip} and dst host ${COLLECTOR.ip}`, ['-v']);
+      assert.ok(gre.filter((l) => /0x6558|ETHERNET|TEB/i.test(l)).length >= 8, `too few GRE packets carrying Ethernet:\n${gre.slice(0, 5).join('\n')}`);
+    }),
+  );
+  await t.test('scan reports T1020.001 with the collector, the mirroring host and the mirrored peer', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = t1020(r.findings).find((f) => hasEntity(f, 'ip', COLLECTOR.ip, 'collector'));
+      assert.ok(hit, `no T1020.001 finding naming collector ${COLLECTOR.ip}:\n${describe(r.findings)}`);
+      assert.equal(hit.rule_id, 'mirror-tunnel-copies');
+      assert.ok(hasEntity(hit, 'ip', VICTIM.ip, 'source'), describe([hit]));
+      assert.ok(hasEntity(hit, 'ip', UPSTREAM.ip, 'mirrored'), describe([hit]));
+    }),
+  );
+});
+
 test('ERSPAN mirror of the victim to a collector is T1020.001', { timeout: 90_000 }, async (t) => {
   // Linux puts the GRE key in the ERSPAN session id field; `erspan 123` is the index.
   const device = ['er0', 'type', 'erspan', 'seq', 'key', '100', 'local', VICTIM.ip, 'remote', COLLECTOR.ip, 'erspan_ver', '1', 'erspan', '123'];
-  const pcap = await mirrorRun(t, 'erspan-mirror', device, (lan) => ovsErspan(t, lan));
+  const pcap = await mirrorRun(t, 'erspan-mirror', device, (lan) => ovsTunnelMirror(t, lan, 'erspan', ['key=100', 'erspan_ver=1', 'erspan_idx=123']));
   if (!pcap) return;
   await t.test('capture holds ERSPAN (GRE protocol 0x88be or 0x22eb) from the victim to the collector', (st) =>
     work.withPcap(st, pcap, () => {
