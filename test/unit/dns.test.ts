@@ -11,6 +11,8 @@ import {
   ipv6Bytes,
   ipv6UdpFrame,
   nbAddress,
+  neighborAdvertFrame,
+  neighborSolicitFrame,
   netbiosEncodedName,
   ntlmAuthenticateMessage,
   TCP_ACK,
@@ -20,7 +22,7 @@ import {
 } from '../../src/craft/frames.js';
 import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { newRawFrame } from '../../src/capture/frame.js';
-import { defaultConfig, parseConfig } from '../../src/config/config.js';
+import { ConfigError, defaultConfig, parseConfig } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import { ip4ToString, ip6ToString, parseIp4 } from '../../src/decode/addr.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
@@ -40,6 +42,7 @@ import {
 import { Packet } from '../../src/decode/packet.js';
 import { AddrBook, isIp6Id } from '../../src/analyzers/name-resolution/addr-book.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../src/decode/ntlmssp.js';
+import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
 
 const GW: Host = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
@@ -685,6 +688,133 @@ test('benign: a DNS server answering A and AAAA over IPv6, retransmissions inclu
   assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
 });
 
+// ---- answers pointing at a Neighbor Discovery spoofer -------------------------
+
+/** The router's addresses: its link-local and the global one it also serves DNS on. */
+const ROUTER_LL = 'fe80::1';
+/** The attacker's own global address (not EUI-64: only Neighbor Discovery ties it to its MAC). */
+const ATTACKER_G: Host6 = { mac: ATTACKER.mac, ip: 'fd00:53::66' };
+
+/** The router answers the victims' solicitations for both of its addresses, with the Router flag. */
+function routerResolved(t: number): TimedFrame[] {
+  return [ROUTER_LL, RESOLVER6.ip].flatMap((ip, i) => [
+    { t: t + i * 0.01, frame: neighborSolicitFrame(CLIENT6.mac, CLIENT6.ip, ip) },
+    { t: t + i * 0.01 + 0.001, frame: neighborAdvertFrame(GW.mac, ip, { target: ip, targetMac: GW.mac, router: true, solicited: true, override: true }, CLIENT6.mac, CLIENT6.ip) },
+  ]);
+}
+
+/** bettercap ndp.spoof: unsolicited Override advertisements of a router address with the attacker's MAC, sent as the router to the victim. */
+function ndpSpoof(t: number, target: string, victim: Host6 = CLIENT6, from = target): TimedFrame {
+  return { t, frame: neighborAdvertFrame(ATTACKER.mac, from, { target, targetMac: ATTACKER.mac, router: true, override: true }, victim.mac, victim.ip) };
+}
+
+function contestedOf(findings: Finding[]): Finding[] {
+  return findings.filter((f) => f.rule_id === 'dns-answer-points-to-contested-host');
+}
+
+test('after a Neighbor Discovery takeover, a DNS AAAA answer pointing at the spoofer is reported with its IPv6 address; one pointing at the address it took is not', async () => {
+  const frames: TimedFrame[] = [
+    ...routerResolved(0),
+    // The attacker resolves the victim from its own address: that address is bound to its MAC.
+    { t: 0.5, frame: neighborSolicitFrame(ATTACKER.mac, ATTACKER_G.ip, CLIENT6.ip) },
+  ];
+  for (let i = 0; i < 3; i++) frames.push(ndpSpoof(1 + i, RESOLVER6.ip));
+  frames.push(query6(CLIENT6, RESOLVER6, 44200, 0x7701, 'intranet.lan', 5));
+  frames.push(answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44200, 0x7701, 'intranet.lan', [ATTACKER_G.ip], 5.001));
+  // The router's own name at the router's address: a true answer, although the attacker took that binding.
+  frames.push(query6(CLIENT6, RESOLVER6, 44201, 0x7702, 'gw.lan', 6));
+  frames.push(answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44201, 0x7702, 'gw.lan', [RESOLVER6.ip], 6.001));
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.ok(findings.some((f) => f.rule_id === 'ndp-router-impersonation' && hasEntity(f, 'mac', ATTACKER.mac, 'attacker')), describe(findings));
+  const contested = contestedOf(findings);
+  assert.equal(contested.length, 1, describe(findings));
+  const f = contested[0]!;
+  assert.equal(f.severity, 'high');
+  assert.ok(hasEntity(f, 'ip', ATTACKER_G.ip, 'attacker'), describe([f]));
+  assert.ok(hasEntity(f, 'mac', ATTACKER.mac, 'attacker'), describe([f]));
+  assert.ok(hasEntity(f, 'ip', CLIENT6.ip, 'victim'));
+  assert.ok(hasEntity(f, 'host', 'intranet.lan', 'queried-name'));
+  assert.ok(!hasEntity(f, 'host', 'gw.lan'), describe([f]));
+  assert.equal(f.confidence, 0.85, 'a .lan name is internal');
+  assert.match(f.message, /intranet\.lan \(an internal name\) is at fd00:53::66 \(02:00:00:00:00:66\), a station that took over an IPv6 neighbor binding/);
+});
+
+test('after a Neighbor Discovery takeover sent from the spoofer own link-local address, an LLMNR AAAA answer pointing at that address is reported', async () => {
+  const frames: TimedFrame[] = [...routerResolved(0)];
+  // fake_advertise6-style: the advertisement's source is the attacker's own address, its target the router's.
+  for (let i = 0; i < 2; i++) frames.push(ndpSpoof(1 + i, ROUTER_LL, VICTIM6, ATTACKER6.ip));
+  frames.push(llmnr6Query(VICTIM6, 55000, 60, 'fileserv', 5));
+  frames.push(responderLlmnr6(ATTACKER6, VICTIM6, 55000, 60, 'fileserv', 5.001));
+  const { findings } = await scanFrames(frames);
+  const contested = contestedOf(findings);
+  assert.equal(contested.length, 1, describe(findings));
+  const f = contested[0]!;
+  assert.ok(hasEntity(f, 'ip', ATTACKER6.ip, 'attacker'), describe([f]));
+  assert.ok(hasEntity(f, 'ip', VICTIM6.ip, 'victim'), describe([f]));
+  assert.ok(hasEntity(f, 'host', 'fileserv', 'queried-name'));
+  assert.match(f.message, /^LLMNR answer from fe80::dead:beef:66 tells fe80::a8c1:10ff:fe00:10 that fileserv \(an internal name\) is at fe80::dead:beef:66/);
+});
+
+test('benign: the same AAAA answers without a Neighbor Discovery takeover point at no contested host', async () => {
+  const frames: TimedFrame[] = [
+    ...routerResolved(0),
+    { t: 0.5, frame: neighborSolicitFrame(ATTACKER.mac, ATTACKER_G.ip, CLIENT6.ip) },
+    // The attacker's link-local is known too, from an advertisement of its own.
+    { t: 0.6, frame: neighborAdvertFrame(ATTACKER.mac, ATTACKER6.ip, { target: ATTACKER6.ip, targetMac: ATTACKER.mac, solicited: true, override: true }, VICTIM6.mac, VICTIM6.ip) },
+    query6(CLIENT6, RESOLVER6, 44200, 0x7701, 'intranet.lan', 5),
+    answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44200, 0x7701, 'intranet.lan', [ATTACKER_G.ip], 5.001),
+    llmnr6Query(VICTIM6, 55000, 60, 'fileserv', 6),
+    responderLlmnr6(ATTACKER6, VICTIM6, 55000, 60, 'fileserv', 6.001),
+  ];
+  const { findings, errors } = await scanFrames(frames);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(contestedOf(findings), [], describe(findings));
+  assert.ok(!findings.some((f) => f.rule_id.startsWith('ndp-')), describe(findings));
+});
+
+// ---- IPv6 addresses in the names section ----------------------------------------
+
+const SECOND6: Host6 = { mac: SECOND_RESOLVER.mac, ip: 'fd00:53::2' };
+
+test('names.dns_servers with an IPv6 resolver: in a race its answer is the legitimate one', async () => {
+  // The client asks both resolvers with one id; they answer differently and nothing else tells them apart.
+  const frames: TimedFrame[] = [
+    query6(CLIENT6, RESOLVER6, 44300, 0x88, 'files.example', 1),
+    query6(CLIENT6, SECOND6, 44300, 0x88, 'files.example', 1.0005),
+    answer6(SECOND6.mac, SECOND6.ip, CLIENT6, 44300, 0x88, 'files.example', ['fd00:53::99'], 1.001),
+    answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44300, 0x88, 'files.example', ['2001:db8::50'], 1.002),
+  ];
+  const unclear = (await scanFrames(frames)).findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(unclear && unclear.confidence === 0.4, describe(unclear ? [unclear] : []));
+  const config = parseConfig(`names:\n  dns_servers: [${RESOLVER6.ip}]\n`, 'test.yml', CONFIG_SECTIONS);
+  const { findings } = await scanFrames(frames, config);
+  const race = findings.find((f) => f.rule_id === 'dns-spoofed-response-race');
+  assert.ok(race, describe(findings));
+  assert.match(race.message, /the likely spoofed one is fd00:53::99 from fd00:53::2 .*it does not come from a configured DNS server/);
+  assert.ok(hasEntity(race, 'mac', SECOND6.mac, 'attacker'), describe([race]));
+  assert.ok(hasEntity(race, 'ip', '2001:db8::50', 'legitimate-answer'));
+  assert.ok(hasEntity(race, 'ip', RESOLVER6.ip, 'server'));
+  assert.ok(!race.entities.some((e) => e.role === 'attacker' && (e.value === RESOLVER6.mac || e.value === RESOLVER6.ip)), describe([race]));
+});
+
+test('names.responders with an IPv6 address: that host answering LLMNR and mDNS for many names raises nothing medium or above', async () => {
+  const WINS6: Host6 = { mac: PRINTER.mac, ip: 'fd00:53::5' };
+  const frames: TimedFrame[] = [];
+  ['alpha', 'bravo', 'charlie', 'delta'].forEach((name, i) => {
+    frames.push(llmnr6Query(VICTIM6, 56000 + i, 70 + i, name, i));
+    frames.push(responderLlmnr6(WINS6, VICTIM6, 56000 + i, 70 + i, name, i + 0.001));
+    frames.push(mdns6Query(VICTIM6, `${name}.local`, i + 0.5));
+    frames.push(responderMdns6(WINS6, VICTIM6, `${name}.local`, i + 0.501));
+  });
+  const flagged = await scanFrames(frames);
+  assert.ok(atLeast(flagged.findings, 'medium').some((f) => f.rule_id === 'llmnr-nbtns-poisoning' && hasEntity(f, 'ip', WINS6.ip, 'attacker')), describe(flagged.findings));
+  const config = parseConfig(`names:\n  responders: [${WINS6.ip}]\n`, 'test.yml', CONFIG_SECTIONS);
+  const { findings, errors } = await scanFrames(frames, config);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
+});
+
 // ---- race attribution without history (capture started mid-attack) -------
 
 /** A query with the RD and AD bits dig sets, optionally with an EDNS OPT record. */
@@ -808,12 +938,24 @@ test('a flood of IPv6 queries from ever new addresses keeps the address book and
   assert.ok(stats.stateEntries <= 2 * 16384 + 100, `state entries: ${stats.stateEntries}`);
 });
 
-test('config: the names section is validated', () => {
+test('config: the names section is validated, addresses of both families, a bad one located', () => {
   assert.throws(() => parseConfig('names:\n  dns_servers: [not-an-ip]\n', 'c.yml', CONFIG_SECTIONS), /dns_servers/);
   assert.throws(() => parseConfig('names:\n  resolvers: []\n', 'c.yml', CONFIG_SECTIONS), /unknown key 'resolvers'/);
-  const cfg = parseConfig('names:\n  dns_servers: [198.18.0.1]\n  internal_suffixes: [.Corp.Example.]\n', 'c.yml', CONFIG_SECTIONS);
-  const names = cfg.sections.get('names') as { dnsServers: Set<number>; internalSuffixes: string[] };
-  assert.ok(names.dnsServers.has(parseIp4('198.18.0.1')!));
+  for (const [key, bad] of [
+    ['dns_servers', 'fd00:53::zz'],
+    ['responders', 'fe80::1::2'],
+    ['dns_servers', '198.18.0.256'],
+  ]) {
+    assert.throws(
+      () => parseConfig(`names:\n  ${key}: [198.18.0.1, "${bad}"]\n`, 'c.yml', CONFIG_SECTIONS),
+      (e: unknown) => e instanceof ConfigError && e.message === `c.yml: names.${key}: '${bad}' is not an IPv4 or IPv6 address`,
+    );
+  }
+  const cfg = parseConfig('names:\n  dns_servers: [198.18.0.1, fd00:53::1, "FD00:53:0::1"]\n  responders: [fe80::5]\n  internal_suffixes: [.Corp.Example.]\n', 'c.yml', CONFIG_SECTIONS);
+  const names = cfg.sections.get('names') as { dnsServers: { ip4: number[]; ip6: Buffer[] }; responders: { ip4: number[]; ip6: Buffer[] }; internalSuffixes: string[] };
+  assert.deepEqual(names.dnsServers.ip4, [parseIp4('198.18.0.1')!]);
+  assert.deepEqual(names.dnsServers.ip6.map((b) => ip6ToString(b, 0)), ['fd00:53::1'], 'the same address written twice is listed once');
+  assert.deepEqual(names.responders.ip6.map((b) => ip6ToString(b, 0)), ['fe80::5']);
   assert.deepEqual(names.internalSuffixes, ['corp.example']);
 });
 

@@ -9,6 +9,7 @@ import {
   icmpv4RedirectFrame,
   icmpv6Frame,
   ipv4UdpFrame,
+  ipv6Bytes,
   ipv6UdpFrame,
   ndOption,
   ndRedirectFrame,
@@ -28,6 +29,12 @@ import { decodeIcmp4Redirect, decodeNdRedirect, decodeNeighborMessage, decodeRou
 import { eui64Mac, parseIp6 } from '../../src/decode/ip6-addr.js';
 import { Packet } from '../../src/decode/packet.js';
 import { IPV6_SECTION } from '../../src/analyzers/ipv6/config.js';
+import { ipv6Analyzer } from '../../src/analyzers/ipv6/ipv6-analyzer.js';
+import { PacketEngine } from '../../src/analyzers/engine.js';
+import type { NetworkModel } from '../../src/analyzers/network-model.js';
+import { newRawFrame } from '../../src/capture/frame.js';
+import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
+import { FindingAggregator } from '../../src/findings/aggregate.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
@@ -836,6 +843,55 @@ test('benign neighbor discovery stays below medium: resolution, DAD, a new addre
   assert.ok(hasEntity(moved[0]!, 'mac', PEER.mac, 'previous'));
   assert.equal(only(findings, 'ndp-router-impersonation').length, 0, describe(findings));
   assert.equal(only(findings, 'ndp-unsolicited-override').length, 0, describe(findings));
+});
+
+/** The network model after the ipv6 analyzer has seen `frames` (timestamps from 0). */
+function networkAfter(frames: readonly TimedFrame[]): NetworkModel {
+  const engine = new PacketEngine([ipv6Analyzer], defaultConfig(), new FindingAggregator({ profile: 'production' }));
+  const raw = newRawFrame();
+  raw.linktype = LINKTYPE_ETHERNET;
+  for (const f of frames) {
+    raw.data = f.frame;
+    raw.caplen = raw.origlen = f.frame.length;
+    raw.tsSec = Math.floor(f.t);
+    raw.tsNsec = Math.round((f.t - raw.tsSec) * 1e9);
+    engine.handleFrame(raw);
+  }
+  return engine.network;
+}
+
+test('a neighbor takeover makes the attacker a contest winner: its own addresses count, the addresses it took do not', () => {
+  const own = 'fd53:7700::66';
+  const frames: TimedFrame[] = [
+    ...resolve(1, VICTIM, ROUTER, true),
+    ...resolve(1.5, ROUTER, VICTIM),
+    ...resolve(1.7, VICTIM, PEER),
+    // The attacker resolves the router from its own global address.
+    { t: 2, frame: neighborSolicitFrame(ATTACKER.mac, own, ROUTER.ll) },
+  ];
+  const quiet = networkAfter(frames);
+  assert.equal(quiet.ip6ContestsWon, false, 'no contest, nothing to look up');
+  assert.equal(quiet.contestWonAt6(ipv6Bytes(own), 0), undefined);
+
+  // parasite6 answers for the router at t=10 s, then sends a spoofed advertisement from its own link-local address at t=20 s.
+  frames.push(...resolve(10, VICTIM, ROUTER, true), parasiteAnswer(10.002, VICTIM, ROUTER.ll, true));
+  frames.push({ t: 20, frame: neighborAdvertFrame(ATTACKER.mac, ATTACKER.ll, { target: VICTIM.ll, targetMac: ATTACKER.mac, override: true }, ROUTER.mac, ROUTER.ll) });
+  const network = networkAfter(frames);
+  assert.equal(network.ip6ContestsWon, true);
+  const wonAt = (ip: string): number | undefined => network.contestWonAt6(ipv6Bytes(ip), 0);
+  const start = wonAt(own);
+  assert.ok(start !== undefined, 'its own address, bound to its MAC');
+  assert.equal(wonAt(ATTACKER.ll), start, 'the source address of its advertisement');
+  assert.equal(wonAt(eui64LinkLocal(ATTACKER.mac)), start, 'an address derived from its MAC that Neighbor Discovery has not shown');
+  assert.equal(wonAt(ROUTER.ll), undefined, 'the router address it took belongs to the router');
+  assert.equal(wonAt(VICTIM.ll), undefined, 'the victim address it took belongs to the victim');
+  assert.equal(wonAt(PEER.ll), undefined);
+  assert.equal(network.contestWinnerMac6(ipv6Bytes(own), 0), parseMac(ATTACKER.mac));
+  assert.equal(network.contestWinnerMac6(ipv6Bytes(ROUTER.ll), 0), -1);
+  assert.equal(network.contestWinnerMac6(ipv6Bytes(PEER.ll), 0), -1, 'a station that won nothing');
+  // A replaced NIC (one move, no rival) makes no winner.
+  const replaced = networkAfter([...resolve(1, VICTIM, PEER), { t: 5, frame: neighborAdvertFrame('02:00:00:00:00:21', PEER.ll, { target: PEER.ll, targetMac: '02:00:00:00:00:21', override: true }) }]);
+  assert.equal(replaced.ip6ContestsWon, false);
 });
 
 test('a neighbor advertisement flood from random MACs and addresses keeps state bounded', async () => {

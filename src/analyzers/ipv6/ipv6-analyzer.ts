@@ -50,6 +50,8 @@ export class Ipv6Analyzer implements Analyzer {
     this.servers = new Dhcp6Watch(ctx, cfg, this.routers);
     this.redirects = new RedirectWatch(ctx, this.routers);
     this.neighbors = new NeighborWatch(ctx, this.routers);
+    // The names analyzer asks whose address an answer points at.
+    ctx.network.useNeighborBindings(this.neighbors);
   }
 
   onIcmp(pkt: Packet): void {

@@ -1,13 +1,14 @@
 import { ip6ToString, isGroupMac, isVirtualRouterMac, macToString } from '../../decode/addr.js';
-import { fnv1a } from '../../decode/dns.js';
 import type { NeighborMessage } from '../../decode/icmp6.js';
-import { eui64Mac, IP6_WORDS, ip6EqualsStored, isMulticast6, isUnspecified6, storedIp6ToString, storeIp6 } from '../../decode/ip6-addr.js';
+import { eui64Mac, isMulticast6, isUnspecified6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
 import { BoundedMap } from '../../util/bounded-map.js';
+import { Ip6Table } from '../../util/ip6-table.js';
 import { NumberList } from '../../util/number-list.js';
 import type { AnalyzerContext } from '../analyzer.js';
 import { recordBindingChange, type BindingHistory } from '../binding-history.js';
+import type { NeighborBindings } from '../network-model.js';
 import { ip6Entity, macEntity, receiverEntities } from './entities.js';
 import type { RouterWatch } from './routers.js';
 
@@ -36,7 +37,6 @@ const FLOOD_COUNT = 5;
 const FLOOD_WINDOW_MS = 10_000;
 
 class Neighbor implements BindingHistory {
-  readonly ip = new Uint32Array(IP6_WORDS);
   /** Earlier MACs (oldest first) and when each last held the address. */
   readonly history: number[] = [];
   readonly historyUntil: number[] = [];
@@ -45,17 +45,8 @@ class Neighbor implements BindingHistory {
   /** Advertised with the Router flag by its first MAC. */
   router = false;
 
-  constructor(
-    buf: Buffer,
-    off: number,
-    public mac: number,
-  ) {
-    storeIp6(this.ip, 0, buf, off);
+  constructor(public mac: number) {
     this.firstMac = mac;
-  }
-
-  text(): string {
-    return storedIp6ToString(this.ip, 0);
   }
 }
 
@@ -75,8 +66,9 @@ const enum Claim {
   Override,
 }
 
-export class NeighborWatch {
-  private readonly neighbors = new BoundedMap<number, Neighbor>(MAX_NEIGHBORS);
+export class NeighborWatch implements NeighborBindings {
+  /** Never refreshed: the least recently added address is forgotten first. */
+  private readonly neighbors = new Ip6Table<Neighbor>(MAX_NEIGHBORS, PROBES);
   private readonly macs = new BoundedMap<number, MacClaims>(MAX_MACS);
 
   constructor(
@@ -86,6 +78,23 @@ export class NeighborWatch {
 
   get size(): number {
     return this.neighbors.size + this.macs.size;
+  }
+
+  /**
+   * The MAC whose own address buf[off] is: the MAC it is bound to when that
+   * is the first it was seen at (not one that took it over); for an address
+   * Neighbor Discovery has not shown, the MAC of its EUI-64 interface
+   * identifier, if it has one. Else -1.
+   */
+  ownerOf(buf: Buffer, off: number): number {
+    const slot = this.neighbors.find(buf, off);
+    return slot === -1 ? eui64Mac(buf, off) : this.ownMacAt(slot);
+  }
+
+  /** The MAC the address in `slot` is bound to when it is that MAC's own (the first it was seen at), else -1. */
+  private ownMacAt(slot: number): number {
+    const n = this.neighbors.valueAt(slot);
+    return n !== undefined && n.mac === n.firstMac ? n.mac : -1;
   }
 
   /** A Neighbor Solicitation (not DAD): its source address is at its source link-layer option, else at the frame's source. */
@@ -109,28 +118,6 @@ export class NeighborWatch {
     this.learn(pkt, pkt.ip6SrcOff, mac, Claim.Weak, null);
   }
 
-  private find(buf: Buffer, off: number): Neighbor | undefined {
-    const h = fnv1a(buf, off, 16);
-    for (let p = 0; p < PROBES; p++) {
-      const n = this.neighbors.get((h + p) >>> 0);
-      if (n !== undefined && ip6EqualsStored(n.ip, 0, buf, off)) return n;
-    }
-    return undefined;
-  }
-
-  /** Enters a new address under the first free key of its hash (not at all when every probe is taken). */
-  private add(buf: Buffer, off: number, mac: number): Neighbor | undefined {
-    const h = fnv1a(buf, off, 16);
-    for (let p = 0; p < PROBES; p++) {
-      const key = (h + p) >>> 0;
-      if (this.neighbors.has(key)) continue;
-      const n = new Neighbor(buf, off, mac);
-      this.neighbors.set(key, n);
-      return n;
-    }
-    return undefined;
-  }
-
   private claims(mac: number): MacClaims {
     let m = this.macs.get(mac);
     if (!m) {
@@ -143,10 +130,14 @@ export class NeighborWatch {
   private learn(pkt: Packet, off: number, mac: number, claim: Claim, na: NeighborMessage | null): void {
     const buf = pkt.buf;
     if (mac === -1 || mac === 0 || isGroupMac(mac) || isMulticast6(buf, off) || isUnspecified6(buf, off)) return;
-    const n = this.find(buf, off);
-    if (!n) {
-      const added = this.add(buf, off, mac);
-      if (added && na?.router) added.router = true;
+    // Not entered at all when every probe key is taken (crafted collisions).
+    const slot = this.neighbors.intern(buf, off);
+    if (slot === -1) return;
+    const n = this.neighbors.valueAt(slot);
+    if (n === undefined) {
+      const added = new Neighbor(mac);
+      if (na?.router) added.router = true;
+      this.neighbors.setValue(slot, added);
       return;
     }
     if (n.mac === mac) {
@@ -164,7 +155,7 @@ export class NeighborWatch {
     const earlier = recordBindingChange(n, previous, mac, t, MAX_HISTORY);
     const flipFlop = earlier !== undefined && t - earlier <= FLIP_FLOP_WINDOW_MS && t >= earlier;
     n.mac = mac;
-    const ip = n.text();
+    const ip = ip6ToString(pkt.buf, off);
     if (isVirtualRouterMac(previous) || isVirtualRouterMac(mac)) {
       this.ctx.report('ndp-address-takeover', `${ip}|${macToString(mac)}`, pkt, {
         message: `${ip} moved from ${macToString(previous)} to ${macToString(mac)} (first-hop redundancy virtual MAC: failover)`,
@@ -226,10 +217,30 @@ export class NeighborWatch {
     });
   }
 
+  /** Names the attacker of a binding contest: records it as a contest winner and returns the finding's entities. */
   private blame(pkt: Packet, off: number, attacker: number, legit: number): Entity[] {
+    this.noteWinner(pkt, off, attacker);
     const entities: Entity[] = [macEntity(attacker, 'attacker'), ip6Entity(pkt.buf, off, 'impersonated'), macEntity(legit, 'legitimate')];
     if (pkt.ethSrc === attacker) entities.push(...receiverEntities(pkt));
     return entities;
+  }
+
+  /**
+   * Records the attacker as an address contest winner, so that name answers
+   * pointing at it are weighed (the names analyzer): by MAC, which covers the
+   * addresses it owns, and by the message's source address when the attacker
+   * sent it from an address of its own rather than the one it claims.
+   */
+  private noteWinner(pkt: Packet, off: number, attacker: number): void {
+    const network = this.ctx.network;
+    const t = pkt.timeMs;
+    network.noteContestWinnerMac6(attacker, t);
+    const buf = pkt.buf;
+    const src = pkt.ip6SrcOff;
+    if (pkt.ethSrc !== attacker || isUnspecified6(buf, src) || buf.compare(buf, src, src + 16, off, off + 16) === 0) return;
+    // A source not seen before is first seen at the attacker; one it took from another station is that station's.
+    const slot = this.neighbors.find(buf, src);
+    if (slot === -1 || this.ownMacAt(slot) === attacker) network.noteContestWinner6(buf, src, t);
   }
 
   /** Unsolicited advertisements with Override from one MAC: a host announces a new address once, parasite6 -l and fake_advertise6 repeat. */

@@ -75,8 +75,12 @@ export const CONTEST_WINDOW_MS = 10 * 60_000;
 /** Clock slack: a contest recorded this much after the answer still counts. */
 const CONTEST_SLACK_MS = 1_000;
 
+/** Whether a contest won at `won` (undefined: never) counts for an answer at `now`. */
+export function isRecentContest(won: number | undefined, now: number): won is number {
+  return won !== undefined && now >= won - CONTEST_SLACK_MS && now - won <= CONTEST_WINDOW_MS;
+}
+
 /** Whether the station at IPv4 `ip` won an ARP/DHCP address contest (see NetworkModel) shortly before `now`. */
 export function wonContestRecently(network: NetworkModel, ip: number, now: number): boolean {
-  const won = network.contestWonAt(ip);
-  return won !== undefined && now >= won - CONTEST_SLACK_MS && now - won <= CONTEST_WINDOW_MS;
+  return isRecentContest(network.contestWonAt(ip), now);
 }

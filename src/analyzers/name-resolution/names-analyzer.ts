@@ -1,20 +1,20 @@
-import { ip4ToString } from '../../decode/addr.js';
-import { decodeNameMessage, DnsMessage, nameHashOf, nameProtoOfPorts, NameProto, TYPE_A, TYPE_NB, type NameTable } from '../../decode/dns.js';
+import { ip4ToString, ip6ToString, macToString } from '../../decode/addr.js';
+import { decodeNameMessage, DnsMessage, nameHashOf, nameProtoOfPorts, NameProto, TYPE_A, TYPE_AAAA, TYPE_NB, type NameTable } from '../../decode/dns.js';
 import type { Packet } from '../../decode/packet.js';
 import { sectionOf } from '../../config/config.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { AddrBook } from './addr-book.js';
-import { namesConfigSection, type NamesConfig } from './config.js';
+import { listedIp6, namesConfigFor, namesConfigSection, type NamesConfig } from './config.js';
 import { DnsSpoofingTracker } from './dns-spoofing.js';
-import { ipEntity, macEntities, nameEntity, nameText, protoLabel, toUnicast, wonContestRecently } from './entities.js';
+import { ipEntity, ipTextEntity, isRecentContest, macEntities, nameEntity, nameText, protoLabel, toUnicast } from './entities.js';
 import { LocalPoisoningTracker } from './local-poisoning.js';
 
 // Name resolution attacks: DNS spoofing (T1557) and LLMNR/NBT-NS/mDNS
 // poisoning (T1557.001), over IPv4 and IPv6. Decodes every DNS-format message
 // once into a reused DnsMessage and hands it to the DNS transaction tracker or
 // the local-name tracker; answers pointing at a station that just won an
-// ARP/DHCP contest are checked here for every protocol. Addresses of both
-// families are AddrBook ids.
+// address contest (ARP, DHCP, Neighbor Discovery) are checked here for every
+// protocol. Addresses of both families are AddrBook ids.
 
 /** IPv6 addresses the book holds: clients, servers and answering hosts. */
 const MAX_IP6_ADDRESSES = 16_384;
@@ -75,10 +75,12 @@ export class NamesAnalyzer implements Analyzer {
   private readonly dns: DnsSpoofingTracker;
   private readonly local: LocalPoisoningTracker;
   private readonly internal: InternalNames;
-  private readonly book = new AddrBook(MAX_IP6_ADDRESSES);
+  private readonly book: AddrBook;
 
   constructor(private readonly ctx: AnalyzerContext) {
-    this.cfg = sectionOf(ctx.config, namesConfigSection);
+    const section = sectionOf(ctx.config, namesConfigSection);
+    this.book = new AddrBook(MAX_IP6_ADDRESSES, listedIp6(section));
+    this.cfg = namesConfigFor(section, this.book);
     this.dns = new DnsSpoofingTracker(ctx, this.cfg, this.book);
     this.local = new LocalPoisoningTracker(ctx, this.cfg, this.book);
     this.internal = new InternalNames(this.cfg);
@@ -120,40 +122,70 @@ export class NamesAnalyzer implements Analyzer {
     this.checkContestedAnswers(pkt, msg, src);
   }
 
-  /** An answer steering a client to a station that just took over an IPv4 address (ARP poisoning, rogue DHCP). */
+  /**
+   * An answer steering a client to a station that just won an address
+   * contest: an A or NB record pointing at an ARP poisoner or rogue DHCP
+   * server, an AAAA record at a Neighbor Discovery spoofer.
+   */
   private checkContestedAnswers(pkt: Packet, msg: DnsMessage, src: number): void {
     if (msg.rcode !== 0) return;
+    const network = this.ctx.network;
+    const buf = pkt.buf;
     const t = pkt.timeMs;
-    const type = msg.proto === NameProto.Nbns ? TYPE_NB : TYPE_A;
+    const nb = msg.proto === NameProto.Nbns;
+    const type4 = nb ? TYPE_NB : TYPE_A;
+    // Until an IPv6 contest is won (the usual case), AAAA records are not looked up.
+    const check6 = !nb && network.ip6ContestsWon;
     let lastAddr = -1;
+    let lastOff6 = -1;
     for (let i = 0; i < msg.answerCount; i++) {
-      const addr = msg.ansAddr4[i]!;
-      if (msg.ansType[i] !== type || addr === lastAddr) continue;
-      lastAddr = addr;
-      if (!wonContestRecently(this.ctx.network, addr, t)) continue;
-      const slot = msg.ansName[i]!;
-      const asked = this.local.querierOf(msg, slot, src, t);
-      // An mDNS host announcing its own name unasked steers nobody.
-      if (msg.proto === NameProto.Mdns && asked === -1) continue;
-      const book = this.book;
-      const client = toUnicast(pkt) ? book.dst(pkt) : asked;
-      const internal = this.internal.isInternal(msg.names, slot);
-      const name = nameText(msg, slot);
-      const ago = Math.max(0, Math.round((t - this.ctx.network.contestWonAt(addr)!) / 1000));
-      this.ctx.report('dns-answer-points-to-contested-host', `${ip4ToString(addr)}|${client === -1 ? '*' : book.text(client)}`, pkt, {
-        message:
-          `${protoLabel(msg.proto)} answer from ${book.text(src)} tells ${client === -1 ? 'the network' : book.text(client)} that ` +
-          `${name}${internal ? ' (an internal name)' : ''} is at ${ip4ToString(addr)}, a station that won an ARP/DHCP address contest ${ago} s earlier`,
-        entities: [
-          ipEntity(book, addr, 'attacker'),
-          nameEntity(name, 'queried-name'),
-          ...(client === -1 ? [] : [ipEntity(book, client, 'victim')]),
-          ipEntity(book, src, 'source'),
-          ...macEntities(pkt.ethSrc, 'source'),
-        ],
-        confidence: internal ? 0.85 : 0.7,
-      });
+      const type = msg.ansType[i];
+      if (type === type4) {
+        const addr = msg.ansAddr4[i]!;
+        if (addr === lastAddr) continue;
+        lastAddr = addr;
+        const won = network.contestWonAt(addr);
+        if (isRecentContest(won, t)) this.reportContested(pkt, msg, i, src, won, -1);
+      } else if (check6 && type === TYPE_AAAA) {
+        const off = msg.ansDataOff[i]!;
+        if (lastOff6 !== -1 && buf.compare(buf, off, off + 16, lastOff6, lastOff6 + 16) === 0) continue;
+        lastOff6 = off;
+        const won = network.contestWonAt6(buf, off);
+        if (isRecentContest(won, t)) this.reportContested(pkt, msg, i, src, won, off);
+      }
     }
+  }
+
+  /** Reports answer `i`, won at `won`; `off6` is where its IPv6 address is, -1 for an IPv4 one. */
+  private reportContested(pkt: Packet, msg: DnsMessage, i: number, src: number, won: number, off6: number): void {
+    const t = pkt.timeMs;
+    const slot = msg.ansName[i]!;
+    const asked = this.local.querierOf(msg, slot, src, t);
+    // An mDNS host announcing its own name unasked steers nobody.
+    if (msg.proto === NameProto.Mdns && asked === -1) return;
+    const book = this.book;
+    const client = toUnicast(pkt) ? book.dst(pkt) : asked;
+    const internal = this.internal.isInternal(msg.names, slot);
+    const name = nameText(msg, slot);
+    const ago = Math.max(0, Math.round((t - won) / 1000));
+    const v6 = off6 !== -1;
+    const addr = v6 ? ip6ToString(pkt.buf, off6) : ip4ToString(msg.ansAddr4[i]!);
+    const mac = v6 ? this.ctx.network.contestWinnerMac6(pkt.buf, off6) : -1;
+    const contest = v6 ? 'took over an IPv6 neighbor binding (Neighbor Discovery spoofing)' : 'won an ARP/DHCP address contest';
+    this.ctx.report('dns-answer-points-to-contested-host', `${addr}|${client === -1 ? '*' : book.text(client)}`, pkt, {
+      message:
+        `${protoLabel(msg.proto)} answer from ${book.text(src)} tells ${client === -1 ? 'the network' : book.text(client)} that ` +
+        `${name}${internal ? ' (an internal name)' : ''} is at ${addr}${mac === -1 ? '' : ` (${macToString(mac)})`}, a station that ${contest} ${ago} s earlier`,
+      entities: [
+        ipTextEntity(addr, 'attacker'),
+        ...macEntities(mac, 'attacker'),
+        nameEntity(name, 'queried-name'),
+        ...(client === -1 ? [] : [ipEntity(book, client, 'victim')]),
+        ipEntity(book, src, 'source'),
+        ...macEntities(pkt.ethSrc, 'source'),
+      ],
+      confidence: internal ? 0.85 : 0.7,
+    });
   }
 }
 
