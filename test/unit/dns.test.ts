@@ -756,6 +756,28 @@ test('after a Neighbor Discovery takeover sent from the spoofer own link-local a
   assert.match(f.message, /^LLMNR answer from fe80::dead:beef:66 tells fe80::a8c1:10ff:fe00:10 that fileserv \(an internal name\) is at fe80::dead:beef:66/);
 });
 
+test('a DNS race over IPv6 where both answers come through the spoofer: the one pointing at the Neighbor Discovery spoofer is the forgery', async () => {
+  // The forgery comes first from the attacker's MAC, the resolver's own answer after it; the capture holds no earlier answer of the resolver.
+  const race = (t: number, id: number): TimedFrame[] => [
+    query6(CLIENT6, RESOLVER6, 44300 + id, id, 'intranet.lan', t),
+    answer6(ATTACKER.mac, RESOLVER6.ip, CLIENT6, 44300 + id, id, 'intranet.lan', [ATTACKER_G.ip], t + 0.001),
+    answer6(RESOLVER6.mac, RESOLVER6.ip, CLIENT6, 44300 + id, id, 'intranet.lan', ['2001:db8::50'], t + 0.004),
+  ];
+  const attacked: TimedFrame[] = [...routerResolved(0), { t: 0.5, frame: neighborSolicitFrame(ATTACKER.mac, ATTACKER_G.ip, CLIENT6.ip) }];
+  for (let i = 0; i < 3; i++) attacked.push(ndpSpoof(1 + i, RESOLVER6.ip));
+  const { findings } = await scanFrames([...attacked, ...race(5, 1)]);
+  const f = findings.find((x) => x.rule_id === 'dns-spoofed-response-race');
+  assert.ok(f, describe(findings));
+  assert.ok(hasEntity(f, 'ip', ATTACKER_G.ip, 'spoofed-answer'), describe([f]));
+  assert.ok(hasEntity(f, 'ip', '2001:db8::50', 'legitimate-answer'), describe([f]));
+  assert.match(f.message, /it points at fd00:53::66, a station that recently took over an IPv6 neighbor binding/);
+  // The same race without the takeover: nothing in the capture tells the two answers apart.
+  const unclear = (await scanFrames([...routerResolved(0), ...race(5, 1)])).findings.find((x) => x.rule_id === 'dns-spoofed-response-race');
+  assert.ok(unclear, 'the race is still reported');
+  assert.match(unclear.message, /which one is forged is unclear from this capture/, describe([unclear]));
+  assert.ok(!unclear.entities.some((e) => e.role === 'spoofed-answer'), describe([unclear]));
+});
+
 test('benign: the same AAAA answers without a Neighbor Discovery takeover point at no contested host', async () => {
   const frames: TimedFrame[] = [
     ...routerResolved(0),

@@ -7,7 +7,7 @@ import { NumberList } from '../../util/number-list.js';
 import type { AnalyzerContext } from '../analyzer.js';
 import type { AddrBook } from './addr-book.js';
 import type { NamesConfig } from './config.js';
-import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, wonContestRecently } from './entities.js';
+import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, wonContestRecently, wonContestRecently6 } from './entities.js';
 import { FifoMap } from './fifo-map.js';
 
 // DNS spoofing on the wire (T1557), over IPv4 and IPv6: the transaction table
@@ -509,6 +509,8 @@ export class DnsSpoofingTracker {
     for (const a of [first, second]) {
       const winner = a.addr4.find((ip) => wonContestRecently(this.ctx.network, ip, now));
       if (winner !== undefined) return { spoofed: a, why: `it points at ${ip4ToString(winner)}, a station that recently won an ARP/DHCP address contest` };
+      const winner6 = this.ctx.network.ip6ContestsWon ? a.addrs.find((text) => wonContestRecently6(this.ctx.network, text, now)) : undefined;
+      if (winner6 !== undefined) return { spoofed: a, why: `it points at ${winner6}, a station that recently took over an IPv6 neighbor binding (Neighbor Discovery spoofing)` };
     }
     const servers = this.cfg.dnsServers;
     if (servers.has(first.shape.src) !== servers.has(second.shape.src)) {

@@ -1,6 +1,6 @@
 import { ip4ToString, ip6ToString, macToString } from '../../decode/addr.js';
 import { NAME_PROTO_LABELS, TYPE_A, TYPE_AAAA, TYPE_NB, NameProto, type DnsMessage } from '../../decode/dns.js';
-import { isMulticast6 } from '../../decode/ip6-addr.js';
+import { isMulticast6, parseIp6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
 import type { NetworkModel } from '../network-model.js';
@@ -83,4 +83,10 @@ export function isRecentContest(won: number | undefined, now: number): won is nu
 /** Whether the station at IPv4 `ip` won an ARP/DHCP address contest (see NetworkModel) shortly before `now`. */
 export function wonContestRecently(network: NetworkModel, ip: number, now: number): boolean {
   return isRecentContest(network.contestWonAt(ip), now);
+}
+
+/** The same for an address as text (answers kept for a race); IPv4 text is never an IPv6 winner. */
+export function wonContestRecently6(network: NetworkModel, text: string, now: number): boolean {
+  const bytes = text.includes(':') ? parseIp6(text) : undefined;
+  return bytes !== undefined && isRecentContest(network.contestWonAt6(bytes, 0), now);
 }
