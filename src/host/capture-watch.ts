@@ -124,14 +124,14 @@ export class PacketSocketTable {
   }
 }
 
-/** Scans /proc/PID/fd for socket:[inode] links, namespace members first, within a budget of readlinks. */
-function findSocketOwners(wanted: Set<number>, wantedNs: Set<number>, scan: ProcScan): Map<number, number[]> {
-  const found = new Map<number, number[]>();
+/**
+ * Calls `visit` with each fd link of the processes in `order`, within a budget
+ * of readlinks, until it returns true (done).
+ */
+function scanFds(order: readonly number[], visit: (pid: number, fd: string, link: string) => boolean): void {
   let budget = FD_BUDGET;
-  const inNs = (p: number): boolean => wantedNs.has(scan.netnsOf(p) ?? 0);
-  const order = [...scan.pids.filter((p) => inNs(p)), ...scan.pids.filter((p) => !inNs(p))];
   for (const pid of order) {
-    if (budget <= 0 || found.size >= wanted.size) break;
+    if (budget <= 0) return;
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);
@@ -139,16 +139,49 @@ function findSocketOwners(wanted: Set<number>, wantedNs: Set<number>, scan: Proc
       continue;
     }
     for (const fd of fds.slice(0, FDS_PER_PID)) {
-      if (--budget <= 0) break;
+      if (--budget <= 0) return;
       const link = readLink(`/proc/${pid}/fd/${fd}`);
-      if (!link || !link.startsWith('socket:[')) continue;
-      const inode = Number(link.slice(8, -1));
-      if (!wanted.has(inode)) continue;
-      const list = found.get(inode);
-      if (!list) found.set(inode, [pid]);
-      else if (list.length < 8 && !list.includes(pid)) list.push(pid);
+      if (link && visit(pid, fd, link)) return;
     }
   }
+}
+
+/** Adds pid to the owners of `key`, at most 8 per key. */
+function addOwner<K>(found: Map<K, number[]>, key: K, pid: number): void {
+  const list = found.get(key);
+  if (!list) found.set(key, [pid]);
+  else if (list.length < 8 && !list.includes(pid)) list.push(pid);
+}
+
+/** Scans /proc/PID/fd for socket:[inode] links, namespace members first. */
+function findSocketOwners(wanted: Set<number>, wantedNs: Set<number>, scan: ProcScan): Map<number, number[]> {
+  const found = new Map<number, number[]>();
+  const inNs = (p: number): boolean => wantedNs.has(scan.netnsOf(p) ?? 0);
+  const order = [...scan.pids.filter((p) => inNs(p)), ...scan.pids.filter((p) => !inNs(p))];
+  scanFds(order, (pid, _fd, link) => {
+    if (!link.startsWith('socket:[')) return false;
+    const inode = Number(link.slice(8, -1));
+    if (wanted.has(inode)) addOwner(found, inode, pid);
+    return found.size >= wanted.size;
+  });
+  return found;
+}
+
+/** The device a /dev/net/tun descriptor is attached to: "iff:\tNAME" in /proc/PID/fdinfo/FD. */
+export function parseTunFdinfo(text: string): string | undefined {
+  return /^iff:\s*(\S{1,64})$/m.exec(text)?.[1];
+}
+
+/** Processes holding these tun/tap devices open, by device name (any network namespace). */
+export function findTunHolders(names: ReadonlySet<string>, scan: ProcScan): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  if (names.size === 0) return found;
+  scanFds(scan.pids, (pid, fd, link) => {
+    if (link !== '/dev/net/tun') return false;
+    const iff = parseTunFdinfo(readText(`/proc/${pid}/fdinfo/${fd}`, 4096) ?? '');
+    if (iff !== undefined && names.has(iff)) addOwner(found, iff, pid);
+    return false; // a device may have several holders (multiqueue)
+  });
   return found;
 }
 
@@ -182,7 +215,20 @@ export interface InterfaceState {
   promisc: boolean;
   /** A bridge port, bond or team member: promiscuous by design. */
   member: boolean;
+  /** A port of Open vSwitch's kernel datapath (its master, "ovs-system"). */
+  ovsDatapath?: string;
+  /** A tun/tap device (a process holds it open, e.g. ovs-vswitchd's netdev datapath). */
+  tun?: true;
 }
+
+/** The kernel datapath ovs-vswitchd creates: ports enslaved to it are made promiscuous by the kernel for OVS. */
+const OVS_KERNEL_DATAPATH = 'ovs-system';
+
+/**
+ * Switch daemons whose ports are promiscuous by design (they put them in
+ * promiscuous mode themselves); each is also one of PACKET_SOCKET_DAEMONS.
+ */
+export const SWITCH_DAEMONS: ReadonlySet<string> = new Set(['ovs-vswitchd']);
 
 const MAX_INTERFACES = 4096;
 
@@ -199,12 +245,16 @@ export function readInterfaces(root = '/sys/class/net'): InterfaceState[] {
     const flags = parseInt(readText(`${root}/${name}/flags`, 64) ?? '', 16);
     const ifindex = Number((readText(`${root}/${name}/ifindex`, 64) ?? '').trim());
     if (!Number.isFinite(flags)) continue;
-    out.push({
+    const master = readLink(`${root}/${name}/master`);
+    const state: InterfaceState = {
       name,
       ifindex: Number.isInteger(ifindex) ? ifindex : 0,
       promisc: (flags & IFF_PROMISC) !== 0,
-      member: existsSync(`${root}/${name}/brport`) || readLink(`${root}/${name}/master`) !== undefined,
-    });
+      member: existsSync(`${root}/${name}/brport`) || master !== undefined,
+    };
+    if (master !== undefined && master.slice(master.lastIndexOf('/') + 1) === OVS_KERNEL_DATAPATH) state.ovsDatapath = OVS_KERNEL_DATAPATH;
+    if (existsSync(`${root}/${name}/tun_flags`)) state.tun = true;
+    out.push(state);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { BoundedMap } from '../util/bounded-map.js';
+import type { AllowedMirror, TcParent } from './config.js';
 
 // Traffic duplication configured on the host (T1020.001): tc mirred actions,
 // nftables `dup`, iptables TEE, Open vSwitch mirrors, and the tunnels that
@@ -33,6 +34,38 @@ export interface MirrorConfig {
   collector?: string;
   /** mirror (copy) or redirect (divert). */
   action: 'mirror' | 'redirect';
+  /** What its owner named it, for host.allowed_mirrors. */
+  names?: MirrorNames;
+}
+
+export interface MirrorNames {
+  ovsMirror?: string;
+  bridge?: string;
+  tcFilter?: { device: string; parent: TcParent };
+  nftTable?: string;
+  nftChain?: string;
+}
+
+/**
+ * The first host.allowed_mirrors entry naming this mirror (or, for a tunnel
+ * device alone, `{ targetDev: ifname }`). A `device` entry allows whatever
+ * sends copies out of that device.
+ */
+export function mirrorAllowedBy(allowed: readonly AllowedMirror[], c: Pick<MirrorConfig, 'targetDev' | 'names'>): AllowedMirror | undefined {
+  const n = c.names ?? {};
+  const is = (re: RegExp | undefined, v: string | undefined): boolean => re === undefined || (v !== undefined && re.test(v));
+  return allowed.find((a) => {
+    switch (a.kind) {
+      case 'ovs_mirror':
+        return n.ovsMirror !== undefined && a.name.test(n.ovsMirror) && is(a.bridge, n.bridge);
+      case 'tc_filter':
+        return n.tcFilter !== undefined && a.device.test(n.tcFilter.device) && (a.parent === undefined || a.parent === n.tcFilter.parent);
+      case 'device':
+        return c.targetDev !== undefined && a.device.test(c.targetDev);
+      case 'nft_table':
+        return n.nftTable !== undefined && a.table.test(n.nftTable) && is(a.chain, n.nftChain);
+    }
+  });
 }
 
 const MAX_JSON_DEPTH = 32;
@@ -85,8 +118,8 @@ export function parseMirred(json: unknown): MirredAction[] {
 const CLASSLESS = new Set(['noqueue', 'pfifo_fast', 'pfifo', 'bfifo', 'fq', 'fq_codel', 'fq_pie', 'codel', 'pie', 'sfq', 'tbf', 'netem', 'cake', 'mq', 'red', 'choke', 'plug', 'skbprio']);
 
 /** Devices whose qdiscs can hold filters, with the `tc filter show` parents to query. */
-export function parseQdiscs(json: unknown): Map<string, string[]> {
-  const out = new Map<string, string[]>();
+export function parseQdiscs(json: unknown): Map<string, TcParent[]> {
+  const out = new Map<string, TcParent[]>();
   if (!Array.isArray(json)) return out;
   for (const q of json.slice(0, MAX_ITEMS)) {
     if (q === null || typeof q !== 'object') continue;
@@ -127,7 +160,9 @@ export function parseNftDup(json: unknown): MirrorConfig[] {
   walk(json, (o) => {
     const rule = o.rule as Record<string, unknown> | undefined;
     if (!rule || typeof rule !== 'object' || out.length >= MAX_ITEMS) return;
-    const where = `${str(rule.family) ?? '?'} ${str(rule.table) ?? '?'} ${str(rule.chain) ?? '?'}`;
+    const table = str(rule.table);
+    const chain = str(rule.chain);
+    const where = `${str(rule.family) ?? '?'} ${table ?? '?'} ${chain ?? '?'}`;
     const handle = typeof rule.handle === 'number' ? rule.handle : -1;
     walk(rule.expr, (e) => {
       const dup = e.dup as Record<string, unknown> | undefined;
@@ -142,6 +177,7 @@ export function parseNftDup(json: unknown): MirrorConfig[] {
         targetDev: addrIsIp ? dev : addr,
         collector: addrIsIp ? addr : undefined,
         action: 'mirror',
+        names: { nftTable: table, nftChain: chain },
       });
     });
   });
@@ -249,6 +285,7 @@ export function ovsMirrors(
       targetDev: outPort,
       collector: tunnel?.remote,
       action: 'mirror' as const,
+      names: { ovsMirror: name, bridge },
     };
   });
 }
@@ -310,13 +347,13 @@ export async function readNamespaceMirrors(run: Runner, missing: Set<string>): P
 
   // tc: all mirred actions, then filters on devices that can hold them (to name the source device).
   const actions = parseMirred(parseJson((await tool(['tc', '-j', 'actions', 'ls', 'action', 'mirred'])) ?? ''));
-  const sourceOf = new Map<number, string>();
+  const sourceOf = new Map<number, { device: string; parent: TcParent }>();
   if (actions.length > 0) {
     const devs = parseQdiscs(parseJson((await tool(['tc', '-s', '-j', 'qdisc', 'show'])) ?? ''));
     for (const [dev, parents] of [...devs].slice(0, 64)) {
       for (const parent of parents) {
         const argv = parent === 'root' ? ['tc', '-j', 'filter', 'show', 'dev', dev] : ['tc', '-j', 'filter', 'show', 'dev', dev, parent];
-        for (const a of parseMirred(parseJson((await tool(argv)) ?? ''))) if (!sourceOf.has(a.index)) sourceOf.set(a.index, `${dev} ${parent}`);
+        for (const a of parseMirred(parseJson((await tool(argv)) ?? ''))) if (!sourceOf.has(a.index)) sourceOf.set(a.index, { device: dev, parent });
       }
     }
   }
@@ -325,10 +362,11 @@ export async function readNamespaceMirrors(run: Runner, missing: Set<string>): P
     configs.push({
       id: `tc|${a.index}|${a.action}|${a.toDev}`,
       mechanism: 'tc mirred',
-      what: `tc mirred action ${a.index}${src ? ` on ${src}` : ''} ${a.action === 'mirror' ? 'mirrors' : 'redirects'} packets to ${a.toDev}`,
-      source: src?.split(' ')[0],
+      what: `tc mirred action ${a.index}${src ? ` on ${src.device} ${src.parent}` : ''} ${a.action === 'mirror' ? 'mirrors' : 'redirects'} packets to ${a.toDev}`,
+      source: src?.device,
       targetDev: a.toDev,
       action: a.action,
+      names: src ? { tcFilter: src } : undefined,
     });
   }
 

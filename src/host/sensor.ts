@@ -4,10 +4,10 @@ import { parseIp4 } from '../decode/addr.js';
 import { isoTime, severityRank, type Entity, type Evidence, type Severity } from '../findings/finding.js';
 import type { Report } from '../analyzers/analyzer.js';
 import { BuildIdIndex } from './build-id.js';
-import { ifnamesSeenBy, KmsgReader, PacketSocketTable, parseKmsgBridgePort, parseKmsgPromisc, readInterfaces, type InterfaceState, type SocketOwner } from './capture-watch.js';
+import { findTunHolders, ifnamesSeenBy, KmsgReader, PacketSocketTable, parseKmsgBridgePort, parseKmsgPromisc, readInterfaces, SWITCH_DAEMONS, type InterfaceState, type SocketOwner } from './capture-watch.js';
 import { HOST_CONFIG, type HostConfig } from './config.js';
 import { allowedBy, argvText, capText, contextOf, doing, ETH_P_ALL, EXEC_RULES, judgeCapNetRaw, judgeExec, judgePacketSocket, processEntities, userText, type Judgement, type RunContext } from './judge.js';
-import { isOwnToolPid, MIRROR_CONFIG_TOOLS, readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
+import { isOwnToolPid, MIRROR_CONFIG_TOOLS, mirrorAllowedBy, readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
 import { enrich, snapshotFromProc, type ProcessInfo, type Snapshot } from './process-info.js';
 import type { ExecEvent, ProcessWatch } from './process-watch.js';
 import { ProcessSubscription } from './process-subscription.js';
@@ -90,6 +90,70 @@ const SCOPE_CAPTURE_WINDOW_MS = 5000;
 const MAX_NAMESPACES_PER_MIRROR_POLL = 64;
 const MAX_MESSAGE = 1024;
 const MAX_NOTES = 32;
+const MAX_PROMISC_HOLDERS = 8;
+const MAX_KMSG_PROMISC = 64;
+const KMSG_NOTE = ' (kernel log: the network namespace is not known, and it may have left it again)';
+
+/** A process behind an interface's promiscuity: it holds a packet socket on the interface, or the tap device itself. */
+export interface PromiscHolder {
+  pid: number;
+  name: string;
+  argv: readonly string[];
+  /** One of PACKET_SOCKET_DAEMONS (not recognised as a capture tool): uses the interface for its own protocol. */
+  daemon: boolean;
+}
+
+export interface PromiscVerdict {
+  ifname: string;
+  severity: 'info' | 'medium';
+  message: string;
+  /** Processes the message names, with their entity role. */
+  named: (PromiscHolder & { role: 'capturer' | 'switch' })[];
+}
+
+function isSwitchDaemon(h: PromiscHolder): boolean {
+  return h.daemon && SWITCH_DAEMONS.has(h.name.toLowerCase());
+}
+
+function holderList(hs: readonly PromiscHolder[]): string {
+  return hs.map((h) => `${capText(h.name, 64)} (pid ${h.pid})`).join(', ');
+}
+
+/**
+ * Why an interface is promiscuous. By design (info): a bridge, bond or team
+ * member, a port of Open vSwitch's kernel datapath, or a port a switch daemon
+ * holds (a packet socket on it, or the tap device). Any capturer that is not
+ * a network daemon makes it medium, whatever else holds the interface.
+ */
+export function judgePromisc(
+  ifname: string,
+  iface: { member: boolean; ovsDatapath?: string },
+  capturers: readonly PromiscHolder[],
+  tapHolders: readonly PromiscHolder[],
+  note: string,
+): PromiscVerdict {
+  const sniffers = capturers.filter((h) => !h.daemon);
+  const name = capText(ifname, 64);
+  if (sniffers.length === 0) {
+    const all = capturers.map((h) => ({ ...h, role: 'capturer' as const }));
+    if (iface.ovsDatapath) {
+      return { ifname, severity: 'info', named: all, message: `${name} is promiscuous as a port of Open vSwitch's kernel datapath ${iface.ovsDatapath} (set by the kernel for ovs-vswitchd; by design)` };
+    }
+    if (iface.member) return { ifname, severity: 'info', named: all, message: `${name} is promiscuous as a bridge or bond member (by design)` };
+    const switches = [...capturers, ...tapHolders.filter((h) => !capturers.some((c) => c.pid === h.pid))].filter(isSwitchDaemon).slice(0, 4);
+    if (switches.length > 0) {
+      const named = [...all, ...switches.filter((h) => !capturers.includes(h)).map((h) => ({ ...h, role: 'switch' as const }))];
+      return { ifname, severity: 'info', named, message: `${name} is promiscuous as a port of the switch daemon ${holderList(switches)}: by design` };
+    }
+  }
+  const named = [...sniffers, ...capturers.filter((h) => h.daemon)].slice(0, 4);
+  return {
+    ifname,
+    severity: 'medium',
+    named: named.map((h) => ({ ...h, role: 'capturer' as const })),
+    message: `${name} entered promiscuous mode${note}${named.length > 0 ? `; capturing: ${holderList(named)}` : ''}`,
+  };
+}
 
 export async function startHostSensors(opts: HostSensorOptions): Promise<HostSensors> {
   const sensor = new HostSensor(opts);
@@ -131,7 +195,11 @@ class HostSensor {
   private readonly baselineHeld: (() => void)[] = [];
   private readonly mirrorSeen = new Set<string>();
   private readonly toolsMissing = new Set<string>();
-  private readonly promiscReported = new Set<string>();
+  /** Promiscuous interfaces reported (or our own capture), with the level and the capturers then. */
+  private readonly promiscReported = new Map<string, { level: Severity | 'own'; pids: string }>();
+  /** Promiscuous without a known cause at the last poll: judged again at the next. */
+  private readonly promiscPending = new Set<string>();
+  private kmsgPending: { ifname: string; member: boolean }[] = [];
   private interfaces: InterfaceState[] = [];
   private pendingLost = 0;
   private polls = 0;
@@ -236,6 +304,10 @@ class HostSensor {
     const now = Date.now();
     this.guard(() => this.scan.scan());
     this.guard(() => this.watch.poll(this.scan, now));
+    // Read first: packet sockets are named by interface, promiscuity is judged by who holds them.
+    this.guard(() => {
+      this.interfaces = readInterfaces();
+    });
     this.guard(() => this.pollPacketSockets(now));
     this.guard(() => this.pollInterfaces(now));
     if (this.kmsgOpen) this.guard(() => this.pollKmsg(now));
@@ -408,83 +480,149 @@ class HostSensor {
 
   // --- promiscuous interfaces ---
 
-  /** Processes holding a packet socket that receives from this interface of the sensor's namespace. */
-  private capturersOf(ifindex: number): SocketOwner[] {
-    return this.sockets.owners().filter((o) => o.netns === this.scan.ownNetns && (o.sock.ifindex === ifindex || (o.sock.ifindex === 0 && o.sock.proto === ETH_P_ALL)));
+  /** What a process holding an interface says about its promiscuity (read once per change of holders). */
+  private holder(pid: number): PromiscHolder | undefined {
+    const snap = snapshotFromProc(pid);
+    if (!snap) return undefined;
+    const name = baseName(snap.exe || snap.argv[0] || '?');
+    return { pid, name, argv: snap.argv, daemon: PACKET_SOCKET_DAEMONS.has(name.toLowerCase()) && !this.classify(pid, snap) };
+  }
+
+  private holders(pids: Iterable<number>): PromiscHolder[] {
+    const out: PromiscHolder[] = [];
+    for (const pid of new Set(pids)) {
+      const h = out.length < MAX_PROMISC_HOLDERS ? this.holder(pid) : undefined;
+      if (h) out.push(h);
+    }
+    return out;
+  }
+
+  /**
+   * Holders of the tap devices among these, when nothing else settles the
+   * verdict (a member, a sniffer, a switch daemon's packet socket): one
+   * budgeted /proc fd scan for all of them.
+   */
+  private tunHolders(wanted: { name: string; member: boolean; capturers: PromiscHolder[] }[]): Map<string, PromiscHolder[]> {
+    const out = new Map<string, PromiscHolder[]>();
+    const names = new Set(wanted.filter((w) => !w.member && !w.capturers.some((h) => !h.daemon || isSwitchDaemon(h))).map((w) => w.name));
+    if (this.scopeRoot !== undefined || names.size === 0) return out;
+    for (const [name, pids] of findTunHolders(names, this.scan)) out.set(name, this.holders(pids));
+    return out;
   }
 
   private pollInterfaces(now: number): void {
-    this.interfaces = readInterfaces();
+    const own = this.scan.label(this.scan.ownNetns);
     const promisc = new Set<string>();
+    // Packet sockets of this namespace that receive from one interface or, with ETH_P_ALL, from all of them.
+    const sockets = this.sockets.owners().filter((o) => o.netns === this.scan.ownNetns);
+    const fresh: { i: InterfaceState; key: string; capturers: PromiscHolder[] }[] = [];
     for (const i of this.interfaces) {
       if (!i.promisc) continue;
       promisc.add(i.name);
-      const key = `${this.scan.label(this.scan.ownNetns)}|${i.name}`;
-      if (this.promiscReported.has(key)) continue;
-      const capturers = this.capturersOf(i.ifindex);
-      if (capturers.length > 0 && capturers.every((o) => o.pid === process.pid)) {
-        this.promiscReported.add(key); // our own capture (`sniffwatch watch`)
-        continue;
-      }
-      let owners = capturers.filter((o) => o.pid !== process.pid);
+      const key = `${own}|${i.name}`;
+      const onIt = sockets.filter((o) => o.sock.ifindex === i.ifindex || (o.sock.ifindex === 0 && o.sock.proto === ETH_P_ALL));
+      let owners = onIt.filter((o) => o.pid !== process.pid);
       if (this.scopeRoot !== undefined) {
         owners = owners.filter((o) => this.inScope(o.pid));
         if (owners.length === 0) continue; // not (yet) attributable to the watched tree
       }
-      this.promiscReported.add(key);
-      this.reportPromisc(i.name, key, i.member, owners, now, 'sysfs', `/sys/class/net/${i.name}/flags has IFF_PROMISC`);
+      const pids = [...new Set(owners.map((o) => o.pid))].sort((a, b) => a - b).join(',');
+      const prev = this.promiscReported.get(key);
+      if (prev) {
+        // Reported as by design (or our own capture): a capturer that comes later still makes it medium.
+        if (prev.pids === pids || severityRank(prev.level === 'own' ? 'info' : prev.level) >= severityRank('medium')) continue;
+        prev.pids = pids;
+        const capturers = this.holders(owners.map((o) => o.pid));
+        if (!capturers.some((h) => !h.daemon)) continue;
+        const v = judgePromisc(i.name, i, capturers, [], '');
+        prev.level = v.severity;
+        this.reportPromisc(key, v, now, 'sysfs', `/sys/class/net/${i.name}/flags has IFF_PROMISC; a capturer joined`);
+        continue;
+      }
+      if (onIt.length > 0 && owners.length === 0) {
+        this.promiscReported.set(key, { level: 'own', pids }); // our own capture (`sniffwatch watch`)
+        continue;
+      }
+      fresh.push({ i, key, capturers: this.holders(owners.map((o) => o.pid)) });
     }
-    for (const key of [...this.promiscReported]) {
-      const [ns, name] = key.split('|');
-      if (ns === 'host' && name !== undefined && !promisc.has(name)) this.promiscReported.delete(key);
+    const taps = this.tunHolders(fresh.filter((f) => f.i.tun).map((f) => ({ name: f.i.name, member: f.i.member, capturers: f.capturers })));
+    for (const { i, key, capturers } of fresh) {
+      const v = judgePromisc(i.name, i, capturers, taps.get(i.name) ?? [], '');
+      // Nothing names a cause yet: a switch opens its packet socket just after making the port promiscuous.
+      if (v.severity === 'medium' && !capturers.some((h) => !h.daemon) && !this.promiscPending.has(key)) {
+        this.promiscPending.add(key);
+        continue;
+      }
+      this.promiscPending.delete(key);
+      this.promiscReported.set(key, { level: v.severity, pids: [...new Set(capturers.map((h) => h.pid))].sort((a, b) => a - b).join(',') });
+      this.reportPromisc(key, v, now, 'sysfs', `/sys/class/net/${i.name}/flags has IFF_PROMISC`);
+    }
+    for (const set of [this.promiscReported, this.promiscPending]) {
+      for (const key of set.keys()) {
+        const bar = key.indexOf('|');
+        if (key.slice(0, bar) === own && !promisc.has(key.slice(bar + 1))) set.delete(key);
+      }
     }
   }
 
-  private reportPromisc(ifname: string, key: string, member: boolean, owners: SocketOwner[], now: number, source: string, detail: string): void {
-    const entities: Entity[] = [{ type: 'interface', value: capText(ifname, 64), role: 'promiscuous_interface' }];
-    const names: string[] = [];
-    for (const o of owners.slice(0, 4)) {
-      const snap = snapshotFromProc(o.pid);
-      if (!snap) continue;
-      const name = baseName(snap.exe || snap.argv[0] || '?');
-      names.push(`${name} (pid ${o.pid})`);
-      entities.push({ type: 'process', value: capText(`${o.pid} ${argvText(snap.argv)}`), role: 'capturer' });
+  private reportPromisc(key: string, v: PromiscVerdict, now: number, source: string, detail: string): void {
+    const entities: Entity[] = [{ type: 'interface', value: capText(v.ifname, 64), role: 'promiscuous_interface' }];
+    for (const h of v.named) entities.push({ type: 'process', value: capText(`${h.pid} ${argvText(h.argv)}`), role: h.role });
+    this.opts.report('host-promiscuous-interface', key, now, { message: capText(v.message, MAX_MESSAGE), entities, severity: v.severity }, this.evidence(source, now, detail));
+  }
+
+  /** Holders of packet sockets bound to an interface of one of these names in another network namespace. */
+  private capturersElsewhere(names: ReadonlySet<string>): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    const tables = new Map<number, Map<number, string>>();
+    for (const o of this.sockets.owners()) {
+      if (o.netns === this.scan.ownNetns || o.pid === process.pid || o.sock.ifindex === 0) continue;
+      let table = tables.get(o.netns);
+      if (!table) tables.set(o.netns, (table = ifnamesSeenBy(o.pid)));
+      const name = table.get(o.sock.ifindex);
+      if (name === undefined || !names.has(name)) continue;
+      const list = out.get(name) ?? [];
+      if (!list.includes(o.pid)) list.push(o.pid);
+      out.set(name, list);
     }
-    const severity: Severity = member ? 'info' : 'medium';
-    this.opts.report(
-      'host-promiscuous-interface',
-      key,
-      now,
-      {
-        message: member
-          ? `${ifname} is promiscuous as a bridge or bond member (by design)`
-          : `${ifname} entered promiscuous mode${source === 'kmsg' ? ' (kernel log: the network namespace is not known, and it may have left it again)' : ''}${names.length > 0 ? `; capturing: ${names.join(', ')}` : ''}`,
-        entities,
-        severity,
-      },
-      this.evidence(source, now, detail),
-    );
+    return out;
   }
 
   private pollKmsg(now: number): void {
     const lines = this.kmsg.drain();
-    if (lines.length === 0) return;
+    const pending = this.kmsgPending;
+    this.kmsgPending = [];
+    if (lines.length === 0 && pending.length === 0) return;
     const bridgePorts = new Set<string>();
-    const entered: string[] = [];
+    const entered = new Map<string, { member: boolean; retry: boolean }>();
+    for (const p of pending) entered.set(p.ifname, { member: p.member, retry: true });
     for (const l of lines) {
       const port = parseKmsgBridgePort(l);
       if (port) bridgePorts.add(port);
       const p = parseKmsgPromisc(l);
-      if (p?.entered) entered.push(p.ifname);
+      if (p?.entered && !entered.has(p.ifname)) entered.set(p.ifname, { member: false, retry: false });
     }
-    const current = readInterfaces();
-    for (const ifname of entered) {
+    const wanted: { name: string; member: boolean; retry: boolean }[] = [];
+    for (const [ifname, e] of entered) {
       // Promiscuous now in the sensor's namespace: the sysfs check reports it, with its capturers.
-      if (current.some((i) => i.name === ifname && i.promisc)) continue;
+      if (this.interfaces.some((i) => i.name === ifname && i.promisc)) continue;
       // Otherwise the kernel log does not say which namespace (or the switch was shorter than a poll).
       if (this.scopeRoot !== undefined && now - this.lastScopeCaptureMs > SCOPE_CAPTURE_WINDOW_MS) continue;
-      const member = bridgePorts.has(ifname) || (current.find((i) => i.name === ifname)?.member ?? false);
-      this.reportPromisc(ifname, `kmsg|${ifname}`, member, [], now, 'kmsg', `kernel: ${capText(ifname, 64)} entered promiscuous mode (network namespace not given by the kernel log)`);
+      const member = e.member || bridgePorts.has(ifname) || (this.interfaces.find((i) => i.name === ifname)?.member ?? false);
+      if (wanted.length < MAX_KMSG_PROMISC) wanted.push({ name: ifname, member, retry: e.retry });
+    }
+    if (wanted.length === 0) return;
+    // Attributed by interface name (the kernel log gives no namespace), from packet sockets in other namespaces and tap holders.
+    const elsewhere = this.scopeRoot === undefined ? this.capturersElsewhere(new Set(wanted.map((w) => w.name))) : new Map<string, number[]>();
+    const named = wanted.map((w) => ({ ...w, capturers: this.holders(elsewhere.get(w.name) ?? []) }));
+    const taps = this.tunHolders(named);
+    for (const w of named) {
+      const v = judgePromisc(w.name, { member: w.member }, w.capturers, taps.get(w.name) ?? [], KMSG_NOTE);
+      if (v.severity === 'medium' && !w.retry && !w.capturers.some((h) => !h.daemon)) {
+        this.kmsgPending.push({ ifname: w.name, member: w.member });
+        continue;
+      }
+      this.reportPromisc(`kmsg|${w.name}`, v, now, 'kmsg', `kernel: ${capText(w.name, 64)} entered promiscuous mode (network namespace not given by the kernel log)`);
     }
   }
 
@@ -566,8 +704,9 @@ class HostSensor {
       });
       return;
     }
-    const allowed = this.allowedCollector(collector);
-    const severity: Severity = allowed ? 'info' : collector ? 'high' : c.action === 'mirror' ? 'medium' : 'low';
+    const allowedIp = this.allowedCollector(collector);
+    const byName = allowedIp ? undefined : mirrorAllowedBy(this.cfg.allowedMirrors, c);
+    const severity: Severity = allowedIp || byName ? 'info' : collector ? 'high' : c.action === 'mirror' ? 'medium' : 'low';
     const entities: Entity[] = [];
     if (c.source) entities.push({ type: 'interface', value: c.source, role: 'source' });
     if (c.targetDev) entities.push({ type: 'interface', value: c.targetDev, role: 'mirror_port' });
@@ -579,7 +718,7 @@ class HostSensor {
       key,
       now,
       {
-        message: `${c.what}${collector ? `; copies go to ${collector}${via}` : ''} (${label})${allowed ? '; collector allowed by config' : ''}${this.scopeRoot !== undefined ? '; configured while the watched command ran' : ''}`,
+        message: `${c.what}${collector ? `; copies go to ${collector}${via}` : ''} (${label})${allowedIp ? '; collector allowed by config' : byName ? `; allowed by config (${capText(byName.text, 128)})` : ''}${this.scopeRoot !== undefined ? '; configured while the watched command ran' : ''}`,
         entities,
         severity,
       },
@@ -602,18 +741,19 @@ class HostSensor {
       return;
     }
     const erspan = /erspan/.test(t.kind);
+    const byName = mirrorAllowedBy(this.cfg.allowedMirrors, { targetDev: t.ifname });
     this.opts.report(
       'host-traffic-mirror',
       key,
       now,
       {
-        message: `${t.kind} device ${t.ifname} sends to ${t.remote}, which is not in host.mirror_collectors${erspan ? ' (ERSPAN exists to carry mirrored traffic)' : ''} (${label})`,
+        message: `${t.kind} device ${t.ifname} sends to ${t.remote}, which is not in host.mirror_collectors${erspan ? ' (ERSPAN exists to carry mirrored traffic)' : ''} (${label})${byName ? `; allowed by config (${capText(byName.text, 128)})` : ''}`,
         entities: [
           { type: 'interface', value: t.ifname, role: 'mirror_port' },
           { type: 'ip', value: t.remote, role: 'collector' },
           { type: 'host', value: label, role: 'network_namespace' },
         ],
-        severity: erspan ? 'high' : 'low',
+        severity: byName ? 'info' : erspan ? 'high' : 'low',
       },
       this.evidence('ip-link', now, `${t.kind} ${t.ifname} remote ${t.remote}${t.local ? ` local ${t.local}` : ''}`),
     );

@@ -1,6 +1,7 @@
 // End to end: the host sensor library watching this machine while real
-// sniffers, ARP spoofers, a scapy sniffer and a tc mirror into a VXLAN tunnel
-// run, and while benign commands run. Needs root; see README.md.
+// sniffers, ARP spoofers, a scapy sniffer, a tc mirror into a VXLAN tunnel and
+// a private Open vSwitch in a namespace run, and while benign commands run.
+// Needs root; see README.md.
 //
 // Other processes on the machine (other test suites) are seen too: every
 // assertion is tied to the pid of a process this file started.
@@ -18,7 +19,9 @@ import { FindingAggregator } from '../../src/findings/aggregate.js';
 import { severityRank, type Finding } from '../../src/findings/finding.js';
 import { SecretRedactor } from '../../src/findings/redact.js';
 import { HOST_CONFIG, startHostSensors, type HostSensors } from '../../src/host/index.js';
+import { freshLan, skipUnless } from '../helpers/e2e.js';
 import { canRunNetns, createLan, findTool, sleep, GATEWAY, UPSTREAM, VICTIM, type Lan } from '../helpers/netns-lan.js';
+import { skipUnlessOvs, startOvs } from '../helpers/ovs.js';
 
 const ADDON = new URL('../../../native/procconn/build/Release/procconn.node', import.meta.url);
 const workDir = mkdtempSync(join(tmpdir(), 'sniffwatch-e2e-host-'));
@@ -403,6 +406,70 @@ test('tc mirred into a VXLAN device is traffic duplication to the tunnel remote;
   } finally {
     await allowed.sensor.stop();
   }
+});
+
+test('host.allowed_mirrors: a tc filter and a tunnel device named there are info; an unnamed tunnel is still reported', { timeout: 60_000 }, async (t) => {
+  if (skipWithout(t, 'tc', 'iproute2')) return;
+  const l = await theLan(t);
+  if (!l) return;
+  const ns = `netns ${l.host('victim').ns}`;
+  for (const [dev, id, port] of [['vxok0', '77', '4791'], ['vxno0', '78', '4792'], ['vxother0', '79', '4793']] as const) {
+    await l.exec('victim', ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', id, 'remote', UPSTREAM.ip, 'dstport', port, 'dev', 'eth0']);
+    await l.exec('victim', ['ip', 'link', 'set', dev, 'up']);
+  }
+  await l.exec('victim', ['tc', 'qdisc', 'add', 'dev', 'eth0', 'clsact']);
+  await l.exec('victim', ['tc', 'filter', 'add', 'dev', 'eth0', 'ingress', 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'mirror', 'dev', 'vxno0']);
+  const w = await watcher(config('host:\n  mirror_poll_seconds: 1\n  allowed_mirrors:\n    - { tc_filter: "eth0 ingress" }\n    - { device: vxok0 }\n'), 1000);
+  try {
+    const find = (pred: (f: Finding) => boolean): Finding | undefined =>
+      w.aggregator.findings().find((f) => f.rule_id === 'host-traffic-mirror' && entity(f, 'network_namespace') === ns && pred(f));
+    const tcMirror = (f: Finding): boolean => entity(f, 'source') === 'eth0' && entity(f, 'mirror_port') === 'vxno0';
+    const tunnel = (dev: string) => (f: Finding): boolean => entity(f, 'source') === undefined && entity(f, 'mirror_port') === dev;
+    const end = Date.now() + 20_000;
+    while (!find(tcMirror) || !find(tunnel('vxok0')) || !find(tunnel('vxother0'))) {
+      assert.ok(Date.now() < end, `not all host-traffic-mirror findings in ${ns}: ${JSON.stringify(w.aggregator.findings().filter((f) => f.rule_id === 'host-traffic-mirror').map((f) => f.message))}`);
+      await sleep(100);
+    }
+    const [mirror, ok, other] = [find(tcMirror)!, find(tunnel('vxok0'))!, find(tunnel('vxother0'))!];
+    for (const f of [mirror, ok, other]) t.diagnostic(`${f.severity}: ${f.message}`);
+    assert.equal(mirror.severity, 'info', mirror.message);
+    assert.match(mirror.message, /tc mirred action \d+ on eth0 ingress mirrors packets to vxno0; copies go to 198\.19\.0\.2 .*; allowed by config \(tc_filter=eth0 ingress\)/);
+    assert.equal(ok.severity, 'info', ok.message);
+    assert.match(ok.message, /^vxlan device vxok0 sends to 198\.19\.0\.2, .*; allowed by config \(device=vxok0\)$/);
+    assert.equal(other.severity, 'low', other.message);
+    assert.doesNotMatch(other.message, /allowed by config/);
+  } finally {
+    await w.sensor.stop();
+  }
+});
+
+test('ports a switch daemon makes promiscuous in another network namespace (seen in the kernel log) are info, naming it', { timeout: 90_000 }, async (t) => {
+  if (rootWhy) {
+    t.skip(rootWhy);
+    return;
+  }
+  if (!skipUnlessOvs(t) || !(await skipUnless(t, []))) return;
+  const l = await freshLan(t);
+  const dir = mkdtempSync(join(workDir, 'ovs-'));
+  const ovs = await startOvs(t, l, 'bridge', dir);
+  const ovsPid = Number(readFileSync(join(dir, 'ovs-vswitchd.pid'), 'utf8').trim());
+  // A name no other namespace uses, so the kernel log's line is this port's.
+  const port = `ovk${process.pid % 100_000}`;
+  await l.exec('bridge', ['ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', `${port}b`]);
+  await l.exec('bridge', ['ip', 'link', 'set', port, 'up']);
+  await ovs.vsctl(['add-br', 'ovsk', '--', 'set', 'bridge', 'ovsk', 'datapath_type=netdev', '--', 'add-port', 'ovsk', port]);
+  const mine = (): Finding | undefined => main!.aggregator.findings().find((f) => f.rule_id === 'host-promiscuous-interface' && entity(f, 'promiscuous_interface') === port);
+  const end = Date.now() + 20_000;
+  while (!mine()) {
+    assert.ok(Date.now() < end, `no host-promiscuous-interface for ${port}`);
+    await sleep(100);
+  }
+  const f = mine()!;
+  t.diagnostic(`${f.severity}: ${f.message}`);
+  assert.equal(f.severity, 'info', f.message);
+  assert.equal(f.message, `${port} is promiscuous as a port of the switch daemon ovs-vswitchd (pid ${ovsPid}): by design`);
+  assert.ok(f.entities.some((e) => e.type === 'process' && pidOf(e.value) === ovsPid), JSON.stringify(f.entities));
+  assert.match(f.evidence[0]?.detail ?? '', /network namespace not given by the kernel log/);
 });
 
 test('benign: compilers, a tiny cc build, curl to a loopback server, ip, ping raise nothing medium or above', { timeout: 60_000 }, async (t) => {

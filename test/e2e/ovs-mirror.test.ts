@@ -2,15 +2,17 @@
 // host sensor in a real OVS: a private ovsdb-server and ovs-vswitchd (userspace
 // datapath) whose database sniffwatch reaches through OVS_RUNDIR, as
 // ovs-vsctl does. Mirrors to a GRE and an ERSPAN tunnel and to a local SPAN
-// port; a collector listed in host.mirror_collectors stays informational.
-// Needs root and openvswitch-switch.
+// port; a collector listed in host.mirror_collectors, or a mirror named in
+// host.allowed_mirrors, stays informational.
+// The ports ovs-vswitchd makes promiscuous are its own doing (info), while a
+// tcpdump on one of them is still reported. Needs root and openvswitch-switch.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
-import { describe, hasEntity } from '../helpers/captures.js';
+import { atLeast, describe, hasEntity } from '../helpers/captures.js';
 import { E2eWorkDir, freshLan, skipUnless } from '../helpers/e2e.js';
 import { skipUnlessOvs, startOvs, type Ovs } from '../helpers/ovs.js';
 import { startWatchIn, type WatchRun } from '../helpers/watch.js';
@@ -31,8 +33,8 @@ interface Setup {
  * A netdev OVS bridge in the LAN's bridge namespace with the victim's and the
  * attacker's ports (moved off the Linux bridge) and two tunnel ports.
  */
-async function ovsLan(t: TestContext): Promise<Setup | undefined> {
-  if (!skipUnlessOvs(t) || !(await skipUnless(t, []))) return undefined;
+async function ovsLan(t: TestContext, tools: string[] = []): Promise<Setup | undefined> {
+  if (!skipUnlessOvs(t) || !(await skipUnless(t, tools))) return undefined;
   const lan = await freshLan(t);
   const dir = mkdtempSync(join(work.path, 'ovs-'));
   const ovs = await startOvs(t, lan, 'bridge', dir);
@@ -129,4 +131,82 @@ test('a mirror whose tunnel remote is in host.mirror_collectors is reported at i
   assert.ok(hasEntity(allowed, 'ip', GRE_COLLECTOR, 'collector'), describe([allowed]));
   // The allowlist covers that collector only.
   assert.equal(other.severity, 'high', describe([other]));
+});
+
+test('a mirror named in host.allowed_mirrors is info; another mirror on the same bridge is still reported', { timeout: 90_000 }, async (t) => {
+  const s = await ovsLan(t);
+  if (!s) return;
+  await addMirror(s.ovs, 'to-broker', 'gre0', true);
+  await addMirror(s.ovs, 'to-elsewhere', 'erspan0', true);
+  await addMirror(s.ovs, 'span-attacker', 'p-attacker', false);
+  const watch = watchHost(t, s, `  allowed_mirrors:\n    - { ovs_mirror: to-broker, bridge: ${BRIDGE} }\n    - { ovs_mirror: to-broker, bridge: other-bridge }\n`, ['--min-severity', 'info']);
+  const allowed = await mirrorFinding(watch, 'to-broker');
+  const tunnel = await mirrorFinding(watch, 'to-elsewhere');
+  const span = await mirrorFinding(watch, 'span-attacker');
+  await watch.stop('SIGTERM', 20_000);
+  for (const f of [allowed, tunnel, span]) t.diagnostic(`${f.severity}: ${f.message}`);
+  const all = describe([allowed, tunnel, span]);
+  assert.equal(allowed.severity, 'info', all);
+  assert.match(allowed.message, new RegExp(`allowed by config \\(ovs_mirror=to-broker bridge=${BRIDGE}\\)`), all);
+  // Still described in full: the allowlist lowers the severity, it does not hide where copies go.
+  assert.ok(hasEntity(allowed, 'ip', GRE_COLLECTOR, 'collector'), all);
+  assert.equal(tunnel.severity, 'high', all);
+  assert.equal(span.severity, 'medium', all);
+  assert.doesNotMatch(tunnel.message + span.message, /allowed by config/, all);
+});
+
+/** Interfaces of the bridge namespace ovs-vswitchd makes promiscuous: its two system ports and the tap devices of its netdev datapath and bridge. */
+const OVS_PROMISC = ['p-victim', 'p-attacker', 'ovs-netdev', BRIDGE];
+
+function promiscFinding(w: WatchRun, ifname: string, pred: (f: Finding) => boolean = () => true): Promise<Finding> {
+  return w.waitFinding(
+    (f) => f.rule_id === 'host-promiscuous-interface' && hasEntity(f, 'interface', ifname, 'promiscuous_interface') && pred(f),
+    `host-promiscuous-interface finding for ${ifname}`,
+    20_000,
+  );
+}
+
+function actingPid(f: Finding, role: string): number[] {
+  return f.entities.filter((e) => e.type === 'process' && e.role === role).map((e) => Number(e.value.split(' ')[0]));
+}
+
+test('ports ovs-vswitchd makes promiscuous are info naming it; tcpdump on one of them is still reported', { timeout: 90_000 }, async (t) => {
+  const s = await ovsLan(t, ['tcpdump']);
+  if (!s) return;
+  const watch = watchHost(t, s, '', ['--min-severity', 'info']);
+  const ports = await Promise.all(OVS_PROMISC.map((i) => promiscFinding(watch, i)));
+  const daemonSocket = await watch.waitFinding(
+    (f) => f.rule_id === 'host-packet-socket' && /\/ovs-vswitchd$/.test(f.entities.find((e) => e.role === 'executable')?.value ?? ''),
+    'host-packet-socket finding for ovs-vswitchd',
+    20_000,
+  );
+  for (const f of [...ports, daemonSocket]) t.diagnostic(`${f.severity}: ${f.message}`);
+
+  await t.test('the switch daemon\'s own promiscuity and packet sockets raise nothing medium or above', () => {
+    for (const f of ports) assert.match(f.message, /promiscuous as a port of the switch daemon ovs-vswitchd \(pid \d+\)/, describe([f]));
+    const ovsFindings = watch.findings.filter(
+      (f) => (f.rule_id === 'host-promiscuous-interface' && OVS_PROMISC.some((i) => hasEntity(f, 'interface', i, 'promiscuous_interface'))) || f === daemonSocket,
+    );
+    assert.deepEqual(atLeast(ovsFindings, 'medium'), [], describe(ovsFindings));
+  });
+
+  const file = join(s.dir, 'p-victim.pcap');
+  const td = s.lan.spawn('bridge', ['tcpdump', '-Z', 'root', '-i', 'p-victim', '-n', '-U', '-w', file], 'tcpdump');
+  t.after(() => td.stop('SIGKILL', 1000));
+  await td.waitFor(/listening on/, 15_000);
+  const exec = await watch.waitFinding((f) => f.rule_id === 'host-sniffer-exec' && actingPid(f, 'sniffer').includes(td.pid), `host-sniffer-exec for tcpdump pid ${td.pid}`, 20_000);
+  const promisc = await promiscFinding(watch, 'p-victim', (f) => actingPid(f, 'capturer').includes(td.pid));
+  await td.stop('SIGINT', 10_000);
+  await watch.stop('SIGTERM', 20_000);
+  for (const f of [exec, promisc]) t.diagnostic(`${f.severity}: ${f.message}`);
+
+  await t.test('tcpdump on a port the switch holds: host-sniffer-exec as usual, and the port\'s promiscuity rises to medium naming tcpdump', () => {
+    const all = describe([exec, promisc]);
+    assert.ok(atLeast([exec], 'medium').length === 1, all);
+    assert.ok(hasEntity(exec, 'process', `${td.pid} tcpdump -Z root -i p-victim -n -U -w ${file}`, 'sniffer'), all);
+    assert.ok(hasEntity(exec, 'interface', 'p-victim', 'capture_interface'), all);
+    assert.doesNotMatch(exec.message, /allowed by config/, all);
+    assert.equal(promisc.severity, 'medium', all);
+    assert.match(promisc.message, new RegExp(`capturing: tcpdump \\(pid ${td.pid}\\)`), all);
+  });
 });

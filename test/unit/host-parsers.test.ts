@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kmsgMessage, parseIfnames, parseKmsgBridgePort, parseKmsgPromisc, parseProcNetPacket, readInterfaces } from '../../src/host/capture-watch.js';
+import { kmsgMessage, parseIfnames, parseKmsgBridgePort, parseKmsgPromisc, parseProcNetPacket, parseTunFdinfo, readInterfaces } from '../../src/host/capture-watch.js';
 import { ovsMirrors, parseIptablesTee, parseJson, parseMirred, parseNftDup, parseOvsTable, parseQdiscs, parseTunnels, readNamespaceMirrors, type CommandResult } from '../../src/host/mirror.js';
 import { CAP_NET_RAW, containerIdFromCgroup, environValues, hasCap, parseStat, parseStatus, splitCmdline } from '../../src/host/procfs.js';
 import { withTempDir } from '../helpers/captures.js';
@@ -63,15 +63,18 @@ test('kernel log: both promiscuous-mode formats, bridge ports, record framing, i
   assert.deepEqual([...names], [[1, 'lo'], [2, 'eth0'], [3, 'vx0']]);
 });
 
+/** A fake /sys/class/net/NAME directory with flags and ifindex. */
+function sysNetIface(dir: string, name: string, flags: string, ifindex: number): string {
+  const d = join(dir, name);
+  mkdirSync(d);
+  writeFileSync(join(d, 'flags'), `${flags}\n`);
+  writeFileSync(join(d, 'ifindex'), `${ifindex}\n`);
+  return d;
+}
+
 test('/sys/class/net: IFF_PROMISC from flags, bridge and bond members', async () => {
   await withTempDir(async (dir) => {
-    const iface = (name: string, flags: string, ifindex: number): string => {
-      const d = join(dir, name);
-      mkdirSync(d);
-      writeFileSync(join(d, 'flags'), `${flags}\n`);
-      writeFileSync(join(d, 'ifindex'), `${ifindex}\n`);
-      return d;
-    };
+    const iface = (name: string, flags: string, ifindex: number): string => sysNetIface(dir, name, flags, ifindex);
     iface('lo', '0x109', 1);
     iface('eth0', '0x1003', 2);
     mkdirSync(join(iface('p-gw', '0x1103', 3), 'brport'));
@@ -85,6 +88,26 @@ test('/sys/class/net: IFF_PROMISC from flags, bridge and bond members', async ()
       { name: 'eth1', ifindex: 4, promisc: true, member: true },
     ]);
   });
+});
+
+test('/sys/class/net: Open vSwitch kernel-datapath ports (master ovs-system) and tun/tap devices', async () => {
+  await withTempDir(async (dir) => {
+    const iface = (name: string, flags: string, ifindex: number): string => sysNetIface(dir, name, flags, ifindex);
+    symlinkSync('../ovs-system', join(iface('eth2', '0x1103', 5), 'master'));
+    writeFileSync(join(iface('ovsbr', '0x1102', 6), 'tun_flags'), '0x1802\n');
+    const got = readInterfaces(dir).sort((a, b) => a.ifindex - b.ifindex);
+    assert.deepEqual(got, [
+      { name: 'eth2', ifindex: 5, promisc: true, member: true, ovsDatapath: 'ovs-system' },
+      { name: 'ovsbr', ifindex: 6, promisc: true, member: false, tun: true },
+    ]);
+  });
+});
+
+test('/proc/PID/fdinfo of a /dev/net/tun descriptor names its device', () => {
+  // Recorded from ovs-vswitchd's tap of a netdev bridge (Linux 6.x).
+  assert.equal(parseTunFdinfo('pos:\t0\nflags:\t0104002\nmnt_id:\t80\nino:\t105\niff:\tovsbr\n'), 'ovsbr');
+  assert.equal(parseTunFdinfo('pos:\t0\nflags:\t0104002\nmnt_id:\t80\n'), undefined, 'not attached yet');
+  assert.equal(parseTunFdinfo(`iff:\t${'x'.repeat(100)}\n`), undefined);
 });
 
 const TC_FILTERS = `[{"protocol":"all","pref":49152,"kind":"u32","chain":0},{"protocol":"all","pref":49152,"kind":"u32","chain":0,"options":{"fh":"800::800","order":2048,"key_ht":"800","bkt":"0","not_in_hw":true,"match":{"value":"0","mask":"0","offmask":"","off":0},"actions":[{"order":1,"kind":"mirred","mirred_action":"mirror","direction":"egress","to_dev":"vx0","control_action":{"type":"pipe"},"index":1,"ref":1,"bind":1}]}}]`;
@@ -189,6 +212,40 @@ test('one namespace end to end with recorded command output; missing tools are s
   asked.length = 0;
   await readNamespaceMirrors(run, missing);
   assert.ok(!asked.some((a) => a.startsWith('iptables-save')), 'a missing tool is not asked again');
+});
+
+test('the names a mirror was given, for host.allowed_mirrors: OVS mirror and bridge, tc filter, nft table and chain', async () => {
+  const ovs = ovsMirrors(
+    parseOvsTable({ headings: ['_uuid', 'name', 'output_port', 'select_all'], data: [[['uuid', 'm-1'], 'to-ids', ['uuid', 'p-1'], true]] }),
+    parseOvsTable({ headings: ['_uuid', 'name'], data: [[['uuid', 'p-1'], 'gre0']] }),
+    [],
+    parseOvsTable({ headings: ['name', 'mirrors'], data: [['br-int', ['uuid', 'm-1']]] }),
+  );
+  assert.deepEqual(ovs[0]!.names, { ovsMirror: 'to-ids', bridge: 'br-int' });
+  assert.deepEqual(
+    parseNftDup(parseJson(NFT)).map((d) => d.names),
+    [
+      { nftTable: 't', nftChain: 'c' },
+      { nftTable: 'm', nftChain: 'c' },
+    ],
+  );
+  const outputs: Record<string, string> = {
+    'tc -j actions ls action mirred': TC_ACTIONS,
+    'tc -s -j qdisc show': TC_QDISCS,
+    'tc -j filter show dev d0 ingress': TC_FILTERS,
+  };
+  const run = async (argv: readonly string[]): Promise<CommandResult> => {
+    const out = outputs[argv.join(' ')];
+    return out === undefined ? { ok: false, stdout: '', missing: false } : { ok: true, stdout: out, missing: false };
+  };
+  const { configs } = await readNamespaceMirrors(run, new Set());
+  assert.deepEqual(
+    configs.map((c) => [c.id, c.names]),
+    [
+      ['tc|1|mirror|vx0', { tcFilter: { device: 'd0', parent: 'ingress' } }],
+      ['tc|2|redirect|ifb0', undefined],
+    ],
+  );
 });
 
 test('hostile JSON: deep nesting and huge arrays are bounded, not thrown', () => {
