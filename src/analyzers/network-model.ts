@@ -5,11 +5,27 @@ import { Ip6Table } from '../util/ip6-table.js';
 // Facts about the network that more than one analyzer uses: which IPv4
 // addresses are routers (configured, or learned from traffic or DHCP), which
 // MACs forward traffic for others, and which stations just won an address
-// contest (ARP, DHCP, IPv6 Neighbor Discovery).
+// contest (ARP, DHCP, IPv6 Neighbor Discovery, rogue DHCPv6).
 
 const MAX_LEARNED = 4096;
 /** Keys tried per IPv6 address hash (only crafted collisions go past the first). */
 const PROBES = 4;
+
+/** How a station won an IPv6 address contest. */
+export type ContestHow6 = 'nd' | 'dhcpv6';
+
+/** What the station did, for findings ("a station that ..."). */
+export const CONTEST_HOW6_TEXT: Record<ContestHow6, string> = {
+  nd: 'took over an IPv6 neighbor binding (Neighbor Discovery spoofing)',
+  dhcpv6: 'answered DHCPv6 as a rogue server',
+};
+
+interface Contest6 {
+  t: number;
+  how: ContestHow6;
+  /** The winning station's MAC, -1 when unknown. */
+  mac: number;
+}
 
 /** Where IPv6 addresses are bound to MACs: the Neighbor Discovery watch of the ipv6 analyzer. */
 export interface NeighborBindings {
@@ -22,10 +38,10 @@ export class NetworkModel {
   readonly routerMacs = new Set<number>();
   /** IPv4 addresses of stations that recently won an address contest (ARP takeover, rogue DHCP), with when. */
   private readonly contestWinners = new BoundedMap<number, number>(MAX_LEARNED);
-  /** IPv6 addresses of stations that recently took over a neighbor binding, with when. */
-  private readonly contestWinners6 = new Ip6Table<number>(MAX_LEARNED, PROBES);
-  /** The MACs of those stations, with when: their own addresses in `neighbors` count as winners too. */
-  private readonly contestWinnerMacs6 = new BoundedMap<number, number>(MAX_LEARNED);
+  /** IPv6 addresses of stations that recently won an IPv6 contest (neighbor binding, rogue DHCPv6), with when and how. */
+  private readonly contestWinners6 = new Ip6Table<Contest6>(MAX_LEARNED, PROBES);
+  /** The MACs of those stations, with when and how: their own addresses in `neighbors` count as winners too. */
+  private readonly contestWinnerMacs6 = new BoundedMap<number, Contest6>(MAX_LEARNED);
   private neighbors: NeighborBindings | null = null;
 
   constructor(config: SniffwatchConfig) {
@@ -58,15 +74,15 @@ export class NetworkModel {
     this.neighbors = neighbors;
   }
 
-  /** Records that the station with link-layer address `mac` took over an IPv6 neighbor binding at `timeMs`. */
-  noteContestWinnerMac6(mac: number, timeMs: number): void {
-    this.contestWinnerMacs6.set(mac, timeMs);
+  /** Records that the station with link-layer address `mac` won an IPv6 contest at `timeMs`. */
+  noteContestWinnerMac6(mac: number, timeMs: number, how: ContestHow6): void {
+    this.contestWinnerMacs6.set(mac, { t: timeMs, how, mac });
   }
 
-  /** Records the IPv6 address at buf[off] as the own address of a station that took over a neighbor binding at `timeMs`. */
-  noteContestWinner6(buf: Buffer, off: number, timeMs: number): void {
+  /** Records the IPv6 address at buf[off] as the own address of the station with `mac` (-1: unknown) that won an IPv6 contest at `timeMs`. */
+  noteContestWinner6(buf: Buffer, off: number, timeMs: number, how: ContestHow6, mac: number): void {
     const slot = this.contestWinners6.intern(buf, off);
-    if (slot !== -1) this.contestWinners6.setValue(slot, timeMs);
+    if (slot !== -1) this.contestWinners6.setValue(slot, { t: timeMs, how, mac });
   }
 
   /** Whether any station won an IPv6 contest: until one does, IPv6 addresses need no lookup. */
@@ -81,17 +97,25 @@ export class NetworkModel {
    * another station belongs to that station and does not count.
    */
   contestWonAt6(buf: Buffer, off: number): number | undefined {
+    return this.contest6(buf, off)?.t;
+  }
+
+  /** How that station won its latest IPv6 contest. */
+  contestHow6(buf: Buffer, off: number): ContestHow6 | undefined {
+    return this.contest6(buf, off)?.how;
+  }
+
+  private contest6(buf: Buffer, off: number): Contest6 | undefined {
     const slot = this.contestWinners6.size > 0 ? this.contestWinners6.find(buf, off) : -1;
     const byAddr = slot === -1 ? undefined : this.contestWinners6.valueAt(slot);
     const mac = this.contestWinnerMacs6.size > 0 && this.neighbors !== null ? this.neighbors.ownerOf(buf, off) : -1;
     const byMac = mac === -1 ? undefined : this.contestWinnerMacs6.get(mac);
     if (byAddr === undefined) return byMac;
-    return byMac === undefined ? byAddr : Math.max(byAddr, byMac);
+    return byMac === undefined || byAddr.t >= byMac.t ? byAddr : byMac;
   }
 
-  /** The MAC of the contest winner whose own address the IPv6 address at buf[off] is, as Neighbor Discovery tells, or -1. */
+  /** The MAC of the contest winner whose own address the IPv6 address at buf[off] is (recorded with it, or as Neighbor Discovery tells), or -1. */
   contestWinnerMac6(buf: Buffer, off: number): number {
-    const mac = this.neighbors === null ? -1 : this.neighbors.ownerOf(buf, off);
-    return mac !== -1 && this.contestWinnerMacs6.has(mac) ? mac : -1;
+    return this.contest6(buf, off)?.mac ?? -1;
   }
 }

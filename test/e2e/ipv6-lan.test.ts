@@ -213,6 +213,15 @@ test('a rogue dnsmasq DHCPv6 server on the attacker, naming itself as DNS server
   const rogue = startDhcpv6Server(lan, 'attacker', 'rogue-dhcp6', `${ROGUE_PREFIX}100,${ROGUE_PREFIX}1ff`, attackerLl, '5m');
   await sleep(1500);
   await dhcpv6Client(lan, 'client-after');
+  // What mitm6 does next: as the client's DNS server, it answers every name with its own link-local address.
+  const rogueDns = lan.spawn(
+    'attacker',
+    ['dnsmasq', '--keep-in-foreground', '--no-daemon', '--interface=eth0', '--bind-interfaces', '--no-resolv', '--no-hosts', `--address=/#/${attackerLl}`, `--pid-file=${join(workDir, 'rogue-dns.pid')}`],
+    'rogue-dns',
+  );
+  await sleep(500);
+  const lookup = await lan.exec('victim', ['dig', '+time=2', '+tries=2', '+short', 'AAAA', 'wpad.corp.example', `@${attackerLl}%eth0`], { okCodes: [0, 9] });
+  await rogueDns.stop('SIGTERM', 5000);
   await rogue.stop('SIGTERM', 5000);
   await legit.stop('SIGTERM', 5000);
   await radvd.stop('SIGTERM', 5000);
@@ -236,6 +245,19 @@ test('a rogue dnsmasq DHCPv6 server on the attacker, naming itself as DNS server
       assert.ok(hasEntity(hit, 'ip', victimLl, 'victim'), describe([hit]));
       assert.ok(hasEntity(hit, 'mac', GATEWAY.mac, 'legitimate'), describe([hit]));
       assert.ok(!atLeast(r.findings, 'medium').some((f) => hasEntity(f, 'mac', GATEWAY.mac, 'attacker')), `the real server is blamed:\n${describe(atLeast(r.findings, 'medium'))}`);
+    }),
+  );
+  await t.test("the rogue server's DNS answer pointing at itself is dns-answer-points-to-contested-host", (st) =>
+    work.withPcap(st, pcap, () => {
+      assert.equal(lookup.stdout.trim(), attackerLl, `dig through the rogue DNS server: ${lookup.stdout}${lookup.stderr}`);
+      const r = scan(pcap);
+      const hit = r.findings.find((f) => f.rule_id === 'dns-answer-points-to-contested-host');
+      assert.ok(hit, `no dns-answer-points-to-contested-host:\n${describe(r.findings)}`);
+      assert.ok(hasEntity(hit, 'ip', attackerLl, 'attacker'), describe([hit]));
+      assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), describe([hit]));
+      assert.ok(hasEntity(hit, 'ip', victimLl, 'victim'), describe([hit]));
+      assert.ok(hasEntity(hit, 'host', 'wpad.corp.example', 'queried-name'), describe([hit]));
+      assert.match(hit.message, /answered DHCPv6 as a rogue server/);
     }),
   );
 });

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import {
   arpReply,
   arpRequest,
+  dhcpv6Payload,
   dnsMessage,
   dnsName,
+  duidLl,
   tcpFrame,
   ipv4UdpFrame,
   ipv4UdpFrameWith,
@@ -793,6 +795,35 @@ test('benign: the same AAAA answers without a Neighbor Discovery takeover point 
   assert.deepEqual(errors, []);
   assert.deepEqual(contestedOf(findings), [], describe(findings));
   assert.ok(!findings.some((f) => f.rule_id.startsWith('ndp-')), describe(findings));
+});
+
+test('mitm6: after a rogue DHCPv6 server names itself the DNS server, its AAAA answers pointing at itself are reported as pointing at a contested host', async () => {
+  const attackerLl = 'fe80::666';
+  const solicit = (t: number): TimedFrame => ({ t, frame: ipv6UdpFrame(CLIENT6.mac, '33:33:00:01:00:02', 'fe80::10', 'ff02::1:2', 546, 547, dhcpv6Payload({ msgType: 1, xid: 7, clientDuid: duidLl(CLIENT6.mac) })) });
+  const advertise: TimedFrame = {
+    t: 0.01,
+    frame: ipv6UdpFrame(ATTACKER.mac, CLIENT6.mac, attackerLl, 'fe80::10', 547, 546, dhcpv6Payload({
+      msgType: 2,
+      xid: 7,
+      clientDuid: duidLl(CLIENT6.mac),
+      serverDuid: duidLl(ATTACKER.mac),
+      iaNa: { iaid: 1, t1: 200, t2: 250, addresses: [{ address: 'fe80::198:18:0:10', preferred: 300, valid: 300 }] },
+      dns: [attackerLl],
+    })),
+  };
+  const victimLl: Host6 = { mac: CLIENT6.mac, ip: 'fe80::10' };
+  const mitm6: Host6 = { mac: ATTACKER.mac, ip: attackerLl };
+  const lookup = [query6(victimLl, mitm6, 50000, 0x1234, 'wpad.corp.example', 2), answer6(ATTACKER.mac, attackerLl, victimLl, 50000, 0x1234, 'wpad.corp.example', [attackerLl], 2.001)];
+  const { findings } = await scanFrames([solicit(0), advertise, ...lookup]);
+  assert.ok(findings.some((f) => f.rule_id === 'ipv6-rogue-dhcpv6' && f.severity === 'critical'), describe(findings));
+  const hit = contestedOf(findings);
+  assert.equal(hit.length, 1, describe(findings));
+  assert.ok(hasEntity(hit[0]!, 'ip', attackerLl, 'attacker'), describe(hit));
+  assert.ok(hasEntity(hit[0]!, 'ip', 'fe80::10', 'victim'), describe(hit));
+  assert.match(hit[0]!.message, /wpad\.corp\.example is at fe80::666 \(02:00:00:00:00:66\), a station that answered DHCPv6 as a rogue server 2 s earlier/);
+  assert.ok(hasEntity(hit[0]!, 'mac', ATTACKER.mac, 'attacker'), describe(hit));
+  // The same lookup answered by a server nobody contested raises nothing of the kind.
+  assert.deepEqual(contestedOf((await scanFrames(lookup)).findings), []);
 });
 
 // ---- IPv6 addresses in the names section ----------------------------------------

@@ -105,6 +105,14 @@ export class Dhcp6Watch {
       this.addServer(buf, m, mac);
     }
     if (severity !== null) this.report(pkt, m, severity, reason, legitimate);
+    // A rogue server (mitm6) serves its clients DNS next: answers pointing at it are weighed by the names analyzer.
+    if (severity !== null && severity !== 'low') this.noteWinner(pkt);
+  }
+
+  private noteWinner(pkt: Packet): void {
+    const network = this.ctx.network;
+    if (pkt.ethSrc !== -1) network.noteContestWinnerMac6(pkt.ethSrc, pkt.timeMs, 'dhcpv6');
+    network.noteContestWinner6(pkt.buf, pkt.ip6SrcOff, pkt.timeMs, 'dhcpv6', pkt.ethSrc);
   }
 
   /** What makes this answer look like mitm6's, or null. */

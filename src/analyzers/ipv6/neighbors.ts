@@ -234,13 +234,13 @@ export class NeighborWatch implements NeighborBindings {
   private noteWinner(pkt: Packet, off: number, attacker: number): void {
     const network = this.ctx.network;
     const t = pkt.timeMs;
-    network.noteContestWinnerMac6(attacker, t);
+    network.noteContestWinnerMac6(attacker, t, 'nd');
     const buf = pkt.buf;
     const src = pkt.ip6SrcOff;
     if (pkt.ethSrc !== attacker || isUnspecified6(buf, src) || buf.compare(buf, src, src + 16, off, off + 16) === 0) return;
     // A source not seen before is first seen at the attacker; one it took from another station is that station's.
     const slot = this.neighbors.find(buf, src);
-    if (slot === -1 || this.ownMacAt(slot) === attacker) network.noteContestWinner6(buf, src, t);
+    if (slot === -1 || this.ownMacAt(slot) === attacker) network.noteContestWinner6(buf, src, t, 'nd', attacker);
   }
 
   /** Unsolicited advertisements with Override from one MAC: a host announces a new address once, parasite6 -l and fake_advertise6 repeat. */

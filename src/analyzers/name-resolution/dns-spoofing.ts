@@ -5,9 +5,10 @@ import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
 import { NumberList } from '../../util/number-list.js';
 import type { AnalyzerContext } from '../analyzer.js';
+import { CONTEST_HOW6_TEXT } from '../network-model.js';
 import type { AddrBook } from './addr-book.js';
 import type { NamesConfig } from './config.js';
-import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, wonContestRecently, wonContestRecently6 } from './entities.js';
+import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, recentContest6, wonContestRecently } from './entities.js';
 import { FifoMap } from './fifo-map.js';
 
 // DNS spoofing on the wire (T1557), over IPv4 and IPv6: the transaction table
@@ -509,8 +510,10 @@ export class DnsSpoofingTracker {
     for (const a of [first, second]) {
       const winner = a.addr4.find((ip) => wonContestRecently(this.ctx.network, ip, now));
       if (winner !== undefined) return { spoofed: a, why: `it points at ${ip4ToString(winner)}, a station that recently won an ARP/DHCP address contest` };
-      const winner6 = this.ctx.network.ip6ContestsWon ? a.addrs.find((text) => wonContestRecently6(this.ctx.network, text, now)) : undefined;
-      if (winner6 !== undefined) return { spoofed: a, why: `it points at ${winner6}, a station that recently took over an IPv6 neighbor binding (Neighbor Discovery spoofing)` };
+      for (const text of this.ctx.network.ip6ContestsWon ? a.addrs : []) {
+        const how = recentContest6(this.ctx.network, text, now);
+        if (how !== undefined) return { spoofed: a, why: `it points at ${text}, a station that recently ${CONTEST_HOW6_TEXT[how]}` };
+      }
     }
     const servers = this.cfg.dnsServers;
     if (servers.has(first.shape.src) !== servers.has(second.shape.src)) {

@@ -3,7 +3,7 @@ import { NAME_PROTO_LABELS, TYPE_A, TYPE_AAAA, TYPE_NB, NameProto, type DnsMessa
 import { isMulticast6, parseIp6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
-import type { NetworkModel } from '../network-model.js';
+import type { ContestHow6, NetworkModel } from '../network-model.js';
 import type { AddrBook } from './addr-book.js';
 
 // Entity and text helpers shared by the name-resolution checks (reporting
@@ -85,8 +85,8 @@ export function wonContestRecently(network: NetworkModel, ip: number, now: numbe
   return isRecentContest(network.contestWonAt(ip), now);
 }
 
-/** The same for an address as text (answers kept for a race); IPv4 text is never an IPv6 winner. */
-export function wonContestRecently6(network: NetworkModel, text: string, now: number): boolean {
+/** How the station at an IPv6 address (as text: answers kept for a race) recently won a contest, if it did; IPv4 text never did. */
+export function recentContest6(network: NetworkModel, text: string, now: number): ContestHow6 | undefined {
   const bytes = text.includes(':') ? parseIp6(text) : undefined;
-  return bytes !== undefined && isRecentContest(network.contestWonAt6(bytes, 0), now);
+  return bytes !== undefined && isRecentContest(network.contestWonAt6(bytes, 0), now) ? network.contestHow6(bytes, 0) : undefined;
 }

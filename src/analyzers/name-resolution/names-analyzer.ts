@@ -3,6 +3,7 @@ import { decodeNameMessage, DnsMessage, nameHashOf, nameProtoOfPorts, NameProto,
 import type { Packet } from '../../decode/packet.js';
 import { sectionOf } from '../../config/config.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import { CONTEST_HOW6_TEXT } from '../network-model.js';
 import { AddrBook } from './addr-book.js';
 import { listedIp6, namesConfigFor, namesConfigSection, type NamesConfig } from './config.js';
 import { DnsSpoofingTracker } from './dns-spoofing.js';
@@ -171,7 +172,8 @@ export class NamesAnalyzer implements Analyzer {
     const v6 = off6 !== -1;
     const addr = v6 ? ip6ToString(pkt.buf, off6) : ip4ToString(msg.ansAddr4[i]!);
     const mac = v6 ? this.ctx.network.contestWinnerMac6(pkt.buf, off6) : -1;
-    const contest = v6 ? 'took over an IPv6 neighbor binding (Neighbor Discovery spoofing)' : 'won an ARP/DHCP address contest';
+    const how = v6 ? this.ctx.network.contestHow6(pkt.buf, off6) : undefined;
+    const contest = how !== undefined ? CONTEST_HOW6_TEXT[how] : 'won an ARP/DHCP address contest';
     this.ctx.report('dns-answer-points-to-contested-host', `${addr}|${client === -1 ? '*' : book.text(client)}`, pkt, {
       message:
         `${protoLabel(msg.proto)} answer from ${book.text(src)} tells ${client === -1 ? 'the network' : book.text(client)} that ` +
