@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostSensorStats } from '../src/host/index.js';
+import { readNamespaceMirrors, readOvsMirrors, type CommandResult } from '../src/host/mirror.js';
 import { median, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,6 +53,7 @@ const HELP = `usage: node dist/bench/host-bench.js [options]   (as root)
   --workers N         storm processes (default: one per CPU)
   --runs N            runs of the tsc build with and without sniffwatch run, each (default 21)
   --long-runs N       runs of the longer job script, each (default 5)
+  --job-rounds N      rounds of the job script (tsc, type check, addons) per run (default 2, ~23 s here)
   --fixed-runs N      runs of a 0.5 s command for the fixed start and end cost, each (default 21)
   --disturbed-percent P  a pair during which other processes used more than P% of a core is measured
                       again (default 25)
@@ -362,9 +364,11 @@ interface OverheadResult {
   pairedOverheadPercent: number;
   /** CPU time sniffwatch run added (its own and its children's), median over pairs. */
   cpuOverheadSeconds: number;
-  /** sniffwatch's own CPU time per guarded run (median, and the largest), from --stats; null when the CLI lacks it. */
+  /** sniffwatch's own CPU time while the command ran, per guarded run (median, and the largest), from --stats; null when the CLI lacks it. */
   sniffwatchCpuSeconds: number | null;
   sniffwatchCpuMaxSeconds: number | null;
+  /** Most commands a guarded run's traffic-duplication checks ran (their CPU is not in sniffwatch's own). */
+  mirrorCommandsMax: number | null;
   /** Anything sniffwatch run wrote on stderr (notes, findings) in the guarded runs. */
   sniffwatchStderr: string[];
 }
@@ -373,6 +377,7 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
   const pairs: OverheadPair[] = [];
   const said = new Set<string>();
   const ownCpu: number[] = [];
+  const mirrorCommands: number[] = [];
   const work = tempDir('sniffwatch-host-bench-build-');
   const stats = cliHasStats(opts.cli);
   const guard = (argv: string[]): string[] => [process.execPath, opts.cli, 'run', '--policy', 'audit', ...(stats ? ['--stats'] : []), '--', ...argv];
@@ -390,7 +395,10 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
       if (kind === 'guarded') {
         for (const l of r.stderr.split('\n')) if (l.startsWith('sniffwatch') && !STATS_LINE.test(l)) said.add(l);
         const own = STATS_LINE.exec(r.stderr);
-        if (own) ownCpu.push(Number(own[1]));
+        if (own) {
+          ownCpu.push(Number(own[1]));
+          mirrorCommands.push(Number(own[2]));
+        }
       }
       got[kind] = r;
     }
@@ -418,12 +426,37 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
     cpuOverheadSeconds: round(median(use.map((p) => p.guardedCpu - p.plainCpu)), 3),
     sniffwatchCpuSeconds: ownCpu.length > 0 ? round(median(ownCpu), 3) : null,
     sniffwatchCpuMaxSeconds: ownCpu.length > 0 ? round(Math.max(...ownCpu), 3) : null,
+    mirrorCommandsMax: mirrorCommands.length > 0 ? Math.max(...mirrorCommands) : null,
     sniffwatchStderr: [...said],
   };
 }
 
-/** The stats line of `sniffwatch run --stats`: its own CPU (all its threads, not the command's). */
-const STATS_LINE = /^sniffwatch: run: stats: .*? sniffwatch used (\d+\.\d+) s of CPU/m;
+/**
+ * CPU seconds per command of a traffic-duplication check (the same reads the
+ * sensor does, each command under GNU time): sniffwatch's --stats counts the
+ * commands, its own CPU does not include theirs.
+ */
+async function mirrorCommandCpu(rounds: number): Promise<{ commands: number; cpuPerCommand: number }> {
+  const file = join(tempDir('sniffwatch-host-bench-tools-'), 'time');
+  let commands = 0;
+  let cpu = 0;
+  const timedRunner = async (argv: readonly string[]): Promise<CommandResult> => {
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', file, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const used = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    commands++;
+    if (used.every((x) => Number.isFinite(x))) cpu += used.reduce((a, b) => a + b, 0);
+    return { ok: r.status === 0, stdout: r.stdout ?? '', missing: r.status === 127 };
+  };
+  for (let i = 0; i < rounds; i++) {
+    const missing = new Set<string>();
+    await readNamespaceMirrors(timedRunner, missing);
+    await readOvsMirrors(timedRunner, missing);
+  }
+  return { commands, cpuPerCommand: commands > 0 ? cpu / commands : 0 };
+}
+
+/** The stats line of `sniffwatch run --stats`: its own CPU (all its threads, not the command's) after the command started. */
+const STATS_LINE = /^sniffwatch: run: stats: .*? sniffwatch used \d+\.\d+ s of CPU, (\d+\.\d+) s of it after the command started.* running (\d+) command\(s\)$/m;
 
 /** Builds of the CLI from before --stats existed are still measured, without it. */
 function cliHasStats(cli: string): boolean {
@@ -472,8 +505,8 @@ async function measureFixedCost(runs: number, opts: Options): Promise<FixedCost>
 
 const tscBuild = (outDir: string): string[] => ['npx', 'tsc', '-p', 'tsconfig.json', '--outDir', outDir];
 
-/** A longer CI-like job: tsc, a type check and both native addons rebuilt with node-gyp from a copy, twice. */
-function jobScript(): { script: string; command: (outDir: string) => string[] } | undefined {
+/** A longer CI-like job: tsc, a type check and both native addons rebuilt with node-gyp from a copy, `rounds` times. */
+function jobScript(rounds: number): { script: string; command: (outDir: string) => string[] } | undefined {
   const gyp = NODE_GYP.find((p) => existsSync(p));
   if (!gyp || !have('cc') || !have('make')) return undefined;
   const dir = tempDir('sniffwatch-host-bench-job-');
@@ -484,7 +517,7 @@ function jobScript(): { script: string; command: (outDir: string) => string[] } 
     [
       'set -e',
       'out="$1"',
-      'for round in 1 2; do',
+      `for round in $(seq ${rounds}); do`,
       '  npx tsc -p tsconfig.json --outDir "$out/ts$round"',
       '  npx tsc -p tsconfig.json --noEmit',
       `  for addon in ${addons.join(' ')}; do`,
@@ -515,29 +548,38 @@ function printStorm(s: Exclude<Awaited<ReturnType<typeof measureStorm>>, string>
 
 /**
  * An upper bound on the wall time run adds, from quantities that do not swing with the VM: the
- * command starts later and sniffwatch exits after it (fixed cost), and every CPU second sniffwatch
- * uses could at worst be taken from the command (on a machine the command keeps fully busy).
+ * command starts later and sniffwatch exits after it (fixed cost), and every CPU second that
+ * sniffwatch and the tools it runs (ip, tc, nft, iptables-save, ovs-vsctl) use while the command
+ * runs could at worst be taken from it (on a machine the command keeps fully busy).
  */
-function overheadBound(o: OverheadResult, fixed: FixedCost): { seconds: number; percent: number } | null {
-  if (o.sniffwatchCpuMaxSeconds === null) return null;
-  const seconds = (fixed.startGuardedMs - fixed.startPlainMs + fixed.endGuardedMs - fixed.endPlainMs) / 1000 + o.sniffwatchCpuMaxSeconds;
-  return { seconds: round(seconds, 3), percent: round((seconds / o.plainMedian) * 100, 2) };
+function overheadBound(o: OverheadResult, fixed: FixedCost, tools: { cpuPerCommand: number }): { seconds: number; toolSeconds: number; percent: number } | null {
+  if (o.sniffwatchCpuMaxSeconds === null || o.mirrorCommandsMax === null) return null;
+  const toolSeconds = o.mirrorCommandsMax * tools.cpuPerCommand;
+  const seconds = fixedSeconds(fixed) + o.sniffwatchCpuMaxSeconds + toolSeconds;
+  return { seconds: round(seconds, 3), toolSeconds: round(toolSeconds, 3), percent: round((seconds / o.plainMedian) * 100, 2) };
 }
 
-function printOverhead(list: OverheadResult[], fixed: FixedCost): void {
+function fixedSeconds(fixed: FixedCost): number {
+  return (fixed.startGuardedMs - fixed.startPlainMs + fixed.endGuardedMs - fixed.endPlainMs) / 1000;
+}
+
+function printOverhead(list: OverheadResult[], fixed: FixedCost, tools: { commands: number; cpuPerCommand: number }): void {
   console.log('\n`sniffwatch run --policy audit` overhead\n');
   console.log('| build | clean pairs | plain (median) | under run (median) | ratio | overhead | paired diff (median) | CPU overhead |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const o of list) {
     console.log(`| ${o.build} | ${o.clean} of ${o.pairs.length} | ${o.plainMedian.toFixed(3)} s | ${o.guardedMedian.toFixed(3)} s | ${o.ratio.toFixed(4)} | ${o.overheadPercent}% | ${(o.pairedDiffMedian * 1000).toFixed(0)} ms (${o.pairedOverheadPercent}%) | ${(o.cpuOverheadSeconds * 1000).toFixed(0)} ms |`);
   }
-  console.log('\nBound from fixed cost plus sniffwatch\'s own CPU (largest over the runs), against the plain median:\n');
-  console.log('| build | sniffwatch CPU (median) | sniffwatch CPU (largest) | fixed cost | bound | bound % |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log(
+    `\nBound: fixed cost, plus sniffwatch's own CPU while the command ran and the CPU of the commands its traffic-duplication checks ran ` +
+      `(${(tools.cpuPerCommand * 1000).toFixed(1)} ms each, measured over ${tools.commands}), largest over the runs, against the plain median:\n`,
+  );
+  console.log('| build | sniffwatch CPU during the build (median) | (largest) | check commands (largest) | their CPU | fixed cost | bound | bound % |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const o of list) {
-    const b = overheadBound(o, fixed);
-    if (b === null) console.log(`| ${o.build} | - | - | - | - | not measured (the CLI has no --stats) |`);
-    else console.log(`| ${o.build} | ${(o.sniffwatchCpuSeconds! * 1000).toFixed(0)} ms | ${(o.sniffwatchCpuMaxSeconds! * 1000).toFixed(0)} ms | ${(b.seconds * 1000 - o.sniffwatchCpuMaxSeconds! * 1000).toFixed(0)} ms | ${(b.seconds * 1000).toFixed(0)} ms | ${b.percent}% |`);
+    const b = overheadBound(o, fixed, tools);
+    if (b === null) console.log(`| ${o.build} | - | - | - | - | - | - | not measured (the CLI has no --stats) |`);
+    else console.log(`| ${o.build} | ${(o.sniffwatchCpuSeconds! * 1000).toFixed(0)} ms | ${(o.sniffwatchCpuMaxSeconds! * 1000).toFixed(0)} ms | ${o.mirrorCommandsMax} | ${(b.toolSeconds * 1000).toFixed(0)} ms | ${(fixedSeconds(fixed) * 1000).toFixed(0)} ms | ${(b.seconds * 1000).toFixed(0)} ms | ${b.percent}% |`);
   }
   for (const o of list) if (o.sniffwatchStderr.length > 0) console.log(`\n${o.build}: sniffwatch run said:\n  ${o.sniffwatchStderr.join('\n  ')}`);
 }
@@ -550,6 +592,7 @@ interface Options {
   workers: number;
   runs: number;
   longRuns: number;
+  jobRounds: number;
   fixedRuns: number;
   retries: number;
   disturbedPercent: number;
@@ -569,6 +612,7 @@ function parseOptions(): Options {
       workers: { type: 'string', default: String(cpus().length) },
       runs: { type: 'string', default: '21' },
       'long-runs': { type: 'string', default: '5' },
+      'job-rounds': { type: 'string', default: '2' },
       'fixed-runs': { type: 'string', default: '21' },
       retries: { type: 'string', default: '6' },
       'disturbed-percent': { type: 'string', default: '25' },
@@ -599,6 +643,7 @@ function parseOptions(): Options {
     workers: Math.max(1, num('workers', values.workers)),
     runs: num('runs', values.runs),
     longRuns: num('long-runs', values['long-runs']),
+    jobRounds: Math.max(1, num('job-rounds', values['job-rounds'])),
     fixedRuns: Math.max(1, num('fixed-runs', values['fixed-runs'])),
     retries: num('retries', values.retries),
     disturbedPercent: num('disturbed-percent', values['disturbed-percent'], false),
@@ -656,17 +701,19 @@ async function main(): Promise<void> {
       overhead.push(await measureOverhead('tsc build', tscBuild, opts.runs, opts));
       save();
     }
-    const job = jobScript();
+    const job = jobScript(opts.jobRounds);
     if (!job) console.log('longer job not measured: needs cc, make and the node-gyp that ships with npm');
     else if (opts.longRuns > 0) {
-      progress('sniffwatch run overhead: job script (tsc, type check, native addons, twice)');
-      overhead.push({ ...(await measureOverhead('job script', job.command, opts.longRuns, opts)), command: `sh job.sh TMP (${readFileSync(job.script, 'utf8').split('\n').slice(2, -2).map((l) => l.trim()).join('; ')})` });
+      progress(`sniffwatch run overhead: job script (tsc, type check, native addons; ${opts.jobRounds} rounds)`);
+      overhead.push({ ...(await measureOverhead(`job script (${opts.jobRounds} rounds)`, job.command, opts.longRuns, opts)), command: `sh job.sh TMP (${readFileSync(job.script, 'utf8').split('\n').slice(2, -2).map((l) => l.trim()).join('; ')})` });
       save();
     }
     if (overhead.length > 0) {
-      results.runOverheadBound = overhead.map((o) => ({ build: o.build, ...overheadBound(o, fixed) }));
+      const tools = await mirrorCommandCpu(5);
+      results.mirrorCommandCpu = tools;
+      results.runOverheadBound = overhead.map((o) => ({ build: o.build, ...overheadBound(o, fixed, tools) }));
       save();
-      printOverhead(overhead, fixed);
+      printOverhead(overhead, fixed, tools);
     }
   }
   console.log(`\nresults: ${opts.out}`);

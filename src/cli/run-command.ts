@@ -156,6 +156,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
   }
 
   const commandStart = performance.now();
+  const cpuAtStart = flags.stats ? cpuSeconds() : 0;
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals): void => {
     try {
@@ -192,7 +193,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     const where = file ? ` (written to ${flags.output})` : '';
     process.stderr.write(`sniffwatch: run: ${shown.length} finding(s), ${serious.length} medium or above${killed.size > 0 ? `, ${killed.size} process(es) killed` : ''}${where}\n`);
   }
-  if (flags.stats) process.stderr.write(`sniffwatch: run: ${statsLine(sensors.stats(), commandSeconds)}\n`);
+  if (flags.stats) process.stderr.write(`sniffwatch: run: ${statsLine(sensors.stats(), commandSeconds, cpuAtStart)}\n`);
   let status = result.status;
   if (flags.policy !== 'audit' && serious.length > 0) {
     process.stderr.write(`sniffwatch: policy ${flags.policy}: exit ${EXIT_POLICY} because of ${serious.length} finding(s) of medium or above (the command itself exited ${result.status})\n`);
@@ -212,14 +213,25 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
   process.exit(status);
 }
 
-/** What the guard cost: its own CPU (all its threads, not the command's), next to the command's wall time. */
-function statsLine(stats: HostSensorStats, commandSeconds: number): string {
+function cpuSeconds(): number {
+  const usage = process.resourceUsage();
+  return (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+}
+
+/**
+ * What the guard cost: its own CPU (all its threads, not the command's or the
+ * tools it ran), the part of it spent while the command ran (what the command
+ * could have lost), next to the command's wall time.
+ */
+function statsLine(stats: HostSensorStats, commandSeconds: number, cpuAtStart: number): string {
   const usage = process.resourceUsage();
   const user = usage.userCPUTime / 1e6;
   const system = usage.systemCPUTime / 1e6;
   return (
-    `stats: command ran ${commandSeconds.toFixed(3)} s; sniffwatch used ${(user + system).toFixed(3)} s of CPU (user ${user.toFixed(3)} s, system ${system.toFixed(3)} s, ` +
-    `${(usage.maxRSS / 1024).toFixed(1)} MiB peak RSS); ${stats.execs} exec event(s) handled (${stats.mode}), ${stats.lost} lost, ${stats.polls} poll(s), slowest poll ${stats.slowestPollMs.toFixed(1)} ms`
+    `stats: command ran ${commandSeconds.toFixed(3)} s; sniffwatch used ${(user + system).toFixed(3)} s of CPU, ${(user + system - cpuAtStart).toFixed(3)} s of it after the command started ` +
+    `(user ${user.toFixed(3)} s, system ${system.toFixed(3)} s, ` +
+    `${(usage.maxRSS / 1024).toFixed(1)} MiB peak RSS); ${stats.execs} exec event(s) handled (${stats.mode}), ${stats.lost} lost, ${stats.polls} poll(s), slowest poll ${stats.slowestPollMs.toFixed(1)} ms; ` +
+    `${stats.mirrorChecks} traffic-duplication check(s) running ${stats.mirrorCommands} command(s)`
   );
 }
 

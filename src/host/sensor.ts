@@ -65,6 +65,9 @@ export interface HostSensorStats {
   errors: number;
   /** Longest single poll (the event loop is busy for that long), in ms. */
   slowestPollMs: number;
+  /** Traffic-duplication checks done, and the commands (ip, tc, nft, iptables-save, ovs-vsctl, nsenter) they ran. */
+  mirrorChecks: number;
+  mirrorCommands: number;
 }
 
 export interface HostSensors {
@@ -183,6 +186,7 @@ class HostSensor {
   private mirrorTimer: NodeJS.Timeout | undefined;
   private mirrorRunning: Promise<void> | undefined;
   private mirrorPolls = 0;
+  private mirrorCommands = 0;
   /**
    * Under `run`, mirrors configured before the first check count as already
    * there (the baseline). That check may come shortly after the command
@@ -281,6 +285,8 @@ class HostSensor {
       packetSocketsUnattributed: this.sockets.unattributed,
       errors: this.errors,
       slowestPollMs: Math.round(this.slowestPollMs * 10) / 10,
+      mirrorChecks: this.mirrorPolls,
+      mirrorCommands: this.mirrorCommands,
     };
   }
 
@@ -641,6 +647,11 @@ class HostSensor {
 
   // --- traffic duplication ---
 
+  private runTool(argv: readonly string[]): ReturnType<Runner> {
+    this.mirrorCommands++;
+    return runCommand(argv);
+  }
+
   private async pollMirrors(): Promise<void> {
     try {
       if (this.stopped) return;
@@ -653,9 +664,9 @@ class HostSensor {
         if (this.stopped) return;
         const own = ns.inode === this.scan.ownNetns;
         if (!own && this.toolsMissing.has('nsenter')) continue;
-        const run: Runner = own ? (argv) => runCommand(argv) : (argv) => runCommand(['nsenter', `--net=${ns.path}`, '--', ...argv]);
+        const run: Runner = own ? (argv) => this.runTool(argv) : (argv) => this.runTool(['nsenter', `--net=${ns.path}`, '--', ...argv]);
         if (!own) {
-          const probe = await runCommand(['nsenter', `--net=${ns.path}`, '--', 'true']);
+          const probe = await this.runTool(['nsenter', `--net=${ns.path}`, '--', 'true']);
           if (probe.missing) {
             this.toolsMissing.add('nsenter');
             this.note('nsenter not installed (util-linux): traffic duplication is checked in the sensor\'s own network namespace only');
@@ -668,7 +679,7 @@ class HostSensor {
         for (const c of configs) this.considerMirror(c, tunnels, label, seen, baseline, now);
         for (const t of tunnels) this.considerTunnel(t, configs, label, seen, baseline, now);
       }
-      for (const c of await readOvsMirrors(runCommand, this.toolsMissing)) this.considerMirror(c, [], 'host', seen, baseline, now);
+      for (const c of await readOvsMirrors((argv) => this.runTool(argv), this.toolsMissing)) this.considerMirror(c, [], 'host', seen, baseline, now);
       for (const k of [...this.mirrorSeen]) if (!seen.has(k)) this.mirrorSeen.delete(k);
       if (baseline) {
         this.baselineDone = true;

@@ -171,12 +171,13 @@ test('--stats: the guard says what it cost (its own CPU, the command\'s wall tim
   // Four real execs (env), each a process the sensor handles.
   const r = guard(['--stats'], ['sh', '-c', 'for i in 1 2 3 4; do env true; done; sleep 0.2']);
   assert.equal(r.status, 0, r.stderr);
-  const m = /sniffwatch: run: stats: command ran (\d+\.\d{3}) s; sniffwatch used (\d+\.\d{3}) s of CPU \(user (\d+\.\d{3}) s, system (\d+\.\d{3}) s, [\d.]+ MiB peak RSS\); (\d+) exec event\(s\) handled \((process-events|proc-scan)\), (\d+) lost/.exec(r.stderr);
+  const m = /sniffwatch: run: stats: command ran (\d+\.\d{3}) s; sniffwatch used (\d+\.\d{3}) s of CPU, (\d+\.\d{3}) s of it after the command started \(user (\d+\.\d{3}) s, system (\d+\.\d{3}) s, [\d.]+ MiB peak RSS\); (\d+) exec event\(s\) handled \((process-events|proc-scan)\), (\d+) lost/.exec(r.stderr);
   assert.ok(m, `no stats line in: ${r.stderr}`);
-  const [ran, cpu, user, system, execs] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])];
+  const [ran, cpu, after, user, system, execs] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])];
   assert.ok(ran >= 0.2, `the command slept 0.2 s, ran ${ran} s`);
   assert.ok(cpu > 0 && Math.abs(cpu - (user + system)) < 0.002, `CPU ${cpu} = user ${user} + system ${system}`);
-  if (m[6] === 'process-events') assert.ok(execs >= 5, `sh and four env execs at least, got ${execs}`);
+  assert.ok(after > 0 && after < cpu, `CPU after the command started (${after} s) is part of the total (${cpu} s): Node's start came before`);
+  if (m[7] === 'process-events') assert.ok(execs >= 5, `sh and four env execs at least, got ${execs}`);
   const plain = guard([], ['true']);
   assert.doesNotMatch(plain.stderr, /stats:/, 'no stats line unless asked');
 });
