@@ -432,27 +432,34 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
 }
 
 /**
- * CPU seconds per command of a traffic-duplication check (the same reads the
- * sensor does, each command under GNU time): sniffwatch's --stats counts the
- * commands, its own CPU does not include theirs.
+ * CPU seconds per command of a traffic-duplication check: the same reads the
+ * sensor does, `rounds` times, with this process's reaped-children CPU
+ * (/proc/self/stat cutime + cstime, in clock ticks) before and after. One
+ * command takes a few ms, below GNU time's 10 ms resolution; many add up.
+ * sniffwatch's --stats counts the commands, its own CPU does not include theirs.
  */
 async function mirrorCommandCpu(rounds: number): Promise<{ commands: number; cpuPerCommand: number }> {
-  const file = join(tempDir('sniffwatch-host-bench-tools-'), 'time');
   let commands = 0;
-  let cpu = 0;
-  const timedRunner = async (argv: readonly string[]): Promise<CommandResult> => {
-    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', file, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    const used = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  const runner = async (argv: readonly string[]): Promise<CommandResult> => {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
     commands++;
-    if (used.every((x) => Number.isFinite(x))) cpu += used.reduce((a, b) => a + b, 0);
-    return { ok: r.status === 0, stdout: r.stdout ?? '', missing: r.status === 127 };
+    return { ok: r.status === 0, stdout: r.stdout ?? '', missing: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' };
   };
+  const before = childrenCpuSeconds();
   for (let i = 0; i < rounds; i++) {
     const missing = new Set<string>();
-    await readNamespaceMirrors(timedRunner, missing);
-    await readOvsMirrors(timedRunner, missing);
+    await readNamespaceMirrors(runner, missing);
+    await readOvsMirrors(runner, missing);
   }
+  const cpu = childrenCpuSeconds() - before;
   return { commands, cpuPerCommand: commands > 0 ? cpu / commands : 0 };
+}
+
+/** CPU of this process's children that have been waited for (fields 16 and 17 of /proc/self/stat). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
 }
 
 /** The stats line of `sniffwatch run --stats`: its own CPU (all its threads, not the command's) after the command started. */
@@ -709,7 +716,7 @@ async function main(): Promise<void> {
       save();
     }
     if (overhead.length > 0) {
-      const tools = await mirrorCommandCpu(5);
+      const tools = await mirrorCommandCpu(30);
       results.mirrorCommandCpu = tools;
       results.runOverheadBound = overhead.map((o) => ({ build: o.build, ...overheadBound(o, fixed, tools) }));
       save();
