@@ -114,6 +114,11 @@ export interface PromiscVerdict {
   named: (PromiscHolder & { role: 'capturer' | 'switch' })[];
 }
 
+/** The distinct pids, sorted, as one comparable string: who holds an interface, to notice when that changes. */
+function pidSetKey(holders: readonly { pid: number }[]): string {
+  return [...new Set(holders.map((h) => h.pid))].sort((a, b) => a - b).join(',');
+}
+
 function isSwitchDaemon(h: PromiscHolder): boolean {
   return h.daemon && SWITCH_DAEMONS.has(h.name.toLowerCase());
 }
@@ -532,7 +537,7 @@ class HostSensor {
         owners = owners.filter((o) => this.inScope(o.pid));
         if (owners.length === 0) continue; // not (yet) attributable to the watched tree
       }
-      const pids = [...new Set(owners.map((o) => o.pid))].sort((a, b) => a - b).join(',');
+      const pids = pidSetKey(owners);
       const prev = this.promiscReported.get(key);
       if (prev) {
         // Reported as by design (or our own capture): a capturer that comes later still makes it medium.
@@ -560,7 +565,7 @@ class HostSensor {
         continue;
       }
       this.promiscPending.delete(key);
-      this.promiscReported.set(key, { level: v.severity, pids: [...new Set(capturers.map((h) => h.pid))].sort((a, b) => a - b).join(',') });
+      this.promiscReported.set(key, { level: v.severity, pids: pidSetKey(capturers) });
       this.reportPromisc(key, v, now, 'sysfs', `/sys/class/net/${i.name}/flags has IFF_PROMISC`);
     }
     for (const set of [this.promiscReported, this.promiscPending]) {
