@@ -25,6 +25,15 @@ export function filterIndex(lastWord: number): number {
   return Math.imul(lastWord, 0x9e3779b1) >>> 16;
 }
 
+/**
+ * filterIndex of the 32-bit word at buf[off] (an address's last word, in a
+ * packet). Called with the buffer and an offset, per-packet filters pass no
+ * number of 2^30 and above, which a call not inlined would box.
+ */
+export function filterIndexAt(buf: Buffer, off: number): number {
+  return filterIndex((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!);
+}
+
 export function isIp6Id(id: number): boolean {
   return id >= IP6_ID_BASE;
 }

@@ -3,10 +3,9 @@ import { NB_FLAG_GROUP, NameProto, TYPE_A, TYPE_AAAA, TYPE_NB, type DnsMessage }
 import { eui64Mac } from '../../decode/ip6-addr.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import type { Packet } from '../../decode/packet.js';
-import { u32be } from '../../decode/bytes.js';
 import type { Entity, Severity } from '../../findings/finding.js';
 import type { AnalyzerContext } from '../analyzer.js';
-import { filterIndex, isIp6Id, type AddrBook } from './addr-book.js';
+import { filterIndexAt, isIp6Id, type AddrBook } from './addr-book.js';
 import type { NamesConfig } from './config.js';
 import { ipEntity, macEntities, nameEntity, nameText, protoLabel, toUnicast } from './entities.js';
 import { FifoMap } from './fifo-map.js';
@@ -107,6 +106,13 @@ export class LocalPoisoningTracker {
    * stale bit only costs the lookup, it never hides a responder.
    */
   private readonly responderBits = new Uint8Array(65536);
+  /**
+   * The same for every address ever put in a responder's `victims`: a segment
+   * must also come from a victim. A responder that is also a busy host (a
+   * workstation answering LLMNR for its own name) receives traffic from
+   * servers, which this keeps from costing a lookup per segment.
+   */
+  private readonly victimBits = new Uint8Array(65536);
   private readonly owners = new FifoMap<Owner>(MAX_OWNERS);
   private readonly queries = new FifoMap<QueryNote>(MAX_QUERIES);
   /** The query note forgotten last, reused for the next new name. */
@@ -203,8 +209,9 @@ export class LocalPoisoningTracker {
   onTcp(pkt: Packet): void {
     if (this.responders.size === 0 || pkt.payloadEnd - pkt.payloadStart < 12) return;
     if (pkt.ipVersion === 0) return;
-    const lastWord = pkt.ipVersion === 4 ? pkt.ip4Dst : u32be(pkt.buf, pkt.ip6DstOff + 12);
-    if (this.responderBits[filterIndex(lastWord)] === 0) return;
+    const v4 = pkt.ipVersion === 4;
+    if (this.responderBits[filterIndexAt(pkt.buf, v4 ? pkt.l3Start + 16 : pkt.ip6DstOff + 12)] === 0) return;
+    if (this.victimBits[filterIndexAt(pkt.buf, v4 ? pkt.l3Start + 12 : pkt.ip6SrcOff + 12)] === 0) return;
     // IPv4 addresses are read here rather than through the book: a call returning one boxes it, per segment.
     const dst = pkt.ipVersion === 4 ? pkt.ip4Dst : this.book.find(pkt.buf, pkt.ip6DstOff);
     const r = dst === -1 ? undefined : this.responders.get(dst);
@@ -245,7 +252,10 @@ export class LocalPoisoningTracker {
       if (r.nameTexts.length < MAX_NAME_TEXTS) r.nameTexts.push(nameText(msg, slot));
     }
     r.protos |= 1 << msg.proto;
-    if (victim !== -1 && !r.victims.includes(victim) && r.victims.length < MAX_VICTIMS) r.victims.push(victim);
+    if (victim !== -1 && !r.victims.includes(victim) && r.victims.length < MAX_VICTIMS) {
+      r.victims.push(victim);
+      this.victimBits[this.book.filterIndex(victim)] = 1;
+    }
     r.fingerprint ??= fingerprint;
     if (fingerprint !== null && msg.proto !== NameProto.Nbns) r.strongFingerprint = true;
 
