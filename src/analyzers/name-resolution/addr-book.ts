@@ -1,4 +1,5 @@
 import { ip4ToString } from '../../decode/addr.js';
+import { u32be } from '../../decode/bytes.js';
 import type { Packet } from '../../decode/packet.js';
 import { Ip6Table } from '../../util/ip6-table.js';
 
@@ -31,7 +32,7 @@ export function filterIndex(lastWord: number): number {
  * number of 2^30 and above, which a call not inlined would box.
  */
 export function filterIndexAt(buf: Buffer, off: number): number {
-  return filterIndex((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!);
+  return filterIndex(u32be(buf, off));
 }
 
 export function isIp6Id(id: number): boolean {
