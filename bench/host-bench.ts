@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostSensorStats } from '../src/host/index.js';
 import { readNamespaceMirrors, readOvsMirrors, type CommandResult } from '../src/host/mirror.js';
-import { median, round } from './stats.js';
+import { median, readProcTimes, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -87,13 +87,8 @@ function have(file: string): boolean {
 
 /** utime + stime of a process (all its threads), in seconds; NaN once it is gone. */
 function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
+  const t = readProcTimes(pid);
+  return t === undefined ? Number.NaN : (t.utime + t.stime) / CLK_TCK;
 }
 
 /** Busy CPU of the whole machine so far (all cores, time stolen by the hypervisor included), in seconds, from /proc/stat. */
@@ -455,11 +450,10 @@ async function mirrorCommandCpu(rounds: number): Promise<{ commands: number; cpu
   return { commands, cpuPerCommand: commands > 0 ? cpu / commands : 0 };
 }
 
-/** CPU of this process's children that have been waited for (fields 16 and 17 of /proc/self/stat). */
+/** CPU of this process's children that have been waited for. */
 function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+  const t = readProcTimes('self')!;
+  return (t.cutime + t.cstime) / CLK_TCK;
 }
 
 /** The stats line of `sniffwatch run --stats`: its own CPU (all its threads, not the command's) after the command started. */

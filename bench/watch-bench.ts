@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ADDON_PATH } from '../src/capture/live/pcap-live.js';
 import { severityRank, type Finding } from '../src/findings/finding.js';
 import { ensureCapture, type GenerateResult } from './generate.js';
-import { median, round } from './stats.js';
+import { median, readProcTimes, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -277,17 +277,6 @@ interface Sample {
   cpuTotal: number;
 }
 
-function readProcStat(pid: number): { utime: number; stime: number } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of proc(5).
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { utime: Number(f[11]), stime: Number(f[12]) };
-  } catch {
-    return undefined;
-  }
-}
-
 function readStatusKiB(pid: number): { rss: number; hwm: number } {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -339,11 +328,11 @@ class Sampler {
   }
 
   take(): Sample | undefined {
-    const st = readProcStat(this.watchPid);
+    const st = readProcTimes(this.watchPid);
     if (!st) return undefined;
     const mem = readStatusKiB(this.watchPid);
     const net = readNetDev(this.watchPid, RX_IF);
-    const rp = this.replayPid > 0 ? readProcStat(this.replayPid) : undefined;
+    const rp = this.replayPid > 0 ? readProcTimes(this.replayPid) : undefined;
     // Once tcpreplay has exited its /proc entry is gone: keep its last reading.
     if (rp) this.replayTicks = rp.utime + rp.stime;
     const cpu = readMachineCpu();
