@@ -1,4 +1,4 @@
-import { readMac } from './bytes.js';
+import { readMac, u16be, u32be } from './bytes.js';
 import { ETHERTYPE_IPV4, Packet } from './packet.js';
 
 // ARP (RFC 826) for Ethernet/IPv4, into a reused ArpMessage.
@@ -35,11 +35,11 @@ export function decodeArp(pkt: Packet, out: ArpMessage): ArpDecode {
     pkt.markMalformed('arp', 'truncated ARP header');
     return ArpDecode.Malformed;
   }
-  const htype = buf.readUInt16BE(off);
-  const ptype = buf.readUInt16BE(off + 2);
+  const htype = u16be(buf, off);
+  const ptype = u16be(buf, off + 2);
   const hlen = buf[off + 4]!;
   const plen = buf[off + 5]!;
-  const op = buf.readUInt16BE(off + 6);
+  const op = u16be(buf, off + 6);
   const ethernetLike = htype === HTYPE_ETHERNET || htype === HTYPE_IEEE802;
   if ((ethernetLike && hlen !== 6) || (ptype === ETHERTYPE_IPV4 && plen !== 4)) {
     pkt.markMalformed('arp', 'ARP address lengths do not match the hardware/protocol type');
@@ -62,8 +62,8 @@ export function decodeArp(pkt: Packet, out: ArpMessage): ArpDecode {
   if (op !== 1 && op !== 2) return ArpDecode.Other;
   out.op = op;
   out.senderMac = readMac(buf, off + 8);
-  out.senderIp = buf.readUInt32BE(off + 14);
+  out.senderIp = u32be(buf, off + 14);
   out.targetMac = readMac(buf, off + 18);
-  out.targetIp = buf.readUInt32BE(off + 24);
+  out.targetIp = u32be(buf, off + 24);
   return ArpDecode.Ok;
 }

@@ -12,3 +12,7 @@ export function u32be(buf: Buffer, off: number): number {
 export function readMac(buf: Buffer, off: number): number {
   return ((buf[off]! << 8) | buf[off + 1]!) * 4294967296 + u32be(buf, off + 2);
 }
+
+export function u16be(buf: Buffer, off: number): number {
+  return (buf[off]! << 8) | buf[off + 1]!;
+}

@@ -27,7 +27,7 @@ import {
   Packet,
 } from './packet.js';
 import { decodeGre, decodeUdpTunnel } from './tunnels.js';
-import { readMac } from './bytes.js';
+import { readMac, u16be } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
 // its bounds against the captured length and records why it stopped; nothing
@@ -104,16 +104,16 @@ export function decodeEthernet(pkt: Packet, off: number): void {
   }
   pkt.ethDst = readMac(buf, off);
   pkt.ethSrc = readMac(buf, off + 6);
-  let type = buf.readUInt16BE(off + 12);
+  let type = u16be(buf, off + 12);
   off += 14;
   while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
     if (pkt.end - off < 4) {
       pkt.markMalformed('vlan', 'truncated 802.1Q tag');
       return;
     }
-    if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = buf.readUInt16BE(off) & 0x0fff;
+    if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = u16be(buf, off) & 0x0fff;
     pkt.vlanCount++;
-    type = buf.readUInt16BE(off + 2);
+    type = u16be(buf, off + 2);
     off += 4;
   }
   // Values below 0x0600 are 802.3 lengths (LLC/SNAP frames: STP, CDP...), not analysed.
@@ -136,10 +136,10 @@ function decodeSll(pkt: Packet): void {
     pkt.markMalformed('sll', 'frame shorter than a Linux cooked header');
     return;
   }
-  const arphrd = buf.readUInt16BE(off + 2);
-  const addrLen = buf.readUInt16BE(off + 4);
+  const arphrd = u16be(buf, off + 2);
+  const addrLen = u16be(buf, off + 4);
   if (arphrd === ARPHRD_ETHER && addrLen === 6) pkt.ethSrc = readMac(buf, off + 6);
-  decodeNetwork(pkt, buf.readUInt16BE(off + 14), off + 16);
+  decodeNetwork(pkt, u16be(buf, off + 14), off + 16);
 }
 
 function decodeSll2(pkt: Packet): void {
@@ -149,10 +149,10 @@ function decodeSll2(pkt: Packet): void {
     pkt.markMalformed('sll2', 'frame shorter than a Linux cooked v2 header');
     return;
   }
-  const arphrd = buf.readUInt16BE(off + 8);
+  const arphrd = u16be(buf, off + 8);
   const addrLen = buf[off + 11]!;
   if (arphrd === ARPHRD_ETHER && addrLen === 6) pkt.ethSrc = readMac(buf, off + 12);
-  decodeNetwork(pkt, buf.readUInt16BE(off), off + 20);
+  decodeNetwork(pkt, u16be(buf, off), off + 20);
 }
 
 function decodeNull(pkt: Packet): void {
@@ -185,7 +185,7 @@ export function decodeIpv4(pkt: Packet, off: number): void {
     return;
   }
   const ihl = (buf[off]! & 0x0f) * 4;
-  const totalLen = buf.readUInt16BE(off + 2);
+  const totalLen = u16be(buf, off + 2);
   if (buf[off]! >> 4 !== 4 || ihl < 20 || totalLen < ihl || pkt.end - off < ihl) {
     pkt.markMalformed('ipv4', 'bad IPv4 header length');
     return;
@@ -197,7 +197,7 @@ export function decodeIpv4(pkt: Packet, off: number): void {
   pkt.ipProto = buf[off + 9]!;
   pkt.ip4Src = pkt.view.getUint32(off + 12);
   pkt.ip4Dst = pkt.view.getUint32(off + 16);
-  const fragment = buf.readUInt16BE(off + 6);
+  const fragment = u16be(buf, off + 6);
   pkt.ipFragment = (fragment & 0x1fff) !== 0;
   if (!pkt.ipFragment) decodeTransport(pkt, off + ihl);
   if ((fragment & IPV4_MORE_FRAGMENTS) !== 0) dropPartialInner(pkt);
@@ -222,7 +222,7 @@ export function decodeIpv6(pkt: Packet, off: number): void {
     return;
   }
   pkt.ipVersion = 6;
-  pkt.l3End = Math.min(pkt.end, off + 40 + buf.readUInt16BE(off + 4));
+  pkt.l3End = Math.min(pkt.end, off + 40 + u16be(buf, off + 4));
   pkt.ttl = buf[off + 7]!;
   pkt.ip6SrcOff = off + 8;
   pkt.ip6DstOff = off + 24;
@@ -235,7 +235,7 @@ export function decodeIpv6(pkt: Packet, off: number): void {
         pkt.markMalformed('ipv6', 'truncated IPv6 extension header');
         return;
       }
-      if (next === 44 && (buf.readUInt16BE(cur + 2) & 0xfff8) !== 0) pkt.ipFragment = true;
+      if (next === 44 && (u16be(buf, cur + 2) & 0xfff8) !== 0) pkt.ipFragment = true;
       if (next === 44 && (buf[cur + 3]! & 0x01) !== 0) moreFragments = true;
       const len = next === 44 ? 8 : next === 51 ? (buf[cur + 1]! + 2) * 4 : (buf[cur + 1]! + 1) * 8;
       next = buf[cur]!;
@@ -258,9 +258,9 @@ function decodeTransport(pkt: Packet, off: number): void {
       pkt.markMalformed('udp', 'truncated UDP header');
       return;
     }
-    pkt.srcPort = buf.readUInt16BE(off);
-    pkt.dstPort = buf.readUInt16BE(off + 2);
-    const len = buf.readUInt16BE(off + 4);
+    pkt.srcPort = u16be(buf, off);
+    pkt.dstPort = u16be(buf, off + 2);
+    const len = u16be(buf, off + 4);
     pkt.payloadStart = off + 8;
     pkt.payloadEnd = len >= 8 ? Math.min(pkt.l3End, off + len) : pkt.l3End;
     decodeUdpTunnel(pkt);
@@ -274,8 +274,8 @@ function decodeTransport(pkt: Packet, off: number): void {
       pkt.markMalformed('tcp', 'TCP data offset below 20 bytes');
       return;
     }
-    pkt.srcPort = buf.readUInt16BE(off);
-    pkt.dstPort = buf.readUInt16BE(off + 2);
+    pkt.srcPort = u16be(buf, off);
+    pkt.dstPort = u16be(buf, off + 2);
     pkt.tcpSeq = pkt.view.getUint32(off + 4);
     pkt.tcpAck = pkt.view.getUint32(off + 8);
     pkt.tcpFlags = buf[off + 13]!;

@@ -1,4 +1,4 @@
-import { readMac } from './bytes.js';
+import { readMac, u16be, u32be } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // BOOTP/DHCPv4 (RFC 951, 2131, 2132, 3396) into a reused DhcpMessage. Only
@@ -176,15 +176,15 @@ export function decodeDhcp(pkt: Packet, out: DhcpMessage): boolean {
   if (out.hlen > MAX_HLEN) return malformed(pkt, DHCP_MALFORMED.hlenTooLong);
   if (out.htype === HTYPE_ETHERNET && out.hlen !== 6) return malformed(pkt, DHCP_MALFORMED.ethernetHlen);
   if (out.htype === 0 && out.hlen !== 0) return malformed(pkt, DHCP_MALFORMED.htypeZero);
-  out.xid = buf.readUInt32BE(base + 4);
-  out.flags = buf.readUInt16BE(base + 10);
-  out.ciaddr = buf.readUInt32BE(base + 12);
-  out.yiaddr = buf.readUInt32BE(base + 16);
-  out.siaddr = buf.readUInt32BE(base + 20);
-  out.giaddr = buf.readUInt32BE(base + 24);
+  out.xid = u32be(buf, base + 4);
+  out.flags = u16be(buf, base + 10);
+  out.ciaddr = u32be(buf, base + 12);
+  out.yiaddr = u32be(buf, base + 16);
+  out.siaddr = u32be(buf, base + 20);
+  out.giaddr = u32be(buf, base + 24);
   out.chaddrOff = base + CHADDR_OFF;
   if (out.htype === HTYPE_ETHERNET) out.chaddr = readMac(buf, out.chaddrOff);
-  if (end - base < OPTIONS_START || buf.readUInt32BE(base + BOOTP_FIXED_LEN) !== MAGIC_COOKIE) return malformed(pkt, DHCP_MALFORMED.badCookie);
+  if (end - base < OPTIONS_START || u32be(buf, base + BOOTP_FIXED_LEN) !== MAGIC_COOKIE) return malformed(pkt, DHCP_MALFORMED.badCookie);
   // RFC 2131 4.1: options first, then the file field, then sname, when option 52 says so.
   if (!parseOptions(pkt, out, base + OPTIONS_START, end, true)) return false;
   if ((out.overload & OVERLOAD_FILE) !== 0 && !parseOptions(pkt, out, base + FILE_OFF, base + FILE_OFF + FILE_LEN, false)) return false;
@@ -218,18 +218,18 @@ function parseOptions(pkt: Packet, out: DhcpMessage, off: number, end: number, m
         break;
       case OPT_SERVER_ID:
         if (len !== 4) return malformed(pkt, DHCP_MALFORMED.badAddressOption);
-        if (out.serverId < 0) out.serverId = buf.readUInt32BE(v);
+        if (out.serverId < 0) out.serverId = u32be(buf, v);
         break;
       case OPT_REQUESTED_IP:
         if (len !== 4) return malformed(pkt, DHCP_MALFORMED.badAddressOption);
-        if (out.requestedIp < 0) out.requestedIp = buf.readUInt32BE(v);
+        if (out.requestedIp < 0) out.requestedIp = u32be(buf, v);
         break;
       case OPT_ROUTER:
       case OPT_DNS: {
         if (len === 0 || len % 4 !== 0) return malformed(pkt, DHCP_MALFORMED.badAddressOption);
         const list = code === OPT_ROUTER ? out.routers : out.dnsServers;
         let n = code === OPT_ROUTER ? out.routerCount : out.dnsCount;
-        for (let i = 0; i < len && n < DHCP_MAX_ADDRS; i += 4) list[n++] = buf.readUInt32BE(v + i);
+        for (let i = 0; i < len && n < DHCP_MAX_ADDRS; i += 4) list[n++] = u32be(buf, v + i);
         if (code === OPT_ROUTER) {
           out.routerCount = n;
           out.routerTotal += len / 4;
@@ -241,7 +241,7 @@ function parseOptions(pkt: Packet, out: DhcpMessage, off: number, end: number, m
       }
       case OPT_LEASE_TIME:
         if (len !== 4) return malformed(pkt, DHCP_MALFORMED.badLeaseTime);
-        out.leaseTime = buf.readUInt32BE(v);
+        out.leaseTime = u32be(buf, v);
         break;
       case OPT_OVERLOAD:
         // Only meaningful in the options field itself; an overloaded field cannot overload again.

@@ -1,4 +1,4 @@
-import { readMac } from './bytes.js';
+import { readMac, u16be, u32be } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // DHCPv6 (RFC 8415) on UDP 546/547, into a reused Dhcp6Message holding
@@ -131,8 +131,8 @@ export function decodeDhcp6(pkt: Packet, m: Dhcp6Message): boolean {
     for (let o = off + 34; o < end; ) {
       if (!m.countOption()) return malformed(pkt, TOO_MANY_OPTIONS);
       if (end - o < 4) return malformed(pkt, OPTION_PAST_END);
-      const code = buf.readUInt16BE(o);
-      const len = buf.readUInt16BE(o + 2);
+      const code = u16be(buf, o);
+      const len = u16be(buf, o + 2);
       if (end - o - 4 < len) return malformed(pkt, OPTION_PAST_END);
       if (code === DHCP6_OPT_RELAY_MSG && inner < 0) {
         inner = o + 4;
@@ -156,8 +156,8 @@ function readOptions(pkt: Packet, m: Dhcp6Message, off: number, end: number, ins
   while (off < end) {
     if (!m.countOption()) return malformed(pkt, TOO_MANY_OPTIONS);
     if (end - off < 4) return malformed(pkt, OPTION_PAST_END);
-    const code = buf.readUInt16BE(off);
-    const len = buf.readUInt16BE(off + 2);
+    const code = u16be(buf, off);
+    const len = u16be(buf, off + 2);
     const data = off + 4;
     if (end - data < len) return malformed(pkt, OPTION_PAST_END);
     off = data + len;
@@ -167,8 +167,8 @@ function readOptions(pkt: Packet, m: Dhcp6Message, off: number, end: number, ins
       if (m.addrCount < MAX_DHCP6_ADDRESSES) {
         const i = m.addrCount++;
         m.addrOff[i] = data;
-        m.addrPreferred[i] = buf.readUInt32BE(data + 16);
-        m.addrValid[i] = buf.readUInt32BE(data + 20);
+        m.addrPreferred[i] = u32be(buf, data + 16);
+        m.addrValid[i] = u32be(buf, data + 20);
       }
       continue;
     }
@@ -187,8 +187,8 @@ function readOptions(pkt: Packet, m: Dhcp6Message, off: number, end: number, ins
       case DHCP6_OPT_IA_NA:
         if (len < 12) return malformed(pkt, BAD_IA_NA);
         if (m.iaCount++ === 0) {
-          m.iaT1 = buf.readUInt32BE(data + 4);
-          m.iaT2 = buf.readUInt32BE(data + 8);
+          m.iaT1 = u32be(buf, data + 4);
+          m.iaT2 = u32be(buf, data + 8);
         }
         // IA_NA options do not nest further than IA addresses, so one level of recursion.
         if (!readOptions(pkt, m, data + 12, data + len, true)) return false;
@@ -215,10 +215,10 @@ function readOptions(pkt: Packet, m: Dhcp6Message, off: number, end: number, ins
 }
 
 function readDuidMac(buf: Buffer, off: number, len: number, m: Dhcp6Message): void {
-  const type = buf.readUInt16BE(off);
+  const type = u16be(buf, off);
   m.serverDuidType = type;
   const macAt = type === DUID_LLT ? off + 8 : type === DUID_LL ? off + 4 : -1;
-  if (macAt < 0 || off + len - macAt !== 6 || buf.readUInt16BE(off + 2) !== HWTYPE_ETHERNET) return;
+  if (macAt < 0 || off + len - macAt !== 6 || u16be(buf, off + 2) !== HWTYPE_ETHERNET) return;
   m.serverDuidMac = readMac(buf, macAt);
 }
 

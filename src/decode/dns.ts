@@ -1,4 +1,5 @@
 import { IPPROTO_TCP, type Packet } from './packet.js';
+import { u16be, u32be } from './bytes.js';
 
 // DNS-format name services: DNS (53), LLMNR (5355, RFC 4795), mDNS (5353,
 // RFC 6762) and NetBIOS name service (137, RFC 1002), decoded into one reused
@@ -236,22 +237,22 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
   let snapped = false;
   if (pkt.ipProto === IPPROTO_TCP) {
     // Only a segment holding exactly one whole message is read; no reassembly.
-    if (end - start < 2 + HEADER_LEN || buf.readUInt16BE(start) !== end - start - 2) return false;
+    if (end - start < 2 + HEADER_LEN || u16be(buf, start) !== end - start - 2) return false;
     start += 2;
   } else if (pkt.l4Start + 8 <= end) {
-    snapped = buf.readUInt16BE(pkt.l4Start + 4) > end - pkt.l4Start;
+    snapped = u16be(buf, pkt.l4Start + 4) > end - pkt.l4Start;
   }
   msg.start = start;
   msg.end = end;
   const layer = proto === NameProto.Nbns ? 'nbns' : 'dns';
   // No closures here: this runs for every name-service packet.
   if (end - start < HEADER_LEN) return fail(pkt, layer, SHORT_HEADER, snapped);
-  msg.id = buf.readUInt16BE(start);
-  msg.flags = buf.readUInt16BE(start + 2);
-  msg.qdCount = buf.readUInt16BE(start + 4);
-  msg.anCount = buf.readUInt16BE(start + 6);
-  msg.nsCount = buf.readUInt16BE(start + 8);
-  msg.arCount = buf.readUInt16BE(start + 10);
+  msg.id = u16be(buf, start);
+  msg.flags = u16be(buf, start + 2);
+  msg.qdCount = u16be(buf, start + 4);
+  msg.anCount = u16be(buf, start + 6);
+  msg.nsCount = u16be(buf, start + 8);
+  msg.arCount = u16be(buf, start + 10);
   const room = end - start - HEADER_LEN;
   const needed = msg.qdCount * MIN_QUESTION_LEN + (msg.anCount + msg.nsCount + msg.arCount) * MIN_RECORD_LEN;
   // A server that sets TC may keep counts for records it dropped.
@@ -269,8 +270,8 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
     if (q === 0) {
       if (proto === NameProto.Nbns && !decodeNetbiosName(names, 0)) return fail(pkt, layer, BAD_NETBIOS_NAME, snapped);
       msg.hasQuestion = true;
-      msg.qtype = buf.readUInt16BE(next);
-      const cls = buf.readUInt16BE(next + 2);
+      msg.qtype = u16be(buf, next);
+      const cls = u16be(buf, next + 2);
       msg.qclass = proto === NameProto.Mdns ? cls & 0x7fff : cls;
       msg.qUnicast = proto === NameProto.Mdns && (cls & 0x8000) !== 0;
     }
@@ -283,10 +284,10 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
     const next = readName(buf, start, end, off, names, slot);
     if (next < 0) return partial ? false : fail(pkt, layer, NAME_ERRORS[-next]!, snapped);
     if (end - next < 10) return partial ? false : fail(pkt, layer, RECORD_TRUNCATED, snapped);
-    const type = buf.readUInt16BE(next);
-    const cls = buf.readUInt16BE(next + 2);
-    const ttl = buf.readUInt32BE(next + 4);
-    const rdLen = buf.readUInt16BE(next + 8);
+    const type = u16be(buf, next);
+    const cls = u16be(buf, next + 2);
+    const ttl = u32be(buf, next + 4);
+    const rdLen = u16be(buf, next + 8);
     const rd = next + 10;
     if (rd + rdLen > end) return partial ? false : fail(pkt, layer, RECORD_TRUNCATED, snapped);
     if (proto === NameProto.Nbns && !decodeNetbiosName(names, slot)) return fail(pkt, layer, BAD_NETBIOS_NAME, snapped);
@@ -299,8 +300,8 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
       for (let a = rd; a < rd + rdLen && msg.answerCount < MAX_ANSWERS; a += 6) {
         const k = msg.answerCount++;
         setAnswer(msg, k, type, recordClass, ttl, slot, compressed, rd, rdLen);
-        msg.ansNbFlags[k] = buf.readUInt16BE(a);
-        msg.ansAddr4[k] = buf.readUInt32BE(a + 2);
+        msg.ansNbFlags[k] = u16be(buf, a);
+        msg.ansAddr4[k] = u32be(buf, a + 2);
       }
       continue;
     }
@@ -308,7 +309,7 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
     msg.answerCount++;
     if (type === TYPE_A) {
       if (rdLen !== 4) return fail(pkt, layer, BAD_ADDRESS_LENGTH, snapped);
-      msg.ansAddr4[i] = buf.readUInt32BE(rd);
+      msg.ansAddr4[i] = u32be(buf, rd);
     } else if (type === TYPE_AAAA) {
       if (rdLen !== 16) return fail(pkt, layer, BAD_ADDRESS_LENGTH, snapped);
     } else if (type === TYPE_CNAME || type === TYPE_PTR || type === TYPE_NS || type === TYPE_SRV) {
@@ -319,7 +320,7 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
       if (after < 0) return fail(pkt, layer, NAME_ERRORS[-after]!, snapped);
       if (after > rd + rdLen) return fail(pkt, layer, RDATA_NAME_OVERRUN, snapped);
       msg.ansTarget[i] = target;
-      if (type === TYPE_SRV) msg.ansSrvPort[i] = buf.readUInt16BE(rd + 4);
+      if (type === TYPE_SRV) msg.ansSrvPort[i] = u16be(buf, rd + 4);
     }
   }
   return true;

@@ -1,4 +1,4 @@
-import { readMac } from './bytes.js';
+import { readMac, u16be, u32be } from './bytes.js';
 import type { Packet } from './packet.js';
 
 // ICMPv6 Router Advertisements, Neighbor Solicitations and Advertisements,
@@ -145,18 +145,18 @@ export class RouterAdvert implements NdOptionSink {
         const i = this.prefixCount++;
         this.prefixLength[i] = bits;
         this.prefixFlags[i] = buf[off + 3]!;
-        this.prefixValid[i] = buf.readUInt32BE(off + 4);
-        this.prefixPreferred[i] = buf.readUInt32BE(off + 8);
+        this.prefixValid[i] = u32be(buf, off + 4);
+        this.prefixPreferred[i] = u32be(buf, off + 8);
         this.prefixOff[i] = off + 16;
         return null;
       }
       case ND_OPT_MTU:
         if (len !== 8) return BAD_MTU_OPTION;
-        this.mtu = buf.readUInt32BE(off + 4);
+        this.mtu = u32be(buf, off + 4);
         return null;
       case ND_OPT_RDNSS: {
         if (len < 24 || (len - 8) % 16 !== 0) return BAD_RDNSS_OPTION;
-        const lifetime = buf.readUInt32BE(off + 4);
+        const lifetime = u32be(buf, off + 4);
         for (let a = off + 8; a < off + len; a += 16) {
           if (this.dnsCount === MAX_RA_DNS) {
             this.dnsDropped++;
@@ -170,7 +170,7 @@ export class RouterAdvert implements NdOptionSink {
       case ND_OPT_DNSSL:
         if (len < 16) return BAD_DNSSL_OPTION;
         if (this.dnsslOff < 0) {
-          this.dnsslLifetime = buf.readUInt32BE(off + 4);
+          this.dnsslLifetime = u32be(buf, off + 4);
           this.dnsslOff = off + 8;
           this.dnsslEnd = off + len;
         }
@@ -185,7 +185,7 @@ export class RouterAdvert implements NdOptionSink {
           const i = this.routeCount++;
           this.routeLength[i] = bits;
           this.routeBytes[i] = bytes;
-          this.routeLifetime[i] = buf.readUInt32BE(off + 4);
+          this.routeLifetime[i] = u32be(buf, off + 4);
           this.routeOff[i] = off + 8;
         }
         return null;
@@ -209,9 +209,9 @@ export function decodeRouterAdvert(pkt: Packet, ra: RouterAdvert): boolean {
   ra.other = (flags & 0x40) !== 0;
   const prf = (flags >> 3) & 3;
   ra.preference = prf === 1 ? 1 : prf === 3 ? -1 : 0;
-  ra.lifetime = buf.readUInt16BE(off + 6);
-  ra.reachableMs = buf.readUInt32BE(off + 8);
-  ra.retransMs = buf.readUInt32BE(off + 12);
+  ra.lifetime = u16be(buf, off + 6);
+  ra.reachableMs = u32be(buf, off + 8);
+  ra.retransMs = u32be(buf, off + 12);
   return readNdOptions(pkt, off + RA_FIXED_LEN, end, ra);
 }
 
@@ -299,9 +299,9 @@ export function decodeIcmp4Redirect(pkt: Packet, r: Icmp4Redirect): boolean {
   const inner = off + 8;
   if (buf[inner]! >> 4 !== 4 || (buf[inner]! & 0x0f) < 5) return malformed(pkt, LAYER4, BAD_REDIRECT4_INNER);
   r.code = code;
-  r.gateway = buf.readUInt32BE(off + 4);
+  r.gateway = u32be(buf, off + 4);
   r.originalProto = buf[inner + 9]!;
-  r.originalSrc = buf.readUInt32BE(inner + 12);
-  r.originalDst = buf.readUInt32BE(inner + 16);
+  r.originalSrc = u32be(buf, inner + 12);
+  r.originalDst = u32be(buf, inner + 16);
   return true;
 }

@@ -1,4 +1,5 @@
 import { ip6ToString } from './addr.js';
+import { u32be } from './bytes.js';
 
 // IPv6 addresses without per-packet allocation: analyzers compare a packet's
 // address (an offset into Packet.buf) with addresses they keep as four 32-bit
@@ -72,19 +73,19 @@ export function eui64Mac(buf: Buffer, off: number): number {
 /** Copies the address at buf[off] into words[slot * 4 ...]. */
 export function storeIp6(words: Uint32Array, slot: number, buf: Buffer, off: number): void {
   const at = slot * IP6_WORDS;
-  words[at] = buf.readUInt32BE(off);
-  words[at + 1] = buf.readUInt32BE(off + 4);
-  words[at + 2] = buf.readUInt32BE(off + 8);
-  words[at + 3] = buf.readUInt32BE(off + 12);
+  words[at] = u32be(buf, off);
+  words[at + 1] = u32be(buf, off + 4);
+  words[at + 2] = u32be(buf, off + 8);
+  words[at + 3] = u32be(buf, off + 12);
 }
 
 export function ip6EqualsStored(words: Uint32Array, slot: number, buf: Buffer, off: number): boolean {
   const at = slot * IP6_WORDS;
   return (
-    words[at] === buf.readUInt32BE(off) &&
-    words[at + 1] === buf.readUInt32BE(off + 4) &&
-    words[at + 2] === buf.readUInt32BE(off + 8) &&
-    words[at + 3] === buf.readUInt32BE(off + 12)
+    words[at] === u32be(buf, off) &&
+    words[at + 1] === u32be(buf, off + 4) &&
+    words[at + 2] === u32be(buf, off + 8) &&
+    words[at + 3] === u32be(buf, off + 12)
   );
 }
 

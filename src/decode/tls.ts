@@ -5,6 +5,8 @@
 // length is checked against its container and nothing is read past the data
 // given. Results go into reused objects; nothing allocates or throws.
 
+import { u16be } from './bytes.js';
+
 export const SSL2 = 0x0002;
 export const SSL3 = 0x0300;
 export const TLS10 = 0x0301;
@@ -152,8 +154,8 @@ export function scanHello(buf: Buffer, start: number, end: number, scratch: Buff
 /** Locates the first handshake message, copying its record fragments into `scratch` only when it spans records. */
 function joinHandshake(buf: Buffer, start: number, end: number, scratch: Buffer, out: TlsHello): TlsScan {
   // Fast path: the whole message inside the first record.
-  if (end - start >= 9 && buf.readUInt16BE(start + 3) >= 4) {
-    const recLen = buf.readUInt16BE(start + 3);
+  if (end - start >= 9 && u16be(buf, start + 3) >= 4) {
+    const recLen = u16be(buf, start + 3);
     if (!startsHandshakeRecord(buf, start, end) || recLen > MAX_RECORD) return TlsScan.NotHello;
     const type = buf[start + 5]!;
     if (type !== HANDSHAKE_CLIENT_HELLO && type !== HANDSHAKE_SERVER_HELLO) return TlsScan.NotHello;
@@ -173,7 +175,7 @@ function joinHandshake(buf: Buffer, start: number, end: number, scratch: Buffer,
   let p = start;
   for (let records = 0; records < MAX_RECORDS; records++) {
     if (end - p < 5) return records > 0 || prefixIsHandshake(buf, p, end) ? TlsScan.NeedMore : TlsScan.NotHello;
-    const recLen = buf.readUInt16BE(p + 3);
+    const recLen = u16be(buf, p + 3);
     if (!startsHandshakeRecord(buf, p, end) || recLen === 0 || recLen > MAX_RECORD) {
       // Another record type in the middle is not TLS (encrypted data can look like a hello's first bytes).
       return TlsScan.NotHello;
@@ -232,11 +234,11 @@ function parseClientHello(out: TlsHello): TlsScan {
   let p = out.msgStart + 4;
   // legacy_version, random[32], session_id<0..32>, cipher_suites<2..2^16-2>, compression_methods<1..2^8-1>
   if (end - p < 2 + 32 + 1) return broken(out, TLS_MALFORMED.body);
-  out.legacyVersion = b.readUInt16BE(p);
+  out.legacyVersion = u16be(b, p);
   p = skip8(b, p + 34, end, 32);
   if (p < 0) return broken(out, TLS_MALFORMED.sessionId);
   if (end - p < 2) return broken(out, TLS_MALFORMED.ciphers);
-  const cs = b.readUInt16BE(p);
+  const cs = u16be(b, p);
   if (cs === 0 || cs % 2 !== 0 || p + 2 + cs > end) return broken(out, TLS_MALFORMED.ciphers);
   p += 2 + cs;
   // At least one compression method (null).
@@ -253,7 +255,7 @@ function parseServerHello(out: TlsHello): TlsScan {
   let p = out.msgStart + 4;
   // legacy_version, random[32], session_id<0..32>, cipher_suite, compression_method
   if (end - p < 2 + 32 + 1) return broken(out, TLS_MALFORMED.body);
-  out.legacyVersion = b.readUInt16BE(p);
+  out.legacyVersion = u16be(b, p);
   let retry = true;
   for (let i = 0; i < 32 && retry; i++) retry = b[p + 2 + i] === HELLO_RETRY_RANDOM[i];
   out.helloRetry = retry;
@@ -271,12 +273,12 @@ function parseServerHello(out: TlsHello): TlsScan {
 function parseExtensions(out: TlsHello, p: number, end: number, client: boolean): TlsScan {
   const b = out.msgBuf;
   if (p === end) return TlsScan.Ok; // SSL 3.0-era hellos end without extensions
-  if (end - p < 2 || p + 2 + b.readUInt16BE(p) !== end) return broken(out, TLS_MALFORMED.extensions);
+  if (end - p < 2 || p + 2 + u16be(b, p) !== end) return broken(out, TLS_MALFORMED.extensions);
   p += 2;
   while (p < end) {
     if (end - p < 4) return broken(out, TLS_MALFORMED.extension);
-    const type = b.readUInt16BE(p);
-    const len = b.readUInt16BE(p + 2);
+    const type = u16be(b, p);
+    const len = u16be(b, p + 2);
     const data = p + 4;
     if (data + len > end) return broken(out, TLS_MALFORMED.extension);
     if (type === EXT_SUPPORTED_VERSIONS) {
@@ -293,7 +295,7 @@ function clientVersions(out: TlsHello, data: number, len: number): TlsScan {
   const listLen = len >= 1 ? b[data]! : -1;
   if (listLen < 2 || listLen % 2 !== 0 || 1 + listLen !== len) return broken(out, TLS_MALFORMED.supportedVersions);
   let best = 0;
-  for (let q = data + 1; q < data + len; q += 2) best = Math.max(best, normaliseVersion(b.readUInt16BE(q)));
+  for (let q = data + 1; q < data + len; q += 2) best = Math.max(best, normaliseVersion(u16be(b, q)));
   if (best !== 0) {
     out.version = best;
     out.viaSupportedVersions = true;
@@ -303,7 +305,7 @@ function clientVersions(out: TlsHello, data: number, len: number): TlsScan {
 
 function serverVersion(out: TlsHello, data: number, len: number): TlsScan {
   if (len !== 2) return broken(out, TLS_MALFORMED.supportedVersions);
-  const v = out.msgBuf.readUInt16BE(data);
+  const v = u16be(out.msgBuf, data);
   out.version = normaliseVersion(v) || v;
   out.viaSupportedVersions = true;
   return TlsScan.Ok;
@@ -321,10 +323,10 @@ function scanSsl2(buf: Buffer, start: number, end: number, out: TlsHello): TlsSc
   if (type === SSL2_CLIENT_HELLO) {
     // version, cipher_specs_length, session_id_length, challenge_length
     if (end - start < 11) return TlsScan.NeedMore;
-    const version = buf.readUInt16BE(start + 3);
-    const cs = buf.readUInt16BE(start + 5);
-    const sid = buf.readUInt16BE(start + 7);
-    const challenge = buf.readUInt16BE(start + 9);
+    const version = u16be(buf, start + 3);
+    const cs = u16be(buf, start + 5);
+    const sid = u16be(buf, start + 7);
+    const challenge = u16be(buf, start + 9);
     if (version !== SSL2 && (version < SSL3 || version > TLS13)) return TlsScan.NotHello;
     if (cs === 0 || cs % 3 !== 0 || (sid !== 0 && sid !== 16) || challenge < 16 || challenge > 32) return TlsScan.NotHello;
     if (9 + cs + sid + challenge !== recLen) return TlsScan.NotHello;
@@ -338,10 +340,10 @@ function scanSsl2(buf: Buffer, start: number, end: number, out: TlsHello): TlsSc
     // session_id_hit, certificate_type, version, certificate_length, cipher_specs_length, connection_id_length
     if (end - start < 13) return TlsScan.NeedMore;
     const hit = buf[start + 3]!;
-    const version = buf.readUInt16BE(start + 5);
-    const cert = buf.readUInt16BE(start + 7);
-    const cs = buf.readUInt16BE(start + 9);
-    const connId = buf.readUInt16BE(start + 11);
+    const version = u16be(buf, start + 5);
+    const cert = u16be(buf, start + 7);
+    const cs = u16be(buf, start + 9);
+    const connId = u16be(buf, start + 11);
     if (hit > 1 || version !== SSL2 || cs % 3 !== 0 || connId < 16 || connId > 32) return TlsScan.NotHello;
     if (11 + cert + cs + connId !== recLen) return TlsScan.NotHello;
     out.type = HANDSHAKE_SERVER_HELLO;

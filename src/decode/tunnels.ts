@@ -1,4 +1,5 @@
 import { Encap, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, InnerKind, type Packet } from './packet.js';
+import { u16be, u32be } from './bytes.js';
 
 // Encapsulations that carry whole frames: GRE (RFC 2784/2890) with ERSPAN
 // types I, II and III, VXLAN (RFC 7348), GENEVE (RFC 8926) and TZSP. Each
@@ -64,8 +65,8 @@ export function decodeGre(pkt: Packet, off: number): void {
     pkt.markMalformed('gre', 'truncated GRE header');
     return;
   }
-  const flags = buf.readUInt16BE(off);
-  const proto = buf.readUInt16BE(off + 2);
+  const flags = u16be(buf, off);
+  const proto = u16be(buf, off + 2);
   const version = flags & GRE_VERSION_MASK;
   if (version === GRE_VERSION_PPTP) return;
   if (version !== 0) {
@@ -81,7 +82,7 @@ export function decodeGre(pkt: Packet, off: number): void {
   if ((flags & GRE_FLAG_CHECKSUM) !== 0) p += 4;
   let key = -1;
   if ((flags & GRE_FLAG_KEY) !== 0) {
-    if (end - p >= 4) key = buf.readUInt32BE(p);
+    if (end - p >= 4) key = u32be(buf, p);
     p += 4;
   }
   const sequenced = (flags & GRE_FLAG_SEQUENCE) !== 0;
@@ -125,7 +126,7 @@ function decodeErspanII(pkt: Packet, off: number, end: number): void {
     pkt.markMalformed('erspan', 'ERSPAN type II header with a version other than 1');
     return;
   }
-  const session = buf.readUInt16BE(off + 2) & ERSPAN_SESSION_MASK;
+  const session = u16be(buf, off + 2) & ERSPAN_SESSION_MASK;
   setInner(pkt, Encap.ErspanII, InnerKind.Ethernet, off + ERSPAN_II_HEADER, end, session);
 }
 
@@ -139,7 +140,7 @@ function decodeErspanIII(pkt: Packet, off: number, end: number): void {
     pkt.markMalformed('erspan', 'ERSPAN type III header with a version other than 2');
     return;
   }
-  const session = buf.readUInt16BE(off + 2) & ERSPAN_SESSION_MASK;
+  const session = u16be(buf, off + 2) & ERSPAN_SESSION_MASK;
   let start = off + ERSPAN_III_HEADER;
   // The O bit (last bit of the header) announces an 8-byte platform-specific subheader.
   if ((buf[off + ERSPAN_III_HEADER - 1]! & 0x01) !== 0) {
@@ -180,7 +181,7 @@ function decodeVxlan(pkt: Packet, off: number, end: number): void {
     pkt.markMalformed('vxlan', 'VXLAN header without the I flag');
     return;
   }
-  const vni = buf.readUInt32BE(off + 4) >>> 8;
+  const vni = u32be(buf, off + 4) >>> 8;
   setInner(pkt, Encap.Vxlan, InnerKind.Ethernet, off + VXLAN_HEADER, end, vni);
 }
 
@@ -199,8 +200,8 @@ function decodeGeneve(pkt: Packet, off: number, end: number): void {
     pkt.markMalformed('geneve', 'GENEVE options run past the end of the datagram');
     return;
   }
-  const proto = buf.readUInt16BE(off + 2);
-  const vni = buf.readUInt32BE(off + 4) >>> 8;
+  const proto = u16be(buf, off + 2);
+  const vni = u32be(buf, off + 4) >>> 8;
   const start = off + GENEVE_HEADER + optionsLen;
   if (proto === GRE_PROTO_TEB) setInner(pkt, Encap.Geneve, InnerKind.Ethernet, start, end, vni);
   else if (proto === ETHERTYPE_IPV4 || proto === ETHERTYPE_IPV6) setInner(pkt, Encap.Geneve, InnerKind.Ip, start, end, vni);
@@ -219,7 +220,7 @@ function decodeTzsp(pkt: Packet, off: number, end: number): void {
   const type = buf[off + 1]!;
   // Configuration, keepalive and port-opener messages carry no frame.
   if (type !== TZSP_TYPE_RECEIVED && type !== TZSP_TYPE_TRANSMITTED) return;
-  const encapsulation = buf.readUInt16BE(off + 2);
+  const encapsulation = u16be(buf, off + 2);
   // Tagged fields up to END; each step consumes at least one byte, so the walk ends at `end`.
   let p = off + TZSP_HEADER;
   let terminated = false;

@@ -10,6 +10,7 @@ import type { AddrBook } from './addr-book.js';
 import type { NamesConfig } from './config.js';
 import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, recentContest6, wonContestRecently } from './entities.js';
 import { FifoMap } from './fifo-map.js';
+import { u16be } from '../../decode/bytes.js';
 
 // DNS spoofing on the wire (T1557), over IPv4 and IPv6: the transaction table
 // pairs each query (client address and port, DNS id, question name) with the
@@ -207,7 +208,7 @@ function ipv4Df(pkt: Packet): boolean {
 }
 
 function ipv4Id(pkt: Packet): number {
-  return pkt.ipVersion === 4 ? pkt.buf.readUInt16BE(pkt.l3Start + 4) : -1;
+  return pkt.ipVersion === 4 ? u16be(pkt.buf, pkt.l3Start + 4) : -1;
 }
 
 /** Which known spoofer built this answer, by the fixed parts of its layout. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ip4ToString, ip6ToString } from '../../decode/addr.js';
 import { IPPROTO_TCP, type Packet } from '../../decode/packet.js';
+import { u16be, u32be } from '../../decode/bytes.js';
 
 // A bounded TCP stream reassembler that analyzers instantiate. It hands the
 // in-order bytes of each direction to a callback and never holds more than
@@ -359,14 +360,14 @@ export class TcpReassembler<S = unknown> {
       const b = pkt.buf;
       const s = pkt.ip6SrcOff;
       const d = pkt.ip6DstOff;
-      this.p0 = b.readUInt32BE(s);
-      this.p1 = b.readUInt32BE(s + 4);
-      this.p2 = b.readUInt32BE(s + 8);
-      this.p3 = b.readUInt32BE(s + 12);
-      this.q0 = b.readUInt32BE(d);
-      this.q1 = b.readUInt32BE(d + 4);
-      this.q2 = b.readUInt32BE(d + 8);
-      this.q3 = b.readUInt32BE(d + 12);
+      this.p0 = u32be(b, s);
+      this.p1 = u32be(b, s + 4);
+      this.p2 = u32be(b, s + 8);
+      this.p3 = u32be(b, s + 12);
+      this.q0 = u32be(b, d);
+      this.q1 = u32be(b, d + 4);
+      this.q2 = u32be(b, d + 8);
+      this.q3 = u32be(b, d + 12);
     }
   }
 
@@ -753,6 +754,6 @@ function finDone(half: HalfStream): boolean {
 /** Where the TCP payload ends according to the IP header, which a snapped capture may not hold. */
 function claimedPayloadEnd(pkt: Packet): number {
   const b = pkt.buf;
-  if (pkt.ipVersion === 4) return pkt.l3Start + b.readUInt16BE(pkt.l3Start + 2);
-  return pkt.l3Start + 40 + b.readUInt16BE(pkt.l3Start + 4);
+  if (pkt.ipVersion === 4) return pkt.l3Start + u16be(b, pkt.l3Start + 2);
+  return pkt.l3Start + 40 + u16be(b, pkt.l3Start + 4);
 }
