@@ -513,46 +513,59 @@ class Reader {
 
   /** Splits a 64-bit count of interface time units into seconds and nanoseconds without BigInt when possible. */
   private setTime(iface: Iface, hi: number, lo: number): void {
-    const f = this.frame;
     const d = iface.div;
     if (d !== 0) {
-      let r = 0;
-      let q = 0;
-      // Base-2^16 long division: every intermediate stays below 2^53.
-      let cur = hi >>> 16;
-      let digit = Math.floor(cur / d);
-      r = cur - digit * d;
-      q = digit;
-      cur = r * 65536 + (hi & 0xffff);
-      digit = Math.floor(cur / d);
-      r = cur - digit * d;
-      q = q * 65536 + digit;
-      cur = r * 65536 + (lo >>> 16);
-      digit = Math.floor(cur / d);
-      r = cur - digit * d;
-      q = q * 65536 + digit;
-      cur = r * 65536 + (lo & 0xffff);
-      digit = Math.floor(cur / d);
-      r = cur - digit * d;
-      q = q * 65536 + digit;
-      f.tsSec = q + iface.offsetSec;
-      if (iface.nsPerUnit !== 0) {
-        f.tsNsec = r * iface.nsPerUnit;
-        return;
+      let q: number;
+      let r: number;
+      if (hi < 0x200000) {
+        // The count is below 2^53 (microsecond stamps until the year 2255): one division, and its
+        // rounded quotient is at most (q + 1) - 1/d from q + 1 with ulp(q) < 2/d, so it never reaches q + 1.
+        const t = hi * 4294967296 + lo;
+        q = Math.floor(t / d);
+        r = t - q * d;
+      } else {
+        // Base-2^16 long division: every intermediate stays below 2^53.
+        let cur = hi >>> 16;
+        let digit = Math.floor(cur / d);
+        r = cur - digit * d;
+        q = digit;
+        cur = r * 65536 + (hi & 0xffff);
+        digit = Math.floor(cur / d);
+        r = cur - digit * d;
+        q = q * 65536 + digit;
+        cur = r * 65536 + (lo >>> 16);
+        digit = Math.floor(cur / d);
+        r = cur - digit * d;
+        q = q * 65536 + digit;
+        cur = r * 65536 + (lo & 0xffff);
+        digit = Math.floor(cur / d);
+        r = cur - digit * d;
+        q = q * 65536 + digit;
       }
-      const x = r * 1e9;
-      if (x <= Number.MAX_SAFE_INTEGER) {
-        let ns = Math.floor(x / d);
-        if (ns * d > x) ns--;
-        f.tsNsec = ns;
-        return;
-      }
+      if (this.setTimeParts(iface, q, r)) return;
     }
     // Unusual resolutions (finer than 2^-36 s, or 2^-k with large k): exact but allocating.
+    const f = this.frame;
     const ts = (BigInt(hi) << 32n) | BigInt(lo);
     const div = iface.divBig;
     f.tsSec = Number(ts / div) + iface.offsetSec;
     f.tsNsec = Number(((ts % div) * 1_000_000_000n) / div);
+  }
+
+  /** Sets the frame's time from q whole seconds and r units (r < div); false when r's nanoseconds need BigInt. */
+  private setTimeParts(iface: Iface, q: number, r: number): boolean {
+    const f = this.frame;
+    f.tsSec = q + iface.offsetSec;
+    if (iface.nsPerUnit !== 0) {
+      f.tsNsec = r * iface.nsPerUnit;
+      return true;
+    }
+    const x = r * 1e9;
+    if (x > Number.MAX_SAFE_INTEGER) return false;
+    let ns = Math.floor(x / iface.div);
+    if (ns * iface.div > x) ns--;
+    f.tsNsec = ns;
+    return true;
   }
 }
 

@@ -243,6 +243,43 @@ test('firstFrameNo continues numbering; one RawFrame object is reused without co
 
 // ---- pcapng -------------------------------------------------------------------
 
+test('pcapng timestamps: every resolution splits 64-bit counts exactly, on both sides of 2^53', async () => {
+  // Resolutions: microseconds (default), milliseconds, nanoseconds, 2^-20 s, 2^-30 s, 10^-7 s.
+  const resolutions: { tsresol: number | undefined; perSec: bigint }[] = [
+    { tsresol: undefined, perSec: 1_000_000n },
+    { tsresol: 3, perSec: 1_000n },
+    { tsresol: 9, perSec: 1_000_000_000n },
+    { tsresol: 0x80 | 20, perSec: 1n << 20n },
+    { tsresol: 0x80 | 30, perSec: 1n << 30n },
+    { tsresol: 7, perSec: 10_000_000n },
+  ];
+  let seed = 12345;
+  const rand32 = (): bigint => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return BigInt(seed);
+  };
+  const counts: bigint[] = [0n, 1n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, (0x1fffffn << 32n) | 0xffffffffn, 0x200000n << 32n];
+  for (let i = 0; i < 40; i++) counts.push(((rand32() & 0x3fffffn) << 32n) | rand32());
+  const blocks: Buffer[] = [shb('le')];
+  for (const r of resolutions) blocks.push(idb('le', LINKTYPE_ETHERNET, 0, r.tsresol === undefined ? [] : [opt(9, Buffer.from([r.tsresol]), 'le')]));
+  const want: [number, number][] = [];
+  for (let k = 0; k < resolutions.length; k++) {
+    const per = resolutions[k]!.perSec;
+    // The last unit before a whole second, at the largest seconds below 2^53 units: where one division rounds up.
+    const q = (1n << 53n) / per - 1n;
+    for (const c of [...counts, q * per + per - 1n, (q - 12345n) * per + per - 1n]) {
+      blocks.push(epb('le', k, c, payload(14, k)));
+      want.push([Number(c / per), Number(((c % per) * 1_000_000_000n) / per)]);
+    }
+  }
+  const { s, frames } = await readAll(put(cat(blocks).buf));
+  assert.equal(s.error, undefined);
+  assert.deepEqual(
+    frames.map((f) => [f.tsSec, f.tsNsec]),
+    want,
+  );
+});
+
 test('pcapng: two sections, mixed byte order, interfaces with different link types and tsresol, SPB, OPB, skipped blocks', async () => {
   const E1: Endian = 'le';
   const E2: Endian = 'be';
