@@ -705,21 +705,31 @@ class HostSensor {
     return n !== undefined && this.cfg.mirrorCollectors.has(n);
   }
 
+  /**
+   * Marks a mirror or tunnel as present in this poll; true when it is new and
+   * should be reported now. A baseline sighting is held instead, and `report`
+   * runs if the baseline turns out to be tainted.
+   */
+  private firstSighting(key: string, seen: Set<string>, baseline: boolean, report: () => void): boolean {
+    seen.add(key);
+    if (this.mirrorSeen.has(key)) return false;
+    this.mirrorSeen.add(key);
+    if (baseline) {
+      this.baselineHeld.push(() => {
+        this.mirrorSeen.delete(key);
+        report();
+      });
+      return false;
+    }
+    return true;
+  }
+
   private considerMirror(c: MirrorConfig, tunnels: Tunnel[], label: string, seen: Set<string>, baseline: boolean, now: number): void {
     if (c.mechanism === 'tc mirred' && c.action === 'redirect' && c.targetDev && /^ifb/.test(c.targetDev)) return; // ingress shaping through an IFB device
     const tunnel = c.targetDev ? tunnels.find((t) => t.ifname === c.targetDev) : undefined;
     const collector = c.collector ?? tunnel?.remote;
     const key = `${label}|${c.id}`;
-    seen.add(key);
-    if (this.mirrorSeen.has(key)) return;
-    this.mirrorSeen.add(key);
-    if (baseline) {
-      this.baselineHeld.push(() => {
-        this.mirrorSeen.delete(key);
-        this.considerMirror(c, tunnels, label, seen, false, now);
-      });
-      return;
-    }
+    if (!this.firstSighting(key, seen, baseline, () => this.considerMirror(c, tunnels, label, seen, false, now))) return;
     const allowedIp = this.allowedCollector(collector);
     const byName = allowedIp ? undefined : mirrorAllowedBy(this.cfg.allowedMirrors, c);
     const severity: Severity = allowedIp || byName ? 'info' : collector ? 'high' : c.action === 'mirror' ? 'medium' : 'low';
@@ -746,16 +756,7 @@ class HostSensor {
     if (!t.remote || this.allowedCollector(t.remote)) return;
     if (configs.some((c) => c.targetDev === t.ifname)) return; // the mirror feeding it is the finding
     const key = `${label}|tunnel|${t.ifname}|${t.remote}`;
-    seen.add(key);
-    if (this.mirrorSeen.has(key)) return;
-    this.mirrorSeen.add(key);
-    if (baseline) {
-      this.baselineHeld.push(() => {
-        this.mirrorSeen.delete(key);
-        this.considerTunnel(t, configs, label, seen, false, now);
-      });
-      return;
-    }
+    if (!this.firstSighting(key, seen, baseline, () => this.considerTunnel(t, configs, label, seen, false, now))) return;
     const erspan = /erspan/.test(t.kind);
     const byName = mirrorAllowedBy(this.cfg.allowedMirrors, { targetDev: t.ifname });
     this.opts.report(
