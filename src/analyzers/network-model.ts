@@ -60,6 +60,11 @@ export class NetworkModel {
     if (this.routerMacs.size < MAX_LEARNED) this.routerMacs.add(mac);
   }
 
+  /** A MAC learned as a router turned out to take other stations' addresses. */
+  forgetRouterMac(mac: number): void {
+    this.routerMacs.delete(mac);
+  }
+
   /** Records that the station at `ip` won an address contest at `timeMs` (it is a likely on-path attacker). */
   noteContestWinner(ip: number, timeMs: number): void {
     this.contestWinners.set(ip, timeMs);

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, isAtLeast } from '../helpers/captures.js';
-import { arpReplies, assertExit, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { arpReplies, assertExit, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets, victimNeighbour } from '../helpers/e2e.js';
 import { sleep, startDnsmasqDns, waitLinkLocal, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Background, type Lan } from '../helpers/netns-lan.js';
 
 const work = new E2eWorkDir('bettercap');
@@ -273,12 +273,6 @@ test('bettercap dhcp6.spoof (mitm6) is reported as a rogue DHCPv6 server naming 
     }),
   );
 });
-
-/** The victim's neighbour cache entry for `ip` ("<ip> lladdr <mac> [router] STATE"), or ''. */
-async function victimNeighbour(lan: Lan, ip: string): Promise<string> {
-  const r = await lan.exec('victim', ['ip', '-6', 'neigh', 'show', ip, 'dev', 'eth0'], { timeoutMs: 5000 });
-  return r.stdout.trim();
-}
 
 test('bettercap ndp.spoof impersonating the IPv6 router to the victim is reported against bettercap\'s MAC', { timeout: 100_000 }, async (t) => {
   const lan = await freshIpv6Lan(t, ['radvd']);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { assertExit, assertNothingLoud, dhcpReplies, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
 import {
   acquireDhcpLease,
   releaseDhcpLease,
@@ -24,26 +24,6 @@ import {
 
 const work = new E2eWorkDir('dhcp');
 const workDir = work.path;
-
-interface DhcpOffer {
-  ethSrc: string;
-  serverId: string;
-  router?: string;
-  type: string;
-}
-
-/** DHCP replies in the capture, read with tcpdump so the check does not depend on our own decoder. */
-function dhcpReplies(pcap: string): DhcpOffer[] {
-  const out: DhcpOffer[] = [];
-  for (const packet of tcpdumpPackets(pcap, 'udp src port 67', ['-e', '-v'])) {
-    const src = /^\S+ ([0-9a-f:]{17}) >/.exec(packet);
-    const type = /DHCP-Message \(53\), length 1: (\w+)/.exec(packet);
-    const sid = /Server-ID \(54\), length 4: ([\d.]+)/.exec(packet);
-    if (!src || !type || !sid) continue;
-    out.push({ ethSrc: src[1]!, serverId: sid[1]!, router: /Default-Gateway \(3\), length \d+: ([\d.]+)/.exec(packet)?.[1], type: type[1]! });
-  }
-  return out;
-}
 
 /** dnsmasq as the DHCP server of `host` (dnsmasqDhcpArgv), leases and pid file in `dir`. */
 function startDnsmasq(lan: Lan, host: string, dir: string, pool: [string, string], router: string, dns: string): Background {

@@ -114,6 +114,32 @@ export function arpReplies(pcap: string): ArpReply[] {
   return out;
 }
 
+export interface DhcpReply {
+  ethSrc: string;
+  serverId: string;
+  router?: string;
+  type: string;
+}
+
+/** DHCP replies in the capture (message type, server identifier, router), read with tcpdump. */
+export function dhcpReplies(pcap: string): DhcpReply[] {
+  const out: DhcpReply[] = [];
+  for (const packet of tcpdumpPackets(pcap, 'udp src port 67', ['-e', '-v'])) {
+    const src = /^\S+ ([0-9a-f:]{17}) >/.exec(packet);
+    const type = /DHCP-Message \(53\), length 1: (\w+)/.exec(packet);
+    const sid = /Server-ID \(54\), length 4: ([\d.]+)/.exec(packet);
+    if (!src || !type || !sid) continue;
+    out.push({ ethSrc: src[1]!, serverId: sid[1]!, router: /Default-Gateway \(3\), length \d+: ([\d.]+)/.exec(packet)?.[1], type: type[1]! });
+  }
+  return out;
+}
+
+/** The victim's IPv6 neighbour cache entry for `ip` ("<ip> lladdr <mac> [router] STATE"), or ''. */
+export async function victimNeighbour(lan: Lan, ip: string): Promise<string> {
+  const r = await lan.exec('victim', ['ip', '-6', 'neigh', 'show', ip, 'dev', 'eth0'], { timeoutMs: 5000 });
+  return r.stdout.trim();
+}
+
 /**
  * `sniffwatch scan --format jsonl [extraArgs] pcap` with the built CLI; fails
  * unless the scanner ran to completion (exit 0, or 1 for findings at the

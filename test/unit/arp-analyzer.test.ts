@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { arpFrame, arpReply as reply, arpRequest as request, ipv4UdpFrame, BROADCAST_MAC, ZERO_MAC } from '../../src/craft/frames.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { parseIp4, parseMac } from '../../src/decode/addr.js';
-import { atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { atLeast, describe, hasEntity, isAtLeast, scanFrames, type TimedFrame } from '../helpers/captures.js';
 
 const GW = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
 const VICTIM = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
@@ -72,6 +72,40 @@ test('the real gateway answering again makes the binding flip-flop: critical, sa
   assert.ok(hasEntity(flip, 'mac', ATTACKER.mac, 'attacker'));
   assert.ok(hasEntity(flip, 'mac', GW.mac, 'legitimate'));
   assert.ok(flip.count >= 2);
+});
+
+test('capture started mid-attack: a forwarding two-way poisoner is not taken for a router, nor the gateway address for its own', async () => {
+  // The poisoner (ettercap arp:remote) already relays the victim's and the gateway's traffic when the capture starts.
+  const frames: TimedFrame[] = [
+    { t: 0, frame: request(ATTACKER, VICTIM.ip) },
+    { t: 0.001, frame: reply(VICTIM, ATTACKER) },
+  ];
+  let t = 0.1;
+  for (let i = 0; i < 3; i++) {
+    frames.push({ t: (t += 0.1), frame: ipv4UdpFrame(VICTIM.mac, ATTACKER.mac, VICTIM.ip, GW.ip, 40000 + i, 53, Buffer.alloc(30)) });
+    frames.push({ t: (t += 0.001), frame: ipv4UdpFrame(ATTACKER.mac, GW.mac, VICTIM.ip, GW.ip, 40000 + i, 53, Buffer.alloc(30)) });
+    frames.push({ t: (t += 0.001), frame: ipv4UdpFrame(GW.mac, ATTACKER.mac, GW.ip, VICTIM.ip, 53, 40000 + i, Buffer.alloc(60)) });
+    frames.push({ t: (t += 0.001), frame: ipv4UdpFrame(ATTACKER.mac, VICTIM.mac, GW.ip, VICTIM.ip, 53, 40000 + i, Buffer.alloc(60)) });
+  }
+  for (let i = 0; i < 3; i++) {
+    frames.push({ t: (t += 1), frame: reply(ATTACKER, VICTIM, GW.ip) });
+    frames.push({ t: (t += 0.001), frame: reply(ATTACKER, GW, VICTIM.ip) });
+    if (i === 0) {
+      frames.push({ t: (t += 0.5), frame: request(GW, ATTACKER.ip) });
+      frames.push({ t: (t += 0.001), frame: reply(ATTACKER, GW) });
+    }
+  }
+  const { findings } = await scanFrames(frames);
+  const loud = atLeast(findings, 'medium');
+  const gw = loud.filter((f) => hasEntity(f, 'ip', GW.ip, 'attacker') || hasEntity(f, 'mac', GW.mac, 'attacker'));
+  assert.deepEqual(gw.map((f) => f.rule_id), [], `the gateway is blamed:\n${describe(gw)}`);
+  const victimAsGateway = loud.filter((f) => f.message.includes(`${VICTIM.ip} (a gateway)`));
+  assert.deepEqual(victimAsGateway.map((f) => f.rule_id), [], `the victim is taken for a gateway:\n${describe(victimAsGateway)}`);
+  const takeover = loud.find((f) => f.rule_id === 'arp-ip-takeover' && hasEntity(f, 'ip', VICTIM.ip, 'impersonated'));
+  assert.ok(takeover && hasEntity(takeover, 'mac', ATTACKER.mac, 'attacker') && hasEntity(takeover, 'ip', GW.ip, 'impersonated'), describe(findings));
+  assert.match(takeover.message, /speaks for 198\.18\.0\.66 and has also taken 198\.18\.0\.1/);
+  const flip = loud.find((f) => f.rule_id === 'arp-binding-flip-flop' && hasEntity(f, 'ip', GW.ip, 'impersonated'));
+  assert.ok(flip && isAtLeast(flip, 'high') && hasEntity(flip, 'mac', ATTACKER.mac, 'attacker'), describe(findings));
 });
 
 test('a NIC replaced once is low; first-hop redundancy failover is info', async () => {

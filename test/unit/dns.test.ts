@@ -945,6 +945,35 @@ test('mid-attack bettercap dns.spoof: the answer that drops RD and has its layou
   assert.match(race.message, /bettercap dns\.spoof's answers .*its default TTL 1024 s/);
 });
 
+test('mid-attack on-path spoofer that drops the queries it answers and relays the others: the resolver is never blamed', async () => {
+  // ettercap arp:remote with dns_spoof: a spoofed name's query is answered in the resolver's name and dropped,
+  // another name's query is relayed to the resolver, whose answer comes back through the attacker.
+  const answerFrom = (fromMac: string, toMac: string, sport: number, id: number, name: string, addr: string, ttl: number, df: boolean): Buffer =>
+    ipv4UdpFrameWith(fromMac, toMac, GW.ip, VICTIM.ip, 53, sport, dnsMessage({ id, flags: 0x8580, questions: [{ name, type: TYPE_A }], answers: [{ name, type: TYPE_A, ttl: 0, data: addr }], compress: true }), { ttl, df });
+  const frames: TimedFrame[] = [];
+  let t = 0;
+  for (let i = 0; i < 3; i++) {
+    const spoofed = 50000 + 2 * i;
+    frames.push({ t: (t += 1), frame: digQuery(VICTIM, ATTACKER.mac, GW.ip, spoofed, 0x400 + i, 'intranet.example') });
+    frames.push({ t: (t += 0.001), frame: answerFrom(ATTACKER.mac, VICTIM.mac, spoofed, 0x400 + i, 'intranet.example', ATTACKER.ip, 64, false) });
+    const relayed = spoofed + 1;
+    frames.push({ t: (t += 0.5), frame: digQuery(VICTIM, ATTACKER.mac, GW.ip, relayed, 0x500 + i, 'files.corp.example') });
+    frames.push({ t: (t += 0.0002), frame: digQuery(VICTIM, GW.mac, GW.ip, relayed, 0x500 + i, 'files.corp.example', ATTACKER.mac) });
+    frames.push({ t: (t += 0.0003), frame: answerFrom(GW.mac, ATTACKER.mac, relayed, 0x500 + i, 'files.corp.example', '198.18.0.51', 64, true) });
+    frames.push({ t: (t += 0.0003), frame: answerFrom(ATTACKER.mac, VICTIM.mac, relayed, 0x500 + i, 'files.corp.example', '198.18.0.51', 64, true) });
+  }
+  const { findings } = await scanFrames(frames);
+  const blamed = findings.filter((f) => hasEntity(f, 'mac', GW.mac, 'attacker') || hasEntity(f, 'ip', GW.ip, 'attacker'));
+  assert.deepEqual(blamed.map((f) => f.rule_id), [], `the resolver is blamed:\n${describe(blamed)}`);
+  const f = findings.find((x) => x.rule_id === 'dns-response-from-unqueried-server');
+  assert.ok(f && f.severity === 'medium', describe(findings));
+  assert.ok(hasEntity(f, 'mac', ATTACKER.mac, 'attacker'), describe([f]));
+  assert.ok(hasEntity(f, 'ip', GW.ip, 'impersonated'));
+  assert.ok(hasEntity(f, 'mac', GW.mac, 'server'));
+  assert.ok(hasEntity(f, 'host', 'intranet.example', 'queried-name'), 'the spoofed answers after the relayed exchange are reported too');
+  assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'answer'));
+});
+
 test('a race nothing in the capture can settle says so, names no attacker and has low confidence', async () => {
   const frames: TimedFrame[] = [
     query(VICTIM, GW, 49000, 0x300, 'split.example', 1),

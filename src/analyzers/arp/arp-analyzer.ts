@@ -151,6 +151,9 @@ export class ArpAnalyzer implements Analyzer {
     if (!st) {
       st = { mac, firstMac: mac, since: t, refreshed: t, history: [], historyUntil: [] };
       this.stations.set(ip, st);
+      // A station speaking for another address that claims this one only in replies nobody asked
+      // for has not shown it is its own (a capture started after the poisoning began): it counts as taken.
+      if (unsolicited && macState.ips.length > 0 && !this.ctx.config.arp.multiIpMacs.has(mac)) this.markTaken(macState, ip);
       this.claim(macState, ip);
       this.ctx.report('arp-new-station', ip4ToString(ip), pkt, {
         message: `new station ${ip4ToString(ip)} at ${macToString(mac)}`,
@@ -172,12 +175,17 @@ export class ArpAnalyzer implements Analyzer {
     const reused = earlier !== undefined && !flipFlop;
     st.mac = mac;
     st.since = t;
+    const trustedMulti = this.ctx.config.arp.multiIpMacs;
+    const virtual = isVirtualRouterMac(previous) || isVirtualRouterMac(mac);
+    const claimsOthers = (m: number): boolean => !trustedMulti.has(m) && (this.macs.get(m)?.ips.some((x) => x !== ip) ?? false);
+    const newClaimsOthers = claimsOthers(mac);
+    // Contested before it claims the address, so a taker that forwards is not learned as its router.
+    if (known === undefined && !virtual && (newClaimsOthers || flipFlop)) this.markContested(macState, mac);
+    this.markTaken(macState, ip);
     this.claim(macState, ip);
-    if (!macState.taken.includes(ip) && macState.taken.length < MAX_CLAIMED_IPS) macState.taken.push(ip);
 
     if (known !== undefined) return; // the static binding decides; already reported if contradicted
-    const trustedMulti = this.ctx.config.arp.multiIpMacs;
-    if (isVirtualRouterMac(previous) || isVirtualRouterMac(mac)) {
+    if (virtual) {
       this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
         message: `${ip4ToString(ip)} moved from ${macToString(previous)} to ${macToString(mac)} (first-hop redundancy virtual MAC: failover)`,
         entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
@@ -186,18 +194,13 @@ export class ArpAnalyzer implements Analyzer {
       return;
     }
     const gateway = this.ctx.network.isGateway(ip);
-    const claimsOthers = (m: number): boolean => !trustedMulti.has(m) && (this.macs.get(m)?.ips.some((x) => x !== ip) ?? false);
-    const newClaimsOthers = claimsOthers(mac);
-    if (newClaimsOthers || flipFlop) {
-      macState.contested = true;
-    }
 
     if (flipFlop) {
       // Two MACs keep taking the address from each other. The impostor is the
       // one that also speaks for other addresses, else the later arrival.
       const attacker = newClaimsOthers ? mac : claimsOthers(previous) ? previous : st.firstMac === mac ? previous : mac;
       const legit = attacker === mac ? previous : mac;
-      this.macState(attacker, t).contested = true;
+      this.markContested(this.macState(attacker, t), attacker);
       this.ctx.report('arp-binding-flip-flop', `${ip4ToString(ip)}|${macToString(attacker)}`, pkt, {
         message: `${ip4ToString(ip)} flips between ${macToString(legit)} and ${macToString(attacker)}${gateway ? ' (a gateway)' : ''}`,
         entities: this.blameAttacker(attacker, ip, legit, a, pkt.timeMs),
@@ -265,6 +268,16 @@ export class ArpAnalyzer implements Analyzer {
     return out;
   }
 
+  /**
+   * A MAC that took an address from another: never a router from now on,
+   * even if its forwarding was seen first (a capture started mid-attack).
+   */
+  private markContested(m: MacState, mac: number): void {
+    if (m.contested) return;
+    m.contested = true;
+    if (m.forwards) this.ctx.network.forgetRouterMac(mac);
+  }
+
   private describeClaims(mac: number, except: number): string {
     const m = this.macs.get(mac);
     const own = (m?.ips ?? []).filter((x) => x !== except && !m!.taken.includes(x));
@@ -278,7 +291,12 @@ export class ArpAnalyzer implements Analyzer {
     if (m.ips.includes(ip) || m.ips.length >= MAX_CLAIMED_IPS) return;
     m.ips.push(ip);
     this.newGeneration();
-    if (m.forwards && !m.contested) this.ctx.network.learnGateway(ip);
+    // Only its own addresses make a forwarding station's addresses gateways.
+    if (m.forwards && !m.contested && !m.taken.includes(ip)) this.ctx.network.learnGateway(ip);
+  }
+
+  private markTaken(m: MacState, ip: number): void {
+    if (!m.taken.includes(ip) && m.taken.length < MAX_CLAIMED_IPS) m.taken.push(ip);
   }
 
   private newGeneration(): void {
@@ -340,7 +358,7 @@ export class ArpAnalyzer implements Analyzer {
   private reportStaticViolation(a: ArpMessage, pkt: Packet, known: number): void {
     const ip = a.senderIp;
     const gateway = this.ctx.network.isGateway(ip);
-    this.macState(a.senderMac, pkt.timeMs).contested = true;
+    this.markContested(this.macState(a.senderMac, pkt.timeMs), a.senderMac);
     this.ctx.report('arp-static-binding-violation', `${ip}|${a.senderMac}`, pkt, {
       message: `${macToString(a.senderMac)} claims ${ip4ToString(ip)}, configured as ${macToString(known)}${gateway ? ' (a gateway)' : ''}`,
       entities: this.blameAttacker(a.senderMac, ip, known, a, pkt.timeMs),

@@ -151,6 +151,11 @@ class ServerProfile {
     return -1;
   }
 
+  /** Drops the answers counted for `mac`: they were not the server's. */
+  forgetMac(mac: number): void {
+    for (let i = 0; i < this.n; i++) if (this.macs[i] === mac) this.counts[i] = 0;
+  }
+
   answersFromMac(mac: number): number {
     let sum = 0;
     for (let i = 0; i < this.n; i++) if (this.macs[i] === mac) sum += this.counts[i]!;
@@ -342,8 +347,9 @@ export class DnsSpoofingTracker {
     const serverKey = src * 4096 + (pkt.vlanCount > 0 ? pkt.vlans[0]! : 0);
     const queried = t.servers.includes(src);
     const profile = queried ? this.profileOf(serverKey) : undefined;
+    let foreign = false;
     if (!queried) this.reportUnqueriedAddress(pkt, msg, t, src);
-    else if (!t.taught) this.checkServerMac(pkt, msg, src, profile!);
+    else if (!t.taught) foreign = this.checkServerMac(pkt, msg, t, src, profile!);
 
     const sig = answerSignature(pkt, msg);
     if (!t.answered) {
@@ -359,7 +365,8 @@ export class DnsSpoofingTracker {
       f.recordTtl = msg.answerCount > 0 ? msg.ansTtl[0]! : 0;
       t.firstSig = sig;
       this.keepAddresses(pkt, msg, t);
-      if (profile) {
+      // An answer reported as sent by another station than the server's is no sample of how the server answers.
+      if (profile && !foreign) {
         t.firstIdentity = profile.count(f);
         if (mac !== -1 && profile.firstMac === MAC_UNKNOWN) {
           profile.firstMac = mac;
@@ -409,15 +416,23 @@ export class DnsSpoofingTracker {
     }
   }
 
-  /** Another MAC answering as a server whose MAC is known (from its earlier answers). */
-  private checkServerMac(pkt: Packet, msg: DnsMessage, src: number, profile: ServerProfile): void {
+  /** Another MAC answering as a server whose MAC is known (from its earlier answers); true when reported. */
+  private checkServerMac(pkt: Packet, msg: DnsMessage, t: Transaction, src: number, profile: ServerProfile): boolean {
     const known = profile.firstMac;
     const mac = pkt.ethSrc;
-    if (known < 0 || mac === -1 || mac === known) return;
+    if (known < 0 || mac === -1 || mac === known) return false;
+    // The MAC taken for the server's relayed this very query and gets this answer back: it is a
+    // station on the path (a capture started mid-attack learned it from a forged or relayed
+    // answer), and this answer comes from the server itself.
+    if (known === t.relayMac && pkt.ethDst === known) {
+      profile.firstMac = mac;
+      profile.forgetMac(known);
+      return false;
+    }
     // First-hop redundancy and several routers legitimately deliver a remote server's answers.
-    if (isVirtualRouterMac(mac) || isVirtualRouterMac(known)) return;
+    if (isVirtualRouterMac(mac) || isVirtualRouterMac(known)) return false;
     const routers = this.ctx.network.routerMacs;
-    if (routers.has(mac) && routers.has(known)) return;
+    if (routers.has(mac) && routers.has(known)) return false;
     const book = this.book;
     const name = nameText(msg, 0);
     const victim = book.findDst(pkt);
@@ -432,6 +447,7 @@ export class DnsSpoofingTracker {
         ...answerAddresses(pkt, msg, 4).map((a) => ipTextEntity(a, 'answer')),
       ],
     });
+    return true;
   }
 
   private reportUnqueriedAddress(pkt: Packet, msg: DnsMessage, t: Transaction, src: number): void {
