@@ -52,6 +52,9 @@ export function expandInputs(paths: readonly string[]): { files: string[]; error
       for (const n of names) walk(join(p, n), false);
     } else if (st.isFile() || (top && st.isSymbolicLink())) {
       files.push(p);
+    } else if (top) {
+      // A device, FIFO or socket named on the command line: skipping it silently would look like a clean scan.
+      errors.push(new CaptureError(p, 0, 'not a regular file or directory'));
     }
   };
   for (const p of paths) walk(p, true);

@@ -12,6 +12,16 @@ export function escapeForTerminal(text: string): string {
   });
 }
 
+/**
+ * JSON text with the same characters written as \uXXXX escapes: still valid
+ * JSON that decodes to the same strings, but inert when the lines reach a
+ * terminal. JSON.stringify leaves DEL, C1 controls (U+009B is CSI) and bidi
+ * overrides raw; outside strings its output has none of them.
+ */
+export function escapeJsonForTerminal(json: string): string {
+  return json.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

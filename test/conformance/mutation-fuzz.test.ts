@@ -4,10 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoCapture } from '../../src/craft/demo.js';
+import { berElement, berInteger, ipv4UdpFrame, snmpPayload, TcpConversation } from '../../src/craft/frames.js';
 import { readCapture } from '../../src/capture/reader.js';
 import { PcapWriter } from '../../src/capture/pcap-writer.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { scanCaptures } from '../../src/pipeline.js';
+import { writePcap } from '../helpers/captures.js';
+import { runCli } from '../helpers/cli.js';
 
 // Hostile input: seeded mutations of real captures (bit flips, smashed length
 // fields, truncations, spliced records) through the whole pipeline with every
@@ -124,4 +127,42 @@ test('mutated packets (headers and payloads of every frame) never crash or hang 
   }
   t.diagnostic(`${scans} scans of ${frames} mutated frames`);
   assert.ok(frames > 0);
+});
+
+// Hand-crafted worst cases the random mutations above rarely build.
+
+test('terminal escapes in user names, passwords, communities and file names never reach pretty or jsonl output raw', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-fuzz-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // CSI in its 7-bit (ESC [) and 8-bit (U+009B) forms, an OSC title change, a right-to-left override, a line separator, BEL, DEL.
+  const hostile = 'x\x1b[2J\u009b31m\x1b]0;pwned\x07\u202eexe.\u2028\x7f';
+  const client = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
+  const server = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
+  const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+  const basic = utf8(`${hostile}:${hostile}`).toString('base64');
+  const http = new TcpConversation({ ...client, port: 40001 }, { ...server, port: 80 })
+    .handshake()
+    .client(`GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ${basic}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const bind = berElement(0x60, Buffer.concat([berInteger(3), berElement(0x04, utf8(`cn=${hostile}`)), berElement(0x80, utf8(hostile))]));
+  const ldap = new TcpConversation({ ...client, port: 40002 }, { ...server, port: 389 }, { start: 1 })
+    .handshake()
+    .client(berElement(0x30, Buffer.concat([berInteger(1), bind])));
+  const snmp = ipv4UdpFrame(client.mac, server.mac, client.ip, server.ip, 40003, 161, snmpPayload({ version: 1, community: Buffer.from(hostile, 'utf8').toString('latin1'), pdu: 0xa0, requestId: 9 }));
+  const pcap = writePcap(join(dir, `cap${hostile}.pcap`), [...http.frames, ...ldap.frames, { t: 2, frame: snmp }]);
+  // eslint-disable-next-line no-control-regex
+  const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+  for (const format of ['pretty', 'jsonl']) {
+    const run = runCli(['scan', '--format', format, '--show-secrets', '--fail-on', 'none', pcap]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, unsafe, `${format} output`);
+    assert.doesNotMatch(run.stderr, unsafe, `${format} stderr`);
+    if (format === 'jsonl') {
+      // Escaped, not altered: the text decodes back to what was on the wire.
+      const values = run.findings.flatMap((f) => [...f.entities.map((e) => e.value), ...(f.secrets ?? []).map((x) => x.value ?? '')]);
+      for (const v of [hostile, `cn=${hostile}`]) assert.ok(values.includes(v), JSON.stringify(values));
+      assert.ok(run.findings.some((f) => f.rule_id === 'cred-snmp-community'));
+      assert.ok(run.findings.every((f) => f.evidence.every((e) => e.source === pcap)));
+    }
+  }
 });

@@ -488,6 +488,15 @@ test('malformed: pcapng block length above 16 MiB', async () => {
   assert.equal(frames.length, 1);
 });
 
+test('malformed: a pcapng block running past the end of the file keeps earlier frames (packet and skipped blocks)', async () => {
+  for (const type of [6, 0x0bad]) {
+    const { buf, offsets } = cat([shb('le'), idb('le', 1, 0), epb('le', 0, 1n, payload(50, 1)), Buffer.concat([u32(type, 'le'), u32(1 << 20, 'le'), Buffer.alloc(32)])]);
+    const { s, frames } = await readAll(put(buf));
+    assertError(s, offsets[3], /^truncated block: length 1048576, 40 bytes remain$/);
+    assert.deepEqual(frames.map((f) => f.bytes), [payload(50, 1)]);
+  }
+});
+
 test('malformed: pcapng trailing length mismatch (packet block and skipped block)', async () => {
   for (const type of [6, 0x0bad]) {
     const bad = type === 6 ? epb('le', 0, 1n, payload(50, 1)) : block(type, Buffer.alloc(16), 'le');

@@ -90,3 +90,9 @@ test('a configured static binding makes a contradiction high', async () => {
 test('attacker-controlled text cannot drive the terminal', () => {
   assert.equal(escapeForTerminal('a\x1b[31mred\x07\u202egnp.exe\n'), 'a\\x1b[31mred\\x07\\u202egnp.exe\\x0a');
 });
+
+test('scan: a named input that is neither a file nor a directory is an input error, not a clean scan', () => {
+  const run = runCli(['scan', '--format', 'jsonl', '/dev/null']);
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /^sniffwatch: error: \/dev\/null: byte 0: not a regular file or directory$/m);
+});
