@@ -1,15 +1,14 @@
 import { ip4ToString, isVirtualRouterMac, macToString } from '../../decode/addr.js';
 import { fnv1a, TYPE_A, TYPE_AAAA, type DnsMessage } from '../../decode/dns.js';
-import { IP6_WORDS, storedIp6ToString, storeIp6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
-import { NumberList } from '../../util/number-list.js';
 import type { AnalyzerContext } from '../analyzer.js';
 import { CONTEST_HOW6_TEXT } from '../network-model.js';
 import type { AddrBook } from './addr-book.js';
 import type { NamesConfig } from './config.js';
 import { answerAddresses, ipEntity, ipTextEntity, macEntities, nameEntity, nameText, station, recentContest6, wonContestRecently } from './entities.js';
 import { FifoMap } from './fifo-map.js';
+import { Layout, MAX_KEPT_ADDRESSES, TransactionTable, type AnswerShape, type Transaction } from './transactions.js';
 import { u16be } from '../../decode/bytes.js';
 
 // DNS spoofing on the wire (T1557), over IPv4 and IPv6: the transaction table
@@ -29,8 +28,6 @@ import { u16be } from '../../decode/bytes.js';
 const TRANSACTION_WINDOW_MS = 15_000;
 /** Queries remembered; the oldest is forgotten first (and reused for the next). Expired ones are ignored on lookup. */
 const MAX_TRANSACTIONS = 16_384;
-const MAX_SERVERS_PER_QUERY = 4;
-const MAX_KEPT_ADDRESSES = 4;
 const MAX_SERVERS = 4096;
 /** Ways (MAC, IP TTL, DF) one server address was seen answering, kept per server. */
 const MAX_IDENTITIES = 4;
@@ -53,11 +50,6 @@ const MAC_DISTRUSTED = -1;
 //   QR set (flags 0x8000: RD not copied, no RA), the questions echoed, one
 //   record per question with its name written out, TTL dns.spoof.ttl (1024 by
 //   default), no additional records; IPv4 id 0 without DF, TTL/hop limit 64.
-const enum Layout {
-  None = 0,
-  Dnsspoof = 1,
-  Bettercap = 2,
-}
 const DNSSPOOF_TTL = 60;
 const DNSSPOOF_A_RECORD_LEN = 16;
 const BETTERCAP_DEFAULT_TTL = 1024;
@@ -71,47 +63,6 @@ const W_WEAK = 1;
 const CLEAR_LEAD = 3;
 const CONFIDENCE_WEAK = 0.6;
 const CONFIDENCE_UNCLEAR = 0.4;
-
-interface Transaction {
-  clientIp: number;
-  clientPort: number;
-  id: number;
-  nameHash: number;
-  time: number;
-  /** Addresses the query was sent to (a client may retry another resolver with the same id). */
-  servers: NumberList;
-  queryFlags: number;
-  queryAr: number;
-  queryLen: number;
-  queryVlan: number;
-  clientMac: number;
-  /** Another MAC that sent the same query on the same link: a station relaying the client's traffic. */
-  relayMac: number;
-  answered: boolean;
-  first: AnswerShape;
-  firstSig: number;
-  firstAddr4: NumberList;
-  readonly firstAddr6: Uint32Array;
-  firstAddr6Count: number;
-  /** Identity slot of the first answer in its server's profile (undone if the transaction races), or -1. */
-  firstIdentity: number;
-  /** The first answer taught us the server's MAC (so that MAC is no evidence in this transaction's race). */
-  taught: boolean;
-  raced: boolean;
-}
-
-/** What an answer looks like beyond its records: who sent it and how it was built. */
-interface AnswerShape {
-  src: number;
-  mac: number;
-  ipTtl: number;
-  df: boolean;
-  flags: number;
-  arCount: number;
-  layout: Layout;
-  /** TTL of the first record. */
-  recordTtl: number;
-}
 
 /** How one server address answered in transactions that did not race. */
 class ServerProfile {
@@ -249,35 +200,10 @@ function identityText(ttl: number, df: boolean, v4: boolean): string {
   return v4 ? `IP TTL ${ttl}${df ? ' with DF' : ' without DF'}` : `hop limit ${ttl}`;
 }
 
-function newTransaction(): Transaction {
-  return {
-    clientIp: 0,
-    clientPort: 0,
-    id: 0,
-    nameHash: 0,
-    time: 0,
-    servers: new NumberList(MAX_SERVERS_PER_QUERY),
-    queryFlags: 0,
-    queryAr: 0,
-    queryLen: 0,
-    queryVlan: 0,
-    clientMac: -1,
-    relayMac: -1,
-    answered: false,
-    first: { src: 0, mac: -1, ipTtl: 0, df: false, flags: 0, arCount: 0, layout: Layout.None, recordTtl: 0 },
-    firstSig: 0,
-    firstAddr4: new NumberList(MAX_KEPT_ADDRESSES),
-    firstAddr6: new Uint32Array(MAX_KEPT_ADDRESSES * IP6_WORDS),
-    firstAddr6Count: 0,
-    firstIdentity: -1,
-    taught: false,
-    raced: false,
-  };
-}
-
 export class DnsSpoofingTracker {
-  private readonly transactions = new FifoMap<Transaction>(MAX_TRANSACTIONS);
-  private spare: Transaction | undefined;
+  private readonly transactions = new TransactionTable(MAX_TRANSACTIONS);
+  /** The answer being handled, as stored for the first answer of its transaction. */
+  private readonly shape: AnswerShape = { src: 0, mac: -1, ipTtl: 0, df: false, flags: 0, arCount: 0, layout: Layout.None, recordTtl: 0 };
   /** How each server address (per VLAN) answered outside races. */
   private readonly servers = new FifoMap<ServerProfile>(MAX_SERVERS);
   private spareProfile: ServerProfile | undefined;
@@ -301,36 +227,24 @@ export class DnsSpoofingTracker {
     const same = t !== undefined && t.clientIp === client && t.clientPort === pkt.srcPort && t.id === msg.id && t.nameHash === nameHash;
     // A new transaction, or another one under the same key (expired, or a key collision): start over.
     if (!t || !same || pkt.timeMs - t.time > TRANSACTION_WINDOW_MS) {
-      if (!t) {
-        t = this.spare ?? newTransaction();
-        // The transaction forgotten to make room is reused for the next new one: no allocation once full.
-        this.spare = this.transactions.set(key, t);
-      }
+      if (!t) t = this.transactions.add(key);
+      else t.reset();
       t.clientIp = client;
       t.clientPort = pkt.srcPort;
       t.id = msg.id;
       t.nameHash = nameHash;
       t.time = pkt.timeMs;
-      t.servers.clear();
       t.queryFlags = msg.flags;
       t.queryAr = msg.arCount;
       t.queryLen = msg.end - msg.start;
       t.queryVlan = vlan;
       t.clientMac = pkt.ethSrc;
-      t.relayMac = -1;
-      t.answered = false;
-      t.firstAddr4.clear();
-      t.firstAddr6Count = 0;
-      t.firstIdentity = -1;
-      t.taught = false;
-      t.raced = false;
     } else if (pkt.ethSrc !== -1 && pkt.ethSrc !== t.clientMac && vlan === t.queryVlan) {
       // The same query sent again on the same link by another station: it relays the client's traffic.
       t.relayMac = pkt.ethSrc;
     }
     // A retransmission, or the copy an on-path host forwards, adds nothing but maybe a server.
-    const server = this.book.dst(pkt);
-    t.servers.add(server);
+    t.addServer(this.book.dst(pkt));
   }
 
   onResponse(pkt: Packet, msg: DnsMessage, src: number): void {
@@ -345,7 +259,7 @@ export class DnsSpoofingTracker {
     const mac = pkt.ethSrc;
     const df = ipv4Df(pkt);
     const serverKey = src * 4096 + (pkt.vlanCount > 0 ? pkt.vlans[0]! : 0);
-    const queried = t.servers.includes(src);
+    const queried = t.hasServer(src);
     const profile = queried ? this.profileOf(serverKey) : undefined;
     let foreign = false;
     if (!queried) this.reportUnqueriedAddress(pkt, msg, t, src);
@@ -354,7 +268,7 @@ export class DnsSpoofingTracker {
     const sig = answerSignature(pkt, msg);
     if (!t.answered) {
       t.answered = true;
-      const f = t.first;
+      const f = this.shape;
       f.src = src;
       f.mac = mac;
       f.ipTtl = pkt.ttl;
@@ -363,6 +277,7 @@ export class DnsSpoofingTracker {
       f.arCount = msg.arCount;
       f.layout = layoutOf(pkt, msg, t);
       f.recordTtl = msg.answerCount > 0 ? msg.ansTtl[0]! : 0;
+      t.setFirst(f);
       t.firstSig = sig;
       this.keepAddresses(pkt, msg, t);
       // An answer reported as sent by another station than the server's is no sample of how the server answers.
@@ -377,9 +292,9 @@ export class DnsSpoofingTracker {
     }
     if (t.raced || sig === t.firstSig) return;
     // The same station answering twice differently is a server retrying (round-robin subsets), not a race.
-    if (src === t.first.src && mac === t.first.mac && pkt.ttl === t.first.ipTtl && df === t.first.df) return;
+    if (src === t.firstSrc && mac === t.firstMac && pkt.ttl === t.firstIpTtl && df === t.firstDf) return;
     t.raced = true;
-    const firstProfile = this.servers.get(t.first.src * 4096 + (pkt.vlanCount > 0 ? pkt.vlans[0]! : 0));
+    const firstProfile = this.servers.get(t.firstSrc * 4096 + (pkt.vlanCount > 0 ? pkt.vlans[0]! : 0));
     // The first answer was counted as the server's usual way of answering; it no longer is.
     if (firstProfile && t.firstIdentity >= 0 && firstProfile.counts[t.firstIdentity]! > 0) firstProfile.counts[t.firstIdentity]!--;
     // A MAC learned from this very transaction may be the spoofer's: mark the server's MAC unknown for good.
@@ -395,7 +310,7 @@ export class DnsSpoofingTracker {
       recordTtl: msg.answerCount > 0 ? msg.ansTtl[0]! : 0,
     };
     // How the server answers outside races is evidence only when both answers claim to be that server.
-    this.reportRace(pkt, msg, t, second, src === t.first.src ? firstProfile : undefined);
+    this.reportRace(pkt, msg, t, second, src === t.firstSrc ? firstProfile : undefined);
   }
 
   private profileOf(key: number): ServerProfile {
@@ -411,8 +326,8 @@ export class DnsSpoofingTracker {
   private keepAddresses(pkt: Packet, msg: DnsMessage, t: Transaction): void {
     for (let i = 0; i < msg.answerCount; i++) {
       const type = msg.ansType[i];
-      if (type === TYPE_A) t.firstAddr4.add(msg.ansAddr4[i]!);
-      else if (type === TYPE_AAAA && t.firstAddr6Count < MAX_KEPT_ADDRESSES) storeIp6(t.firstAddr6, t.firstAddr6Count++, pkt.buf, msg.ansDataOff[i]!);
+      if (type === TYPE_A) t.addFirstAddr4(msg.ansAddr4[i]!);
+      else if (type === TYPE_AAAA) t.addFirstAddr6(pkt.buf, msg.ansDataOff[i]!);
     }
   }
 
@@ -454,14 +369,14 @@ export class DnsSpoofingTracker {
     const book = this.book;
     const name = nameText(msg, 0);
     this.ctx.report('dns-response-from-unqueried-server', `${book.text(src)}|${book.text(t.clientIp)}`, pkt, {
-      message: `${station(book, src, pkt.ethSrc)} answered ${book.text(t.clientIp)}'s query for ${name} (id ${t.id}), which was sent to ${t.servers
-        .toArray()
+      message: `${station(book, src, pkt.ethSrc)} answered ${book.text(t.clientIp)}'s query for ${name} (id ${t.id}), which was sent to ${t
+        .servers()
         .map((s) => book.text(s))
         .join(', ')}`,
       entities: [
         ipEntity(book, src, 'attacker'),
         ...macEntities(pkt.ethSrc, 'attacker'),
-        ...t.servers.toArray().map((s) => ipEntity(book, s, 'server')),
+        ...t.servers().map((s) => ipEntity(book, s, 'server')),
         ipEntity(book, t.clientIp, 'victim'),
         nameEntity(name, 'queried-name'),
         ...answerAddresses(pkt, msg, 4).map((a) => ipTextEntity(a, 'answer')),
@@ -471,17 +386,15 @@ export class DnsSpoofingTracker {
 
   private reportRace(pkt: Packet, msg: DnsMessage, t: Transaction, shape: AnswerShape, profile: ServerProfile | undefined): void {
     const book = this.book;
-    const firstAddr4 = t.firstAddr4.toArray();
-    const firstTexts = firstAddr4.map(ip4ToString);
-    for (let i = 0; i < t.firstAddr6Count; i++) firstTexts.push(storedIp6ToString(t.firstAddr6, i));
-    const first: Answer = { shape: { ...t.first }, addrs: firstTexts, addr4: firstAddr4 };
+    const firstAddr4 = t.firstAddr4();
+    const first: Answer = { shape: t.firstShape(), addrs: [...firstAddr4.map(ip4ToString), ...t.firstAddr6Texts()], addr4: firstAddr4 };
     const second: Answer = { shape, addrs: answerAddresses(pkt, msg, MAX_KEPT_ADDRESSES * 2), addr4: [] };
     for (let i = 0; i < msg.answerCount && second.addr4.length < MAX_KEPT_ADDRESSES; i++) if (msg.ansType[i] === TYPE_A) second.addr4.push(msg.ansAddr4[i]!);
     const verdict = this.likelySpoofed(first, second, t, pkt.timeMs, profile, pkt.ipVersion === 4);
     const name = nameText(msg, 0);
     const describe = (a: Answer): string => `${a.addrs.length > 0 ? a.addrs.join(', ') : 'no address'} from ${station(book, a.shape.src, a.shape.mac)}`;
-    const servers = t.servers
-      .toArray()
+    const servers = t
+      .servers()
       .map((s) => book.text(s))
       .join(', ');
     const head = `${book.text(t.clientIp)} asked ${servers} for ${name} (id ${t.id}) and got two different answers: ${describe(first)} first, then ${describe(second)}`;
@@ -490,7 +403,7 @@ export class DnsSpoofingTracker {
     let who: string;
     if (verdict.spoofed === null) {
       for (const a of [first, second]) {
-        entities.push(...macEntities(a.shape.mac, 'suspect'), ipEntity(book, a.shape.src, t.servers.includes(a.shape.src) ? 'server' : 'suspect'));
+        entities.push(...macEntities(a.shape.mac, 'suspect'), ipEntity(book, a.shape.src, t.hasServer(a.shape.src) ? 'server' : 'suspect'));
       }
       entities.push(ipEntity(book, t.clientIp, 'victim'), nameEntity(name, 'queried-name'));
       for (const a of [first, second]) for (const x of a.addrs) entities.push(ipTextEntity(x, 'answer'));
@@ -501,7 +414,7 @@ export class DnsSpoofingTracker {
       const legit = spoofed === first ? second : first;
       entities.push(
         ...macEntities(spoofed.shape.mac, 'attacker'),
-        ipEntity(book, spoofed.shape.src, t.servers.includes(spoofed.shape.src) ? 'impersonated' : 'attacker'),
+        ipEntity(book, spoofed.shape.src, t.hasServer(spoofed.shape.src) ? 'impersonated' : 'attacker'),
         ...macEntities(legit.shape.mac, 'server'),
         ipEntity(book, t.clientIp, 'victim'),
         nameEntity(name, 'queried-name'),

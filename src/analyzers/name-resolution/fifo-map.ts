@@ -62,6 +62,23 @@ export class FifoMap<V> {
     }
     let evicted: V | undefined;
     let slot = -1 - found;
+    if (this.used >= this.capacity || this.count >= this.capacity) {
+      evicted = this.evictOldest();
+      // The removal may have shifted entries: probe again for the free slot.
+      slot = -1 - this.find(key);
+    }
+    this.ring[(this.head + this.used) % this.capacity] = key;
+    this.used++;
+    this.keys[slot] = key;
+    this.vals[slot] = value;
+    this.occupied[slot] = 1;
+    this.count++;
+    return evicted;
+  }
+
+  /** Makes room for one key by dropping the oldest; returns the last value dropped. */
+  evictOldest(): V | undefined {
+    let evicted: V | undefined;
     while (this.used >= this.capacity || this.count >= this.capacity) {
       const old = this.ring[this.head]!;
       this.head = (this.head + 1) % this.capacity;
@@ -70,16 +87,8 @@ export class FifoMap<V> {
       if (i >= 0) {
         evicted = this.vals[i];
         this.removeAt(i);
-        // The removal may have shifted entries: probe again for the free slot.
-        slot = -1 - this.find(key);
       }
     }
-    this.ring[(this.head + this.used) % this.capacity] = key;
-    this.used++;
-    this.keys[slot] = key;
-    this.vals[slot] = value;
-    this.occupied[slot] = 1;
-    this.count++;
     return evicted;
   }
 
