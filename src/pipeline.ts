@@ -1,7 +1,8 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { CaptureError, type CaptureSummary } from './capture/frame.js';
-import { readCapture } from './capture/reader.js';
+import { readCapture, STDIN_NAME } from './capture/reader.js';
 import type { SniffwatchConfig } from './config/config.js';
 import { PacketEngine, type EngineStats } from './analyzers/engine.js';
 import { selectAnalyzers } from './analyzers/index.js';
@@ -29,7 +30,7 @@ export interface ScanResult {
   stats: EngineStats;
 }
 
-/** Files named, and files below directories named (sorted, symlinked directories not followed). */
+/** Files named, and files below directories named (sorted, symlinked directories not followed); `-` is standard input. */
 export function expandInputs(paths: readonly string[]): { files: string[]; errors: CaptureError[] } {
   const files: string[] = [];
   const errors: CaptureError[] = [];
@@ -50,14 +51,20 @@ export function expandInputs(paths: readonly string[]): { files: string[]; error
         return;
       }
       for (const n of names) walk(join(p, n), false);
-    } else if (st.isFile() || (top && st.isSymbolicLink())) {
+    } else if (st.isFile() || (top && (st.isSymbolicLink() || st.isFIFO()))) {
+      // A pipe named on the command line (`<(tcpdump -w - ...)`, a FIFO) is read as a stream.
       files.push(p);
     } else if (top) {
-      // A device, FIFO or socket named on the command line: skipping it silently would look like a clean scan.
-      errors.push(new CaptureError(p, 0, 'not a regular file or directory'));
+      // A device or socket named on the command line: skipping it silently would look like a clean scan.
+      errors.push(new CaptureError(p, 0, 'not a regular file, pipe or directory'));
     }
   };
-  for (const p of paths) walk(p, true);
+  for (const p of paths) {
+    if (p !== STDIN_NAME) walk(p, true);
+    // isatty, not process.stdin: creating that stream would make descriptor 0 non-blocking under our reads.
+    else if (isatty(0)) errors.push(new CaptureError(p, 0, 'standard input is a terminal: pipe a capture into it (tcpdump -w - | sniffwatch scan -)'));
+    else files.push(STDIN_NAME);
+  }
   return { files, errors };
 }
 

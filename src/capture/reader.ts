@@ -1,5 +1,5 @@
+import { createReadStream, fstat, read, type ReadStream, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { ReadStream } from 'node:fs';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import {
   CaptureError,
@@ -46,6 +46,37 @@ interface ByteSource {
   close(): void;
 }
 
+/** The name that reads standard input (as for tcpdump -r). */
+export const STDIN_NAME = '-';
+
+/** An opened input: a file or pipe opened by path, or standard input. */
+interface InputFile {
+  stat(): Promise<Stats>;
+  /** At `position`, or (null) where the last read ended. */
+  read(dst: Buffer, off: number, len: number, position: number | null): Promise<number>;
+  stream(start: number | undefined): ReadStream;
+  close(): Promise<void>;
+}
+
+function fileInput(fh: FileHandle): InputFile {
+  return {
+    stat: () => fh.stat(),
+    read: async (dst, off, len, position) => (await fh.read(dst, off, len, position)).bytesRead,
+    stream: (start) => fh.createReadStream({ start, highWaterMark: CHUNK, autoClose: false }),
+    close: () => fh.close(),
+  };
+}
+
+/** File descriptor 0, read directly: opening /dev/stdin fails when it is a socket (ENXIO), as under spawn(). */
+function stdinInput(): InputFile {
+  return {
+    stat: () => new Promise((resolve, reject) => fstat(0, (e, st) => (e ? reject(e) : resolve(st)))),
+    read: (dst, off, len, position) => new Promise((resolve, reject) => read(0, dst, off, len, position, (e, n) => (e ? reject(e) : resolve(n)))),
+    stream: (start) => createReadStream('', { fd: 0, start, highWaterMark: CHUNK, autoClose: false }),
+    close: async () => undefined,
+  };
+}
+
 function describeFsError(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   // Node's messages end in ", open '/path'"; the path is already in the CaptureError.
@@ -53,15 +84,31 @@ function describeFsError(e: unknown): string {
   return msg;
 }
 
+/**
+ * A file, read at explicit offsets; or a pipe (`seekable` false), read in
+ * order after the bytes already taken from it to recognise the format.
+ */
 class FileSource implements ByteSource {
   private pos = 0;
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly input: InputFile,
+    private readonly seekable: boolean,
+    private prefix: Buffer | null,
+  ) {}
   get diskBytes(): number {
     return this.pos;
   }
   async read(dst: Buffer, off: number, len: number): Promise<number> {
+    const prefix = this.prefix;
+    if (prefix !== null) {
+      this.prefix = null;
+      const n = prefix.copy(dst, off, 0, Math.min(len, prefix.length));
+      if (n < prefix.length) this.prefix = prefix.subarray(n);
+      this.pos += n;
+      return n;
+    }
     try {
-      const { bytesRead } = await this.fh.read(dst, off, len, this.pos);
+      const bytesRead = await this.input.read(dst, off, len, this.seekable ? this.pos : null);
       this.pos += bytesRead;
       return bytesRead;
     } catch (e) {
@@ -80,9 +127,11 @@ class GzipSource implements ByteSource {
   private failure: string | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(fh: FileHandle) {
-    this.rs = fh.createReadStream({ start: 0, highWaterMark: CHUNK, autoClose: false });
+  /** From a pipe, `prefix` holds the bytes already taken from it to recognise gzip. */
+  constructor(input: InputFile, prefix: Buffer | null) {
+    this.rs = input.stream(prefix === null ? 0 : undefined);
     this.gz = createGunzip({ chunkSize: 64 * 1024 });
+    if (prefix !== null) this.gz.write(prefix);
     const notify = (): void => {
       const w = this.wake;
       this.wake = null;
@@ -570,7 +619,8 @@ class Reader {
 }
 
 /**
- * Reads a pcap or pcapng file (optionally gzip-compressed), calling onFrame for
+ * Reads a pcap or pcapng file, pipe or standard input (`-`), optionally
+ * gzip-compressed, calling onFrame for
  * each packet with one reused RawFrame whose bytes are valid only during the
  * call. Input problems never throw: they end reading and are returned as
  * summary.error. Exceptions thrown by onFrame propagate.
@@ -581,9 +631,9 @@ export async function readCapture(
   opts: ReadOptions = {},
 ): Promise<CaptureSummary> {
   const summary: CaptureSummary = { file, format: 'unknown', compressed: false, frames: 0 };
-  let fh: FileHandle;
+  let fh: InputFile;
   try {
-    fh = await open(file, 'r');
+    fh = file === STDIN_NAME ? stdinInput() : fileInput(await open(file, 'r'));
   } catch (e) {
     summary.error = new CaptureError(file, 0, `cannot open file (${describeFsError(e)})`);
     return summary;
@@ -594,9 +644,18 @@ export async function readCapture(
     let size = 0;
     const sniff = Buffer.alloc(2);
     let sniffed: number;
+    let seekable = true;
     try {
-      size = (await fh.stat()).size;
-      sniffed = (await fh.read(sniff, 0, 2, 0)).bytesRead;
+      const st = await fh.stat();
+      seekable = st.isFile();
+      size = seekable ? st.size : 0;
+      // From a pipe, the first bytes can only be taken, and may arrive one at a time.
+      sniffed = 0;
+      do {
+        const got = await fh.read(sniff, sniffed, 2 - sniffed, seekable ? sniffed : null);
+        if (got === 0) break;
+        sniffed += got;
+      } while (sniffed < 2);
     } catch (e) {
       summary.error = new CaptureError(file, 0, `cannot read file (${describeFsError(e)})`);
       return summary;
@@ -607,7 +666,8 @@ export async function readCapture(
     }
     const compressed = sniffed === 2 && sniff[0] === 0x1f && sniff[1] === 0x8b;
     summary.compressed = compressed;
-    src = compressed ? new GzipSource(fh) : new FileSource(fh);
+    const taken = seekable ? null : sniff.subarray(0, sniffed);
+    src = compressed ? new GzipSource(fh, taken) : new FileSource(fh, seekable, taken);
     reader = new Reader(file, src, compressed, onFrame, opts, size);
     let error: CaptureError | undefined;
     try {

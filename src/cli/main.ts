@@ -20,7 +20,7 @@ program
 program
   .command('scan')
   .description('scan capture files and directories (pcap, pcapng, gzip-compressed either), recognised by content')
-  .argument('<paths...>', 'capture files or directories')
+  .argument('<paths...>', 'capture files or directories; - reads a capture from standard input (tcpdump -w - | sniffwatch scan -)')
   .addOption(new Option('--format <format>', 'output format (default: pretty on a terminal, jsonl otherwise)').choices(['pretty', 'jsonl']))
   .addOption(new Option('--profile <profile>', 'environment whose guidance is shown').choices([...PROFILES]).default('production'))
   .addOption(new Option('--fail-on <level>', 'exit 1 when a finding reaches this severity').choices([...SEVERITIES, 'none']).default('medium'))

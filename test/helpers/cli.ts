@@ -15,8 +15,9 @@ export interface CliRun {
   findings: Finding[];
 }
 
-export function runCli(args: readonly string[], timeoutMs = 120_000): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 << 20, cwd: REPO_ROOT });
+/** `input` is written to the CLI's standard input (a pipe). */
+export function runCli(args: readonly string[], timeoutMs = 120_000, input?: Buffer): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 << 20, cwd: REPO_ROOT, input });
   const findings: Finding[] = [];
   if (args.includes('jsonl')) {
     for (const line of r.stdout.split('\n')) {

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { spawn, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -57,6 +58,38 @@ test('scan: gzip, directories, bad files: errors name file and byte, the rest is
   });
 });
 
+test('scan -: a capture piped in (plain or gzip, also through a FIFO) gives the same findings as the file', async () => {
+  await withTempDir(async (dir) => {
+    const pcap = writeDemoCapture(dir);
+    const bytes = readFileSync(pcap);
+    const summary = (r: ReturnType<typeof runCli>): string[] =>
+      r.findings.map((f) => `${f.rule_id} ${f.severity} ${f.entities.map((e) => `${e.role}=${e.value}`).join(',')}`).sort();
+    const fromFile = runCli(['scan', '--format', 'jsonl', pcap]);
+    assert.equal(fromFile.status, 1, fromFile.stderr);
+    const want = summary(fromFile);
+    assert.ok(want.some((l) => l.startsWith('arp-gateway-impersonation')), want.join('\n'));
+    for (const [what, input] of [
+      ['plain', bytes],
+      ['gzip', gzipSync(bytes)],
+    ] as const) {
+      const piped = runCli(['scan', '--format', 'jsonl', '-'], 60_000, input);
+      assert.equal(piped.status, 1, `${what}: ${piped.stderr}`);
+      assert.deepEqual(summary(piped), want, what);
+    }
+    // A named pipe, written by another process while sniffwatch reads it.
+    const fifo = join(dir, 'capture.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', pcap, fifo], { stdio: 'ignore' });
+    const viaFifo = runCli(['scan', '--format', 'jsonl', fifo], 60_000);
+    writer.kill();
+    assert.deepEqual(summary(viaFifo), want, viaFifo.stderr);
+    // Garbage on standard input is a located error, as from a file.
+    const junk = runCli(['scan', '--format', 'jsonl', '-'], 60_000, Buffer.from('not a capture at all\n'));
+    assert.equal(junk.status, 2);
+    assert.match(junk.stderr, /^sniffwatch: error: -: byte 0: not a capture file/m);
+  });
+});
+
 test('usage errors exit 2 with one line; bad configs name the key', async () => {
   await withTempDir(async (dir) => {
     const pcap = writeDemoCapture(dir);
@@ -94,5 +127,5 @@ test('attacker-controlled text cannot drive the terminal', () => {
 test('scan: a named input that is neither a file nor a directory is an input error, not a clean scan', () => {
   const run = runCli(['scan', '--format', 'jsonl', '/dev/null']);
   assert.equal(run.status, 2, run.stderr);
-  assert.match(run.stderr, /^sniffwatch: error: \/dev\/null: byte 0: not a regular file or directory$/m);
+  assert.match(run.stderr, /^sniffwatch: error: \/dev\/null: byte 0: not a regular file, pipe or directory$/m);
 });
