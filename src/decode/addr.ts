@@ -78,6 +78,11 @@ export function isVirtualRouterMac(mac: number): boolean {
   return Math.floor(mac / 2 ** 24) === 0x0007b4;
 }
 
+/** Multicast, limited broadcast and (by the usual /24 convention) directed broadcast are not one host. */
+export function isUnicastIp4(ip: number): boolean {
+  return ip !== 0 && ip >>> 28 !== 0xe && ip >>> 28 !== 0xf && (ip & 0xff) !== 0xff;
+}
+
 /** IPv4 sources that no host may legitimately announce as its own address. */
 export function isBogonSenderIp4(ip: number): boolean {
   const first = ip >>> 24;

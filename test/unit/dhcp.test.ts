@@ -329,6 +329,31 @@ test('configured servers: a rogue seen first is still the rogue, and configured 
   assert.match(rogue[0]!.message, /configured servers: 198\.18\.0\.1/);
 });
 
+test('without configured servers, a rogue answering first loses the trust to the server clients renew with, or whose answers a relay forwards', async () => {
+  const RELAY = '198.18.0.254';
+  const renewal = (t: number): TimedFrame[] => [
+    { t, frame: dhcpFrame(OTHER_CLIENT.mac, SERVER.mac, OTHER_CLIENT.ip, SERVER.ip, { op: 1, xid: 77, chaddr: OTHER_CLIENT.mac, msgType: REQUEST, ciaddr: OTHER_CLIENT.ip }) },
+  ];
+  const scenarios: [string, TimedFrame[]][] = [
+    // The capture starts during the attack: the rogue's OFFER is the first answer, then another client renews with the real server.
+    ['renewal', [offerFrom(0, ROGUE, 1), ...renewal(0.5), ...dora(1, { xid: 1 }), offerFrom(1.015, ROGUE, 2), ...dora(2, { xid: 3 }), offerFrom(3, ROGUE, 4)]],
+    // The real server's answers reach the segment through a relay agent.
+    ['relay', [offerFrom(0, ROGUE, 1), offerFrom(0.01, SERVER, 1, { giaddr: RELAY, routers: [SERVER.ip], dns: [DNS] }), offerFrom(3, ROGUE, 4)]],
+  ];
+  for (const [what, frames] of scenarios) {
+    const { findings } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+    const rogue = findings.filter((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', ROGUE.ip, 'attacker'));
+    assert.equal(rogue.length, 1, `${what}: the rogue is reported\n${describe(findings)}`);
+    assert.ok(hasEntity(rogue[0]!, 'ip', SERVER.ip, 'legitimate'), `${what}: ${JSON.stringify(rogue[0]!.entities)}`);
+    assert.match(rogue[0]!.message, /trust moved from 198\.18\.0\.66 to 198\.18\.0\.1/, what);
+    const blamed = findings.filter((f) => f.rule_id.startsWith('dhcp-') && (hasEntity(f, 'ip', SERVER.ip, 'attacker') || hasEntity(f, 'mac', SERVER.mac, 'attacker')));
+    assert.deepEqual(blamed.map((f) => f.rule_id), [], `${what}: the real server is blamed\n${describe(blamed)}`);
+  }
+  // Without that evidence the first server seen keeps the trust (what the configured list is for).
+  const { findings } = await scanFrames([offerFrom(0, ROGUE, 1), ...dora(1, { xid: 1 })]);
+  assert.ok(findings.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', SERVER.ip, 'attacker')), describe(findings));
+});
+
 test('configured redundant servers answering the same DISCOVER differently are neither rogue nor competing', async () => {
   const SECOND = { mac: '02:00:00:00:00:02', ip: '198.18.0.2' };
   const config = withDhcp({ servers: [SERVER.ip, SECOND.ip] });

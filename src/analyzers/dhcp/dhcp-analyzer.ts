@@ -1,5 +1,5 @@
 import { sectionOf } from '../../config/config.js';
-import { ip4ToString, macToString } from '../../decode/addr.js';
+import { ip4ToString, isUnicastIp4, macToString } from '../../decode/addr.js';
 import {
   BOOTP_SERVER_PORT,
   BOOTREQUEST,
@@ -52,6 +52,8 @@ interface TrustedServer {
   /** Ethernet source of its answers in this scope; -1 until seen on a link with addresses. */
   mac: number;
   configured: boolean;
+  /** Trusted only for answering first; a server shown to be established takes its place. */
+  firstSeen: boolean;
   routers: number[];
   dns: number[];
 }
@@ -63,6 +65,10 @@ interface Scope {
   vlan: number;
   refreshed: number;
   servers: TrustedServer[];
+  /** Servers shown to hold leases from before: clients renew with them, or a relay agent forwards their answers. */
+  established: number[];
+  /** Why trust moved from the first server seen to an established one, for later reports of the former. */
+  trustMoved: string | null;
   starvation: StarvationWindow | null;
 }
 
@@ -192,6 +198,10 @@ export class DhcpAnalyzer implements Analyzer {
     if (m.msgType === DHCPDISCOVER || m.msgType === DHCPREQUEST) {
       this.countStarvation(this.scopeFor(pkt, m.giaddr), pkt, client, relayed);
     }
+    // A renewal (RFC 2131 4.3.2, RENEWING: unicast from the lease's address to its server) shows a lease from before the capture.
+    if (m.msgType === DHCPREQUEST && m.ciaddr !== 0 && !relayed && pkt.ip4Src === m.ciaddr && isUnicastIp4(pkt.ip4Dst)) {
+      this.noteEstablished(this.scopeFor(pkt, 0), pkt.ip4Dst);
+    }
     // Direct messages are counted per transmitting station, relayed ones per client.
     this.countClient(relayed || pkt.ethSrc < 0 ? client : pkt.ethSrc, m, pkt, relayed);
   }
@@ -295,7 +305,9 @@ export class DhcpAnalyzer implements Analyzer {
       }
       impersonated = s;
     }
-    if (!trusted && !impersonated) trusted = this.maybeTrust(scope, serverId, mac);
+    // A relay agent forwarding the answer to the client: the network's own configuration points at this server.
+    if (m.giaddr !== 0 && pkt.dstPort !== BOOTP_SERVER_PORT) this.noteEstablished(scope, serverId);
+    if (!trusted && !impersonated) trusted = this.maybeTrust(scope, serverId, mac) ?? this.moveTrust(scope, serverId, mac);
     if (trusted) {
       this.checkOptionChange(trusted, scope, m, pkt, true);
       this.checkOptionChange(trusted, scope, m, pkt, false);
@@ -310,7 +322,28 @@ export class DhcpAnalyzer implements Analyzer {
     const configured = this.cfg.servers.size > 0;
     if (configured ? !this.cfg.servers.has(serverId) : scope.servers.length > 0) return undefined;
     if (scope.servers.length >= MAX_SERVERS_PER_SCOPE) return undefined;
-    const s: TrustedServer = { serverId, mac, configured, routers: [], dns: [] };
+    const s: TrustedServer = { serverId, mac, configured, firstSeen: !configured && !scope.established.includes(serverId), routers: [], dns: [] };
+    scope.servers.push(s);
+    return s;
+  }
+
+  private noteEstablished(scope: Scope, serverId: number): void {
+    if (!scope.established.includes(serverId) && scope.established.length < MAX_SERVERS_PER_SCOPE) scope.established.push(serverId);
+  }
+
+  /**
+   * Without a configured list, the first server to answer is trusted; if that
+   * was a rogue faster than the real server (a capture taken during the
+   * attack), a server that clients renew leases with, or whose answers a relay
+   * agent forwards, takes its place. The former is reported from its next answer on.
+   */
+  private moveTrust(scope: Scope, serverId: number, mac: number): TrustedServer | undefined {
+    if (this.cfg.servers.size > 0 || !scope.established.includes(serverId)) return undefined;
+    if (!scope.servers.every((s) => s.firstSeen && !scope.established.includes(s.serverId))) return undefined;
+    const former = scope.servers.map((s) => ip4ToString(s.serverId)).join(', ');
+    scope.trustMoved = `trust moved from ${former} to ${ip4ToString(serverId)}, which clients renew leases with or whose answers a relay agent forwards`;
+    scope.servers.length = 0;
+    const s: TrustedServer = { serverId, mac, configured: false, firstSeen: false, routers: [], dns: [] };
     scope.servers.push(s);
     return s;
   }
@@ -379,7 +412,7 @@ export class DhcpAnalyzer implements Analyzer {
     const trustedText = impersonated
       ? ''
       : legit
-        ? `; trusted server: ${ip4ToString(legit.serverId)}`
+        ? `; trusted server: ${ip4ToString(legit.serverId)}${scope.trustMoved !== null ? ` (${scope.trustMoved})` : ''}`
         : this.cfg.servers.size > 0
           ? `; configured servers: ${[...this.cfg.servers].slice(0, 8).map(ip4ToString).join(', ')}`
           : '';
@@ -499,7 +532,7 @@ export class DhcpAnalyzer implements Analyzer {
       }
       return s;
     }
-    s = { key, relay, vlan, refreshed: t, servers: [], starvation: null };
+    s = { key, relay, vlan, refreshed: t, servers: [], established: [], trustMoved: null, starvation: null };
     map.set(key, s);
     return s;
   }

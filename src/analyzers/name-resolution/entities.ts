@@ -1,4 +1,4 @@
-import { ip4ToString, ip6ToString, macToString } from '../../decode/addr.js';
+import { ip4ToString, ip6ToString, isUnicastIp4, macToString } from '../../decode/addr.js';
 import { NAME_PROTO_LABELS, TYPE_A, TYPE_AAAA, TYPE_NB, NameProto, type DnsMessage } from '../../decode/dns.js';
 import { isMulticast6, parseIp6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
@@ -58,11 +58,6 @@ export function answerAddresses(pkt: Packet, msg: DnsMessage, max = 8): string[]
 
 export function protoLabel(proto: NameProto): string {
   return NAME_PROTO_LABELS[proto] ?? 'DNS';
-}
-
-/** Multicast, limited broadcast and (by the usual /24 convention) directed broadcast are not one host. */
-export function isUnicastIp4(ip: number): boolean {
-  return ip !== 0 && ip >>> 28 !== 0xe && ip >>> 28 !== 0xf && (ip & 0xff) !== 0xff;
 }
 
 /** Whether the packet goes to one host (not a multicast group or a broadcast address). */
