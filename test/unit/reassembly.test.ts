@@ -238,6 +238,37 @@ test('the flow table is capped: least recently active flows are evicted, active 
   assert.ok(seen.closes.every((x) => x.reason === 'evicted'));
 });
 
+test('flows reused after close or eviction carry nothing over: data, roles, FIN state and buffered segments are each connection\'s own', () => {
+  const got: string[] = [];
+  const { r, seen, feed } = harness({
+    maxFlows: 3,
+    onData: (flow, fromClient, buf, start, end) => got.push(`${flow.clientEndpoint()}>${flow.serverEndpoint()} ${fromClient ? 'c' : 's'} ${buf.toString('latin1', start, end)}`),
+  });
+  const want: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    // Odd connections: the server port is high and the client's is well known, so only the SYN gives the roles.
+    const client = { ...CLIENT, port: i % 2 === 0 ? 41000 + i : 80 };
+    const server = { ...SERVER, ip: `198.18.1.${i + 1}`, port: i % 2 === 0 ? 21 : 50000 + i };
+    const c = new TcpConversation(client, server, { clientIsn: 1000 * i, serverIsn: 7 + i, start: i }).handshake();
+    const ends = `${client.ip}:${client.port}>${server.ip}:${server.port}`;
+    // Every third connection leaves a hole before its last bytes and is evicted or closed with them buffered.
+    if (i % 3 === 0) {
+      c.segment(true, c.clientSeq + 5, PSH, Buffer.from(`tail${i}`));
+      want.push(`${ends} c tail${i}`);
+    } else {
+      c.client(`hello ${i}`).server(`hi ${i}`);
+      want.push(`${ends} c hello ${i}`, `${ends} s hi ${i}`);
+      if (i % 3 === 1) c.close();
+    }
+    feed(c.frames);
+  }
+  r.finish();
+  assert.deepEqual(got.slice().sort(), want.slice().sort());
+  assert.equal(r.size, 0);
+  assert.equal(r.bufferedBytes, 0);
+  assert.ok(seen.closes.length >= 40);
+});
+
 test('a million flows (SYN flood with random ports) stay bounded', () => {
   const { r, feed } = harness({ maxFlows: 4096, hashSeed: 12345 });
   const frame = tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 1, 80, 1, 0, TCP_SYN, Buffer.alloc(0));

@@ -107,6 +107,24 @@ export class HalfStream {
     /** Sent by the client (changes only when swapRoles relabels the flow). */
     public fromClient: boolean,
   ) {}
+
+  /** As new, for a pooled flow's next connection. */
+  reset(fromClient: boolean): void {
+    this.fromClient = fromClient;
+    this.seqKnown = false;
+    this.nextSeq = 0;
+    this.offset = 0;
+    this.delivered = 0;
+    this.finOffset = -1;
+    this.finished = false;
+    this.stopped = false;
+    if (this.segments.length > 0) this.segments = [];
+    this.buffered = 0;
+    this.pendingSince = 0;
+    this.pendingPrev = null;
+    this.pendingNext = null;
+    this.inPending = false;
+  }
 }
 
 export class TcpFlow<S = unknown> {
@@ -147,6 +165,24 @@ export class TcpFlow<S = unknown> {
     this.toClient = new HalfStream(this as TcpFlow<unknown>, false);
   }
 
+  /** As new, for a pooled flow's next connection. */
+  reset(): void {
+    this.ipVersion = 4;
+    this.c0 = this.c1 = this.c2 = this.c3 = 0;
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.clientPort = this.serverPort = 0;
+    this.handshake = false;
+    this.clientIsn = -1;
+    this.toServer.reset(true);
+    this.toClient.reset(false);
+    this.user = undefined;
+    this.firstSeenMs = this.lastSeenMs = 0;
+    this.ignored = false;
+    this.hash = 0;
+    this.chainNext = this.lruPrev = this.lruNext = null;
+    this.inTable = false;
+  }
+
   clientIp(): string {
     return this.ipVersion === 4 ? ip4ToString(this.c0) : wordsToIp6(this.c0, this.c1, this.c2, this.c3);
   }
@@ -185,6 +221,8 @@ function mix(h: number): number {
 
 /** Flows per hash chain; a new flow whose chain is full is refused. */
 const MAX_CHAIN = 8;
+/** Closed flows kept for reuse (a port scan closes one per probe). */
+const FLOW_POOL = 4096;
 
 function defaultServerPort(port: number): boolean {
   return port < 1024;
@@ -199,6 +237,8 @@ export class TcpReassembler<S = unknown> {
   /** Most recently active first. */
   private lruHead: TcpFlow<S> | null = null;
   private lruTail: TcpFlow<S> | null = null;
+  /** Closed flows kept for reuse. */
+  private readonly pool: TcpFlow<S>[] = [];
   /** Directions with buffered segments, oldest first. */
   private pendingHead: HalfStream | null = null;
   private pendingTail: HalfStream | null = null;
@@ -422,7 +462,9 @@ export class TcpReassembler<S = unknown> {
       this.stats.flowsEvicted++;
       this.close(this.lruTail, 'evicted');
     }
-    const flow = new TcpFlow<S>();
+    // Closed flows are reused: a port scan creates a flow per probe, and as garbage they grew the heap by hundreds of MiB.
+    const flow = this.pool.pop() ?? new TcpFlow<S>();
+    flow.reset();
     flow.ipVersion = pkt.ipVersion as 4 | 6;
     flow.hash = h;
     flow.firstSeenMs = this.now;
@@ -681,6 +723,8 @@ export class TcpReassembler<S = unknown> {
     this.release(flow.toClient);
     flow.toServer.stopped = flow.toClient.stopped = true;
     this.onClose?.(flow, reason);
+    // Reset when reused, not now: the packet being handled may still touch it.
+    if (this.pool.length < FLOW_POOL) this.pool.push(flow);
   }
 
   private unlink(flow: TcpFlow<S>): void {
