@@ -10,9 +10,9 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
-import { atLeast, describe } from './captures.js';
+import { atLeast, describe, hasEntity } from './captures.js';
 import { CLI, runCli, type CliRun } from './cli.js';
-import { canRunNetns, createLan, gratuitousArpArgv, scapyPython, sleep, GATEWAY, UPSTREAM, VICTIM, type Capture, type Lan, type LanOptions } from './netns-lan.js';
+import { canRunNetns, createLan, gratuitousArpArgv, scapyPython, sleep, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Capture, type Lan, type LanOptions } from './netns-lan.js';
 
 /**
  * A temporary directory for one e2e file's captures and tool files, removed
@@ -164,6 +164,64 @@ export function assertNothingLoud(findings: readonly Finding[], what = 'benign c
     loud.map((f) => `${f.rule_id} ${f.severity}`),
     [],
     `${what} raised:\n${describe(loud)}`,
+  );
+}
+
+/** No finding of medium or above names this station (by IP or MAC) as the attacker. */
+export function assertNotBlamed(findings: readonly Finding[], ip: string, mac: string): void {
+  const blamed = atLeast(findings, 'medium').filter((f) => hasEntity(f, 'mac', mac, 'attacker') || hasEntity(f, 'ip', ip, 'attacker'));
+  assert.deepEqual(
+    blamed.map((f) => f.rule_id),
+    [],
+    `${ip} (${mac}) is blamed:\n${describe(blamed)}`,
+  );
+}
+
+/** A Neighbor Discovery spoofing run by the attacker against the victim's binding of the gateway's link-local address. */
+export interface NdSpoofingRun {
+  tool: string;
+  /** What the tool printed, for the failure message. */
+  output: () => string;
+  gatewayLl: string;
+  /** The victim's neighbour entry for gatewayLl before the attack, and while it ran. */
+  before: string;
+  during: readonly string[];
+}
+
+/**
+ * What every ND spoofing scenario checks: the tool's advertisements claim the
+ * gateway's address for the attacker's MAC and the victim took it (read with
+ * tcpdump and `ip neigh`), and scan reports it at high or above against the
+ * attacker, blaming neither the gateway nor the victim.
+ */
+export async function checkNdSpoofing(t: TestContext, work: E2eWorkDir, pcap: string, run: NdSpoofingRun): Promise<void> {
+  const { tool, gatewayLl } = run;
+  await t.test(`${tool}'s advertisements claim the gateway's address for its MAC, and the victim took it`, (st) =>
+    work.withPcap(st, pcap, () => {
+      const forged = tcpdumpPackets(pcap, 'icmp6 and ip6[40] == 136', ['-e', '-v']).filter((l) => l.includes(`${ATTACKER.mac} > ${VICTIM.mac}`));
+      assert.ok(
+        forged.some((l) => l.includes(`tgt is ${gatewayLl}`) && l.includes(`link-address option (2), length 8 (1): ${ATTACKER.mac}`)),
+        `no advertisement of ${gatewayLl} from ${ATTACKER.mac} to the victim; ${tool} said:\n${run.output().slice(0, 3000)}`,
+      );
+      assert.ok(run.before.includes(`lladdr ${GATEWAY.mac}`), `victim did not know the gateway before: ${run.before}`);
+      assert.ok(
+        run.during.some((e) => e.includes(`lladdr ${ATTACKER.mac}`)),
+        `victim's cache never pointed ${gatewayLl} at ${ATTACKER.mac}: ${run.during.join(' | ')}`,
+      );
+    }),
+  );
+  await t.test(`scan reports ND spoofing at high or above naming ${tool}'s MAC as attacker and the gateway's address as impersonated`, (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      const hits = atLeast(r.findings, 'high').filter(
+        (f) => f.rule_id.startsWith('ndp-') && hasEntity(f, 'mac', ATTACKER.mac, 'attacker') && hasEntity(f, 'ip', gatewayLl, 'impersonated'),
+      );
+      assert.ok(hits.length > 0, `no high ndp-* finding naming ${ATTACKER.mac} as attacker and ${gatewayLl} as impersonated:\n${describe(r.findings)}`);
+      assert.ok(hits.every((f) => f.attack.techniques.includes('T1557')), describe(hits));
+      st.diagnostic(`ndp findings: ${hits.map((f) => `${f.rule_id} ${f.severity}`).join(', ')}`);
+      for (const owner of [GATEWAY, VICTIM]) assertNotBlamed(r.findings, owner.ip, owner.mac);
+      assertExit(r, 1);
+    }),
   );
 }
 

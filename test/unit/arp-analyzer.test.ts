@@ -108,6 +108,31 @@ test('capture started mid-attack: a forwarding two-way poisoner is not taken for
   assert.ok(flip && isAtLeast(flip, 'high') && hasEntity(flip, 'mac', ATTACKER.mac, 'attacker'), describe(findings));
 });
 
+test('capture started mid-attack with the poisoner\'s claim of the gateway first: the gateway address is impersonated, never the attacker\'s', async () => {
+  // The order ettercap arp:remote produced in a capture started mid-attack: the forged replies come before the poisoner uses its own address.
+  let t = 0;
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 3; i++) {
+    frames.push({ t: (t += 1), frame: reply(ATTACKER, VICTIM, GW.ip) });
+    frames.push({ t: (t += 0.001), frame: reply(ATTACKER, GW, VICTIM.ip) });
+    if (i === 0) {
+      frames.push({ t: (t += 0.05), frame: request(ATTACKER, VICTIM.ip) });
+      frames.push({ t: (t += 0.001), frame: reply(VICTIM, ATTACKER) });
+    }
+    if (i === 1) {
+      frames.push({ t: (t += 0.5), frame: request(GW, ATTACKER.ip) });
+      frames.push({ t: (t += 0.001), frame: reply(ATTACKER, GW) });
+    }
+  }
+  const { findings } = await scanFrames(frames);
+  const loud = atLeast(findings, 'medium');
+  const gw = loud.filter((f) => hasEntity(f, 'ip', GW.ip, 'attacker') || hasEntity(f, 'mac', GW.mac, 'attacker'));
+  assert.deepEqual(gw.map((f) => f.rule_id), [], `the gateway is blamed:\n${describe(gw)}`);
+  const takeover = loud.find((f) => f.rule_id === 'arp-ip-takeover' && hasEntity(f, 'ip', VICTIM.ip, 'impersonated'));
+  assert.ok(takeover && hasEntity(takeover, 'mac', ATTACKER.mac, 'attacker'), describe(findings));
+  assert.ok(hasEntity(takeover, 'ip', ATTACKER.ip, 'attacker') && hasEntity(takeover, 'ip', GW.ip, 'impersonated'), describe([takeover]));
+});
+
 test('a NIC replaced once is low; first-hop redundancy failover is info', async () => {
   const frames = baseline();
   let t = 3;

@@ -42,6 +42,12 @@ interface MacState {
   /** Addresses this MAC claimed; `taken` are those it took from another MAC. */
   ips: number[];
   taken: number[];
+  /**
+   * Addresses it used as its own: asked for other stations from them, or
+   * answered a request for them. A poisoner claims the addresses it takes in
+   * replies nobody asked for and uses only its own.
+   */
+  used: number[];
   refreshed: number;
   /** Took an address that another MAC held: never learned as a router afterwards. */
   contested: boolean;
@@ -49,6 +55,11 @@ interface MacState {
   forwards: boolean;
   replyWindowStart: number;
   replies: number;
+}
+
+/** An address the MAC used as its own and did not take from another. */
+function isOwn(m: MacState, ip: number): boolean {
+  return m.used.includes(ip) && !m.taken.includes(ip);
 }
 
 export class ArpAnalyzer implements Analyzer {
@@ -144,6 +155,7 @@ export class ArpAnalyzer implements Analyzer {
     const ip = a.senderIp;
     const mac = a.senderMac;
     const macState = this.macState(mac, t);
+    if ((a.op === ARP_REQUEST || !unsolicited) && !gratuitous && !macState.used.includes(ip) && macState.used.length < MAX_CLAIMED_IPS) macState.used.push(ip);
     const known = this.ctx.config.arp.known.get(ip);
     if (known !== undefined && known !== mac) this.reportStaticViolation(a, pkt, known);
 
@@ -258,8 +270,8 @@ export class ArpAnalyzer implements Analyzer {
   private blameAttacker(attacker: number, ip: number, legit: number, a: ArpMessage, timeMs: number): Entity[] {
     const out: Entity[] = [macEntity(attacker, 'attacker'), ipEntity(ip, 'impersonated')];
     const m = this.macs.get(attacker);
-    for (const own of m?.ips ?? []) if (!m!.taken.includes(own)) this.ctx.network.noteContestWinner(own, timeMs);
-    for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, m!.taken.includes(other) ? 'impersonated' : 'attacker'));
+    for (const own of m?.ips ?? []) if (isOwn(m!, own)) this.ctx.network.noteContestWinner(own, timeMs);
+    for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, isOwn(m!, other) ? 'attacker' : 'impersonated'));
     if (legit !== -1) out.push(macEntity(legit, 'legitimate'));
     // A unicast reply names the station whose cache it poisons.
     if (a.op === ARP_REPLY && a.senderMac === attacker && a.targetIp !== ip && a.targetIp !== 0 && !isGroupMac(a.targetMac)) {
@@ -280,10 +292,12 @@ export class ArpAnalyzer implements Analyzer {
 
   private describeClaims(mac: number, except: number): string {
     const m = this.macs.get(mac);
-    const own = (m?.ips ?? []).filter((x) => x !== except && !m!.taken.includes(x));
+    const own = (m?.ips ?? []).filter((x) => x !== except && isOwn(m!, x));
     const taken = (m?.taken ?? []).filter((x) => x !== except);
+    const claimed = (m?.ips ?? []).filter((x) => x !== except && !isOwn(m!, x) && !m!.taken.includes(x));
     const parts = [own.length > 0 ? own.map(ip4ToString).join(', ') : 'no address of its own'];
     if (taken.length > 0) parts.push(`has also taken ${taken.map(ip4ToString).join(', ')}`);
+    if (claimed.length > 0) parts.push(`claims ${claimed.map(ip4ToString).join(', ')} only in replies nobody asked for`);
     return parts.join(' and ');
   }
 
@@ -309,7 +323,7 @@ export class ArpAnalyzer implements Analyzer {
   private macState(mac: number, t: number): MacState {
     let m = this.macs.get(mac);
     if (!m) {
-      m = { ips: [], taken: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
+      m = { ips: [], taken: [], used: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
       this.macs.set(mac, m);
       this.newGeneration();
     } else if (t - m.refreshed > REFRESH_MS) {
