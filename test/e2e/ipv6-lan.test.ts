@@ -315,7 +315,8 @@ test('a forwarding attacker on the victim\'s path sends kernel ICMP and ICMPv6 r
 /** The victim and the gateway resolving each other's link-local and ULA addresses (neighbor caches flushed first). */
 async function neighborTraffic(lan: Lan, gatewayLl: string, victimLl: string): Promise<void> {
   await Promise.all(['gateway', 'victim'].map((n) => lan.exec(n, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0'])));
-  const ping = (node: string, to: string): Promise<unknown> => lan.exec(node, ['ping', '-6', '-n', '-c', '3', '-i', '0.3', to], { timeoutMs: 10_000, okCodes: [0, 1] });
+  // A deadline (-w): while a spoofer holds a binding, replies may never come, and ping would otherwise linger 10 s for them.
+  const ping = (node: string, to: string): Promise<unknown> => lan.exec(node, ['ping', '-6', '-n', '-c', '3', '-i', '0.3', '-w', '4', to], { timeoutMs: 10_000, okCodes: [0, 1] });
   await ping('victim', `${gatewayLl}%eth0`);
   await ping('victim', `${LAN_PREFIX}1`);
   await ping('gateway', `${victimLl}%eth0`);
