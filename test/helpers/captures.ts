@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,16 @@ export function atLeast(findings: readonly Finding[], level: Severity): Finding[
 
 export function hasEntity(f: Finding, type: string, value: string, role?: string): boolean {
   return f.entities.some((e) => e.type === type && e.value === value && (role === undefined || e.role === role));
+}
+
+/** Fails when one of these findings names the station (by IP or MAC) as the attacker. */
+export function assertNotBlamed(findings: readonly Finding[], station: { ip: string; mac: string }, who = `${station.ip} (${station.mac})`): void {
+  const blamed = findings.filter((f) => hasEntity(f, 'mac', station.mac, 'attacker') || hasEntity(f, 'ip', station.ip, 'attacker'));
+  assert.deepEqual(
+    blamed.map((f) => f.rule_id),
+    [],
+    `${who} is blamed:\n${describe(blamed)}`,
+  );
 }
 
 /** Findings for an assertion message: severity, rule, techniques, message and entities, one a line. */
