@@ -88,22 +88,18 @@ export class PacketEngine {
     this.dispatch(pkt);
   }
 
-  // Indexed loops: an array iterator per loop per packet is what for-of costs when V8 does not inline the whole chain.
   private dispatch(pkt: Packet): void {
-    const { arpHandlers, ipHandlers, udpHandlers, tcpHandlers, icmpHandlers } = this;
     if (pkt.etherType === ETHERTYPE_ARP && pkt.malformed === null) {
       this.stats.arp++;
-      if (decodeArp(pkt, this.arp) === ArpDecode.Ok) {
-        for (let i = 0; i < arpHandlers.length; i++) arpHandlers[i]!.onArp!(this.arp, pkt);
-      }
+      if (decodeArp(pkt, this.arp) === ArpDecode.Ok) this.toArp(this.arp, pkt);
     } else if (pkt.ipVersion !== 0) {
       this.stats.ip++;
-      for (let i = 0; i < ipHandlers.length; i++) ipHandlers[i]!.onIp!(pkt);
+      this.toIp(pkt);
       if (pkt.srcPort >= 0) {
-        if (pkt.ipProto === IPPROTO_UDP) for (let i = 0; i < udpHandlers.length; i++) udpHandlers[i]!.onUdp!(pkt);
-        else if (pkt.ipProto === IPPROTO_TCP) for (let i = 0; i < tcpHandlers.length; i++) tcpHandlers[i]!.onTcp!(pkt);
+        if (pkt.ipProto === IPPROTO_UDP) this.toUdp(pkt);
+        else if (pkt.ipProto === IPPROTO_TCP) this.toTcp(pkt);
       } else if ((pkt.ipProto === IPPROTO_ICMP || pkt.ipProto === IPPROTO_ICMPV6) && !pkt.ipFragment && pkt.l4Start > 0) {
-        for (let i = 0; i < icmpHandlers.length; i++) icmpHandlers[i]!.onIcmp!(pkt);
+        this.toIcmp(pkt);
       }
     }
     if (pkt.malformed !== null) this.reportMalformed(pkt);
@@ -113,6 +109,52 @@ export class PacketEngine {
       this.stats.inner++;
       this.dispatch(inner);
     }
+  }
+
+  // One call site per handler slot, not one loop: each site then always calls the same analyzer
+  // class, which V8 can inline, where a loop's single site turns megamorphic (a stub lookup per
+  // packet per analyzer). Slots beyond the unrolled ones fall back to the loop.
+  private toArp(arp: ArpMessage, pkt: Packet): void {
+    const h = this.arpHandlers;
+    const n = h.length;
+    if (n > 0) h[0]!.onArp!(arp, pkt);
+    if (n > 1) h[1]!.onArp!(arp, pkt);
+    for (let i = 2; i < n; i++) h[i]!.onArp!(arp, pkt);
+  }
+
+  private toIp(pkt: Packet): void {
+    const h = this.ipHandlers;
+    const n = h.length;
+    if (n > 0) h[0]!.onIp!(pkt);
+    if (n > 1) h[1]!.onIp!(pkt);
+    for (let i = 2; i < n; i++) h[i]!.onIp!(pkt);
+  }
+
+  private toUdp(pkt: Packet): void {
+    const h = this.udpHandlers;
+    const n = h.length;
+    if (n > 0) h[0]!.onUdp!(pkt);
+    if (n > 1) h[1]!.onUdp!(pkt);
+    if (n > 2) h[2]!.onUdp!(pkt);
+    if (n > 3) h[3]!.onUdp!(pkt);
+    if (n > 4) h[4]!.onUdp!(pkt);
+    for (let i = 5; i < n; i++) h[i]!.onUdp!(pkt);
+  }
+
+  private toTcp(pkt: Packet): void {
+    const h = this.tcpHandlers;
+    const n = h.length;
+    if (n > 0) h[0]!.onTcp!(pkt);
+    if (n > 1) h[1]!.onTcp!(pkt);
+    if (n > 2) h[2]!.onTcp!(pkt);
+    for (let i = 3; i < n; i++) h[i]!.onTcp!(pkt);
+  }
+
+  private toIcmp(pkt: Packet): void {
+    const h = this.icmpHandlers;
+    const n = h.length;
+    if (n > 0) h[0]!.onIcmp!(pkt);
+    for (let i = 1; i < n; i++) h[i]!.onIcmp!(pkt);
   }
 
   finish(): void {

@@ -309,6 +309,20 @@ test('idle flows close after the idle timeout; finish() closes the rest and deli
   assert.equal(r.size, 0);
 });
 
+test('bare ACKs cost no lookup while nothing is buffered: they neither create flows nor keep one alive', () => {
+  const { r, seen, feed } = harness({ idleTimeoutMs: 60_000 });
+  const a = new TcpConversation(CLIENT, SERVER).handshake().client('x');
+  feed(a.frames);
+  assert.equal(r.size, 1);
+  // Only acknowledgements for 70 s: the flow's idle clock runs on data, so it closes as idle.
+  for (let t = 10; t <= 70; t += 10) feed(serverSeg(5001, '', a.clientSeq, TCP_ACK), t);
+  assert.deepEqual(seen.closes.map((x) => x.reason), ['idle']);
+  assert.equal(r.size, 0);
+  // A bare ACK of an unknown flow creates nothing.
+  feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 40009, SERVER.port, 7, 9, TCP_ACK, Buffer.alloc(0)), 71);
+  assert.equal(r.size, 0);
+});
+
 test('a new SYN on a finished address pair starts a new connection; a repeated SYN does not', () => {
   const { seen, feed } = harness();
   const c1 = new TcpConversation(CLIENT, SERVER, { clientIsn: 100 }).handshake().client('first');

@@ -1,5 +1,5 @@
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
-import { capText, decodeBase64, LineReader, type BufferBudget } from './text.js';
+import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget } from './text.js';
 
 // HTTP/1.x: Authorization / Proxy-Authorization "Basic" headers and
 // urlencoded login forms in POST bodies. Messages are framed properly
@@ -11,6 +11,9 @@ const MAX_LINE = 8192;
 const MAX_FORM_BODY = 8192;
 const MAX_OUTSTANDING = 32;
 const MAX_HEADERS = 200;
+/** Headers each direction reads; the others (most of them) are skipped before any string is made. */
+const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization'] as const;
+const RESPONSE_HEADERS = ['content-length', 'transfer-encoding'] as const;
 
 const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
 const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
@@ -53,6 +56,8 @@ class HttpStream {
   constructor(
     budget: BufferBudget,
     private readonly onStart: (line: string) => boolean,
+    private readonly headers: readonly string[],
+    /** Called for the headers named in `headers`, with the name in lower case. */
     private readonly onHeader: (name: string, value: string) => void,
     private readonly onHeadersEnd: () => { body: Body; length: number },
     private readonly onBody: (buf: Buffer, start: number, end: number) => void,
@@ -97,7 +102,8 @@ class HttpStream {
         if (++this.headerCount > MAX_HEADERS) return;
         const colon = buf.indexOf(0x3a, start);
         if (colon < 0 || colon >= end) return;
-        this.onHeader(buf.toString('latin1', start, colon).trim().toLowerCase(), buf.toString('latin1', colon + 1, end).trim());
+        const name = this.wantedHeader(buf, start, colon);
+        if (name !== undefined) this.onHeader(name, buf.toString('latin1', colon + 1, end).trim());
         return;
       }
       case State.ChunkSize: {
@@ -124,6 +130,15 @@ class HttpStream {
       default:
         return;
     }
+  }
+
+  /** The header name in buf[start, end) (blanks around it ignored) if it is one of `headers`. */
+  private wantedHeader(buf: Buffer, start: number, end: number): string | undefined {
+    while (start < end && isBlank(buf[start]!)) start++;
+    while (end > start && isBlank(buf[end - 1]!)) end--;
+    const n = end - start;
+    for (const name of this.headers) if (name.length === n && startsWithCI(buf, start, end, name)) return name;
+    return undefined;
   }
 
   private headersDone(): void {
@@ -179,6 +194,7 @@ export class HttpParser implements ProtocolParser {
     this.client = new HttpStream(
       session.budget,
       (l) => this.requestLine(l),
+      REQUEST_HEADERS,
       (n, v) => this.requestHeader(n, v),
       () => this.requestHeadersEnd(),
       (b, s, e) => this.requestBody(b, s, e),
@@ -187,6 +203,7 @@ export class HttpParser implements ProtocolParser {
     this.server = new HttpStream(
       session.budget,
       (l) => this.statusLine(l),
+      RESPONSE_HEADERS,
       (n, v) => this.responseHeader(n, v),
       () => this.responseHeadersEnd(),
       () => undefined,
@@ -365,6 +382,11 @@ export class HttpParser implements ProtocolParser {
     const outcome: Outcome = status === 401 || status === 407 ? 'failed' : status >= 200 && status < 400 ? 'succeeded' : 'unknown';
     this.session.report(c, outcome, `HTTP ${status}`);
   }
+}
+
+/** What String#trim removes around a header name that matters here: space, tab (and CR, VT, FF). */
+function isBlank(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
 /** application/x-www-form-urlencoded decoding: "+" is a space, %XX a byte. */

@@ -17,6 +17,8 @@ import { LocalPoisoningTracker } from './local-poisoning.js';
 // address contest (ARP, DHCP, Neighbor Discovery) are checked here for every
 // protocol. Addresses of both families are AddrBook ids.
 
+/** Shortest TCP payload either TCP hook can use: an NTLM message signature and type, or a DNS length prefix and header. */
+const MIN_TCP_PAYLOAD = 12;
 /** IPv6 addresses the book holds: clients, servers and answering hosts. */
 const MAX_IP6_ADDRESSES = 16_384;
 
@@ -93,8 +95,9 @@ export class NamesAnalyzer implements Analyzer {
   }
 
   onTcp(pkt: Packet): void {
+    // Neither an NTLM message nor a length-prefixed DNS header fits in less; bare ACKs stop here.
+    if (pkt.payloadEnd - pkt.payloadStart < MIN_TCP_PAYLOAD) return;
     this.local.onTcp(pkt);
-    if (pkt.payloadEnd <= pkt.payloadStart) return;
     const proto = nameProtoOfPorts(pkt.srcPort, pkt.dstPort, false);
     if (proto !== 0) this.onMessage(pkt, proto);
   }
