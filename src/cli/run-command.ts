@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
-import { Option, type Command } from 'commander';
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { SniffwatchConfig } from '../config/config.js';
-import { parseSeverity, PROFILES, SEVERITIES, severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
+import { parseSeverity, severityRank, type Finding } from '../findings/finding.js';
 import type { HostSensors, HostSensorStats, ProcessHit } from '../host/index.js';
 import type { ProcessSubscription } from '../host/process-subscription.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import type { LiveFormat } from '../outputs/live.js';
 import { EXIT_USAGE, fail } from './exit.js';
+import { EXIT_POLICY, type RunFlags } from './run-options.js';
 
 // `sniffwatch run [options] -- COMMAND...`: a CI guard. Runs the command with
 // the terminal's stdio, watches every process it starts (process-events
@@ -31,22 +31,8 @@ import { EXIT_USAGE, fail } from './exit.js';
 // not reported) is read while the command starts: a mirror it sets up before
 // that read (about 0.1 s in) counts as already there.
 
-export const EXIT_POLICY = 3;
 const EXIT_CANNOT_EXECUTE = 126;
 const EXIT_NOT_FOUND = 127;
-
-export type RunPolicy = 'audit' | 'fail' | 'kill';
-
-export interface RunFlags {
-  profile: Profile;
-  policy: RunPolicy;
-  format?: LiveFormat;
-  output?: string;
-  config?: string;
-  minSeverity: Severity;
-  pollMs: string;
-  stats?: boolean;
-}
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
@@ -233,27 +219,4 @@ function statsLine(stats: HostSensorStats, commandSeconds: number, cpuAtStart: n
     `${(usage.maxRSS / 1024).toFixed(1)} MiB peak RSS); ${stats.execs} exec event(s) handled (${stats.mode}), ${stats.lost} lost, ${stats.polls} poll(s), slowest poll ${stats.slowestPollMs.toFixed(1)} ms; ` +
     `${stats.mirrorChecks} traffic-duplication check(s) running ${stats.mirrorCommands} command(s)`
   );
-}
-
-export function addRunCommand(program: Command): void {
-  // The command's own flags must reach it untouched: options are parsed only before it.
-  program.enablePositionalOptions();
-  program
-    .command('run')
-    .description(`run a command and report packet sniffing, adversary-in-the-middle tools, packet sockets, promiscuous interfaces and traffic duplication by anything it starts (a CI guard; needs root). Exit status: the command's own, or ${EXIT_POLICY} when --policy fail/kill and a finding reached medium`)
-    .argument('<command...>', 'the command and its arguments, after --')
-    .passThroughOptions()
-    .addOption(new Option('--profile <profile>', 'environment whose guidance is shown').choices([...PROFILES]).default('ci'))
-    .addOption(
-      new Option('--policy <policy>', `audit: report only; fail: exit ${EXIT_POLICY} after the command if a finding reached medium; kill: also SIGKILL offending processes at once`)
-        .choices(['audit', 'fail', 'kill'])
-        .default('audit'),
-    )
-    .addOption(new Option('--format <format>', 'findings format (default: pretty on stderr, jsonl with --output)').choices(['pretty', 'jsonl']))
-    .option('--output <file>', 'write findings to this file instead of stderr')
-    .option('--config <file>', 'YAML configuration (host.allow, host.mirror_collectors)')
-    .addOption(new Option('--min-severity <level>', 'write findings of this severity and above').choices([...SEVERITIES]).default('low'))
-    .option('--poll-ms <ms>', 'how often /proc, /sys and the kernel log are read', '250')
-    .option('--stats', "print sniffwatch's own CPU time, peak memory and event counts on stderr when the command ends")
-    .action((command: string[], flags: RunFlags) => runCommand(command, flags));
 }

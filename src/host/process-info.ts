@@ -1,4 +1,4 @@
-import { CI_ENV_KEYS } from './tool-table.js';
+import { EXEC_ENV_KEYS } from './tool-table.js';
 import { baseName } from './tools.js';
 import { nsInode, readArgv, readContainerId, readEnviron, readLink, readStat, readStatus, userName } from './procfs.js';
 
@@ -42,8 +42,6 @@ export const MAX_ANCESTORS = 6;
 const ANCESTOR_ARGS = 8;
 const ANCESTOR_ARG_CHARS = 128;
 const MAX_NAME = 64;
-
-export const ENV_KEYS: ReadonlySet<string> = new Set([...CI_ENV_KEYS, 'npm_lifecycle_event', 'npm_package_name', 'DPKG_MAINTSCRIPT_PACKAGE', 'DPKG_MAINTSCRIPT_NAME', 'PIP_BUILD_TRACKER']);
 
 /** What the process table remembers about processes that may already have exited. */
 export interface KnownProcess {
@@ -129,7 +127,7 @@ export function enrich(pid: number, snap: Snapshot, known: ProcessLookup, withEn
       ttyNr: stat ? stat.ttyNr : -1,
       containerId: stat ? readContainerId(pid) : undefined,
       netns: stat ? nsInode(readLink(`/proc/${pid}/ns/net`)) : undefined,
-      env: withEnv && stat ? readEnviron(pid, ENV_KEYS) : undefined,
+      env: withEnv && stat ? readEnviron(pid, EXEC_ENV_KEYS) : undefined,
       ancestors: [],
       ancestorsFrom: ppid,
     };

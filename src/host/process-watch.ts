@@ -1,6 +1,8 @@
 import { containerIdFromCgroup, environValues, readStat, splitCmdline } from './procfs.js';
-import { ancestorOf, ENV_KEYS, MAX_ANCESTORS, shortArgv, snapshotFromProc, type Ancestor, type ExecFacts, type KnownProcess, type Snapshot } from './process-info.js';
-import { EV_EXEC, EV_EXIT, EV_FORK, EV_UID, EXTRA_WIDTH, openConnector, REC_WIDTH, X_ANC, X_CGROUP, X_ENV, X_NANC, X_NETNS, X_NEXT, X_TTY, type Connector } from './procconn.js';
+import { ancestorOf, MAX_ANCESTORS, shortArgv, snapshotFromProc, type Ancestor, type ExecFacts, type KnownProcess, type Snapshot } from './process-info.js';
+import { EV_EXEC, EV_EXIT, EV_FORK, EV_UID, EXTRA_WIDTH, REC_WIDTH, X_ANC, X_CGROUP, X_ENV, X_NANC, X_NETNS, X_NEXT, X_TTY } from './procconn.js';
+import type { BatchSink, ProcessSubscription } from './process-subscription.js';
+import { EXEC_ENV_KEYS } from './tool-table.js';
 import type { ProcScan } from './proc-scan.js';
 import { baseName } from './tools.js';
 import { BoundedMap } from '../util/bounded-map.js';
@@ -50,10 +52,9 @@ export interface ProcessWatchStats {
   maxLatencyMs: number;
 }
 
-export class ProcessWatch {
+export class ProcessWatch implements BatchSink {
   readonly stats: ProcessWatchStats = { execs: 0, forks: 0, exits: 0, lost: 0, overflows: 0, vanished: 0, maxLatencyMs: 0 };
   mode: 'process-events' | 'proc-scan' = 'proc-scan';
-  private connector: Connector | undefined;
   private readonly live = new BoundedMap<number, Entry>(MAX_LIVE);
   private readonly exited = new BoundedMap<number, Entry>(MAX_EXITED);
   private started = false;
@@ -63,18 +64,10 @@ export class ProcessWatch {
     private readonly scopeRoot: number | undefined,
   ) {}
 
-  /** Opens the connector; returns why not (the caller falls back to scanning) or undefined. */
-  start(rcvbufBytes?: number): string | undefined {
-    const c = openConnector((records, strings, lost, overflows, error, extra) => this.onBatch(records, strings, lost, overflows, error, extra), rcvbufBytes, [...ENV_KEYS]);
-    if (typeof c === 'string') return c;
-    this.connector = c;
-    this.mode = 'process-events';
-    return undefined;
-  }
-
-  stop(): void {
-    this.connector?.close();
-    this.connector = undefined;
+  /** Takes the subscription's events, those it kept included; without its connector open, new pids are found by scanning /proc. */
+  follow(subscription: ProcessSubscription): void {
+    this.mode = subscription.live ? 'process-events' : 'proc-scan';
+    subscription.attach(this);
   }
 
   lookup = (pid: number): KnownProcess | undefined => this.live.get(pid) ?? this.exited.get(pid);
@@ -153,11 +146,10 @@ export class ProcessWatch {
     this.exited.set(pid, e);
   }
 
-  private onBatch(records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined, extra: Float64Array | undefined): void {
+  onBatch(records: Float64Array | null, strings: string[] | null, lost: number, overflows: number, error: string | undefined, extra: Float64Array | undefined): void {
     try {
       if (error) {
         this.handlers.onError(`process-events connector: ${error}`);
-        this.connector = undefined;
         this.mode = 'proc-scan';
       }
       if (lost > 0 || overflows > 0) {
@@ -229,7 +221,7 @@ function execFacts(x: Float64Array, at: number, strings: readonly string[], ppid
     ttyNr: x[at + X_TTY]!,
     netns: x[at + X_NETNS]! >= 0 ? x[at + X_NETNS]! : undefined,
     containerId: cgroup === undefined ? undefined : containerIdFromCgroup(cgroup),
-    env: env === undefined ? undefined : environValues(env, ENV_KEYS),
+    env: env === undefined ? undefined : environValues(env, EXEC_ENV_KEYS),
     ancestors,
     // No parent read at all (status unreadable): the table's parent, if any.
     ancestorsFrom: n === 0 && x[at + X_NEXT]! === 0 ? ppid : x[at + X_NEXT]!,

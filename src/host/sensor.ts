@@ -9,7 +9,7 @@ import { HOST_CONFIG, type HostConfig } from './config.js';
 import { allowedBy, argvText, capText, contextOf, doing, ETH_P_ALL, EXEC_RULES, judgeCapNetRaw, judgeExec, judgePacketSocket, processEntities, userText, type Judgement, type RunContext } from './judge.js';
 import { isOwnToolPid, MIRROR_CONFIG_TOOLS, mirrorAllowedBy, readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
 import { enrich, snapshotFromProc, type ProcessInfo, type Snapshot } from './process-info.js';
-import type { ExecEvent, ProcessWatch } from './process-watch.js';
+import { ProcessWatch, type ExecEvent } from './process-watch.js';
 import { ProcessSubscription } from './process-subscription.js';
 import { CAP_NET_RAW, hasCap, readLink, readScriptOf } from './procfs.js';
 import { ProcScan } from './proc-scan.js';
@@ -223,7 +223,17 @@ class HostSensor {
     this.scopeRoot = opts.scope?.rootPid;
     if (opts.subscription && opts.subscription.scopeRoot !== this.scopeRoot) throw new Error('host sensor: the subscription was opened for another scope');
     this.subscription = opts.subscription ?? new ProcessSubscription(this.scopeRoot);
-    this.watch = this.subscription.watch;
+    this.watch = new ProcessWatch(
+      {
+        onExec: (ev) => this.guard(() => this.onExec(ev)),
+        onUidChange: (pid, t) => this.guard(() => this.onUidChange(pid, t)),
+        onLost: (lost) => {
+          this.pendingLost += lost;
+        },
+        onError: (m) => this.note(m),
+      },
+      this.scopeRoot,
+    );
   }
 
   async start(): Promise<void> {
@@ -235,14 +245,7 @@ class HostSensor {
     const why = this.subscription.open(this.opts.rcvbufBytes);
     if (why) this.note(`${RESCAN_NOTE} (${why})`);
     this.buildIds = new BuildIdIndex();
-    this.subscription.attach({
-      onExec: (ev) => this.guard(() => this.onExec(ev)),
-      onUidChange: (pid, t) => this.guard(() => this.onUidChange(pid, t)),
-      onLost: (lost) => {
-        this.pendingLost += lost;
-      },
-      onError: (m) => this.note(m),
-    });
+    this.watch.follow(this.subscription);
     const kmsgWhy = this.kmsg.open();
     if (kmsgWhy) this.note(`kernel log: ${kmsgWhy}; promiscuous switches shorter than a poll and in other network namespaces are not seen`);
     else this.kmsgOpen = true;
@@ -259,7 +262,7 @@ class HostSensor {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.mirrorTimer) clearInterval(this.mirrorTimer);
-    this.watch.stop();
+    this.subscription.close();
     this.kmsg.close();
     await this.mirrorRunning;
   }

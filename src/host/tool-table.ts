@@ -372,6 +372,9 @@ export const CI_ENV_KEYS: readonly string[] = [
   'BITBUCKET_BUILD_NUMBER', 'CODEBUILD_BUILD_ID', 'CI',
 ];
 
+/** Environment variables read at each execution: the CI markers and those of install scripts (npm, dpkg, pip). */
+export const EXEC_ENV_KEYS: ReadonlySet<string> = new Set([...CI_ENV_KEYS, 'npm_lifecycle_event', 'npm_package_name', 'DPKG_MAINTSCRIPT_PACKAGE', 'DPKG_MAINTSCRIPT_NAME', 'PIP_BUILD_TRACKER']);
+
 /** npm lifecycle events that run a package's install hooks. */
 export const NPM_INSTALL_EVENTS: ReadonlySet<string> = new Set(['preinstall', 'install', 'postinstall', 'prepare', 'prepublish']);
 
