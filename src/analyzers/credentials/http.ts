@@ -1,5 +1,5 @@
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
-import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget } from './text.js';
+import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget, type LineSink } from './text.js';
 
 // HTTP/1.x: Authorization / Proxy-Authorization "Basic" headers and
 // urlencoded login forms in POST bodies. Messages are framed properly
@@ -21,12 +21,10 @@ const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|
 const REQUEST_LINE = /^([A-Z][A-Z-]{1,15}) (\S{1,8192}) HTTP\/1\.[01]$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
 
-const enum Body {
-  None,
-  Length,
-  Chunked,
-  UntilClose,
-}
+/** How a message's body is framed: its Content-Length (0: no body) or one of these. A number, not an object per message. */
+type BodyFraming = number;
+const CHUNKED = -1;
+const UNTIL_CLOSE = -2;
 
 const enum State {
   StartLine,
@@ -46,34 +44,36 @@ interface Exchange {
   status: number;
 }
 
+/** What the parser makes of one direction's messages; the stream only frames them. */
+interface HttpMessages {
+  startLine(fromClient: boolean, line: string): boolean;
+  /** Headers named in the stream's list, the name in lower case. */
+  header(fromClient: boolean, name: string, value: string): void;
+  headersEnd(fromClient: boolean): BodyFraming;
+  bodyBytes(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+  messageEnd(fromClient: boolean): void;
+}
+
 /** One direction's message framing; the parser supplies what the lines mean. */
-class HttpStream {
+class HttpStream implements LineSink {
   state = State.StartLine;
   readonly reader: LineReader;
   private remaining = 0;
   private headerCount = 0;
+  private readonly headers: readonly string[];
 
   constructor(
     budget: BufferBudget,
-    private readonly onStart: (line: string) => boolean,
-    private readonly headers: readonly string[],
-    /** Called for the headers named in `headers`, with the name in lower case. */
-    private readonly onHeader: (name: string, value: string) => void,
-    private readonly onHeadersEnd: () => { body: Body; length: number },
-    private readonly onBody: (buf: Buffer, start: number, end: number) => void,
-    private readonly onEnd: () => void,
+    private readonly messages: HttpMessages,
+    private readonly fromClient: boolean,
   ) {
-    this.reader = new LineReader(
-      MAX_LINE,
-      budget,
-      (b, s, e) => this.line(b, s, e),
-      (b, s, e) => this.raw(b, s, e),
-    );
+    this.headers = fromClient ? REQUEST_HEADERS : RESPONSE_HEADERS;
+    this.reader = new LineReader(MAX_LINE, budget, this, fromClient);
   }
 
   push(buf: Buffer, start: number, end: number): void {
     if (this.state === State.UntilClose) {
-      this.onBody(buf, start, end);
+      this.messages.bodyBytes(this.fromClient, buf, start, end);
       return;
     }
     this.reader.push(buf, start, end);
@@ -85,11 +85,11 @@ class HttpStream {
     if (this.state !== State.UntilClose) this.state = State.StartLine;
   }
 
-  private line(buf: Buffer, start: number, end: number): void {
+  line(_fromClient: boolean, buf: Buffer, start: number, end: number): void {
     switch (this.state) {
       case State.StartLine:
         if (end === start) return; // stray CRLF between messages
-        if (this.onStart(buf.toString('latin1', start, end))) {
+        if (this.messages.startLine(this.fromClient, buf.toString('latin1', start, end))) {
           this.state = State.Headers;
           this.headerCount = 0;
         }
@@ -103,7 +103,7 @@ class HttpStream {
         const colon = buf.indexOf(0x3a, start);
         if (colon < 0 || colon >= end) return;
         const name = this.wantedHeader(buf, start, colon);
-        if (name !== undefined) this.onHeader(name, buf.toString('latin1', colon + 1, end).trim());
+        if (name !== undefined) this.messages.header(this.fromClient, name, buf.toString('latin1', colon + 1, end).trim());
         return;
       }
       case State.ChunkSize: {
@@ -142,14 +142,14 @@ class HttpStream {
   }
 
   private headersDone(): void {
-    const { body, length } = this.onHeadersEnd();
-    if (body === Body.Length && length > 0) {
+    const framing = this.messages.headersEnd(this.fromClient);
+    if (framing > 0) {
       this.state = State.BodyLength;
-      this.remaining = length;
-      this.reader.expectRaw(length);
-    } else if (body === Body.Chunked) {
+      this.remaining = framing;
+      this.reader.expectRaw(framing);
+    } else if (framing === CHUNKED) {
       this.state = State.ChunkSize;
-    } else if (body === Body.UntilClose) {
+    } else if (framing === UNTIL_CLOSE) {
       this.state = State.UntilClose;
       this.reader.stopped = true;
     } else {
@@ -157,8 +157,8 @@ class HttpStream {
     }
   }
 
-  private raw(buf: Buffer, start: number, end: number): void {
-    this.onBody(buf, start, end);
+  raw(_fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    this.messages.bodyBytes(this.fromClient, buf, start, end);
     this.remaining -= end - start;
     if (this.remaining > 0) return;
     if (this.state === State.BodyLength) this.finish();
@@ -167,11 +167,11 @@ class HttpStream {
 
   private finish(): void {
     this.state = State.StartLine;
-    this.onEnd();
+    this.messages.messageEnd(this.fromClient);
   }
 }
 
-export class HttpParser implements ProtocolParser {
+export class HttpParser implements ProtocolParser, HttpMessages {
   private readonly client: HttpStream;
   private readonly server: HttpStream;
   private readonly outstanding: Exchange[] = [];
@@ -191,24 +191,29 @@ export class HttpParser implements ProtocolParser {
   private respChunked = false;
 
   constructor(private readonly session: Session) {
-    this.client = new HttpStream(
-      session.budget,
-      (l) => this.requestLine(l),
-      REQUEST_HEADERS,
-      (n, v) => this.requestHeader(n, v),
-      () => this.requestHeadersEnd(),
-      (b, s, e) => this.requestBody(b, s, e),
-      () => this.requestEnd(),
-    );
-    this.server = new HttpStream(
-      session.budget,
-      (l) => this.statusLine(l),
-      RESPONSE_HEADERS,
-      (n, v) => this.responseHeader(n, v),
-      () => this.responseHeadersEnd(),
-      () => undefined,
-      () => undefined,
-    );
+    this.client = new HttpStream(session.budget, this, true);
+    this.server = new HttpStream(session.budget, this, false);
+  }
+
+  startLine(fromClient: boolean, line: string): boolean {
+    return fromClient ? this.requestLine(line) : this.statusLine(line);
+  }
+
+  header(fromClient: boolean, name: string, value: string): void {
+    if (fromClient) this.requestHeader(name, value);
+    else this.responseHeader(name, value);
+  }
+
+  headersEnd(fromClient: boolean): BodyFraming {
+    return fromClient ? this.requestHeadersEnd() : this.responseHeadersEnd();
+  }
+
+  bodyBytes(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    if (fromClient) this.requestBody(buf, start, end);
+  }
+
+  messageEnd(fromClient: boolean): void {
+    if (fromClient) this.requestEnd();
   }
 
   data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -225,7 +230,8 @@ export class HttpParser implements ProtocolParser {
   }
 
   close(): void {
-    for (const x of this.outstanding.splice(0)) for (const c of x.creds) this.session.report(c, 'unknown', 'no response seen');
+    for (const x of this.outstanding) for (const c of x.creds) this.session.report(c, 'unknown', 'no response seen');
+    this.outstanding.length = 0;
   }
 
   release(): void {
@@ -293,7 +299,7 @@ export class HttpParser implements ProtocolParser {
     return this.host ? `${this.method} ${target} (Host ${this.host})` : `${this.method} ${target}`;
   }
 
-  private requestHeadersEnd(): { body: Body; length: number } {
+  private requestHeadersEnd(): BodyFraming {
     const x = this.exchange;
     if (x) {
       // Named once all headers are in: Host may follow Authorization.
@@ -307,9 +313,8 @@ export class HttpParser implements ProtocolParser {
       this.body = Buffer.allocUnsafe(this.contentLength);
       this.bodyLen = 0;
     }
-    if (this.chunked) return { body: Body.Chunked, length: 0 };
-    if (this.contentLength > 0) return { body: Body.Length, length: this.contentLength };
-    return { body: Body.None, length: 0 };
+    if (this.chunked) return CHUNKED;
+    return Math.max(0, this.contentLength);
   }
 
   private requestBody(buf: Buffer, start: number, end: number): void {
@@ -363,19 +368,19 @@ export class HttpParser implements ProtocolParser {
     else if (name === 'transfer-encoding') this.respChunked = /chunked/i.test(value);
   }
 
-  private responseHeadersEnd(): { body: Body; length: number } {
+  private responseHeadersEnd(): BodyFraming {
     const status = this.status;
-    if (status >= 100 && status < 200) return { body: Body.None, length: 0 }; // interim: the final response follows
+    if (status >= 100 && status < 200) return 0; // interim: the final response follows
     const x = this.outstanding.shift() ?? null;
     if (x) {
       x.status = status;
       for (const c of x.creds) this.reportWithStatus(c, status);
       x.creds = [];
     }
-    if (x?.method === 'HEAD' || status === 204 || status === 304) return { body: Body.None, length: 0 };
-    if (this.respChunked) return { body: Body.Chunked, length: 0 };
-    if (this.respLength >= 0) return { body: this.respLength > 0 ? Body.Length : Body.None, length: this.respLength };
-    return { body: Body.UntilClose, length: 0 };
+    if (x?.method === 'HEAD' || status === 204 || status === 304) return 0;
+    if (this.respChunked) return CHUNKED;
+    if (this.respLength >= 0) return this.respLength;
+    return UNTIL_CLOSE;
   }
 
   private reportWithStatus(c: Credential, status: number): void {

@@ -1,5 +1,5 @@
 import { PendingLogin, type Credential, type ProtocolParser, type Session } from './session.js';
-import { argStart, copyBytes, LineReader, text } from './text.js';
+import { argStart, copyBytes, LineReader, text, type LineSink } from './text.js';
 
 // What the line-based login protocols (FTP, SMTP, POP3, IMAP) share: a line
 // reader per direction, one login waiting for the server's verdict, and the
@@ -10,7 +10,7 @@ import { argStart, copyBytes, LineReader, text } from './text.js';
 /** A credential as a protocol parser knows it; rule, protocol and frame are added here. */
 export type LoginAttempt = Omit<Credential, 'rule' | 'protocol' | 'frame' | 'timeMs'>;
 
-export abstract class LineProtocolParser implements ProtocolParser {
+export abstract class LineProtocolParser implements ProtocolParser, LineSink {
   protected readonly client: LineReader;
   protected readonly server: LineReader;
   protected readonly pending: PendingLogin;
@@ -26,19 +26,23 @@ export abstract class LineProtocolParser implements ProtocolParser {
     maxLine: number,
   ) {
     this.pending = new PendingLogin(session);
-    this.client = new LineReader(
-      maxLine,
-      session.budget,
-      (b, s, e) => this.clientLine(b, s, e),
-      (b, s, e) => this.clientRaw(b, s, e),
-    );
-    this.server = new LineReader(maxLine, session.budget, (b, s, e) => this.serverLine(b, s, e));
+    this.client = new LineReader(maxLine, session.budget, this, true);
+    this.server = new LineReader(maxLine, session.budget, this, false);
+  }
+
+  line(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    if (fromClient) this.clientLine(buf, start, end);
+    else this.serverLine(buf, start, end);
+  }
+
+  raw(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    if (fromClient) this.clientRaw(buf, start, end);
   }
 
   protected abstract clientLine(buf: Buffer, start: number, end: number): void;
   protected abstract serverLine(buf: Buffer, start: number, end: number): void;
 
-  /** Bytes the client reader was told to pass raw (client.expectRaw); dropped unless a protocol wants them. */
+  /** Bytes the client reader was told to pass raw (client.expectRaw); dropped unless a protocol wants them (the server's are dropped). */
   protected clientRaw(_buf: Buffer, _start: number, _end: number): void {}
 
   data(fromClient: boolean, buf: Buffer, start: number, end: number): void {

@@ -8,8 +8,16 @@ export const CR = 0x0d;
 /** Longest attacker-controlled text put into a finding. */
 export const MAX_TEXT = 256;
 
-export type LineHandler = (buf: Buffer, start: number, end: number, truncated: boolean) => void;
-export type RawHandler = (buf: Buffer, start: number, end: number) => void;
+/**
+ * What a LineReader hands its lines to, told which direction they came from.
+ * One object for both directions, not a closure per handler: a flow spray
+ * creates a parser per flow, and closures were most of its weight.
+ */
+export interface LineSink {
+  line(fromClient: boolean, buf: Buffer, start: number, end: number, truncated: boolean): void;
+  /** Bytes announced by expectRaw (bodies, literals). */
+  raw(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+}
 
 /**
  * Bytes the parsers of one analyzer may hold at once (partial lines,
@@ -37,7 +45,7 @@ export class BufferBudget {
  * line inside one chunk is handed over in place; a line split across chunks
  * is assembled in a buffer that grows (within the budget) to at most maxLine
  * bytes, beyond which the rest of the line is dropped and the line is flagged
- * truncated. `expectRaw(n)` makes the next n bytes go to the raw handler
+ * truncated. `expectRaw(n)` makes the next n bytes go to the sink's raw()
  * instead (bodies, literals).
  */
 export class LineReader {
@@ -52,11 +60,12 @@ export class LineReader {
   constructor(
     private readonly maxLine: number,
     private readonly budget: BufferBudget,
-    private readonly onLine: LineHandler,
-    private readonly onRaw?: RawHandler,
+    private readonly sink: LineSink,
+    /** Passed back to the sink with each line. */
+    private readonly fromClient: boolean,
   ) {}
 
-  /** The next n bytes are passed to the raw handler (or dropped without one). */
+  /** The next n bytes are passed to the sink's raw(). */
   expectRaw(n: number): void {
     this.rawLeft = Math.max(0, n);
   }
@@ -82,7 +91,7 @@ export class LineReader {
       if (this.rawLeft > 0) {
         const n = Math.min(this.rawLeft, end - i);
         this.rawLeft -= n;
-        this.onRaw?.(buf, i, i + n);
+        this.sink.raw(this.fromClient, buf, i, i + n);
         i += n;
         continue;
       }
@@ -96,7 +105,7 @@ export class LineReader {
         let e = nl;
         if (e > i && buf[e - 1] === CR) e--;
         const truncated = e - i > this.maxLine;
-        this.onLine(buf, i, truncated ? i + this.maxLine : e, truncated);
+        this.sink.line(this.fromClient, buf, i, truncated ? i + this.maxLine : e, truncated);
       } else {
         this.append(buf, i, nl);
         const acc = this.acc;
@@ -105,7 +114,7 @@ export class LineReader {
         const truncated = this.overflow;
         this.accLen = 0;
         this.overflow = false;
-        this.onLine(acc ?? buf, acc ? 0 : i, acc ? e : i, truncated);
+        this.sink.line(this.fromClient, acc ?? buf, acc ? 0 : i, acc ? e : i, truncated);
       }
       i = nl + 1;
     }

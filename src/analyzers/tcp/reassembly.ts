@@ -486,12 +486,27 @@ export class TcpReassembler<S = unknown> {
   }
 
   private orient(flow: TcpFlow<S>, pkt: Packet, srcIsClient: boolean): void {
+    // Field by field: a destructuring assignment builds an array per new flow.
     if (srcIsClient) {
-      [flow.c0, flow.c1, flow.c2, flow.c3, flow.s0, flow.s1, flow.s2, flow.s3] = [this.p0, this.p1, this.p2, this.p3, this.q0, this.q1, this.q2, this.q3];
+      flow.c0 = this.p0;
+      flow.c1 = this.p1;
+      flow.c2 = this.p2;
+      flow.c3 = this.p3;
+      flow.s0 = this.q0;
+      flow.s1 = this.q1;
+      flow.s2 = this.q2;
+      flow.s3 = this.q3;
       flow.clientPort = pkt.srcPort;
       flow.serverPort = pkt.dstPort;
     } else {
-      [flow.c0, flow.c1, flow.c2, flow.c3, flow.s0, flow.s1, flow.s2, flow.s3] = [this.q0, this.q1, this.q2, this.q3, this.p0, this.p1, this.p2, this.p3];
+      flow.c0 = this.q0;
+      flow.c1 = this.q1;
+      flow.c2 = this.q2;
+      flow.c3 = this.q3;
+      flow.s0 = this.p0;
+      flow.s1 = this.p1;
+      flow.s2 = this.p2;
+      flow.s3 = this.p3;
       flow.clientPort = pkt.dstPort;
       flow.serverPort = pkt.srcPort;
     }
