@@ -110,6 +110,10 @@ export class ProcessWatch implements BatchSink {
       for (const pid of scan.newPids) {
         if (pid === process.pid) continue;
         if (this.mode === 'process-events' && this.live.has(pid)) continue;
+        // With a scope (`run`), what is already there at the first poll is outside it: the scope's
+        // processes all start after the subscription, whose events made them known (or, without
+        // the connector, after this poll). Reading /proc for every other process was wasted.
+        if (first && this.scopeRoot !== undefined) continue;
         const snap = snapshotFromProc(pid);
         if (!snap) continue;
         this.remember(pid, snap.ppid, snap.argv, snap.exe);

@@ -166,6 +166,25 @@ test('benign commands: exit status and signals are passed through, nothing mediu
   assert.match(missing.stderr, /cannot run \/nonexistent\/command: ENOENT/);
 });
 
+test('a capture outside the command\'s tree (started before it, still running) is not the job\'s: nothing is reported', { timeout: 90_000 }, async (t) => {
+  if (skipUnlessRoot(t, ['tcpdump'])) return;
+  const outside = spawn('tcpdump', ['-i', 'lo', '-n', '-w', '/dev/null'], { stdio: 'ignore' });
+  try {
+    // Until it holds its packet socket.
+    await new Promise((r) => setTimeout(r, 700));
+    const r = guard(['--policy', 'fail'], ['sh', '-c', 'sleep 0.6; echo step-done']);
+    assert.equal(r.status, 0, `${r.stderr}\n${JSON.stringify(r.findings.map((f) => f.message))}`);
+    assert.match(r.stdout, /step-done/);
+    assert.deepEqual(r.findings.map((f) => f.message), []);
+    // The same capture inside the tree is the job's.
+    const inside = guard(['--policy', 'fail'], SNIFFING_STEP);
+    assert.equal(inside.status, 3, inside.stderr);
+    assert.ok(tcpdumpFinding(inside), JSON.stringify(inside.findings.map((f) => f.message)));
+  } finally {
+    outside.kill('SIGKILL');
+  }
+});
+
 test('--stats: the guard says what it cost (its own CPU, the command\'s wall time) and how many execs it handled', { timeout: 90_000 }, (t) => {
   if (skipUnlessRoot(t)) return;
   // Four real execs (env), each a process the sensor handles.
