@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { RUN_DESCRIPTION, RUN_OPTIONS, type RunFlags } from './run-options.js';
 import type { scanCommand } from './scan-command.js';
 import { EXIT_USAGE } from './exit.js';
-import { PROFILES, SEVERITIES } from '../findings/finding.js';
+import { addAnalysisOptions } from './analysis-options.js';
 
 // The commander program: every command, its options and help. Command
 // modules load when their command runs.
@@ -29,18 +29,12 @@ async function buildProgram(commandName: string | undefined): Promise<Command> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`sniffwatch: ${text.replace(/^error: /, '')}`) });
 
-  program
+  const scan = program
     .command('scan')
     .description('scan capture files and directories (pcap, pcapng, gzip-compressed either), recognised by content')
-    .argument('<paths...>', 'capture files or directories; - reads a capture from standard input (tcpdump -w - | sniffwatch scan -)')
-    .addOption(new Option('--format <format>', 'output format (default: pretty on a terminal, jsonl otherwise)').choices(['pretty', 'jsonl']))
-    .addOption(new Option('--profile <profile>', 'environment whose guidance is shown').choices([...PROFILES]).default('production'))
-    .addOption(new Option('--fail-on <level>', 'exit 1 when a finding reaches this severity').choices([...SEVERITIES, 'none']).default('medium'))
-    .addOption(new Option('--min-severity <level>', 'show findings of this severity and above').choices([...SEVERITIES]).default('low'))
-    .option('--config <file>', 'YAML configuration (known bindings, gateways, allowlists)')
-    .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)')
+    .argument('<paths...>', 'capture files or directories; - reads a capture from standard input (tcpdump -w - | sniffwatch scan -)');
+  addAnalysisOptions(scan, { failOn: 'exit 1 when a finding reaches this severity', minSeverity: 'show findings of this severity and above' })
     .option('--no-progress', 'never draw a progress bar')
-    .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
     .action(async (...args: Parameters<typeof scanCommand>) => (await import('./scan-command.js')).scanCommand(...args));
 
   program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(async () => (await import('./demo-command.js')).demoCommand());

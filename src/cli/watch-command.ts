@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { PacketEngine } from '../analyzers/engine.js';
 import { selectAnalyzers } from '../analyzers/index.js';
 import type { RawFrame } from '../capture/frame.js';
@@ -9,10 +9,11 @@ import { PacketRing } from '../capture/live/packet-ring.js';
 import { LiveCapture, LiveCaptureError, loadPcapAddon, PERMISSION_MESSAGE, type LiveCaptureTotals, type PcapAddon } from '../capture/live/pcap-live.js';
 import type { SniffwatchConfig } from '../config/config.js';
 import { FindingAggregator } from '../findings/aggregate.js';
-import { PROFILES, SEVERITIES, severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
+import { severityRank, type Finding, type Profile, type Severity } from '../findings/finding.js';
 import { ruleCatalog } from '../findings/rules.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import { liveWriter } from '../outputs/live.js';
+import { addAnalysisOptions } from './analysis-options.js';
 import { loadConfigFlag } from './config-flag.js';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail } from './exit.js';
 import { hostWatchSensor } from '../host/watch-sensor.js';
@@ -87,16 +88,11 @@ export interface WatchFlags {
 }
 
 export function addWatchCommand(program: Command): void {
-  program
+  const watch = program
     .command('watch')
     .description('capture live on network interfaces and write findings as they happen (needs CAP_NET_RAW)')
-    .option('--iface <names...>', 'interfaces to capture on, repeatable or comma-separated (default: every up, non-loopback interface; bridge and bond ports left out)')
-    .addOption(new Option('--format <format>', 'output format (default: pretty on a terminal, jsonl otherwise)').choices(['pretty', 'jsonl']))
-    .addOption(new Option('--profile <profile>', 'environment whose guidance is shown').choices([...PROFILES]).default('production'))
-    .addOption(new Option('--fail-on <level>', 'exit 1 at the end when a finding reached this severity').choices([...SEVERITIES, 'none']).default('medium'))
-    .addOption(new Option('--min-severity <level>', 'write findings of this severity and above').choices([...SEVERITIES]).default('low'))
-    .option('--config <file>', 'YAML configuration (known bindings, gateways, allowlists)')
-    .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)')
+    .option('--iface <names...>', 'interfaces to capture on, repeatable or comma-separated (default: every up, non-loopback interface; bridge and bond ports left out)');
+  addAnalysisOptions(watch, { failOn: 'exit 1 at the end when a finding reached this severity', minSeverity: 'write findings of this severity and above' })
     .option('--evidence-dir <dir>', 'where the evidence pcap of each finding is written (raw traffic: keep it private)', './sniffwatch-evidence')
     .option('--no-promisc', 'do not put the interfaces into promiscuous mode')
     .option('--duration <seconds>', 'stop after this many seconds')
@@ -105,7 +101,6 @@ export function addWatchCommand(program: Command): void {
     .option('--evidence-max-mib <n>', 'cap on all evidence files of a run, in MiB', '256')
     .option('--buffer-mib <n>', 'kernel capture buffer per interface, in MiB (raise it when packets are dropped)', '32')
     .option('--immediate', 'hand over each packet at once (lowest latency, but far fewer packets fit the kernel buffer); default: blocks handed over within 1 ms')
-    .option('--show-secrets', 'print credentials seen on the wire instead of redacting them')
     .option('--no-host', 'do not run the host sensors (sniffer executions, packet sockets, promiscuous interfaces, mirroring rules)')
     .action((flags: WatchFlags) => runWatch(flags, { sensors: flags.host ? [hostWatchSensor()] : [] }));
 }
