@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostSensorStats } from '../src/host/index.js';
-import { readNamespaceMirrors, readOvsMirrors, type CommandResult } from '../src/host/mirror.js';
+import { readNamespaceMirrors, readOvsMirrors, runCommands, type Runner } from '../src/host/mirror.js';
 import { median, readProcTimes, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -435,10 +435,10 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
  */
 async function mirrorCommandCpu(rounds: number): Promise<{ commands: number; cpuPerCommand: number }> {
   let commands = 0;
-  const runner = async (argv: readonly string[]): Promise<CommandResult> => {
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
-    commands++;
-    return { ok: r.status === 0, stdout: r.stdout ?? '', missing: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' };
+  // As the sensor runs them: one shell per batch (runCommands).
+  const runner: Runner = (argvs) => {
+    commands += argvs.length;
+    return runCommands(argvs);
   };
   const before = childrenCpuSeconds();
   for (let i = 0; i < rounds; i++) {

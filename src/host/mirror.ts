@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { isIP } from 'node:net';
 import { BoundedMap } from '../util/bounded-map.js';
 import type { AllowedMirror, TcParent } from './config.js';
@@ -306,21 +308,99 @@ function commandEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', PATH: [...have, ...SBIN.filter((d) => !have.includes(d))].join(':') };
 }
 
-/** Pids of the tools runCommand started lately: their executions are sniffwatch's own reads, not a watched command's. */
+/** Pids of the shells runCommands started lately: their executions and their children's are sniffwatch's own reads, not a watched command's. */
 const ownToolPids = new BoundedMap<number, true>(1024);
 
-export function isOwnToolPid(pid: number): boolean {
-  return ownToolPids.has(pid);
+/** Whether an execution (pid, or its parent ppid) is one of sniffwatch's own traffic-duplication reads. */
+export function isOwnToolPid(pid: number, ppid = 0): boolean {
+  return ownToolPids.has(pid) || (ppid > 0 && ownToolPids.has(ppid));
 }
 
-/** Runs a command with a timeout and bounded output; never rejects. */
-export function runCommand(argv: readonly string[], timeoutMs = 5000): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: OUTPUT_CAP, encoding: 'utf8', env: commandEnv() }, (err, stdout) => {
-      const code = (err as NodeJS.ErrnoException | null)?.code;
-      resolve({ ok: !err, stdout: typeof stdout === 'string' ? stdout : '', missing: code === 'ENOENT' });
+/** Whether an executable of that name is on the commands' PATH (the sbin directories included). */
+export function onPath(name: string): boolean {
+  for (const dir of (commandEnv().PATH ?? '').split(':')) {
+    try {
+      accessSync(`${dir}/${name}`, fsConstants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** sh's status for a command it could not find. */
+const SH_NOT_FOUND = 127;
+
+/**
+ * Runs commands one after another in one shell, behind `prefix` (nsenter into
+ * a namespace): one fork of this large process instead of one per command,
+ * which cost ~2 ms of this process's CPU each. Each command's stdout ends with
+ * a marker line carrying a random nonce and its exit status, so no output can
+ * fake one; arguments reach the shell as positional parameters, never as
+ * script text. Output is bounded, and a command that runs longer than
+ * timeoutMs ends the batch (its process group is killed): the commands before
+ * it keep their results, those after it fail until the next check. Never
+ * rejects.
+ */
+export function runCommands(argvs: readonly (readonly string[])[], prefix: readonly string[] = [], timeoutMs = 5000): Promise<CommandResult[]> {
+  const nonce = randomBytes(12).toString('hex');
+  const params: string[] = [];
+  const lines = argvs.map((argv, i) => {
+    const refs = argv.map((a) => {
+      params.push(a);
+      return `"\${${params.length}}"`;
     });
+    return `${refs.join(' ')} </dev/null 2>/dev/null; printf '\n%s %d %d\n' "$0" ${i} $?`;
+  });
+  const results: CommandResult[] = argvs.map(() => ({ ok: false, stdout: '', missing: false }));
+  if (argvs.length === 0) return Promise.resolve(results);
+  return new Promise((resolve) => {
+    const command = [...prefix, 'sh', '-c', lines.join('\n'), nonce, ...params];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], env: commandEnv(), detached: true });
     if (child.pid !== undefined) ownToolPids.set(child.pid, true);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cap = OUTPUT_CAP * argvs.length;
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    // Each command gets timeoutMs: the clock restarts at each marker line.
+    let timer = setTimeout(kill, timeoutMs);
+    let tail = '';
+    child.stdout.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > cap) {
+        kill();
+        return;
+      }
+      chunks.push(b);
+      const text = tail + b.toString('latin1');
+      if (text.includes(nonce)) {
+        clearTimeout(timer);
+        timer = setTimeout(kill, timeoutMs);
+      }
+      tail = text.slice(-nonce.length);
+    });
+    // A prefix that cannot start (nsenter not installed: see onPath) leaves every result failed.
+    child.on('error', () => undefined);
+    child.on('close', () => {
+      clearTimeout(timer);
+      const out = Buffer.concat(chunks).toString('utf8');
+      const marker = new RegExp(`\\n${nonce} (\\d+) (\\d+)\\n`, 'g');
+      let from = 0;
+      for (let m = marker.exec(out); m !== null; m = marker.exec(out)) {
+        const i = Number(m[1]);
+        const status = Number(m[2]);
+        if (i < results.length) results[i] = { ok: status === 0, stdout: out.slice(from, m.index), missing: status === SH_NOT_FOUND };
+        from = m.index + m[0].length;
+      }
+      resolve(results);
+    });
   });
 }
 
@@ -330,32 +410,34 @@ export const MIRROR_CONFIG_TOOLS: ReadonlySet<string> = new Set([
   'iptables-nft-restore', 'iptables-legacy-restore', 'xtables-nft-multi', 'xtables-legacy-multi', 'ebtables', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'bridge', 'devlink',
 ]);
 
-export type Runner = (argv: readonly string[]) => Promise<CommandResult>;
+/** Runs a batch of commands (runCommands, inside a namespace or not); one result per command. */
+export type Runner = (argvs: readonly (readonly string[])[]) => Promise<CommandResult[]>;
 
 
 /** Everything that duplicates traffic in one network namespace, through `run` (which enters the namespace). */
 export async function readNamespaceMirrors(run: Runner, missing: Set<string>): Promise<{ configs: MirrorConfig[]; tunnels: Tunnel[] }> {
   const configs: MirrorConfig[] = [];
-  const tool = async (argv: string[]): Promise<string | undefined> => {
-    if (missing.has(argv[0]!)) return undefined;
-    const r = await run(argv);
-    if (r.missing) missing.add(argv[0]!);
-    return r.ok ? r.stdout : undefined;
-  };
-  const links = parseJson((await tool(['ip', '-d', '-j', 'link', 'show'])) ?? '');
-  const tunnels = parseTunnels(links);
+  const [links, mirred, nft, iptables, ip6tables] = await runTools(run, missing, [
+    ['ip', '-d', '-j', 'link', 'show'],
+    ['tc', '-j', 'actions', 'ls', 'action', 'mirred'],
+    ['nft', '-j', 'list', 'ruleset'],
+    ['iptables-save'],
+    ['ip6tables-save'],
+  ]);
+  const tunnels = parseTunnels(parseJson(links ?? ''));
 
   // tc: all mirred actions, then filters on devices that can hold them (to name the source device).
-  const actions = parseMirred(parseJson((await tool(['tc', '-j', 'actions', 'ls', 'action', 'mirred'])) ?? ''));
+  const actions = parseMirred(parseJson(mirred ?? ''));
   const sourceOf = new Map<number, { device: string; parent: TcParent }>();
   if (actions.length > 0) {
-    const devs = parseQdiscs(parseJson((await tool(['tc', '-s', '-j', 'qdisc', 'show'])) ?? ''));
-    for (const [dev, parents] of [...devs].slice(0, 64)) {
-      for (const parent of parents) {
-        const argv = parent === 'root' ? ['tc', '-j', 'filter', 'show', 'dev', dev] : ['tc', '-j', 'filter', 'show', 'dev', dev, parent];
-        for (const a of parseMirred(parseJson((await tool(argv)) ?? ''))) if (!sourceOf.has(a.index)) sourceOf.set(a.index, { device: dev, parent });
-      }
-    }
+    const [qdiscs] = await runTools(run, missing, [['tc', '-s', '-j', 'qdisc', 'show']]);
+    const filters = [...parseQdiscs(parseJson(qdiscs ?? ''))]
+      .slice(0, 64)
+      .flatMap(([device, parents]) => parents.map((parent) => ({ device, parent, argv: parent === 'root' ? ['tc', '-j', 'filter', 'show', 'dev', device] : ['tc', '-j', 'filter', 'show', 'dev', device, parent] })));
+    const outputs = await runTools(run, missing, filters.map((f) => f.argv));
+    filters.forEach(({ device, parent }, i) => {
+      for (const a of parseMirred(parseJson(outputs[i] ?? ''))) if (!sourceOf.has(a.index)) sourceOf.set(a.index, { device, parent });
+    });
   }
   for (const a of actions) {
     const src = sourceOf.get(a.index);
@@ -370,13 +452,21 @@ export async function readNamespaceMirrors(run: Runner, missing: Set<string>): P
     });
   }
 
-  const nft = await tool(['nft', '-j', 'list', 'ruleset']);
   if (nft) configs.push(...parseNftDup(parseJson(nft)));
-  for (const [cmd, fam] of [['iptables-save', 'ip'], ['ip6tables-save', 'ip6']] as const) {
-    const text = await tool([cmd]);
-    if (text) configs.push(...parseIptablesTee(text, fam));
-  }
+  if (iptables) configs.push(...parseIptablesTee(iptables, 'ip'));
+  if (ip6tables) configs.push(...parseIptablesTee(ip6tables, 'ip6'));
   return { configs, tunnels };
+}
+
+/** Runs, in one batch, the commands whose tool is not known to be missing; the output of each that succeeded. */
+async function runTools(run: Runner, missing: Set<string>, argvs: readonly string[][]): Promise<(string | undefined)[]> {
+  const wanted = argvs.filter((argv) => !missing.has(argv[0]!));
+  const results = wanted.length > 0 ? await run(wanted) : [];
+  return argvs.map((argv) => {
+    const r = results[wanted.indexOf(argv)];
+    if (r?.missing) missing.add(argv[0]!);
+    return r?.ok ? r.stdout : undefined;
+  });
 }
 
 /**
@@ -386,14 +476,12 @@ export async function readNamespaceMirrors(run: Runner, missing: Set<string>): P
  * with OVS_RUNDIR set reads that instance.
  */
 export async function readOvsMirrors(run: Runner, missing: Set<string>): Promise<MirrorConfig[]> {
-  if (missing.has('ovs-vsctl')) return [];
-  const list = async (table: string, columns?: string): Promise<Record<string, unknown>[]> => {
-    // --timeout: a database that accepts but never answers must not hold the poll.
-    const r = await run(['ovs-vsctl', '--timeout=4', '--format=json', ...(columns ? [`--columns=${columns}`] : []), 'list', table]);
-    if (r.missing) missing.add('ovs-vsctl');
-    return r.ok ? parseOvsTable(parseJson(r.stdout)) : [];
-  };
-  const mirrors = await list('Mirror');
+  // --timeout: a database that accepts but never answers must not hold the poll.
+  const list = (table: string, columns?: string): string[] => ['ovs-vsctl', '--timeout=4', '--format=json', ...(columns ? [`--columns=${columns}`] : []), 'list', table];
+  const rows = (out: string | undefined): Record<string, unknown>[] => (out ? parseOvsTable(parseJson(out)) : []);
+  const [mirrorTable] = await runTools(run, missing, [list('Mirror')]);
+  const mirrors = rows(mirrorTable);
   if (mirrors.length === 0) return [];
-  return ovsMirrors(mirrors, await list('Port', '_uuid,name'), await list('Interface', 'name,type,options'), await list('Bridge', 'name,mirrors'));
+  const [ports, interfaces, bridges] = await runTools(run, missing, [list('Port', '_uuid,name'), list('Interface', 'name,type,options'), list('Bridge', 'name,mirrors')]);
+  return ovsMirrors(mirrors, rows(ports), rows(interfaces), rows(bridges));
 }

@@ -7,7 +7,7 @@ import { BuildIdIndex } from './build-id.js';
 import { findTunHolders, ifnamesSeenBy, KmsgReader, PacketSocketTable, parseKmsgBridgePort, parseKmsgPromisc, readInterfaces, SWITCH_DAEMONS, type InterfaceState, type SocketOwner } from './capture-watch.js';
 import { HOST_CONFIG, type HostConfig } from './config.js';
 import { allowedBy, argvText, capText, contextOf, doing, ETH_P_ALL, EXEC_RULES, judgeCapNetRaw, judgeExec, judgePacketSocket, processEntities, userText, type Judgement, type RunContext } from './judge.js';
-import { isOwnToolPid, MIRROR_CONFIG_TOOLS, mirrorAllowedBy, readNamespaceMirrors, readOvsMirrors, runCommand, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
+import { isOwnToolPid, MIRROR_CONFIG_TOOLS, mirrorAllowedBy, onPath, readNamespaceMirrors, readOvsMirrors, runCommands, type MirrorConfig, type Runner, type Tunnel } from './mirror.js';
 import { enrich, snapshotFromProc, type ProcessInfo, type Snapshot } from './process-info.js';
 import { ProcessWatch, type ExecEvent } from './process-watch.js';
 import { ProcessSubscription } from './process-subscription.js';
@@ -361,7 +361,7 @@ class HostSensor {
     const { pid, snap } = ev;
     if (pid === process.pid || !snap) return;
     if (!this.inScope(pid)) return;
-    if (this.scopeRoot !== undefined && !this.baselineDone && !isOwnToolPid(pid)) {
+    if (this.scopeRoot !== undefined && !this.baselineDone && !isOwnToolPid(pid, snap.ppid)) {
       if (MIRROR_CONFIG_TOOLS.has(baseName(snap.exe)) || MIRROR_CONFIG_TOOLS.has(baseName(snap.argv[0] ?? ''))) this.baselineTainted = true;
     }
     const match = this.classify(pid, snap);
@@ -655,9 +655,12 @@ class HostSensor {
 
   // --- traffic duplication ---
 
-  private runTool(argv: readonly string[]): ReturnType<Runner> {
-    this.mirrorCommands++;
-    return runCommand(argv);
+  /** A runner for the traffic-duplication reads, inside the namespace entered by `prefix` (nsenter) if any. */
+  private toolRunner(prefix: readonly string[] = []): Runner {
+    return (argvs) => {
+      this.mirrorCommands += argvs.length;
+      return runCommands(argvs, prefix);
+    };
   }
 
   private async pollMirrors(): Promise<void> {
@@ -671,23 +674,19 @@ class HostSensor {
       for (const ns of namespaces) {
         if (this.stopped) return;
         const own = ns.inode === this.scan.ownNetns;
-        if (!own && this.toolsMissing.has('nsenter')) continue;
-        const run: Runner = own ? (argv) => this.runTool(argv) : (argv) => this.runTool(['nsenter', `--net=${ns.path}`, '--', ...argv]);
-        if (!own) {
-          const probe = await this.runTool(['nsenter', `--net=${ns.path}`, '--', 'true']);
-          if (probe.missing) {
-            this.toolsMissing.add('nsenter');
-            this.note('nsenter not installed (util-linux): traffic duplication is checked in the sensor\'s own network namespace only');
-            continue;
-          }
-          if (!probe.ok) continue; // namespace gone meanwhile
+        if (!own && !this.toolsMissing.has('nsenter') && !onPath('nsenter')) {
+          this.toolsMissing.add('nsenter');
+          this.note('nsenter not installed (util-linux): traffic duplication is checked in the sensor\'s own network namespace only');
         }
+        if (!own && this.toolsMissing.has('nsenter')) continue;
+        // A namespace gone meanwhile makes nsenter fail: its commands all fail, and nothing is read from it.
+        const run = this.toolRunner(own ? [] : ['nsenter', `--net=${ns.path}`, '--']);
         const { configs, tunnels } = await readNamespaceMirrors(run, this.toolsMissing);
         const label = this.scan.label(ns.inode);
         for (const c of configs) this.considerMirror(c, tunnels, label, seen, baseline, now);
         for (const t of tunnels) this.considerTunnel(t, configs, label, seen, baseline, now);
       }
-      for (const c of await readOvsMirrors((argv) => this.runTool(argv), this.toolsMissing)) this.considerMirror(c, [], 'host', seen, baseline, now);
+      for (const c of await readOvsMirrors(this.toolRunner(), this.toolsMissing)) this.considerMirror(c, [], 'host', seen, baseline, now);
       for (const k of [...this.mirrorSeen]) if (!seen.has(k)) this.mirrorSeen.delete(k);
       if (baseline) {
         this.baselineDone = true;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kmsgMessage, parseIfnames, parseKmsgBridgePort, parseKmsgPromisc, parseProcNetPacket, parseTunFdinfo, readInterfaces } from '../../src/host/capture-watch.js';
-import { ovsMirrors, parseIptablesTee, parseJson, parseMirred, parseNftDup, parseOvsTable, parseQdiscs, parseTunnels, readNamespaceMirrors, type CommandResult } from '../../src/host/mirror.js';
+import { ovsMirrors, parseIptablesTee, parseJson, parseMirred, parseNftDup, parseOvsTable, parseQdiscs, parseTunnels, readNamespaceMirrors, runCommands, type CommandResult, type Runner } from '../../src/host/mirror.js';
 import { CAP_NET_RAW, containerIdFromCgroup, environValues, hasCap, parseStat, parseStatus, splitCmdline } from '../../src/host/procfs.js';
 import { withTempDir } from '../helpers/captures.js';
 
@@ -194,12 +194,13 @@ test('one namespace end to end with recorded command output; missing tools are s
     'nft -j list ruleset': NFT,
   };
   const asked: string[] = [];
-  const run = async (argv: readonly string[]): Promise<CommandResult> => {
+  const one = (argv: readonly string[]): CommandResult => {
     const k = argv.join(' ');
     asked.push(k);
     if (argv[0] === 'iptables-save' || argv[0] === 'ip6tables-save') return { ok: false, stdout: '', missing: true };
     return k in outputs ? { ok: true, stdout: outputs[k]!, missing: false } : { ok: false, stdout: '', missing: false };
   };
+  const run: Runner = async (argvs) => argvs.map(one);
   const missing = new Set<string>();
   const { configs, tunnels } = await readNamespaceMirrors(run, missing);
   assert.equal(tunnels.length, 3);
@@ -234,10 +235,11 @@ test('the names a mirror was given, for host.allowed_mirrors: OVS mirror and bri
     'tc -s -j qdisc show': TC_QDISCS,
     'tc -j filter show dev d0 ingress': TC_FILTERS,
   };
-  const run = async (argv: readonly string[]): Promise<CommandResult> => {
-    const out = outputs[argv.join(' ')];
-    return out === undefined ? { ok: false, stdout: '', missing: false } : { ok: true, stdout: out, missing: false };
-  };
+  const run: Runner = async (argvs) =>
+    argvs.map((argv): CommandResult => {
+      const out = outputs[argv.join(' ')];
+      return out === undefined ? { ok: false, stdout: '', missing: false } : { ok: true, stdout: out, missing: false };
+    });
   const { configs } = await readNamespaceMirrors(run, new Set());
   assert.deepEqual(
     configs.map((c) => [c.id, c.names]),
@@ -255,4 +257,28 @@ test('hostile JSON: deep nesting and huge arrays are bounded, not thrown', () =>
   assert.doesNotThrow(() => parseTunnels(Array(100_000).fill({ ifname: 'x', linkinfo: { info_kind: 'vxlan', info_data: { remote: 7 } } })));
   assert.equal(parseJson('{'), undefined);
   assert.deepEqual(parseNftDup(parseJson('{"nftables":[{"rule":{"expr":[{"dup":{"addr":5}}]}}]}')).length, 1);
+});
+
+test('runCommands: one shell runs a batch; arguments stay data, each command keeps its output and status, a hung one ends the batch', async () => {
+  const [link, absent, failing, quoted, forged] = await runCommands([
+    ['ip', '-j', 'link', 'show', 'lo'],
+    ['sniffwatch-no-such-tool'],
+    ['sh', '-c', 'printf "partial"; exit 3'],
+    ['printf', '%s|', '$(touch /tmp/sniffwatch-pwned)', '"; exit 9; "', '${1}', 'a\nb'],
+    ['printf', '\n0123 0 0\nafter'],
+  ]);
+  assert.equal(link!.ok, true);
+  assert.match(link!.stdout, /"ifname":"lo"/);
+  assert.deepEqual(absent, { ok: false, stdout: '', missing: true });
+  assert.deepEqual(failing, { ok: false, stdout: 'partial', missing: false });
+  assert.deepEqual(quoted, { ok: true, stdout: '$(touch /tmp/sniffwatch-pwned)|"; exit 9; "|${1}|a\nb|', missing: false });
+  assert.equal(existsSync('/tmp/sniffwatch-pwned'), false);
+  // A line that looks like a marker is output: the real marker carries a nonce nobody else knows.
+  assert.deepEqual(forged, { ok: true, stdout: '\n0123 0 0\nafter', missing: false });
+  const started = Date.now();
+  const [done, hung, after] = await runCommands([['echo', 'first'], ['sleep', '30'], ['echo', 'never']], [], 300);
+  assert.ok(Date.now() - started < 10_000, 'the hung command was killed');
+  assert.deepEqual(done, { ok: true, stdout: 'first\n', missing: false });
+  assert.equal(hung!.ok, false);
+  assert.equal(after!.ok, false);
 });
