@@ -513,6 +513,9 @@ export class TcpReassembler<S = unknown> {
   }
 
   private segment(flow: TcpFlow<S>, pkt: Packet, fromClient: boolean, flags: number): void {
+    // An ignored flow holds nothing (both directions stopped and released): only SYN, FIN and RST
+    // still matter to it, and its other segments need not touch its two directions.
+    if (flow.ignored && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0) return;
     const half = fromClient ? flow.toServer : flow.toClient;
     const other = fromClient ? flow.toClient : flow.toServer;
     let seq = pkt.tcpSeq >>> 0;
