@@ -280,8 +280,11 @@ export function decodeNameMessage(pkt: Packet, proto: NameProto, msg: DnsMessage
 
   for (let r = 0; r < msg.anCount && msg.answerCount < MAX_ANSWERS; r++) {
     const i = msg.answerCount;
-    const slot = 1 + i;
-    const next = readName(buf, start, end, off, names, slot);
+    // Most owner names are one pointer to the question's name (right after the header): they share
+    // its slot instead of a copy. Not NetBIOS names, which are decoded in their slot.
+    const toQuestion = msg.hasQuestion && proto !== NameProto.Nbns && off + 2 <= end && buf[off] === 0xc0 && buf[off + 1] === HEADER_LEN;
+    const slot = toQuestion ? 0 : 1 + i;
+    const next = toQuestion ? off + 2 : readName(buf, start, end, off, names, slot);
     if (next < 0) return partial ? false : fail(pkt, layer, NAME_ERRORS[-next]!, snapped);
     if (end - next < 10) return partial ? false : fail(pkt, layer, RECORD_TRUNCATED, snapped);
     const type = u16be(buf, next);

@@ -204,6 +204,8 @@ class HostSensor {
   private readonly baselineHeld: (() => void)[] = [];
   private readonly mirrorSeen = new Set<string>();
   private readonly toolsMissing = new Set<string>();
+  /** Whether nsenter was looked for on PATH (once: it enters the other namespaces). */
+  private nsenterChecked = false;
   /** Promiscuous interfaces reported (or our own capture), with the level and the capturers then. */
   private readonly promiscReported = new Map<string, { level: Severity | 'own'; pids: string }>();
   /** Promiscuous without a known cause at the last poll: judged again at the next. */
@@ -674,9 +676,12 @@ class HostSensor {
       for (const ns of namespaces) {
         if (this.stopped) return;
         const own = ns.inode === this.scan.ownNetns;
-        if (!own && !this.toolsMissing.has('nsenter') && !onPath('nsenter')) {
-          this.toolsMissing.add('nsenter');
-          this.note('nsenter not installed (util-linux): traffic duplication is checked in the sensor\'s own network namespace only');
+        if (!own && !this.nsenterChecked) {
+          this.nsenterChecked = true;
+          if (!onPath('nsenter')) {
+            this.toolsMissing.add('nsenter');
+            this.note('nsenter not installed (util-linux): traffic duplication is checked in the sensor\'s own network namespace only');
+          }
         }
         if (!own && this.toolsMissing.has('nsenter')) continue;
         // A namespace gone meanwhile makes nsenter fail: its commands all fail, and nothing is read from it.
