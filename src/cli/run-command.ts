@@ -108,6 +108,11 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
     process.exit(EXIT_USAGE);
   }
+  // `run --output -- CMD` reads as an output file named "--": a forgotten file name, not a wish.
+  if (flags.output === '--') {
+    process.stderr.write('sniffwatch: run: --output needs a file name before -- (sniffwatch run --output FILE -- COMMAND...)\n');
+    process.exit(EXIT_USAGE);
+  }
   const pollMs = Number(flags.pollMs);
   if (!Number.isInteger(pollMs) || pollMs < 50 || pollMs > 60_000) {
     process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunArgs } from '../../src/cli/run-options.js';
-import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/captures.js';
 
 // `run` parses well-formed arguments itself and leaves everything else to commander.
@@ -37,6 +37,11 @@ test('run: a bad option stops the job before it starts (exit 2); a good one runs
     assert.equal(existsSync(marker), false);
     assert.equal(runCli(['run', '--poll-ms', '5', '--', 'touch', marker]).status, 2);
     assert.equal(existsSync(marker), false);
+    const noFile = runCli(['run', '--output', '--', 'touch', marker]);
+    assert.equal(noFile.status, 2);
+    assert.match(noFile.stderr, /--output needs a file name/);
+    assert.equal(existsSync(marker), false);
+    assert.equal(existsSync(join(REPO_ROOT, '--')), false);
     const good = runCli(['run', '--policy', 'fail', '--', 'sh', '-c', `touch ${marker}; exit 7`]);
     assert.equal(good.status, 7, good.stderr);
     assert.equal(existsSync(marker), true);
