@@ -9,7 +9,7 @@ import { addAnalysisOptions } from './analysis-options.js';
 
 /** Parses the command line and runs the command it names; usage errors exit 2. */
 export async function runProgram(argv: readonly string[]): Promise<void> {
-  const program = await buildProgram(argv[2]);
+  const program = await buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -20,7 +20,7 @@ export async function runProgram(argv: readonly string[]): Promise<void> {
   }
 }
 
-async function buildProgram(commandName: string | undefined): Promise<Command> {
+async function buildProgram(): Promise<Command> {
   const program = new Command();
   program
     .name('sniffwatch')
@@ -39,7 +39,7 @@ async function buildProgram(commandName: string | undefined): Promise<Command> {
 
   program.command('demo').description('write a demo capture of ARP poisoning on a small LAN and scan it').action(async () => (await import('./demo-command.js')).demoCommand());
 
-  if (commandName !== 'run') (await import('./watch-command.js')).addWatchCommand(program);
+  (await import('./watch-command.js')).addWatchCommand(program);
   addRunCommand(program);
 
   const rules = program.command('rules').description('the detections sniffwatch ships');

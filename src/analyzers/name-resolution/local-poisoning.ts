@@ -207,7 +207,8 @@ export class LocalPoisoningTracker {
 
   /** NTLM authentication from a poisoned victim to the host that poisoned it. */
   onTcp(pkt: Packet): void {
-    if (this.responders.size === 0 || pkt.payloadEnd - pkt.payloadStart < 12) return;
+    // The names analyzer passes only payloads long enough for an NTLM message (MIN_TCP_PAYLOAD).
+    if (this.responders.size === 0) return;
     if (pkt.ipVersion === 0) return;
     const v4 = pkt.ipVersion === 4;
     if (this.responderBits[filterIndexAt(pkt.buf, v4 ? pkt.l3Start + 16 : pkt.ip6DstOff + 12)] === 0) return;
