@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { parseYaml } from '../config/yaml.js';
@@ -6,6 +7,12 @@ import { PROFILES, parseSeverity, type AttackMapping, type Guidance, type Profil
 
 // Detections as data: each detections/<rule_id>.yml holds a rule's metadata and
 // guidance. Analyzers refer to rules by id; the text lives only there.
+//
+// The build also writes every definition, parsed and validated, to a JSON
+// cache beside this module, keyed by the SHA-256 of its YAML text. A rule is
+// read from the cache only while its file still has that hash, so an edited
+// rule takes effect at once; the cache only spares the YAML parser, whose
+// first use costs tens of milliseconds, at a rule's first finding.
 
 export interface RuleDefinition {
   id: string;
@@ -77,9 +84,55 @@ const RULE_ID = /^[a-z0-9][a-z0-9-]{0,127}$/;
 const parsed = new Map<string, RuleDefinition>();
 let catalog: Map<string, RuleDefinition> | undefined;
 
+/** Written by the build (scripts/build-rule-cache.mjs); absent, every rule is parsed from YAML. */
+export const RULE_CACHE_FILE = fileURLToPath(new URL('./rule-cache.json', import.meta.url));
+
+interface CachedRule {
+  sha256: string;
+  rule: RuleDefinition;
+}
+
+export type RuleCache = Record<string, CachedRule>;
+
+let cache: RuleCache | undefined;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function readRuleCache(): RuleCache {
+  if (cache) return cache;
+  try {
+    const doc = JSON.parse(readFileSync(RULE_CACHE_FILE, 'utf8')) as { rules?: RuleCache };
+    cache = typeof doc.rules === 'object' && doc.rules !== null ? doc.rules : {};
+  } catch {
+    cache = {};
+  }
+  return cache;
+}
+
+/** Parses every rule file in `dir` and writes the cache that loadRuleFile reads; returns its entries. */
+export function writeRuleCache(dir: string = DETECTIONS_DIR, out: string = RULE_CACHE_FILE): RuleCache {
+  const rules: RuleCache = {};
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.yml')) continue;
+    const file = join(dir, name);
+    const text = readFileSync(file, 'utf8');
+    rules[name] = { sha256: sha256(text), rule: parseRuleDefinition(text, file) };
+  }
+  writeFileSync(out, `${JSON.stringify({ rules })}\n`);
+  return rules;
+}
+
+/** The cached definition of rule file `name` if the cache holds it for exactly this text; otherwise the text parsed. */
+export function cachedOrParsed(name: string, text: string, file: string, entries: RuleCache): RuleDefinition {
+  const cached = Object.hasOwn(entries, name) ? entries[name] : undefined;
+  return cached !== undefined && cached.sha256 === sha256(text) ? cached.rule : parseRuleDefinition(text, file);
+}
+
 function loadRuleFile(name: string): RuleDefinition {
   const file = join(DETECTIONS_DIR, name);
-  const rule = parseRuleDefinition(readFileSync(file, 'utf8'), file);
+  const rule = cachedOrParsed(name, readFileSync(file, 'utf8'), file, readRuleCache());
   if (`${rule.id}.yml` !== name) throw new Error(`${file}: id '${rule.id}' does not match the file name`);
   return rule;
 }

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_RULES, WIRE_ANALYZERS } from '../../src/analyzers/index.js';
 import { HOST_RULES } from '../../src/host/index.js';
-import { parseRuleDefinition, ruleCatalog } from '../../src/findings/rules.js';
+import { cachedOrParsed, DETECTIONS_DIR, parseRuleDefinition, ruleCatalog, writeRuleCache } from '../../src/findings/rules.js';
 import { renderRuleMarkdown } from '../../src/findings/rule-docs.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -40,4 +42,32 @@ test('sniffwatch rules list prints every rule with its ATT&CK ids and severity',
     assert.ok(line.includes(rule.severity));
     for (const t of rule.attack.techniques) assert.ok(line.includes(t), `${rule.id} lacks ${t}`);
   }
+});
+
+test('the rule cache holds each definition as its YAML parses, and is used only for the exact text it was made from', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-rules-'));
+  try {
+    const name = 'arp-ip-takeover.yml';
+    const text = readFileSync(join(DETECTIONS_DIR, name), 'utf8');
+    writeFileSync(join(dir, name), text);
+    const entries = writeRuleCache(dir, join(dir, 'cache.json'));
+    assert.deepEqual(Object.keys(entries), [name]);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8')), { rules: entries });
+    assert.deepEqual(cachedOrParsed(name, text, name, entries), parseRuleDefinition(text, name));
+    // A cache entry that says something else shows which one was read.
+    const marked = { [name]: { ...entries[name]!, rule: { ...entries[name]!.rule, title: 'from the cache' } } };
+    assert.equal(cachedOrParsed(name, text, name, marked).title, 'from the cache');
+    // An edited file no longer matches its entry: the YAML is parsed, edit included.
+    const edited = text.replace(/^title: .*$/m, 'title: edited after the build');
+    assert.equal(cachedOrParsed(name, edited, name, marked).title, 'edited after the build');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the rule cache the build wrote matches the YAML in detections/', () => {
+  const cache = JSON.parse(readFileSync(fileURLToPath(new URL('../../src/findings/rule-cache.json', import.meta.url)), 'utf8')) as { rules: Record<string, { rule: unknown }> };
+  const names = readdirSync(DETECTIONS_DIR).filter((n) => n.endsWith('.yml'));
+  assert.deepEqual(Object.keys(cache.rules).sort(), names.sort());
+  for (const name of names) assert.deepEqual(cache.rules[name]!.rule, parseRuleDefinition(readFileSync(join(DETECTIONS_DIR, name), 'utf8'), name), name);
 });
