@@ -100,8 +100,11 @@ class HttpStream implements LineSink {
           return;
         }
         if (++this.headerCount > MAX_HEADERS) return;
-        const colon = buf.indexOf(0x3a, start);
-        if (colon < 0 || colon >= end) return;
+        // Searched within the line: buf.indexOf would look past its end, through the rest of the
+        // capture chunk, for every header line without a colon.
+        let colon = start;
+        while (colon < end && buf[colon] !== 0x3a) colon++;
+        if (colon === end) return;
         const name = this.wantedHeader(buf, start, colon);
         if (name !== undefined) this.messages.header(this.fromClient, name, buf.toString('latin1', colon + 1, end).trim());
         return;
