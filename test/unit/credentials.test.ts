@@ -98,6 +98,16 @@ test('FTP on a non-standard port is recognised by its greeting; AUTH TLS (234) i
   assertCredential(one(findings, 'cred-ftp'), 2121, 'carol', 'succeeded', 3);
 });
 
+test('control bytes typed into the first line after a bare "220" greeting (arrow keys through nc) do not hide the FTP login', async () => {
+  // "220 ready" on a port of neither names FTP nor SMTP: the client's first line decides, escape sequences and all.
+  const ftp = conn(2121).server('220 ready\r\n').client('USER carol\x1b[D\x1b[C\r\n').server('331 Password required\r\n').client('PASS pw-carol\r\n').server('230 Logged in\r\n');
+  // Without a text greeting, the same bytes still mean a binary protocol.
+  const silent = conn(2121, { ip: '198.18.0.13' }).client('USER dave\x1b[D\r\nPASS pw-dave\r\n').server('230 Logged in\r\n');
+  const findings = await findingsOf(ftp, silent);
+  assertCredential(one(findings, 'cred-ftp'), 2121, 'carol\x1b[D\x1b[C', 'succeeded', 8);
+  assert.ok(!findings.some((x) => hasEntity(x, 'ip', '198.18.0.13')), describe(findings));
+});
+
 // --- Telnet -------------------------------------------------------------------
 
 const IAC = 0xff;

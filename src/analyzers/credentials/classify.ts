@@ -116,7 +116,9 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;
   if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
   if (serverSaid === Proto.Telnet) return Proto.Telnet;
-  if (isBinary(buf, start, end)) return NOT_CLEARTEXT;
+  // After a text greeting ("220 ready"), control bytes in the client's first line are keys typed
+  // into nc or telnet (arrows, escapes), not a binary protocol.
+  if (serverSaid !== FTP_OR_SMTP && isBinary(buf, start, end)) return NOT_CLEARTEXT;
   const nl = lineEnd(buf, start, end);
   if (nl < 0) return end - start < SNIFF_BYTES ? NEED_MORE : portFallback(serverPort);
   if (looksLikeHttpRequest(buf, start, end)) return Proto.Http;
