@@ -9,10 +9,11 @@ import { PROFILES, parseSeverity, type AttackMapping, type Guidance, type Profil
 // guidance. Analyzers refer to rules by id; the text lives only there.
 //
 // The build also writes every definition, parsed and validated, to a JSON
-// cache beside this module, keyed by the SHA-256 of its YAML text. A rule is
-// read from the cache only while its file still has that hash, so an edited
-// rule takes effect at once; the cache only spares the YAML parser, whose
-// first use costs tens of milliseconds, at a rule's first finding.
+// cache beside this module, keyed by the SHA-256 of its YAML text and marked
+// with a hash of the parsing code. A rule is read from the cache only while
+// both still match, so an edited rule takes effect at once; the cache only
+// spares the YAML parser, whose first use costs tens of milliseconds, at a
+// rule's first finding.
 
 export interface RuleDefinition {
   id: string;
@@ -87,6 +88,9 @@ let catalog: Map<string, RuleDefinition> | undefined;
 /** Written by the build (scripts/build-rule-cache.mjs); absent, every rule is parsed from YAML. */
 export const RULE_CACHE_FILE = fileURLToPath(new URL('./rule-cache.json', import.meta.url));
 
+/** The compiled modules whose code decides what a rule file parses to (this one, and the severities and profiles). */
+const PARSER_MODULES = [fileURLToPath(import.meta.url), fileURLToPath(new URL('./finding.js', import.meta.url))];
+
 interface CachedRule {
   sha256: string;
   rule: RuleDefinition;
@@ -100,28 +104,38 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function readRuleCache(): RuleCache {
-  if (cache) return cache;
-  try {
-    const doc = JSON.parse(readFileSync(RULE_CACHE_FILE, 'utf8')) as { rules?: RuleCache };
-    cache = typeof doc.rules === 'object' && doc.rules !== null ? doc.rules : {};
-  } catch {
-    cache = {};
-  }
-  return cache;
+/** A cache written by other parser code (a build that left it behind) must not be believed. */
+function parserFingerprint(): string {
+  return sha256(PARSER_MODULES.map((m) => readFileSync(m, 'utf8')).join('\0'));
+}
+
+function ruleFileNames(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.yml'))
+    .sort();
 }
 
 /** Parses every rule file in `dir` and writes the cache that loadRuleFile reads; returns its entries. */
 export function writeRuleCache(dir: string = DETECTIONS_DIR, out: string = RULE_CACHE_FILE): RuleCache {
   const rules: RuleCache = {};
-  for (const name of readdirSync(dir).sort()) {
-    if (!name.endsWith('.yml')) continue;
+  for (const name of ruleFileNames(dir)) {
     const file = join(dir, name);
     const text = readFileSync(file, 'utf8');
     rules[name] = { sha256: sha256(text), rule: parseRuleDefinition(text, file) };
   }
-  writeFileSync(out, `${JSON.stringify({ rules })}\n`);
+  writeFileSync(out, `${JSON.stringify({ parser: parserFingerprint(), rules })}\n`);
   return rules;
+}
+
+/** The entries of the cache file, or none when it is missing, unreadable or made by other parser code. */
+export function loadRuleCache(file: string = RULE_CACHE_FILE): RuleCache {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { parser?: unknown; rules?: RuleCache };
+    if (doc.parser !== parserFingerprint() || typeof doc.rules !== 'object' || doc.rules === null) return {};
+    return doc.rules;
+  } catch {
+    return {};
+  }
 }
 
 /** The cached definition of rule file `name` if the cache holds it for exactly this text; otherwise the text parsed. */
@@ -132,7 +146,8 @@ export function cachedOrParsed(name: string, text: string, file: string, entries
 
 function loadRuleFile(name: string): RuleDefinition {
   const file = join(DETECTIONS_DIR, name);
-  const rule = cachedOrParsed(name, readFileSync(file, 'utf8'), file, readRuleCache());
+  cache ??= loadRuleCache();
+  const rule = cachedOrParsed(name, readFileSync(file, 'utf8'), file, cache);
   if (`${rule.id}.yml` !== name) throw new Error(`${file}: id '${rule.id}' does not match the file name`);
   return rule;
 }
@@ -141,8 +156,7 @@ function loadRuleFile(name: string): RuleDefinition {
 export function ruleCatalog(): Map<string, RuleDefinition> {
   if (catalog) return catalog;
   const rules = new Map<string, RuleDefinition>();
-  for (const name of readdirSync(DETECTIONS_DIR).sort()) {
-    if (!name.endsWith('.yml')) continue;
+  for (const name of ruleFileNames(DETECTIONS_DIR)) {
     const rule = parsed.get(name.slice(0, -4)) ?? loadRuleFile(name);
     rules.set(rule.id, rule);
     parsed.set(rule.id, rule);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_RULES, WIRE_ANALYZERS } from '../../src/analyzers/index.js';
 import { HOST_RULES } from '../../src/host/index.js';
-import { cachedOrParsed, DETECTIONS_DIR, parseRuleDefinition, ruleCatalog, writeRuleCache } from '../../src/findings/rules.js';
+import { cachedOrParsed, DETECTIONS_DIR, loadRuleCache, parseRuleDefinition, ruleCatalog, writeRuleCache } from '../../src/findings/rules.js';
 import { renderRuleMarkdown } from '../../src/findings/rule-docs.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -50,9 +50,15 @@ test('the rule cache holds each definition as its YAML parses, and is used only 
     const name = 'arp-ip-takeover.yml';
     const text = readFileSync(join(DETECTIONS_DIR, name), 'utf8');
     writeFileSync(join(dir, name), text);
-    const entries = writeRuleCache(dir, join(dir, 'cache.json'));
+    const cacheFile = join(dir, 'cache.json');
+    const entries = writeRuleCache(dir, cacheFile);
     assert.deepEqual(Object.keys(entries), [name]);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8')), { rules: entries });
+    assert.deepEqual(loadRuleCache(cacheFile), entries);
+    // A cache written by other parser code (another build) is not believed.
+    const doc = JSON.parse(readFileSync(cacheFile, 'utf8')) as { parser: string };
+    writeFileSync(cacheFile, JSON.stringify({ ...doc, parser: 'another build' }));
+    assert.deepEqual(loadRuleCache(cacheFile), {});
+    assert.deepEqual(loadRuleCache(join(dir, 'missing.json')), {});
     assert.deepEqual(cachedOrParsed(name, text, name, entries), parseRuleDefinition(text, name));
     // A cache entry that says something else shows which one was read.
     const marked = { [name]: { ...entries[name]!, rule: { ...entries[name]!.rule, title: 'from the cache' } } };
@@ -66,8 +72,8 @@ test('the rule cache holds each definition as its YAML parses, and is used only 
 });
 
 test('the rule cache the build wrote matches the YAML in detections/', () => {
-  const cache = JSON.parse(readFileSync(fileURLToPath(new URL('../../src/findings/rule-cache.json', import.meta.url)), 'utf8')) as { rules: Record<string, { rule: unknown }> };
+  const rules = loadRuleCache();
   const names = readdirSync(DETECTIONS_DIR).filter((n) => n.endsWith('.yml'));
-  assert.deepEqual(Object.keys(cache.rules).sort(), names.sort());
-  for (const name of names) assert.deepEqual(cache.rules[name]!.rule, parseRuleDefinition(readFileSync(join(DETECTIONS_DIR, name), 'utf8'), name), name);
+  assert.deepEqual(Object.keys(rules).sort(), names.sort());
+  for (const name of names) assert.deepEqual(rules[name]!.rule, parseRuleDefinition(readFileSync(join(DETECTIONS_DIR, name), 'utf8'), name), name);
 });
