@@ -174,6 +174,30 @@ test('HTTP Basic: 200 is success, 401 failure; colons in the password and extra 
   assert.equal(ivy.severity, 'high');
 });
 
+test('HTTP: long response bodies (fixed length and chunked, some segments out of order) are passed over, and the responses after them still pair with their requests', async () => {
+  // Bodies that read like responses: passed over by length, they must not be taken for the next message.
+  const decoy = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'.repeat(500);
+  const c = conn(80)
+    .client('GET /big HTTP/1.1\r\nHost: intranet\r\n\r\n')
+    .server(`HTTP/1.1 200 OK\r\nContent-Length: ${decoy.length}\r\n\r\n${decoy}`)
+    .client(`GET /secret HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic ${b64('lena:wrong')}\r\n\r\n`)
+    .server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
+    .client(`GET /chunked HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic ${b64('lena:right')}\r\n\r\n`)
+    .server(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${decoy.length.toString(16)}\r\n${decoy}\r\n10\r\n${decoy.slice(0, 16)}\r\n0\r\n\r\n`)
+    .client(`GET /again HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic ${b64('milo:guess')}\r\n\r\n`)
+    .server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  // Swap two body segments of the first response: they arrive out of order.
+  const big = c.frames.findIndex((f) => f.frame.includes(`Content-Length: ${decoy.length}\r\n`));
+  assert.ok(big > 0);
+  [c.frames[big + 3], c.frames[big + 4]] = [c.frames[big + 4]!, c.frames[big + 3]!];
+  const findings = await findingsOf(c);
+  const hits = cred(findings, 'cred-http-basic');
+  assert.equal(hits.length, 2, describe(findings));
+  const lena = hits.find((f) => hasEntity(f, 'user', 'lena'))!;
+  assert.ok(hasEntity(lena, 'user', 'lena', 'login-failed') && hasEntity(lena, 'user', 'lena', 'login-succeeded'), JSON.stringify(lena.entities));
+  assertCredential(hits.find((f) => hasEntity(f, 'user', 'milo'))!, 80, 'milo', 'failed', 5);
+});
+
 test('HTTP: Proxy-Authorization Basic on any port, and a urlencoded login form with its 302', async () => {
   const proxy = conn(3130).client(`GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\nProxy-Authorization: Basic ${b64('jack:proxypw')}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const body = 'csrf=1&username=kate%40corp.example&password=p%40ss+word&remember=on';

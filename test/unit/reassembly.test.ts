@@ -389,3 +389,60 @@ test('FIN is honoured only once the data before it is delivered', () => {
   assert.equal(seen.client, 'abcdef');
   assert.deepEqual(seen.closes.map((x) => x.reason), ['fin']);
 });
+
+test('skipAhead passes over the bytes after the chunk being delivered, out-of-order ones and holes included; only from that delivery', () => {
+  let client = '';
+  let server = '';
+  let refused = 0;
+  let seenFlow: TcpFlow | undefined;
+  const gaps: { fromClient: boolean; skipped: number }[] = [];
+  const r: TcpReassembler = new TcpReassembler({
+    onData: (flow, fromClient, buf, start, end) => {
+      seenFlow = flow;
+      const text = buf.toString('latin1', start, end);
+      if (!fromClient) {
+        server += text;
+        // Asked from the other direction's delivery: refused.
+        if (!r.skipAhead(flow, true, 99)) refused++;
+        return;
+      }
+      client += text;
+      // "len:N|" at the end of a chunk announces N bytes the consumer has no use for.
+      const m = /len:(\d+)\|$/.exec(text);
+      if (m) assert.ok(r.skipAhead(flow, true, Number(m[1])));
+    },
+    onGap: (_flow, fromClient, skipped) => gaps.push({ fromClient, skipped }),
+    hashSeed: 1,
+  });
+  const pkt = new Packet();
+  const raw = newRawFrame();
+  const feed = (frame: Buffer): void => {
+    raw.data = frame;
+    raw.offset = 0;
+    raw.caplen = raw.origlen = frame.length;
+    raw.linktype = LINKTYPE_ETHERNET;
+    raw.frameNo++;
+    assert.ok(decodeFrame(raw, pkt));
+    r.handle(pkt);
+  };
+  const c = new TcpConversation(CLIENT, SERVER).handshake();
+  for (const f of c.frames) feed(f.frame);
+  const base = c.clientSeq;
+  // 10 bytes announced arrive in three segments, the last two out of order, the third with the next message.
+  feed(clientSeg(base, 'len:10|'));
+  feed(clientSeg(base + 11, 'cccc'));
+  feed(clientSeg(base + 7, 'aaaa'));
+  feed(clientSeg(base + 15, 'bbNEXT len:6|'));
+  feed(serverSeg(5001, 'reply', base + 28));
+  assert.equal(client, 'len:10|NEXT len:6|');
+  assert.equal(server, 'reply');
+  assert.equal(refused, 1);
+  // A hole inside the announced bytes is no gap; one reaching past them is a gap of the rest.
+  feed(clientSeg(base + 28 + 8, 'after'));
+  feed(serverSeg(5006, '', base + 28 + 13, TCP_ACK));
+  assert.equal(client, 'len:10|NEXT len:6|after');
+  assert.deepEqual(gaps, [{ fromClient: true, skipped: 2 }]);
+  assert.equal(r.stats.bytesDelivered, 'len:10|NEXT len:6|'.length + 'reply'.length + 'after'.length);
+  // Outside any delivery: refused.
+  assert.equal(r.skipAhead(seenFlow!, true, 5), false);
+});

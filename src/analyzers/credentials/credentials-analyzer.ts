@@ -60,6 +60,8 @@ class FlowSession implements Session {
   startTlsOffered = false;
   startTlsReported = false;
   tlsUpgraded = false;
+  /** Set while the parser reads a chunk straight from the reassembler (not bytes held while sniffing). */
+  live = false;
 
   constructor(
     private readonly analyzer: CredentialsAnalyzer,
@@ -98,6 +100,11 @@ class FlowSession implements Session {
   stop(): void {
     this.done = true;
     this.analyzer.stopFlow(this.flow);
+  }
+
+  passOver(fromClient: boolean, n: number): boolean {
+    // Bytes replayed from the sniffing buffers do not end where the stream is: passing over would misalign.
+    return this.live && this.analyzer.passOver(this.flow, fromClient, n);
   }
 
   malformed(layer: string, reason: string): void {
@@ -231,8 +238,13 @@ export class CredentialsAnalyzer implements Analyzer {
       flow.user = s;
     }
     if (s.done) return;
-    if (s.parser) s.parser.data(fromClient, buf, start, end);
-    else s.sniff(fromClient, buf, start, end);
+    if (s.parser) {
+      s.live = true;
+      s.parser.data(fromClient, buf, start, end);
+      s.live = false;
+    } else {
+      s.sniff(fromClient, buf, start, end);
+    }
     if (s.done) s.end();
   }
 
@@ -261,6 +273,10 @@ export class CredentialsAnalyzer implements Analyzer {
 
   swapRoles(flow: TcpFlow<FlowSession>): boolean {
     return this.reasm.swapRoles(flow);
+  }
+
+  passOver(flow: TcpFlow<FlowSession>, fromClient: boolean, n: number): boolean {
+    return this.reasm.skipAhead(flow, fromClient, n);
   }
 
   malformed(flow: TcpFlow<FlowSession>, layer: string, reason: string): void {

@@ -51,6 +51,8 @@ interface HttpMessages {
   header(fromClient: boolean, name: string, value: string): void;
   headersEnd(fromClient: boolean): BodyFraming;
   bodyBytes(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+  /** The next n body bytes need not be read (they are only counted): true if the flow will pass over them. */
+  passOverBody(fromClient: boolean, n: number): boolean;
   messageEnd(fromClient: boolean): void;
 }
 
@@ -121,7 +123,7 @@ class HttpStream implements LineSink {
         }
         this.remaining = size;
         this.state = State.ChunkData;
-        this.reader.expectRaw(size);
+        this.reader.expectRaw(size, !this.fromClient);
         return;
       }
       case State.ChunkEnd:
@@ -149,7 +151,8 @@ class HttpStream implements LineSink {
     if (framing > 0) {
       this.state = State.BodyLength;
       this.remaining = framing;
-      this.reader.expectRaw(framing);
+      // A response's body is only counted: the flow may pass over it (a request's may be a login form).
+      this.reader.expectRaw(framing, !this.fromClient);
     } else if (framing === CHUNKED) {
       this.state = State.ChunkSize;
     } else if (framing === UNTIL_CLOSE) {
@@ -162,7 +165,17 @@ class HttpStream implements LineSink {
 
   raw(_fromClient: boolean, buf: Buffer, start: number, end: number): void {
     this.messages.bodyBytes(this.fromClient, buf, start, end);
-    this.remaining -= end - start;
+    this.consumed(end - start);
+  }
+
+  passOver(_fromClient: boolean, n: number): boolean {
+    if (!this.messages.passOverBody(this.fromClient, n)) return false;
+    this.consumed(n);
+    return true;
+  }
+
+  private consumed(n: number): void {
+    this.remaining -= n;
     if (this.remaining > 0) return;
     if (this.state === State.BodyLength) this.finish();
     else if (this.state === State.ChunkData) this.state = State.ChunkEnd;
@@ -213,6 +226,10 @@ export class HttpParser implements ProtocolParser, HttpMessages {
 
   bodyBytes(fromClient: boolean, buf: Buffer, start: number, end: number): void {
     if (fromClient) this.requestBody(buf, start, end);
+  }
+
+  passOverBody(fromClient: boolean, n: number): boolean {
+    return !fromClient && this.session.passOver(fromClient, n);
   }
 
   messageEnd(fromClient: boolean): void {

@@ -43,6 +43,11 @@ export interface Session {
   upgraded(): void;
   /** Nothing of interest follows in this flow (login done): stop parsing it. */
   stop(): void;
+  /**
+   * While parsing a chunk of the flow as it arrives: the `n` bytes of the direction that follow
+   * it are not needed and will not be passed to the parser. False (they will be) otherwise.
+   */
+  passOver(fromClient: boolean, n: number): boolean;
   /** A protocol-level problem (constant reason): recorded as decode-malformed on the current packet. */
   malformed(layer: string, reason: string): void;
 }

@@ -17,6 +17,11 @@ export interface LineSink {
   line(fromClient: boolean, buf: Buffer, start: number, end: number, truncated: boolean): void;
   /** Bytes announced by expectRaw (bodies, literals). */
   raw(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+  /**
+   * Announced bytes beyond the chunk just read, for a sink that takes them unseen (expectRaw's
+   * `passOver`): true if they will never reach the reader, false to have them read after all.
+   */
+  passOver?(fromClient: boolean, n: number): boolean;
 }
 
 /**
@@ -54,6 +59,7 @@ export class LineReader {
   private accLen = 0;
   private overflow = false;
   private rawLeft = 0;
+  private rawPassOver = false;
   /** Set by handlers to drop everything that follows. */
   stopped = false;
 
@@ -65,9 +71,10 @@ export class LineReader {
     private readonly fromClient: boolean,
   ) {}
 
-  /** The next n bytes are passed to the sink's raw(). */
-  expectRaw(n: number): void {
+  /** The next n bytes are passed to the sink's raw(); with `passOver`, those beyond the chunk being read are offered to its passOver() first. */
+  expectRaw(n: number, passOver = false): void {
     this.rawLeft = Math.max(0, n);
+    this.rawPassOver = passOver && this.sink.passOver !== undefined;
   }
 
   /** Forgets a partial line (after a gap in the stream). */
@@ -93,6 +100,8 @@ export class LineReader {
         this.rawLeft -= n;
         this.sink.raw(this.fromClient, buf, i, i + n);
         i += n;
+        // The chunk ended inside the announced bytes: the rest need not be read at all.
+        if (this.rawLeft > 0 && this.rawPassOver && this.sink.passOver!(this.fromClient, this.rawLeft)) this.rawLeft = 0;
         continue;
       }
       let nl = i;

@@ -88,6 +88,8 @@ export class HalfStream {
   /** Stream offset of nextSeq: bytes delivered plus bytes skipped. */
   offset = 0;
   delivered = 0;
+  /** Bytes still to pass over undelivered, as the consumer asked (skipAhead). */
+  skipLeft = 0;
   /** Stream offset where the FIN sits, -1 until one is seen. */
   finOffset = -1;
   /** All data up to the FIN was delivered. */
@@ -115,6 +117,7 @@ export class HalfStream {
     this.nextSeq = 0;
     this.offset = 0;
     this.delivered = 0;
+    this.skipLeft = 0;
     this.finOffset = -1;
     this.finished = false;
     this.stopped = false;
@@ -257,6 +260,8 @@ export class TcpReassembler<S = unknown> {
   private readonly onClose: NonNullable<ReassemblerOptions<S>['onClose']> | undefined;
   /** The flow of the packet being handled, null between packets and during finish(). */
   current: TcpFlow<S> | null = null;
+  /** The direction whose data onData is receiving (skipAhead is honoured only from there). */
+  private delivering: HalfStream | null = null;
   private now = 0;
 
   // The packet's endpoints, read once per packet.
@@ -359,6 +364,19 @@ export class TcpReassembler<S = unknown> {
       this.current = null;
     }
     this.expire();
+  }
+
+  /**
+   * From onData of a direction: the `n` bytes that follow the chunk being delivered are not
+   * needed (a message body the consumer only counts). They are passed over as if delivered,
+   * out-of-order ones included, and a hole among them is no gap. False, and nothing is
+   * passed over, when not called from that direction's delivery.
+   */
+  skipAhead(flow: TcpFlow<S>, fromClient: boolean, n: number): boolean {
+    const half = fromClient ? flow.toServer : flow.toClient;
+    if (half !== this.delivering || half.stopped || n <= 0) return false;
+    half.skipLeft += n;
+    return true;
   }
 
   /** Stop delivering one direction (the consumer has what it needs); its buffers are released. */
@@ -654,12 +672,21 @@ export class TcpReassembler<S = unknown> {
     const n = end - start;
     half.offset += n;
     half.nextSeq = (half.nextSeq + n) >>> 0;
-    half.delivered += n;
-    this.stats.bytesDelivered += n;
+    const passed = Math.min(half.skipLeft, n);
+    half.skipLeft -= passed;
+    half.delivered += n - passed;
+    this.stats.bytesDelivered += n - passed;
     const flow = half.flow as TcpFlow<S>;
     if (half.offset >= this.maxBytes) this.stopHalf(half);
     this.checkFinished(half);
-    this.onData(flow, half.fromClient, buf, start, end);
+    if (passed === n) return;
+    const outer = this.delivering;
+    this.delivering = half;
+    try {
+      this.onData(flow, half.fromClient, buf, start + passed, end);
+    } finally {
+      this.delivering = outer;
+    }
   }
 
   /** Delivers buffered segments that now continue the stream. */
@@ -706,9 +733,12 @@ export class TcpReassembler<S = unknown> {
     half.nextSeq = (half.nextSeq + n) >>> 0;
     this.stats.gaps++;
     this.stats.bytesSkipped += n;
+    // Bytes the consumer asked to pass over are not missed when they are lost.
+    const passed = Math.min(half.skipLeft, n);
+    half.skipLeft -= passed;
     if (half.offset >= this.maxBytes) this.stopHalf(half);
     this.checkFinished(half);
-    this.onGap?.(half.flow as TcpFlow<S>, half.fromClient, n);
+    if (n > passed) this.onGap?.(half.flow as TcpFlow<S>, half.fromClient, n - passed);
   }
 
   private checkFinished(half: HalfStream): void {
