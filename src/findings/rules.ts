@@ -86,7 +86,7 @@ const parsed = new Map<string, RuleDefinition>();
 let catalog: Map<string, RuleDefinition> | undefined;
 
 /** Written by the build (scripts/build-rule-cache.mjs); absent, every rule is parsed from YAML. */
-export const RULE_CACHE_FILE = fileURLToPath(new URL('./rule-cache.json', import.meta.url));
+const RULE_CACHE_FILE = fileURLToPath(new URL('./rule-cache.json', import.meta.url));
 
 /** The compiled modules whose code decides what a rule file parses to (this one, and the severities and profiles). */
 const PARSER_MODULES = [fileURLToPath(import.meta.url), fileURLToPath(new URL('./finding.js', import.meta.url))];

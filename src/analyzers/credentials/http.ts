@@ -229,7 +229,8 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   }
 
   passOverBody(fromClient: boolean, n: number): boolean {
-    return !fromClient && this.session.passOver(fromClient, n);
+    // Only response bodies are offered (HttpStream.headersDone): a request's may be a login form.
+    return this.session.passOver(fromClient, n);
   }
 
   messageEnd(fromClient: boolean): void {
