@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { parseSeverity, severityRank, type Profile, type Severity } from '../findings/finding.js';
 import { findingLine } from '../outputs/jsonl.js';
 import { renderFinding, renderSummary } from '../outputs/pretty.js';
@@ -24,6 +25,11 @@ export async function scanCommand(paths: string[], flags: ScanFlags): Promise<vo
   const format = flags.format ?? (process.stdout.isTTY ? 'pretty' : 'jsonl');
   const analyzers = flags.analyzers?.split(',').map((s) => s.trim()).filter(Boolean);
   const bar = flags.progress && format === 'pretty' && process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
+  // Much of the analyzers' code runs only thousands of times in a scan (per flow, per DNS message):
+  // too few for the optimizing compiler to reach it early, enough to be slow in the interpreter.
+  // Compiling each function to baseline code at its first call pays off from here on; before the
+  // CLI had loaded it only added start-up time (docs/PERFORMANCE.md).
+  setFlagsFromString('--always-sparkplug');
   let result;
   try {
     result = await scanCaptures(paths, {
