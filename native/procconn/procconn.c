@@ -20,6 +20,10 @@
 // sequence counts exactly the events dropped (socket buffer overflow, which
 // also shows as ENOBUFS, or kernel allocation failure).
 //
+// From the `run` launcher (launcher.c), the same events arrive already read
+// and snapshotted, as frames on a pipe (open's fourth argument): the thread
+// reads the pipe instead of the socket and batches them the same way.
+//
 // Shutdown: close() sets the stop flag and writes the eventfd; the thread
 // leaves its loop and releases the threadsafe function, whose finalizer (on
 // the JavaScript thread) joins it and frees the buffers. The connection
@@ -29,10 +33,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <linux/cn_proc.h>
-#include <linux/connector.h>
-#include <linux/netlink.h>
 #include <node_api.h>
 #include <poll.h>
 #include <pthread.h>
@@ -42,37 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define VLEN 64             /* datagrams per recvmmsg */
-#define DGRAM_SIZE 1024     /* one proc event datagram is ~100 bytes */
-#define MAX_CPUS 8192       /* per-CPU sequence tracking; events from higher CPUs are not gap-checked */
-#define REC_WIDTH 8         /* doubles per record, see RecordLayout in src/host/procconn.ts */
-#define MAX_ANCESTORS 6     /* MAX_ANCESTORS in src/host/process-info.ts */
-#define X_ANC 6             /* first ancestor field of an exec's extra row */
-#define EXTRA_WIDTH (X_ANC + 3 * MAX_ANCESTORS)
-#define EXE_CAP 4096
-#define CMDLINE_CAP 32768   /* as readArgv in src/host/procfs.ts */
-#define STATUS_CAP 4096
-#define STAT_CAP 1024
-#define CGROUP_CAP 8192
-#define ENVIRON_CAP 65536
-#define ENV_VALUE_CAP 512   /* per variable passed on; JavaScript keeps 128 characters */
-#define ANC_CMDLINE_CAP 4096
-#define ANC_ARGS 8          /* ancestors keep their first arguments only */
-#define COMM_CAP 64
-#define MAX_ENV_KEYS 64
-#define MAX_ENV_KEY 64
-#define STRINGS_PER_EVENT (4 + 2 * MAX_ANCESTORS)
-#define ANC_CACHE 128       /* ancestors' argv by pid slot; most execs share their parents */
-#define MIN_QUEUE_BYTES 65536
-
-enum { K_FORK = 1, K_EXEC = 2, K_EXIT = 3, K_UID = 4 };
-/* extra row of an EXEC */
-enum { X_TTY = 0, X_NETNS = 1, X_CGROUP = 2, X_ENV = 3, X_NANC = 4, X_NEXT = 5 };
+#include "reader.h"
 
 typedef struct {
   double *rec;
@@ -89,44 +61,9 @@ typedef struct {
   char error[160];
 } batch_t;
 
-/* One event being assembled by the reader thread; strings point into its scratch buffers. */
 typedef struct {
-  double rec[REC_WIDTH];
-  double extra[EXTRA_WIDTH];
-  int has_extra;
-  struct {
-    const char *p;
-    size_t len;
-    double *dst;
-  } s[STRINGS_PER_EVENT];
-  int ns;
-  size_t bytes;
-} stage_t;
-
-/* An ancestor's argv, valid while its pid, start time and image are the same (an EXEC of it, or any lost event, drops it). */
-typedef struct {
-  int pid;
-  unsigned long long start;
-  size_t len;
-  char cmd[ANC_CMDLINE_CAP];
-} anc_entry_t;
-
-typedef struct {
-  char exe[EXE_CAP];
-  char cmdline[CMDLINE_CAP];
-  char status[STATUS_CAP + 1];
-  char stat[STAT_CAP + 1];
-  char cgroup[CGROUP_CAP];
-  char environ[ENVIRON_CAP];
-  char envout[ENVIRON_CAP];
-  char anc_cmd[MAX_ANCESTORS][ANC_CMDLINE_CAP];
-  char anc_comm[MAX_ANCESTORS][COMM_CAP];
-  _Alignas(8) char dgrams[VLEN][DGRAM_SIZE]; /* netlink headers are read in place */
-  anc_entry_t anc_cache[ANC_CACHE];
-} scratch_t;
-
-typedef struct {
-  int fd;
+  reader_t rd;     /* rd.fd: the socket, or the launcher's pipe */
+  int from_pipe;
   int wake_fd;
   pthread_t thread;
   int thread_started;
@@ -145,13 +82,9 @@ typedef struct {
   batch_t deliver;      /* JS thread only */
   size_t queue_bytes;
 
-  /* reader thread only */
-  uint32_t *last_seq;
-  uint8_t *seq_seen;
-  scratch_t *scratch;
-  char env_keys[MAX_ENV_KEYS][MAX_ENV_KEY + 1];
-  size_t env_key_len[MAX_ENV_KEYS];
-  int n_env_keys;
+  /* reader thread only: frames read from the pipe, not yet parsed */
+  char *in;
+  size_t in_len, in_cap;
 } conn_t;
 
 /* ---------- batches ---------- */
@@ -216,207 +149,6 @@ static int batch_append(batch_t *b, stage_t *st) {
   return 0;
 }
 
-/* ---------- /proc reads (reader thread) ---------- */
-
-/* Reads at most cap bytes; -1 when the file cannot be opened or read. */
-static ssize_t read_small(const char *path, char *buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return -1;
-  size_t got = 0;
-  int failed = 0;
-  while (got < cap) {
-    ssize_t r = read(fd, buf + got, cap - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      failed = got == 0;
-      break;
-    }
-    if (r == 0) break;
-    got += (size_t)r;
-  }
-  close(fd);
-  return failed ? -1 : (ssize_t)got;
-}
-
-/* Value after "\nKey:\t" in a NUL-terminated status buffer, or NULL. */
-static const char *status_field(const char *buf, const char *key) {
-  const char *p = strstr(buf, key);
-  return p ? p + strlen(key) : NULL;
-}
-
-/* /proc/PID/stat: comm (copied, capped), ppid, tty_nr and starttime; comm may contain ") ", so count from the last ')'. */
-static int parse_stat(char *text, size_t len, char *comm, long *ppid, long *tty, unsigned long long *start) {
-  text[len] = '\0';
-  char *open_p = memchr(text, '(', len);
-  char *close_p = NULL;
-  for (char *p = text + len; p > text; p--)
-    if (p[-1] == ')') {
-      close_p = p - 1;
-      break;
-    }
-  if (!open_p || !close_p || close_p < open_p || close_p[1] != ' ') return -1;
-  size_t n = (size_t)(close_p - open_p - 1);
-  if (n >= COMM_CAP) n = COMM_CAP - 1;
-  if (comm) {
-    memcpy(comm, open_p + 1, n);
-    comm[n] = '\0';
-  }
-  /* state(0) ppid(1) pgrp session tty_nr(4) ... starttime(19) */
-  char *p = close_p + 2, *end;
-  if (*p == '\0') return -1;
-  p++;
-  *ppid = strtol(p, &end, 10);
-  if (end == p) return -1;
-  for (int field = 2; field <= 19; field++) {
-    p = end;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (end == p) return -1;
-    if (field == 4) *tty = (long)v;
-    if (field == 19) *start = v;
-  }
-  return 0;
-}
-
-/* Entries of a NUL-separated environment whose key is wanted, as "K=V\0...", values capped. */
-static size_t filter_environ(const conn_t *c, const char *env, size_t len, char *out) {
-  size_t o = 0;
-  const char *p = env, *end = env + len;
-  while (p < end) {
-    const char *e = memchr(p, '\0', (size_t)(end - p));
-    size_t elen = e ? (size_t)(e - p) : (size_t)(end - p);
-    for (int k = 0; k < c->n_env_keys; k++) {
-      size_t kl = c->env_key_len[k];
-      if (elen > kl && p[kl] == '=' && memcmp(p, c->env_keys[k], kl) == 0) {
-        size_t keep = elen - kl - 1 > ENV_VALUE_CAP ? kl + 1 + ENV_VALUE_CAP : elen;
-        if (o + keep + 1 > ENVIRON_CAP) return o;
-        memcpy(out + o, p, keep);
-        o += keep;
-        out[o++] = '\0';
-        break;
-      }
-    }
-    p += elen + 1;
-  }
-  return o;
-}
-
-/* Byte length of the first `args` NUL-terminated arguments. */
-static size_t first_args(const char *buf, size_t len, int args) {
-  for (size_t i = 0; i < len; i++)
-    if (buf[i] == '\0' && --args == 0) return i + 1;
-  return len;
-}
-
-static void stage_str(stage_t *st, double *dst, const char *p, size_t len) {
-  if (st->ns >= STRINGS_PER_EVENT) {
-    *dst = -1;
-    return;
-  }
-  st->s[st->ns].p = p;
-  st->s[st->ns].len = len;
-  st->s[st->ns].dst = dst;
-  st->ns++;
-  st->bytes += len;
-  *dst = -1; /* set to the batch index on append */
-}
-
-/*
- * Snapshot at an exec. The record keeps the layout of earlier versions (exe, argv, ppid,
- * euid, CapEff); the extra row adds tty, network namespace, cgroup, environment and the
- * parent chain. stat is read last: when it is readable the process was alive for every read.
- */
-static void snapshot_exec(conn_t *c, int pid, stage_t *st) {
-  scratch_t *s = c->scratch;
-  double *r = st->rec, *x = st->extra;
-  char path[64];
-  ssize_t n;
-
-  st->has_extra = 1;
-  for (int k = 0; k < EXTRA_WIDTH; k++) x[k] = -1;
-  x[X_NANC] = 0;
-  x[X_NEXT] = 0;
-
-  snprintf(path, sizeof path, "/proc/%d/exe", pid);
-  n = readlink(path, s->exe, EXE_CAP);
-  if (n > 0) stage_str(st, &r[2], s->exe, (size_t)n);
-  else r[2] = -1;
-
-  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-  n = read_small(path, s->cmdline, CMDLINE_CAP);
-  if (n > 0) stage_str(st, &r[3], s->cmdline, (size_t)n);
-  else r[3] = -1;
-
-  r[4] = r[5] = r[6] = -1;
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  n = read_small(path, s->status, STATUS_CAP);
-  if (n > 0) {
-    s->status[n] = '\0';
-    const char *v;
-    if ((v = status_field(s->status, "\nPPid:\t")) != NULL) r[4] = (double)strtol(v, NULL, 10);
-    if ((v = status_field(s->status, "\nUid:\t")) != NULL) {
-      char *end;
-      strtoul(v, &end, 10);                   /* real uid */
-      r[5] = (double)strtoul(end, NULL, 10);  /* effective uid */
-    }
-    if ((v = status_field(s->status, "\nCapEff:\t")) != NULL) r[6] = (double)strtoull(v, NULL, 16);
-  }
-  if (st->ns == 0) return; /* neither exe nor argv: gone (or a kernel thread), nothing to add */
-
-  struct stat sb;
-  snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
-  if (stat(path, &sb) == 0) x[X_NETNS] = (double)sb.st_ino;
-
-  snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
-  n = read_small(path, s->cgroup, CGROUP_CAP);
-  if (n > 0) stage_str(st, &x[X_CGROUP], s->cgroup, (size_t)n);
-
-  if (c->n_env_keys > 0) {
-    snprintf(path, sizeof path, "/proc/%d/environ", pid);
-    n = read_small(path, s->environ, ENVIRON_CAP);
-    if (n >= 0) stage_str(st, &x[X_ENV], s->envout, filter_environ(c, s->environ, (size_t)n, s->envout));
-  }
-
-  long ppid = -1, tty = -1;
-  unsigned long long start;
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  n = read_small(path, s->stat, STAT_CAP);
-  if (n > 0 && parse_stat(s->stat, (size_t)n, NULL, &ppid, &tty, &start) == 0) x[X_TTY] = (double)tty;
-  if (r[4] < 0 && ppid >= 0) r[4] = (double)ppid;
-
-  /* Parent chain while it is alive; where it stops (a parent already gone) JavaScript continues from its process table. */
-  long p = r[4] > 0 ? (long)r[4] : 0;
-  int na = 0;
-  while (na < MAX_ANCESTORS && p > 0) {
-    long pp = -1, ptty;
-    unsigned long long pstart;
-    snprintf(path, sizeof path, "/proc/%ld/stat", p);
-    n = read_small(path, s->stat, STAT_CAP);
-    if (n <= 0 || parse_stat(s->stat, (size_t)n, s->anc_comm[na], &pp, &ptty, &pstart) < 0) break;
-    double *a = &x[X_ANC + 3 * na];
-    a[0] = (double)p;
-    anc_entry_t *e = &s->anc_cache[p % ANC_CACHE];
-    if (e->pid != p || e->start != pstart) {
-      snprintf(path, sizeof path, "/proc/%ld/cmdline", p);
-      n = read_small(path, e->cmd, ANC_CMDLINE_CAP);
-      e->len = n > 0 ? first_args(e->cmd, (size_t)n, ANC_ARGS) : 0;
-      e->pid = (int)p;
-      e->start = pstart;
-    }
-    /* copied: a later ancestor in this chain may take the same cache slot */
-    memcpy(s->anc_cmd[na], e->cmd, e->len);
-    if (e->len > 0) stage_str(st, &a[1], s->anc_cmd[na], e->len);
-    stage_str(st, &a[2], s->anc_comm[na], strlen(s->anc_comm[na]));
-    na++;
-    if (p == 1) {
-      p = 0;
-      break;
-    }
-    p = pp;
-  }
-  x[X_NANC] = na;
-  x[X_NEXT] = na < MAX_ANCESTORS && p > 0 ? (double)p : 0;
-}
-
 /* ---------- reader thread ---------- */
 
 static int stopping(conn_t *c) { return __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); }
@@ -435,7 +167,8 @@ static void kick_locked(conn_t *c) {
 }
 
 /* Appends an event; waits while the pending batch is full (the kernel buffer takes the overflow meanwhile). */
-static void publish(conn_t *c, stage_t *st) {
+static void publish(void *ctx, stage_t *st) {
+  conn_t *c = (conn_t *)ctx;
   pthread_mutex_lock(&c->lock);
   size_t need = stage_bytes(st);
   while (c->pending.nrec > 0 && batch_used(&c->pending) + need > c->queue_bytes && !stopping(c)) {
@@ -451,11 +184,6 @@ static void publish(conn_t *c, stage_t *st) {
   pthread_mutex_unlock(&c->lock);
 }
 
-/* An EXEC may be among lost events: no cached argv can be trusted after a loss. */
-static void forget_ancestors(conn_t *c) {
-  for (int i = 0; i < ANC_CACHE; i++) c->scratch->anc_cache[i].pid = 0;
-}
-
 static void publish_counts(conn_t *c, double lost, double overflows, const char *error) {
   pthread_mutex_lock(&c->lock);
   c->pending.lost += lost;
@@ -466,142 +194,94 @@ static void publish_counts(conn_t *c, double lost, double overflows, const char 
   pthread_mutex_unlock(&c->lock);
 }
 
-/* Parses one datagram's messages into events. Returns the sequence-gap count. */
-static double handle_datagram(conn_t *c, const char *dgram, size_t len, double wall_minus_mono_ms) {
-  double lost = 0;
-  stage_t st;
-  for (struct nlmsghdr *nlh = (struct nlmsghdr *)dgram; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
-    if (nlh->nlmsg_type == NLMSG_NOOP || nlh->nlmsg_type == NLMSG_ERROR) continue;
-    if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg))) continue;
-    struct cn_msg *cn = (struct cn_msg *)NLMSG_DATA(nlh);
-    if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
-    if (cn->len < offsetof(struct proc_event, event_data) + sizeof(struct exec_proc_event)) continue;
-    if (NLMSG_LENGTH(sizeof(struct cn_msg) + cn->len) > nlh->nlmsg_len) continue;
-    /* the event sits 36 bytes into the datagram: copy it to an aligned, zeroed struct */
-    struct proc_event aligned;
-    memset(&aligned, 0, sizeof aligned);
-    memcpy(&aligned, cn->data, cn->len < sizeof aligned ? cn->len : sizeof aligned);
-    const struct proc_event *ev = &aligned;
-    /* Every message, acks of any listener's LISTEN/IGNORE included, takes a number from its CPU's sequence. */
-    if (ev->cpu < MAX_CPUS) {
-      if (c->seq_seen[ev->cpu]) {
-        uint32_t gap = cn->seq - c->last_seq[ev->cpu] - 1;
-        if (gap != 0 && gap < 0x80000000u) {
-          lost += gap;
-          forget_ancestors(c);
-        }
-      }
-      c->seq_seen[ev->cpu] = 1;
-      c->last_seq[ev->cpu] = cn->seq;
+/* Waits for the socket (or pipe) or the stop signal; 1 when there is something to read, 0 to stop. */
+static int wait_readable(conn_t *c, char *errbuf, size_t errlen, const char **error) {
+  struct pollfd pfd[2] = {{.fd = c->rd.fd, .events = POLLIN}, {.fd = c->wake_fd, .events = POLLIN}};
+  for (;;) {
+    int pr = poll(pfd, 2, -1);
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      snprintf(errbuf, errlen, "poll: %s", strerror(errno));
+      *error = errbuf;
+      return 0;
     }
-    if (ev->what == PROC_EVENT_NONE) continue; /* an ack */
-    double *r = st.rec;
-    for (int k = 0; k < REC_WIDTH; k++) r[k] = 0;
-    st.has_extra = 0;
-    st.ns = 0;
-    st.bytes = 0;
-    r[REC_WIDTH - 1] = (double)ev->timestamp_ns / 1e6 + wall_minus_mono_ms;
-    switch (ev->what) {
-      case PROC_EVENT_FORK:
-        if (cn->len < offsetof(struct proc_event, event_data) + sizeof(struct fork_proc_event)) continue;
-        if (ev->event_data.fork.child_pid != ev->event_data.fork.child_tgid) continue; /* a thread */
-        r[0] = K_FORK;
-        r[1] = ev->event_data.fork.child_tgid;
-        r[2] = ev->event_data.fork.parent_tgid;
-        break;
-      case PROC_EVENT_EXEC: {
-        int pid = ev->event_data.exec.process_tgid;
-        anc_entry_t *e = &c->scratch->anc_cache[(unsigned)pid % ANC_CACHE];
-        if (e->pid == pid) e->pid = 0; /* a new image: its argv changed */
-        r[0] = K_EXEC;
-        r[1] = pid;
-        snapshot_exec(c, pid, &st);
-        break;
-      }
-      case PROC_EVENT_EXIT:
-        if (cn->len < offsetof(struct proc_event, event_data) + offsetof(struct exit_proc_event, parent_pid)) continue;
-        if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid) continue;
-        r[0] = K_EXIT;
-        r[1] = ev->event_data.exit.process_tgid;
-        r[2] = ev->event_data.exit.exit_code;
-        r[3] = ev->event_data.exit.exit_signal;
-        break;
-      case PROC_EVENT_UID:
-        if (cn->len < offsetof(struct proc_event, event_data) + sizeof(struct id_proc_event)) continue;
-        if (ev->event_data.id.process_pid != ev->event_data.id.process_tgid) continue;
-        r[0] = K_UID;
-        r[1] = ev->event_data.id.process_tgid;
-        r[2] = ev->event_data.id.r.ruid;
-        r[3] = ev->event_data.id.e.euid;
-        break;
-      default:
-        continue;
+    if (pfd[1].revents || stopping(c)) return 0;
+    if (pfd[0].revents & POLLNVAL) {
+      snprintf(errbuf, errlen, "poll: %s closed", c->from_pipe ? "pipe" : "socket");
+      *error = errbuf;
+      return 0;
     }
-    publish(c, &st);
+    /* a hung-up pipe still holds what was written before: read reports the end */
+    if ((pfd[0].revents & POLLHUP) && !c->from_pipe) {
+      snprintf(errbuf, errlen, "poll: socket hung up");
+      *error = errbuf;
+      return 0;
+    }
+    return 1;
   }
-  return lost;
+}
+
+static void socket_loop(conn_t *c, char *errbuf, size_t errlen, const char **error) {
+  while (!stopping(c) && !*error && wait_readable(c, errbuf, errlen, error)) {
+    while (!stopping(c)) {
+      double lost = 0, overflows = 0;
+      int n = reader_round(&c->rd, &lost, &overflows, errbuf, errlen);
+      if (n < 0) {
+        *error = errbuf;
+        break;
+      }
+      /* hand over what this round read (publish_counts also wakes JavaScript) */
+      publish_counts(c, lost, overflows, NULL);
+      if (n < VLEN) break;
+    }
+  }
+}
+
+/* Frames from the launcher: events it read and snapshotted, its counts and errors, in order. */
+static void pipe_loop(conn_t *c, char *errbuf, size_t errlen, const char **error) {
+  while (!stopping(c) && !*error && wait_readable(c, errbuf, errlen, error)) {
+    ssize_t r = read(c->rd.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      snprintf(errbuf, errlen, "read from the launcher: %s", strerror(errno));
+      *error = errbuf;
+      break;
+    }
+    if (r == 0) {
+      snprintf(errbuf, errlen, "the launcher's event stream ended");
+      *error = errbuf;
+      break;
+    }
+    c->in_len += (size_t)r;
+    size_t off = 0;
+    for (;;) {
+      stage_t st;
+      int type;
+      double lost = 0, overflows = 0;
+      char text[160];
+      ssize_t n = frame_parse(c->in + off, c->in_len - off, &type, &st, &lost, &overflows, text, sizeof text);
+      if (n == 0) break;
+      if (n < 0) {
+        snprintf(errbuf, errlen, "malformed frame from the launcher");
+        *error = errbuf;
+        break;
+      }
+      off += (size_t)n;
+      if (type == FRAME_EVENT) publish(c, &st);
+      else publish_counts(c, lost, overflows, type == FRAME_ERROR ? text : NULL);
+    }
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= off;
+    publish_counts(c, 0, 0, NULL);
+  }
 }
 
 static void *reader_main(void *arg) {
   conn_t *c = (conn_t *)arg;
-  struct mmsghdr msgs[VLEN];
-  struct iovec iov[VLEN];
-  struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->wake_fd, .events = POLLIN}};
   char errbuf[160];
   const char *error = NULL;
-
-  while (!stopping(c) && !error) {
-    int pr = poll(pfd, 2, -1);
-    if (pr < 0) {
-      if (errno == EINTR) continue;
-      snprintf(errbuf, sizeof errbuf, "poll: %s", strerror(errno));
-      error = errbuf;
-      break;
-    }
-    if (pfd[1].revents || stopping(c)) break;
-    if (pfd[0].revents & (POLLHUP | POLLNVAL)) {
-      snprintf(errbuf, sizeof errbuf, "poll: socket %s", pfd[0].revents & POLLNVAL ? "closed" : "hung up");
-      error = errbuf;
-      break;
-    }
-    double lost = 0, overflows = 0;
-    /* POLLERR on a netlink socket is ENOBUFS (receive buffer overflow): recvmmsg reports and clears it. */
-    while (!stopping(c)) {
-      struct timespec rt, mono;
-      clock_gettime(CLOCK_REALTIME, &rt);
-      clock_gettime(CLOCK_MONOTONIC, &mono);
-      /* kernel timestamps are CLOCK_MONOTONIC nanoseconds */
-      double wall_minus_mono_ms = ((double)rt.tv_sec - (double)mono.tv_sec) * 1e3 + ((double)rt.tv_nsec - (double)mono.tv_nsec) / 1e6;
-      for (int i = 0; i < VLEN; i++) {
-        iov[i].iov_base = c->scratch->dgrams[i];
-        iov[i].iov_len = DGRAM_SIZE;
-        memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_len = 0;
-      }
-      int n = recvmmsg(c->fd, msgs, VLEN, MSG_DONTWAIT, NULL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == ENOBUFS) {
-          overflows++;
-          forget_ancestors(c);
-          continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          snprintf(errbuf, sizeof errbuf, "recvmmsg: %s", strerror(errno));
-          error = errbuf;
-        }
-        break;
-      }
-      for (int i = 0; i < n; i++) lost += handle_datagram(c, c->scratch->dgrams[i], msgs[i].msg_len, wall_minus_mono_ms);
-      /* hand over what this round read (publish_counts also wakes JavaScript) */
-      publish_counts(c, lost, overflows, NULL);
-      lost = overflows = 0;
-      if (n < VLEN) break;
-    }
-    if (lost > 0 || overflows > 0) publish_counts(c, lost, overflows, NULL);
-  }
+  if (c->from_pipe) pipe_loop(c, errbuf, sizeof errbuf, &error);
+  else socket_loop(c, errbuf, sizeof errbuf, &error);
   if (error) publish_counts(c, 0, 0, error);
   napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
   return NULL;
@@ -623,17 +303,14 @@ static void request_stop(conn_t *c) {
 
 /* Socket and buffers, once no thread uses them; idempotent. The struct stays for the JS wrapper. */
 static void conn_release(conn_t *c) {
-  if (c->fd >= 0) close(c->fd);
+  if (c->rd.fd >= 0) close(c->rd.fd);
   if (c->wake_fd >= 0) close(c->wake_fd);
-  c->fd = c->wake_fd = -1;
+  c->rd.fd = c->wake_fd = -1;
   batch_free(&c->pending);
   batch_free(&c->deliver);
-  free(c->last_seq);
-  free(c->seq_seen);
-  free(c->scratch);
-  c->last_seq = NULL;
-  c->seq_seen = NULL;
-  c->scratch = NULL;
+  reader_free(&c->rd);
+  free(c->in);
+  c->in = NULL;
 }
 
 static void conn_free(conn_t *c) {
@@ -761,78 +438,46 @@ static void read_env_keys(napi_env env, napi_value arr, conn_t *c) {
   bool is_array = false;
   uint32_t n = 0;
   if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, &n) != napi_ok) return;
-  for (uint32_t i = 0; i < n && c->n_env_keys < MAX_ENV_KEYS; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     size_t len = 0;
-    char *dst = c->env_keys[c->n_env_keys];
+    char name[MAX_ENV_KEY + 1];
     if (napi_get_element(env, arr, i, &v) != napi_ok) continue;
-    if (napi_get_value_string_utf8(env, v, dst, MAX_ENV_KEY + 1, &len) != napi_ok) continue;
-    if (len == 0 || len >= MAX_ENV_KEY || strchr(dst, '=')) continue; /* empty, possibly truncated, or not a name */
-    c->env_key_len[c->n_env_keys++] = len;
+    if (napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok) continue;
+    reader_add_env_key(&c->rd, name, len);
   }
 }
 
-/* Subscribes a netlink socket to process events; -errno on failure. */
-static int open_socket(int64_t rcvbuf) {
-  int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-  if (fd < 0) return -errno;
-  int rb = (int)rcvbuf;
-  /* SO_RCVBUFFORCE (root) lifts the rmem_max cap; fall back to the capped size. */
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof rb) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
-
-  struct sockaddr_nl sa;
-  memset(&sa, 0, sizeof sa);
-  sa.nl_family = AF_NETLINK;
-  sa.nl_groups = CN_IDX_PROC;
-  sa.nl_pid = 0; /* kernel assigns a unique port id */
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    int err = errno;
-    close(fd);
-    return -err;
-  }
-  struct {
-    struct nlmsghdr nl;
-    struct cn_msg cn;
-    enum proc_cn_mcast_op op;
-  } __attribute__((packed)) req;
-  memset(&req, 0, sizeof req);
-  req.nl.nlmsg_len = sizeof req;
-  req.nl.nlmsg_type = NLMSG_DONE;
-  req.nl.nlmsg_pid = 0;
-  req.cn.id.idx = CN_IDX_PROC;
-  req.cn.id.val = CN_VAL_PROC;
-  req.cn.len = sizeof(enum proc_cn_mcast_op);
-  req.op = PROC_CN_MCAST_LISTEN;
-  struct sockaddr_nl kernel;
-  memset(&kernel, 0, sizeof kernel);
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-    int err = errno;
-    close(fd);
-    return -err;
-  }
-  return fd;
-}
-
-/* open(callback, receiveBufferBytes, envKeys?) -> { close(), lost() } */
+/*
+ * open(callback, receiveBufferBytes, envKeys?, launcherFd?) -> { close(), lost() }
+ * With launcherFd, events come as frames from the `run` launcher on that pipe, which it owns.
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_valuetype t;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, "open(callback, rcvbufBytes, envKeys): callback must be a function");
+    napi_throw_type_error(env, NULL, "open(callback, rcvbufBytes, envKeys, launcherFd): callback must be a function");
     return NULL;
   }
   int64_t rcvbuf = 8 << 20;
   if (argc > 1) napi_get_value_int64(env, argv[1], &rcvbuf);
   if (rcvbuf < MIN_QUEUE_BYTES) rcvbuf = MIN_QUEUE_BYTES;
   if (rcvbuf > (256 << 20)) rcvbuf = 256 << 20;
+  int32_t launcher_fd = -1;
+  if (argc > 3 && napi_typeof(env, argv[3], &t) == napi_ok && t == napi_number) napi_get_value_int32(env, argv[3], &launcher_fd);
 
-  int fd = open_socket(rcvbuf);
-  if (fd < 0) {
-    const char *what = fd == -EPERM || fd == -EACCES ? "subscribe to process events" : "socket(NETLINK_CONNECTOR, CN_IDX_PROC)";
-    return throw_errno(env, what, -fd);
+  int fd;
+  if (launcher_fd >= 0) {
+    fd = launcher_fd;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) return throw_errno(env, "launcher pipe", errno);
+  } else {
+    fd = procconn_open_socket(rcvbuf);
+    if (fd < 0) {
+      const char *what = fd == -EPERM || fd == -EACCES ? "subscribe to process events" : "socket(NETLINK_CONNECTOR, CN_IDX_PROC)";
+      return throw_errno(env, what, -fd);
+    }
   }
 
   conn_t *c = calloc(1, sizeof *c);
@@ -840,16 +485,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "open", ENOMEM);
   }
-  c->fd = fd;
+  int init_err = reader_init(&c->rd, fd, publish, c);
+  c->rd.fd = fd;
+  c->from_pipe = launcher_fd >= 0;
   c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   int wake_err = errno;
   c->queue_bytes = (size_t)rcvbuf;
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->drained, NULL);
-  c->last_seq = calloc(MAX_CPUS, sizeof *c->last_seq);
-  c->seq_seen = calloc(MAX_CPUS, 1);
-  c->scratch = calloc(1, sizeof *c->scratch);
-  if (c->wake_fd < 0 || !c->last_seq || !c->seq_seen || !c->scratch) {
+  if (c->from_pipe) {
+    c->in_cap = FRAME_MAX + 65536;
+    c->in = malloc(c->in_cap);
+  }
+  if (c->wake_fd < 0 || init_err < 0 || (c->from_pipe && !c->in)) {
     int err = c->wake_fd < 0 ? wake_err : ENOMEM;
     conn_free(c);
     return throw_errno(env, "open", err);
@@ -900,6 +548,10 @@ static napi_value init(napi_env env, napi_value exports) {
   /* Doubles per exec snapshot row (the sixth callback argument); absent in addons without it. */
   napi_create_uint32(env, EXTRA_WIDTH, &width);
   napi_set_named_property(env, exports, "extraWidth", width);
+  /* open() takes the launcher's pipe (fourth argument) */
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
+  napi_set_named_property(env, exports, "launcherPipe", yes);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { SniffwatchConfig } from '../config/config.js';
 import { parseSeverity, severityRank, type Finding } from '../findings/finding.js';
@@ -8,7 +9,7 @@ import type { ProcessSubscription } from '../host/process-subscription.js';
 import { escapeForTerminal } from '../outputs/escape.js';
 import type { LiveFormat } from '../outputs/live.js';
 import { EXIT_USAGE, fail } from './exit.js';
-import { EXIT_POLICY, type RunFlags } from './run-options.js';
+import { EXIT_POLICY, RUN_OPTIONS, type LauncherHandover, type RunFlags } from './run-options.js';
 
 // `sniffwatch run [options] -- COMMAND...`: a CI guard. Runs the command with
 // the terminal's stdio, watches every process it starts (process-events
@@ -27,6 +28,11 @@ import { EXIT_POLICY, type RunFlags } from './run-options.js';
 // modules) loads while the command runs, and takes over the events that
 // arrived meanwhile. Without the connector, or with --policy kill (which must
 // act within milliseconds), the sensor is complete before the command starts.
+// Started by the launcher (bin/sniffwatch runs native/procconn/launcher.c when
+// it is built), the command is already running when this process starts: the
+// launcher subscribed, started it, and passes its process events and, at the
+// end, its exit status (LauncherHandover); it also reaps it and forwards
+// signals. The scope is then the command's tree instead of this process's.
 // Either way the traffic-duplication baseline (mirrors already configured,
 // not reported) is read while the command starts: a mirror it sets up before
 // that read (about 0.1 s in) counts as already there.
@@ -56,6 +62,8 @@ interface GuardOptions {
   subscription: ProcessSubscription;
   /** Pids killed by policy kill. */
   killed: Set<number>;
+  /** The process whose tree is watched: this one, or the command when the launcher started it. */
+  scopeRoot: number;
 }
 
 /** Loads the findings pipeline and starts the host sensors on the given subscription. */
@@ -97,57 +105,23 @@ async function startGuard(o: GuardOptions): Promise<Guard> {
     }
   };
 
-  // Scope: this process's tree (the command is our child).
-  const sensors = await startHostSensors({ config, report, scope: { rootPid: process.pid }, pollMs: o.pollMs, onProcessHit, subscription: o.subscription });
+  const sensors = await startHostSensors({ config, report, scope: { rootPid: o.scopeRoot }, pollMs: o.pollMs, onProcessHit, subscription: o.subscription });
   for (const n of sensors.notes) process.stderr.write(`sniffwatch: note: ${n}\n`);
   return { sensors, findings: () => aggregator.findings(), format };
 }
 
-export async function runCommand(command: string[], flags: RunFlags): Promise<void> {
-  if (command.length === 0) {
-    process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
-    process.exit(EXIT_USAGE);
-  }
-  // `run --output -- CMD` reads as an output file named "--": a forgotten file name, not a wish.
-  if (flags.output === '--') {
-    process.stderr.write('sniffwatch: run: --output needs a file name before -- (sniffwatch run --output FILE -- COMMAND...)\n');
-    process.exit(EXIT_USAGE);
-  }
-  const pollMs = Number(flags.pollMs);
-  if (!Number.isInteger(pollMs) || pollMs < 50 || pollMs > 60_000) {
-    process.stderr.write('sniffwatch: run: --poll-ms must be an integer from 50 to 60000\n');
-    process.exit(EXIT_USAGE);
-  }
-  // A configuration that does not load stops the job before it starts.
-  const config = flags.config === undefined ? undefined : (await import('./config-flag.js')).loadConfigFlag(flags.config);
-  const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
-  const mediumRank = severityRank('medium');
+interface CommandResult {
+  /** The run's exit status before the policy: the command's, 128+N for signal N, 126/127 when it could not start. */
+  status: number;
+  note?: string;
+  seconds: number;
+  /** CPU the launcher used (events and /proc reads), when it started the command. */
+  launcherCpuSeconds?: number;
+}
 
-  let file: WriteStream | undefined;
-  if (flags.output) {
-    file = createWriteStream(flags.output, { flags: 'w' });
-    await new Promise<void>((resolve, reject) => {
-      file!.once('open', () => resolve());
-      file!.once('error', reject);
-    }).catch((e: NodeJS.ErrnoException) => fail(new Error(`--output ${flags.output}: ${e.code ?? e.message}`)));
-  }
-
-  // Subscribed before the command starts, so every process it starts is seen.
-  const { ProcessSubscription } = await import('../host/process-subscription.js');
-  const subscription = new ProcessSubscription(process.pid);
-  if (process.platform === 'linux') subscription.open();
-  const killed = new Set<number>();
-  const starting = startGuard({ flags, config, file, minRank, pollMs, subscription, killed }).then(
-    (guard) => ({ guard, error: undefined }),
-    (error: unknown) => ({ guard: undefined, error }),
-  );
-  if (!subscription.live || flags.policy === 'kill') {
-    const started = await starting;
-    if (started.error !== undefined) fail(started.error);
-  }
-
+/** Starts the command with the terminal's stdio; signals sent to sniffwatch meanwhile go to it. */
+async function spawnCommand(command: string[]): Promise<CommandResult> {
   const commandStart = performance.now();
-  const cpuAtStart = flags.stats ? cpuSeconds() : 0;
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals): void => {
     try {
@@ -166,8 +140,80 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
       resolve({ status: code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0) });
     });
   });
-  const commandSeconds = (performance.now() - commandStart) / 1000;
   for (const sig of FORWARDED) process.off(sig, forward);
+  return { ...result, seconds: (performance.now() - commandStart) / 1000 };
+}
+
+/** Waits for the launcher's line `exit STATUS COMMAND_MS LAUNCHER_CPU_MS` once the command has ended; the launcher forwards signals to it. */
+async function launcherResult(launcher: LauncherHandover): Promise<CommandResult> {
+  const ignore = (): void => {};
+  for (const sig of FORWARDED) process.on(sig, ignore);
+  const control = new Socket({ fd: launcher.controlFd, readable: true, writable: false });
+  const line = await new Promise<string | undefined>((resolve) => {
+    let text = '';
+    control.setEncoding('utf8');
+    control.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
+      else if (text.length > 256) resolve(undefined);
+    });
+    control.once('end', () => resolve(undefined));
+    control.once('error', () => resolve(undefined));
+  });
+  control.destroy();
+  for (const sig of FORWARDED) process.off(sig, ignore);
+  const m = line === undefined ? null : /^exit (\d+) ([\d.]+) ([\d.]+)$/.exec(line);
+  if (!m) return { status: 1, seconds: 0, note: 'run: the launcher ended without the command\'s exit status' };
+  return { status: Number(m[1]), seconds: Number(m[2]) / 1000, launcherCpuSeconds: Number(m[3]) / 1000 };
+}
+
+export async function runCommand(command: string[], flags: RunFlags, launcher?: LauncherHandover): Promise<void> {
+  if (command.length === 0) {
+    process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
+    process.exit(EXIT_USAGE);
+  }
+  // `run --output -- CMD` reads as an output file named "--": a forgotten file name, not a wish.
+  if (flags.output === '--') {
+    process.stderr.write('sniffwatch: run: --output needs a file name before -- (sniffwatch run --output FILE -- COMMAND...)\n');
+    process.exit(EXIT_USAGE);
+  }
+  const pollMs = Number(flags.pollMs);
+  const [minPoll, maxPoll] = RUN_OPTIONS.find((o) => o.key === 'pollMs')!.range!;
+  if (!Number.isInteger(pollMs) || pollMs < minPoll || pollMs > maxPoll) {
+    process.stderr.write(`sniffwatch: run: --poll-ms must be an integer from ${minPoll} to ${maxPoll}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  // A configuration that does not load stops the job before it starts.
+  const config = flags.config === undefined ? undefined : (await import('./config-flag.js')).loadConfigFlag(flags.config);
+  const minRank = severityRank(parseSeverity(flags.minSeverity) ?? 'low');
+  const mediumRank = severityRank('medium');
+
+  let file: WriteStream | undefined;
+  if (flags.output) {
+    file = createWriteStream(flags.output, { flags: 'w' });
+    await new Promise<void>((resolve, reject) => {
+      file!.once('open', () => resolve());
+      file!.once('error', reject);
+    }).catch((e: NodeJS.ErrnoException) => fail(new Error(`--output ${flags.output}: ${e.code ?? e.message}`)));
+  }
+
+  // Subscribed before the command starts, so every process it starts is seen (with the
+  // launcher, it subscribed and started the command before this process).
+  const { ProcessSubscription } = await import('../host/process-subscription.js');
+  const subscription = new ProcessSubscription(launcher?.commandPid ?? process.pid);
+  if (process.platform === 'linux') subscription.open(undefined, launcher?.eventsFd);
+  const killed = new Set<number>();
+  const starting = startGuard({ flags, config, file, minRank, pollMs, subscription, killed, scopeRoot: launcher?.commandPid ?? process.pid }).then(
+    (guard) => ({ guard, error: undefined }),
+    (error: unknown) => ({ guard: undefined, error }),
+  );
+  if (!launcher && (!subscription.live || flags.policy === 'kill')) {
+    const started = await starting;
+    if (started.error !== undefined) fail(started.error);
+  }
+
+  const cpuAtStart = flags.stats && !launcher ? cpuSeconds() : 0;
+  const result = launcher ? await launcherResult(launcher) : await spawnCommand(command);
   if (result.note) process.stderr.write(`sniffwatch: ${result.note}\n`);
 
   const { guard, error } = await starting;
@@ -184,7 +230,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<vo
     const where = file ? ` (written to ${flags.output})` : '';
     process.stderr.write(`sniffwatch: run: ${shown.length} finding(s), ${serious.length} medium or above${killed.size > 0 ? `, ${killed.size} process(es) killed` : ''}${where}\n`);
   }
-  if (flags.stats) process.stderr.write(`sniffwatch: run: ${statsLine(sensors.stats(), commandSeconds, cpuAtStart)}\n`);
+  if (flags.stats) process.stderr.write(`sniffwatch: run: ${statsLine(sensors.stats(), result.seconds, cpuAtStart, result.launcherCpuSeconds)}\n`);
   let status = result.status;
   if (flags.policy !== 'audit' && serious.length > 0) {
     process.stderr.write(`sniffwatch: policy ${flags.policy}: exit ${EXIT_POLICY} because of ${serious.length} finding(s) of medium or above (the command itself exited ${result.status})\n`);
@@ -214,13 +260,14 @@ function cpuSeconds(): number {
  * tools it ran), the part of it spent while the command ran (what the command
  * could have lost), next to the command's wall time.
  */
-function statsLine(stats: HostSensorStats, commandSeconds: number, cpuAtStart: number): string {
+function statsLine(stats: HostSensorStats, commandSeconds: number, cpuAtStart: number, launcherCpu: number | undefined): string {
   const usage = process.resourceUsage();
   const user = usage.userCPUTime / 1e6;
   const system = usage.systemCPUTime / 1e6;
+  const total = user + system + (launcherCpu ?? 0);
   return (
-    `stats: command ran ${commandSeconds.toFixed(3)} s; sniffwatch used ${(user + system).toFixed(3)} s of CPU, ${(user + system - cpuAtStart).toFixed(3)} s of it after the command started ` +
-    `(user ${user.toFixed(3)} s, system ${system.toFixed(3)} s, ` +
+    `stats: command ran ${commandSeconds.toFixed(3)} s; sniffwatch used ${total.toFixed(3)} s of CPU, ${(total - cpuAtStart).toFixed(3)} s of it after the command started ` +
+    `(user ${user.toFixed(3)} s, system ${system.toFixed(3)} s${launcherCpu === undefined ? '' : `, launcher ${launcherCpu.toFixed(3)} s`}, ` +
     `${(usage.maxRSS / 1024).toFixed(1)} MiB peak RSS); ${stats.execs} exec event(s) handled (${stats.mode}), ${stats.lost} lost, ${stats.polls} poll(s), slowest poll ${stats.slowestPollMs.toFixed(1)} ms; ` +
     `${stats.mirrorChecks} traffic-duplication check(s) running ${stats.mirrorCommands} command(s)`
   );

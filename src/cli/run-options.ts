@@ -31,6 +31,8 @@ export interface RunOptionSpec {
   value?: string;
   description: string;
   choices?: readonly string[];
+  /** Integer values from min to max, inclusive. */
+  range?: readonly [number, number];
   default?: string;
 }
 
@@ -50,7 +52,7 @@ export const RUN_OPTIONS: readonly RunOptionSpec[] = [
   { flag: '--output', key: 'output', value: '<file>', description: 'write findings to this file instead of stderr' },
   { flag: '--config', key: 'config', value: '<file>', description: 'YAML configuration (host.allow, host.mirror_collectors)' },
   { flag: '--min-severity', key: 'minSeverity', value: '<level>', description: 'write findings of this severity and above', choices: SEVERITIES, default: 'low' },
-  { flag: '--poll-ms', key: 'pollMs', value: '<ms>', description: 'how often /proc, /sys and the kernel log are read', default: '250' },
+  { flag: '--poll-ms', key: 'pollMs', value: '<ms>', description: 'how often /proc, /sys and the kernel log are read', range: [50, 60_000], default: '250' },
   { flag: '--stats', key: 'stats', description: "print sniffwatch's own CPU time, peak memory and event counts on stderr when the command ends" },
 ];
 
@@ -91,4 +93,24 @@ export function parseRunArgs(args: readonly string[]): { command: string[]; flag
   const command = args.slice(i);
   if (command.length === 0) return undefined;
   return { command, flags: values as unknown as RunFlags };
+}
+
+/** What the launcher (bin/sniffwatch → native/procconn/launcher.c) passes: see launcherFromEnv. */
+export interface LauncherHandover {
+  eventsFd: number;
+  controlFd: number;
+  commandPid: number;
+}
+
+/**
+ * The launcher started the command before this process and reads its process events; it
+ * says so in SNIFFWATCH_RUN_ATTACH=EVENTS_FD,CONTROL_FD,COMMAND_PID, which is taken out of the
+ * environment so that nothing this process starts inherits it.
+ */
+export function launcherFromEnv(env: NodeJS.ProcessEnv = process.env): LauncherHandover | undefined {
+  const value = env.SNIFFWATCH_RUN_ATTACH;
+  if (value === undefined) return undefined;
+  delete env.SNIFFWATCH_RUN_ATTACH;
+  const m = /^(\d+),(\d+),(\d+)$/.exec(value);
+  return m ? { eventsFd: Number(m[1]), controlFd: Number(m[2]), commandPid: Number(m[3]) } : undefined;
 }

@@ -44,7 +44,10 @@ export interface Connector {
 }
 
 interface Addon {
-  open(cb: BatchCallback, rcvbufBytes: number, envKeys: readonly string[]): Connector;
+  /** With launcherFd, the events come framed from the `run` launcher on that pipe (native/procconn/launcher.c). */
+  open(cb: BatchCallback, rcvbufBytes: number, envKeys: readonly string[], launcherFd?: number): Connector;
+  /** Whether open() takes launcherFd; undefined in addons built before the launcher. */
+  readonly launcherPipe?: boolean;
   /** Doubles per exec row of `extra`; undefined in addons without snapshots beyond the record. */
   readonly extraWidth?: number;
 }
@@ -71,15 +74,17 @@ function load(): Addon | undefined {
 /**
  * Opens the connector, or returns why it cannot be used (one line). `envKeys`: environment
  * variables the addon copies at each exec. `extra` reaches `cb` only from an addon whose
- * layout this file knows.
+ * layout this file knows. `launcherFd`: read the events the `run` launcher passes on that
+ * pipe instead of subscribing.
  */
-export function openConnector(cb: BatchCallback, rcvbufBytes = 8 << 20, envKeys: readonly string[] = []): Connector | string {
+export function openConnector(cb: BatchCallback, rcvbufBytes = 8 << 20, envKeys: readonly string[] = [], launcherFd?: number): Connector | string {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
   const a = load();
   if (!a) return loadError ?? 'native addon unavailable';
+  if (launcherFd !== undefined && a.launcherPipe !== true) return 'native addon older than the run launcher (run npm run build:native)';
   const known = a.extraWidth === EXTRA_WIDTH;
   try {
-    return a.open((records, strings, lost, overflows, error, extra) => cb(records, strings, lost, overflows, error, known ? extra : undefined), rcvbufBytes, envKeys);
+    return a.open((records, strings, lost, overflows, error, extra) => cb(records, strings, lost, overflows, error, known ? extra : undefined), rcvbufBytes, envKeys, launcherFd);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EPERM' || code === 'EACCES') return 'needs root (CAP_NET_ADMIN) to subscribe to process events';

@@ -27,11 +27,14 @@ export class ProcessSubscription {
 
   constructor(readonly scopeRoot: number | undefined) {}
 
-  /** Subscribes (once); returns why the connector cannot be used (the sensor then scans /proc), or undefined. */
-  open(rcvbufBytes?: number): string | undefined {
+  /**
+   * Subscribes (once), or with `launcherFd` takes the events the `run` launcher read; returns
+   * why the connector cannot be used (the sensor then scans /proc), or undefined.
+   */
+  open(rcvbufBytes?: number, launcherFd?: number): string | undefined {
     if (!this.opened) {
       this.opened = true;
-      const c = openConnector((...batch) => this.deliver(batch), rcvbufBytes, [...EXEC_ENV_KEYS]);
+      const c = openConnector((...batch) => this.deliver(batch), rcvbufBytes, [...EXEC_ENV_KEYS], launcherFd);
       if (typeof c === 'string') this.why = c;
       else this.connector = c;
     }
