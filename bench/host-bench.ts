@@ -34,7 +34,13 @@ import { median, readProcTimes, round } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'bench', 'out');
-const DEFAULT_CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The sniffwatch command as users run it: `run` goes through the native launcher when it is built. */
+const DEFAULT_CLI = join(ROOT, 'bin', 'sniffwatch');
+
+/** argv running the CLI: a .js file with this Node, anything else (the sniffwatch command) as it is. */
+function cliArgv(cli: string, args: string[]): string[] {
+  return cli.endsWith('.js') ? [process.execPath, cli, ...args] : [cli, ...args];
+}
 const SELF = fileURLToPath(import.meta.url);
 const DEFAULT_RESULTS = join(OUT, 'host-results.json');
 const NODE_GYP = ['/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
@@ -63,7 +69,7 @@ const HELP = `usage: node dist/bench/host-bench.js [options]   (as root)
   --quiet-cpu P       before each measurement, wait until other processes use less than P% of a core
                       (default 10)
   --quiet-max-wait S  then measure anyway (default 120)
-  --cli FILE          the sniffwatch CLI to measure (default dist/src/cli/main.js; another build to compare)
+  --cli FILE          the sniffwatch CLI to measure: the command (default bin/sniffwatch) or a main.js, run with node (dist/src/cli/main.js: run without the launcher; another build to compare)
   --out FILE          results JSON (default bench/out/host-results.json)`;
 
 // ---------------------------------------------------------------- helpers
@@ -375,7 +381,7 @@ async function measureOverhead(build: string, command: (outDir: string) => strin
   const mirrorCommands: number[] = [];
   const work = tempDir('sniffwatch-host-bench-build-');
   const stats = cliHasStats(opts.cli);
-  const guard = (argv: string[]): string[] => [process.execPath, opts.cli, 'run', '--policy', 'audit', ...(stats ? ['--stats'] : []), '--', ...argv];
+  const guard = (argv: string[]): string[] => cliArgv(opts.cli, ['run', '--policy', 'audit', ...(stats ? ['--stats'] : []), '--', ...argv]);
   // One unmeasured run of each: the page cache, npx's cache and the JIT start warm for both.
   timed(command(join(work, 'warm')), ROOT);
   timed(guard(command(join(work, 'warm'))), ROOT);
@@ -461,7 +467,8 @@ const STATS_LINE = /^sniffwatch: run: stats: .*? sniffwatch used \d+\.\d+ s of C
 
 /** Builds of the CLI from before --stats existed are still measured, without it. */
 function cliHasStats(cli: string): boolean {
-  const r = spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8' });
+  const [file, ...args] = cliArgv(cli, ['run', '--help']);
+  const r = spawnSync(file!, args, { encoding: 'utf8' });
   return r.stdout.includes('--stats');
 }
 
@@ -486,7 +493,7 @@ async function measureFixedCost(runs: number, opts: Options): Promise<FixedCost>
   await waitForQuietMachine(opts.quietCpu, opts.quietMaxWait);
   for (let i = 0; i < runs; i++) {
     for (const kind of ['plain', 'guarded'] as const) {
-      const argv = kind === 'plain' ? probe : [process.execPath, opts.cli, 'run', '--policy', 'audit', '--', ...probe];
+      const argv = kind === 'plain' ? probe : cliArgv(opts.cli, ['run', '--policy', 'audit', '--', ...probe]);
       const t0 = performance.timeOrigin + performance.now();
       const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
       const t1 = performance.timeOrigin + performance.now();

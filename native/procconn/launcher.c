@@ -307,9 +307,10 @@ int main(int argc, char **argv) {
         struct pollfd w = {.fd = events[1], .events = POLLOUT};
         poll(&w, 1, 100);
         if (queue_write(&q, events[1]) < 0) writing = reading = 0;
-        if (reading) {
+        if (reading && queued(&q) < QUEUE_CAP) {
           double lost = 0, overflows = 0;
-          if (reader_round(&rd, &lost, &overflows, errbuf, sizeof errbuf) >= 0) queue_counts(&q, lost, overflows);
+          if (reader_round(&rd, &lost, &overflows, errbuf, sizeof errbuf) >= 0) queue_counts(&q, lost + q.lost, overflows);
+          q.lost = 0;
         }
         if (waitpid(node, &node_status, WNOHANG) == node) {
           node_status = exit_status(node_status);

@@ -6,7 +6,7 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
@@ -241,6 +241,20 @@ for (const entry of ENTRIES) {
     assert.doesNotMatch(plain.stderr, /stats:/, 'no stats line unless asked');
   });
 }
+
+test('the sniffwatch command finds the launcher through a link (as npm installs it) and takes the Node path when told to', { timeout: 90_000 }, (t) => {
+  if (skipUnlessRoot(t, ['tcpdump'], 'launcher')) return;
+  const link = join(workDir, 'sniffwatch-link');
+  symlinkSync(BIN, link);
+  const via = (env: NodeJS.ProcessEnv): Finding | undefined => {
+    const out = join(workDir, `findings-${++seq}.jsonl`);
+    const r = spawnSync(link, ['run', '--output', out, '--', 'tcpdump', '-c', '1', '-i', 'lo', '-n', '--immediate-mode'], { cwd: workDir, encoding: 'utf8', timeout: 60_000, env });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Finding).find((f) => f.rule_id === 'host-sniffer-exec');
+  };
+  assert.match(via(process.env)?.entities.find((e) => e.role === 'parent_chain')?.value ?? '', /^\d+ sniffwatch-run/);
+  assert.match(via({ ...process.env, SNIFFWATCH_NO_LAUNCHER: '1' })?.entities.find((e) => e.role === 'parent_chain')?.value ?? '', /^\d+ node/);
+});
 
 test('the sniffwatch command hands run to Node what the launcher does not take: a configuration to check first, a bad option, an output file that cannot be written', { timeout: 90_000 }, (t) => {
   if (skipUnlessRoot(t, ['tcpdump'], 'launcher')) return;
