@@ -175,6 +175,25 @@ static int queue_write(queue_t *q, int fd) {
   return 0;
 }
 
+/*
+ * One read of the socket into the queue, while the queue has room (the rest waits in the
+ * kernel's buffer, whose overflow is counted); reader_round's result, 0 when not reading.
+ * A read error goes to Node as an error frame and ends the reading.
+ */
+static int read_round(reader_t *rd, queue_t *q, int *reading) {
+  if (!*reading || queued(q) >= QUEUE_CAP) return 0;
+  double lost = 0, overflows = 0;
+  char errbuf[160];
+  int n = reader_round(rd, &lost, &overflows, errbuf, sizeof errbuf);
+  queue_counts(q, lost + q->lost, overflows);
+  q->lost = 0;
+  if (n < 0) {
+    queue_error(q, errbuf);
+    *reading = 0;
+  }
+  return n;
+}
+
 /* ---------- main ---------- */
 
 static int exit_status(int wstatus) { return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : 1; }
@@ -267,7 +286,6 @@ int main(int argc, char **argv) {
 
   int cmd_status = -1, node_status = -1, reading = node >= 0, writing = node >= 0, reported = 0;
   double cmd_ms = 0;
-  char errbuf[160];
   while (node_status < 0 && node >= 0) {
     struct pollfd pfd[3] = {{.fd = sigfd, .events = POLLIN}, {.fd = reading && queued(&q) < QUEUE_CAP ? sock : -1, .events = POLLIN}, {.fd = writing && queued(&q) > 0 ? events[1] : -1, .events = POLLOUT}};
     if (poll(pfd, 3, -1) < 0 && errno != EINTR) break;
@@ -288,17 +306,7 @@ int main(int argc, char **argv) {
         }
       }
     }
-    /* Read while the queue has room; the rest waits in the kernel's buffer, whose overflow is counted. */
-    while (reading && queued(&q) < QUEUE_CAP) {
-      double lost = 0, overflows = 0;
-      int n = reader_round(&rd, &lost, &overflows, errbuf, sizeof errbuf);
-      queue_counts(&q, lost + q.lost, overflows);
-      q.lost = 0;
-      if (n < 0) {
-        queue_error(&q, errbuf);
-        reading = 0;
-      }
-      if (n < VLEN) break;
+    while (read_round(&rd, &q, &reading) == VLEN) {
     }
     if (writing && queue_write(&q, events[1]) < 0) writing = reading = 0;
     if (cmd_status >= 0 && !reported) {
@@ -307,11 +315,7 @@ int main(int argc, char **argv) {
         struct pollfd w = {.fd = events[1], .events = POLLOUT};
         poll(&w, 1, 100);
         if (queue_write(&q, events[1]) < 0) writing = reading = 0;
-        if (reading && queued(&q) < QUEUE_CAP) {
-          double lost = 0, overflows = 0;
-          if (reader_round(&rd, &lost, &overflows, errbuf, sizeof errbuf) >= 0) queue_counts(&q, lost + q.lost, overflows);
-          q.lost = 0;
-        }
+        read_round(&rd, &q, &reading);
         if (waitpid(node, &node_status, WNOHANG) == node) {
           node_status = exit_status(node_status);
           break;

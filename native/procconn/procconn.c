@@ -485,8 +485,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "open", ENOMEM);
   }
-  int init_err = reader_init(&c->rd, fd, publish, c);
-  c->rd.fd = fd;
+  int init_err = reader_init(&c->rd, fd, publish, c); /* sets rd.fd even when it fails, for conn_free to close */
   c->from_pipe = launcher_fd >= 0;
   c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   int wake_err = errno;

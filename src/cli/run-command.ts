@@ -62,8 +62,6 @@ interface GuardOptions {
   subscription: ProcessSubscription;
   /** Pids killed by policy kill. */
   killed: Set<number>;
-  /** The process whose tree is watched: this one, or the command when the launcher started it. */
-  scopeRoot: number;
 }
 
 /** Loads the findings pipeline and starts the host sensors on the given subscription. */
@@ -105,7 +103,7 @@ async function startGuard(o: GuardOptions): Promise<Guard> {
     }
   };
 
-  const sensors = await startHostSensors({ config, report, scope: { rootPid: o.scopeRoot }, pollMs: o.pollMs, onProcessHit, subscription: o.subscription });
+  const sensors = await startHostSensors({ config, report, scope: { rootPid: o.subscription.scopeRoot ?? process.pid }, pollMs: o.pollMs, onProcessHit, subscription: o.subscription });
   for (const n of sensors.notes) process.stderr.write(`sniffwatch: note: ${n}\n`);
   return { sensors, findings: () => aggregator.findings(), format };
 }
@@ -200,10 +198,11 @@ export async function runCommand(command: string[], flags: RunFlags, launcher?: 
   // Subscribed before the command starts, so every process it starts is seen (with the
   // launcher, it subscribed and started the command before this process).
   const { ProcessSubscription } = await import('../host/process-subscription.js');
+  // The scope: this process's tree, or the command's when the launcher started it.
   const subscription = new ProcessSubscription(launcher?.commandPid ?? process.pid);
   if (process.platform === 'linux') subscription.open(undefined, launcher?.eventsFd);
   const killed = new Set<number>();
-  const starting = startGuard({ flags, config, file, minRank, pollMs, subscription, killed, scopeRoot: launcher?.commandPid ?? process.pid }).then(
+  const starting = startGuard({ flags, config, file, minRank, pollMs, subscription, killed }).then(
     (guard) => ({ guard, error: undefined }),
     (error: unknown) => ({ guard: undefined, error }),
   );
