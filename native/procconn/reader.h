@@ -6,6 +6,10 @@
 #ifndef SNIFFWATCH_PROCCONN_READER_H
 #define SNIFFWATCH_PROCCONN_READER_H
 
+#ifndef _GNU_SOURCE
+#error "reader.h needs _GNU_SOURCE defined before any include (struct mmsghdr, recvmmsg)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
