@@ -142,10 +142,8 @@ async function spawnCommand(command: string[]): Promise<CommandResult> {
   return { ...result, seconds: (performance.now() - commandStart) / 1000 };
 }
 
-/** Waits for the launcher's line `exit STATUS COMMAND_MS LAUNCHER_CPU_MS` once the command has ended; the launcher forwards signals to it. */
+/** Waits for the launcher's line `exit STATUS COMMAND_MS LAUNCHER_CPU_MS` once the command has ended. */
 async function launcherResult(launcher: LauncherHandover): Promise<CommandResult> {
-  const ignore = (): void => {};
-  for (const sig of FORWARDED) process.on(sig, ignore);
   const control = new Socket({ fd: launcher.controlFd, readable: true, writable: false });
   const line = await new Promise<string | undefined>((resolve) => {
     let text = '';
@@ -159,13 +157,16 @@ async function launcherResult(launcher: LauncherHandover): Promise<CommandResult
     control.once('error', () => resolve(undefined));
   });
   control.destroy();
-  for (const sig of FORWARDED) process.off(sig, ignore);
   const m = line === undefined ? null : /^exit (\d+) ([\d.]+) ([\d.]+)$/.exec(line);
   if (!m) return { status: 1, seconds: 0, note: 'run: the launcher ended without the command\'s exit status' };
   return { status: Number(m[1]), seconds: Number(m[2]) / 1000, launcherCpuSeconds: Number(m[3]) / 1000 };
 }
 
+/** Signals the launcher forwards to the command: this process carries on until the command ends. */
+const ignoreForwarded = (): void => {};
+
 export async function runCommand(command: string[], flags: RunFlags, launcher?: LauncherHandover): Promise<void> {
+  if (launcher) for (const sig of FORWARDED) process.on(sig, ignoreForwarded);
   if (command.length === 0) {
     process.stderr.write('sniffwatch: run: no command given (sniffwatch run [options] -- COMMAND...)\n');
     process.exit(EXIT_USAGE);
@@ -213,6 +214,7 @@ export async function runCommand(command: string[], flags: RunFlags, launcher?: 
 
   const cpuAtStart = flags.stats && !launcher ? cpuSeconds() : 0;
   const result = launcher ? await launcherResult(launcher) : await spawnCommand(command);
+  for (const sig of FORWARDED) process.off(sig, ignoreForwarded);
   if (result.note) process.stderr.write(`sniffwatch: ${result.note}\n`);
 
   const { guard, error } = await starting;
