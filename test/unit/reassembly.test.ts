@@ -283,6 +283,59 @@ test('a million flows (SYN flood with random ports) stay bounded', () => {
   assert.equal(r.bufferedBytes, 0);
 });
 
+test('the table grows with its flows: thousands open at once each keep their own stream', () => {
+  const got = new Map<string, string>();
+  const { r, feed } = harness({
+    onData: (flow, fromClient, buf, start, end) => {
+      const k = `${flow.clientEndpoint()} ${fromClient ? 'c' : 's'}`;
+      got.set(k, (got.get(k) ?? '') + buf.toString('latin1', start, end));
+    },
+  });
+  const n = 5000;
+  const convs: TcpConversation[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = new TcpConversation({ ...CLIENT, ip: `198.18.${2 + (i >> 8)}.${i & 0xff}`, port: 30000 + i }, SERVER, { clientIsn: i * 7919 }).handshake().client(`a${i};`);
+    convs.push(c);
+    feed(c.frames);
+  }
+  assert.equal(r.size, n);
+  // Second round after every flow exists: each segment must find its own flow in the grown table.
+  for (let i = n - 1; i >= 0; i--) {
+    const c = convs[i]!;
+    c.frames.length = 0;
+    c.client(`b${i};`).server(`ok${i}`);
+    feed(c.frames);
+  }
+  assert.equal(r.stats.flowsCreated, n);
+  assert.equal(r.size, n);
+  for (let i = 0; i < n; i++) {
+    const ip = `198.18.${2 + (i >> 8)}.${i & 0xff}`;
+    assert.equal(got.get(`${ip}:${30000 + i} c`), `a${i};b${i};`);
+    assert.equal(got.get(`${ip}:${30000 + i} s`), `ok${i}`);
+  }
+});
+
+test('an ignored flow is kept alive by its segments and still closed by FIN both ways or RST', () => {
+  const { r, seen, feed } = harness({ idleTimeoutMs: 60_000 });
+  const c = new TcpConversation(CLIENT, SERVER).handshake().client('one');
+  feed(c.frames);
+  r.ignore([...seen.flows][0]!);
+  for (let t = 50; t <= 300; t += 50) feed(clientSeg(c.clientSeq, 'more'), t);
+  assert.equal(r.size, 1, 'segments every 50 s keep a flow with a 60 s idle timeout');
+  assert.equal(seen.client, 'one');
+  feed(clientSeg(c.clientSeq, '', TCP_FIN | TCP_ACK), 301);
+  feed(serverSeg(5001, '', c.clientSeq + 1, TCP_FIN | TCP_ACK), 301);
+  assert.equal(r.size, 0);
+  assert.deepEqual(seen.closes.map((x) => x.reason), ['fin']);
+  const d = new TcpConversation({ ...CLIENT, port: 40002 }, SERVER, { start: 400 }).handshake().client('two');
+  feed(d.frames);
+  const flow = [...seen.flows].find((f) => f.clientPort === 40002)!;
+  r.ignore(flow);
+  feed(tcpFrame(CLIENT.mac, SERVER.mac, CLIENT.ip, SERVER.ip, 40002, SERVER.port, d.clientSeq, 5001, TCP_RST | TCP_ACK, Buffer.alloc(0)), 401);
+  assert.equal(r.size, 0);
+  assert.deepEqual(seen.closes.map((x) => x.reason), ['fin', 'rst']);
+});
+
 test('RST closes the flow; a RST far outside the window is ignored', () => {
   const { r, seen, feed } = harness();
   const c = new TcpConversation(CLIENT, SERVER).handshake().client('abc');

@@ -222,6 +222,8 @@ function mix(h: number): number {
   return h;
 }
 
+/** Buckets of a new table (it grows with its flows). */
+const MIN_BUCKETS = 1024;
 /** Flows per hash chain; a new flow whose chain is full is refused. */
 const MAX_CHAIN = 8;
 /** Closed flows kept for reuse (a port scan closes one per probe). */
@@ -233,9 +235,15 @@ function defaultServerPort(port: number): boolean {
 
 export class TcpReassembler<S = unknown> {
   readonly stats: ReassemblerStats = { flowsCreated: 0, flowsEvicted: 0, flowsRefused: 0, gaps: 0, bytesSkipped: 0, bytesDelivered: 0, overlapsTrimmed: 0 };
-  /** Chains of flows by hash & bucketMask; a plain array, because a Map lookup per packet costs more than the rest of the lookup. */
-  private readonly buckets: (TcpFlow<S> | null)[];
-  private readonly bucketMask: number;
+  /**
+   * Chains of flows by hash & bucketMask; a plain array, because a Map lookup per packet costs more
+   * than the rest of the lookup. It grows with the flows (two buckets per flow, up to four per
+   * maxFlows): its load is the costliest part of a lookup when it misses the cache, and a table
+   * sized for 65536 flows (1 MiB) misses it on most packets of a network with a few thousand.
+   */
+  private buckets: (TcpFlow<S> | null)[];
+  private bucketMask: number;
+  private readonly maxBuckets: number;
   private count = 0;
   /** Most recently active first. */
   private lruHead: TcpFlow<S> | null = null;
@@ -288,10 +296,11 @@ export class TcpReassembler<S = unknown> {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
     this.seed = opts.hashSeed ?? randomBytes(4).readUInt32BE(0);
     // Four buckets per flow at most (capped): chains stay short at a full table, so MAX_CHAIN only stops crafted collisions.
-    let n = 1024;
+    let n = MIN_BUCKETS;
     while (n < this.maxFlows * 4 && n < 1 << 22) n *= 2;
-    this.buckets = new Array<TcpFlow<S> | null>(n).fill(null);
-    this.bucketMask = n - 1;
+    this.maxBuckets = n;
+    this.buckets = new Array<TcpFlow<S> | null>(MIN_BUCKETS).fill(null);
+    this.bucketMask = MIN_BUCKETS - 1;
   }
 
   /** Flows in the table. */
@@ -321,16 +330,26 @@ export class TcpReassembler<S = unknown> {
     let flow = this.buckets[h & this.bucketMask] as TcpFlow<S> | null;
     let fromClient = false;
     let chain = 0;
+    const sport = pkt.srcPort;
+    const dport = pkt.dstPort;
     while (flow !== null) {
+      // Ports first: they tell most flows of a chain apart before any address is read.
       if (flow.ipVersion === pkt.ipVersion) {
-        if (this.matches(flow, pkt.srcPort, pkt.dstPort, true)) {
+        if (flow.clientPort === sport && flow.serverPort === dport && this.matchesForward(flow)) {
           fromClient = true;
           break;
         }
-        if (this.matches(flow, pkt.srcPort, pkt.dstPort, false)) break;
+        if (flow.clientPort === dport && flow.serverPort === sport && this.matchesReverse(flow)) break;
       }
       flow = flow.chainNext;
       chain++;
+    }
+    if (flow !== null && flow.ignored && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0) {
+      // Most segments of a busy network belong to flows the consumer ignores: they only keep the flow alive.
+      flow.lastSeenMs = this.now;
+      this.touch(flow);
+      this.expire();
+      return;
     }
     const syn = (flags & TCP_SYN) !== 0;
     const payloadLen = pkt.payloadEnd - pkt.payloadStart;
@@ -454,11 +473,14 @@ export class TcpReassembler<S = unknown> {
     return mix((a + b + pkt.ipVersion) | 0) & 0x3fffffff;
   }
 
-  private matches(f: TcpFlow<S>, sport: number, dport: number, srcIsClient: boolean): boolean {
-    if (srcIsClient) {
-      return f.clientPort === sport && f.serverPort === dport && f.c0 === this.p0 && f.s0 === this.q0 && f.c1 === this.p1 && f.c2 === this.p2 && f.c3 === this.p3 && f.s1 === this.q1 && f.s2 === this.q2 && f.s3 === this.q3;
-    }
-    return f.clientPort === dport && f.serverPort === sport && f.c0 === this.q0 && f.s0 === this.p0 && f.c1 === this.q1 && f.c2 === this.q2 && f.c3 === this.q3 && f.s1 === this.p1 && f.s2 === this.p2 && f.s3 === this.p3;
+  /** The packet's source is the flow's client (ports already compared). */
+  private matchesForward(f: TcpFlow<S>): boolean {
+    return f.c0 === this.p0 && f.s0 === this.q0 && f.c1 === this.p1 && f.c2 === this.p2 && f.c3 === this.p3 && f.s1 === this.q1 && f.s2 === this.q2 && f.s3 === this.q3;
+  }
+
+  /** The packet's source is the flow's server (ports already compared). */
+  private matchesReverse(f: TcpFlow<S>): boolean {
+    return f.c0 === this.q0 && f.s0 === this.p0 && f.c1 === this.q1 && f.c2 === this.q2 && f.c3 === this.q3 && f.s1 === this.p1 && f.s2 === this.p2 && f.s3 === this.p3;
   }
 
   private chainLength(h: number): number {
@@ -498,9 +520,29 @@ export class TcpReassembler<S = unknown> {
     this.buckets[h & this.bucketMask] = flow;
     flow.inTable = true;
     this.count++;
+    if (this.count * 2 > this.buckets.length && this.buckets.length < this.maxBuckets) this.growBuckets();
     this.stats.flowsCreated++;
     this.lruPushFront(flow);
     return flow;
+  }
+
+  /** Doubles the bucket array and moves every chain's flows to their new buckets. */
+  private growBuckets(): void {
+    const old = this.buckets;
+    const n = old.length * 2;
+    const mask = n - 1;
+    const next = new Array<TcpFlow<S> | null>(n).fill(null);
+    for (let b = 0; b < old.length; b++) {
+      let f = old[b] as TcpFlow<S> | null;
+      while (f !== null) {
+        const after = f.chainNext;
+        f.chainNext = next[f.hash & mask] as TcpFlow<S> | null;
+        next[f.hash & mask] = f;
+        f = after;
+      }
+    }
+    this.buckets = next;
+    this.bucketMask = mask;
   }
 
   private orient(flow: TcpFlow<S>, pkt: Packet, srcIsClient: boolean): void {
@@ -531,9 +573,6 @@ export class TcpReassembler<S = unknown> {
   }
 
   private segment(flow: TcpFlow<S>, pkt: Packet, fromClient: boolean, flags: number): void {
-    // An ignored flow holds nothing (both directions stopped and released): only SYN, FIN and RST
-    // still matter to it, and its other segments need not touch its two directions.
-    if (flow.ignored && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0) return;
     const half = fromClient ? flow.toServer : flow.toClient;
     const other = fromClient ? flow.toClient : flow.toServer;
     let seq = pkt.tcpSeq >>> 0;
