@@ -238,8 +238,8 @@ export class TcpReassembler<S = unknown> {
   /**
    * Chains of flows by hash & bucketMask; a plain array, because a Map lookup per packet costs more
    * than the rest of the lookup. It grows with the flows (two buckets per flow, up to four per
-   * maxFlows): its load is the costliest part of a lookup when it misses the cache, and a table
-   * sized for 65536 flows (1 MiB) misses it on most packets of a network with a few thousand.
+   * maxFlows), so a network with a few thousand flows keeps its buckets in a few tens of KiB
+   * rather than the 1 MiB a table for 65536 flows takes from the start.
    */
   private buckets: (TcpFlow<S> | null)[];
   private bucketMask: number;
