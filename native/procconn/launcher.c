@@ -196,6 +196,17 @@ static int read_round(reader_t *rd, queue_t *q, int *reading) {
 
 /* ---------- main ---------- */
 
+/* Reads the pending signals, forwarding INT, TERM, HUP and QUIT to the command while it runs; 1 if a child changed state. */
+static int take_signals(int sigfd, pid_t cmd, int cmd_running) {
+  struct signalfd_siginfo si;
+  int child = 0;
+  while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if ((int)si.ssi_signo == SIGCHLD) child = 1;
+    else if (cmd_running) kill(cmd, (int)si.ssi_signo);
+  }
+  return child;
+}
+
 static int exit_status(int wstatus) { return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : 1; }
 
 static double now_ms(void) {
@@ -289,12 +300,7 @@ int main(int argc, char **argv) {
   while (node_status < 0 && node >= 0) {
     struct pollfd pfd[3] = {{.fd = sigfd, .events = POLLIN}, {.fd = reading && queued(&q) < QUEUE_CAP ? sock : -1, .events = POLLIN}, {.fd = writing && queued(&q) > 0 ? events[1] : -1, .events = POLLOUT}};
     if (poll(pfd, 3, -1) < 0 && errno != EINTR) break;
-    struct signalfd_siginfo si;
-    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-      if ((int)si.ssi_signo != SIGCHLD) {
-        if (cmd_status < 0) kill(cmd, (int)si.ssi_signo);
-        continue;
-      }
+    if (take_signals(sigfd, cmd, cmd_status < 0)) {
       int ws;
       pid_t p;
       while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
@@ -338,11 +344,9 @@ int main(int argc, char **argv) {
   /* Node is gone (or never ran) before it had the command's status: the command finishes unguarded. */
   if (node >= 0) fprintf(stderr, "sniffwatch: the sensor exited (status %d) before the command ended; the command runs on unguarded\n", node_status);
   while (cmd_status < 0) {
-    struct signalfd_siginfo si;
     struct pollfd p = {.fd = sigfd, .events = POLLIN};
     poll(&p, 1, -1);
-    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-      if ((int)si.ssi_signo != SIGCHLD) kill(cmd, (int)si.ssi_signo);
+    take_signals(sigfd, cmd, 1);
     int ws;
     if (waitpid(cmd, &ws, WNOHANG) == cmd) cmd_status = exit_status(ws);
   }
