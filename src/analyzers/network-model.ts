@@ -35,6 +35,10 @@ export interface NeighborBindings {
 
 export class NetworkModel {
   readonly gateways = new Set<number>();
+  /** Gateways known apart from what DHCP servers say: configured, or seen forwarding traffic before any DHCP answer named them. */
+  private readonly observedGateways = new Set<number>();
+  /** Routers DHCP answers (of any server) handed out, most recent last. */
+  private readonly dhcpRouters = new BoundedMap<number, boolean>(MAX_LEARNED);
   readonly routerMacs = new Set<number>();
   /** IPv4 addresses of stations that recently won an address contest (ARP takeover, rogue DHCP), with when. */
   private readonly contestWinners = new BoundedMap<number, number>(MAX_LEARNED);
@@ -45,15 +49,49 @@ export class NetworkModel {
   private neighbors: NeighborBindings | null = null;
 
   constructor(config: SniffwatchConfig) {
-    for (const g of config.arp.gateways) this.gateways.add(g);
+    for (const g of config.arp.gateways) this.learnConfiguredGateway(g);
   }
 
   isGateway(ip: number): boolean {
     return this.gateways.has(ip);
   }
 
+  /** A gateway a DHCP server hands out (trusted, but its word only). */
   learnGateway(ip: number): void {
     if (this.gateways.size < MAX_LEARNED) this.gateways.add(ip);
+  }
+
+  /** A gateway from the configuration. */
+  learnConfiguredGateway(ip: number): void {
+    this.learnGateway(ip);
+    if (this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+  }
+
+  /**
+   * A gateway seen forwarding traffic for others. Evidence about DHCP
+   * servers only if no DHCP answer named it as router before: a rogue server
+   * that names itself forwards its victims' traffic too, once they follow it.
+   */
+  learnForwardingGateway(ip: number): void {
+    this.learnGateway(ip);
+    if (!this.dhcpRouters.has(ip) && this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+  }
+
+  /** A router a DHCP answer handed out, whoever the server. */
+  noteDhcpRouter(ip: number): void {
+    this.dhcpRouters.set(ip, true);
+  }
+
+  isObservedGateway(ip: number): boolean {
+    return this.observedGateways.has(ip);
+  }
+
+  /** Gateways seen forwarding (or configured) inside the network `addr` & `mask`. */
+  observedGatewaysIn(addr: number, mask: number): number[] {
+    const net = (addr & mask) >>> 0;
+    const out: number[] = [];
+    for (const g of this.observedGateways) if ((g & mask) >>> 0 === net) out.push(g);
+    return out;
   }
 
   learnRouterMac(mac: number): void {

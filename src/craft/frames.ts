@@ -277,6 +277,8 @@ export interface DhcpFields {
   giaddr?: string;
   serverId?: string;
   requestedIp?: string;
+  /** Option 1. */
+  subnetMask?: string;
   routers?: string[];
   dns?: string[];
   leaseTime?: number;
@@ -314,6 +316,7 @@ export function dhcpPayload(f: DhcpFields): Buffer {
     lt.writeUInt32BE(f.leaseTime >>> 0);
     opt(51, lt);
   }
+  if (f.subnetMask) opt(1, ipv4Bytes(f.subnetMask));
   if (f.routers) opt(3, addrs(f.routers));
   if (f.dns) opt(6, addrs(f.dns));
   if (f.clientId) opt(61, f.clientId);

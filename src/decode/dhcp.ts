@@ -56,6 +56,7 @@ const FILE_LEN = 128;
 const CHADDR_OFF = 28;
 
 const OPT_PAD = 0;
+const OPT_SUBNET_MASK = 1;
 const OPT_ROUTER = 3;
 const OPT_DNS = 6;
 const OPT_REQUESTED_IP = 50;
@@ -106,6 +107,8 @@ export class DhcpMessage {
   serverId = -1;
   /** Option 50, or -1. */
   requestedIp = -1;
+  /** Option 1 when it is a valid mask (contiguous ones), else -1. */
+  subnetMask = -1;
   /** Option 51 in seconds, or -1. */
   leaseTime = -1;
   /** Option 3: the first DHCP_MAX_ADDRS routers; routerTotal counts all. */
@@ -139,6 +142,7 @@ export class DhcpMessage {
     this.msgType = 0;
     this.serverId = -1;
     this.requestedIp = -1;
+    this.subnetMask = -1;
     this.leaseTime = -1;
     this.routerCount = 0;
     this.routerTotal = 0;
@@ -224,6 +228,14 @@ function parseOptions(pkt: Packet, out: DhcpMessage, off: number, end: number, m
         if (len !== 4) return malformed(pkt, DHCP_MALFORMED.badAddressOption);
         if (out.requestedIp < 0) out.requestedIp = u32be(buf, v);
         break;
+      case OPT_SUBNET_MASK: {
+        if (len !== 4) return malformed(pkt, DHCP_MALFORMED.badAddressOption);
+        const mask = u32be(buf, v);
+        // Contiguous ones: inverted, the zeros below them plus one is a power of two.
+        const hostBits = ~mask >>> 0;
+        if (out.subnetMask < 0 && (hostBits & (hostBits + 1)) === 0) out.subnetMask = mask;
+        break;
+      }
       case OPT_ROUTER:
       case OPT_DNS: {
         if (len === 0 || len % 4 !== 0) return malformed(pkt, DHCP_MALFORMED.badAddressOption);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
+import type { Finding } from '../../src/findings/finding.js';
 import { assertExit, assertNothingLoud, dhcpReplies, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
 import {
   acquireDhcpLease,
@@ -17,6 +18,7 @@ import {
   ATTACKER,
   DNSMASQ_DHCP_READY,
   GATEWAY,
+  UPSTREAM,
   VICTIM,
   type Background,
   type Lan,
@@ -28,6 +30,21 @@ const workDir = work.path;
 /** dnsmasq as the DHCP server of `host` (dnsmasqDhcpArgv), leases and pid file in `dir`. */
 function startDnsmasq(lan: Lan, host: string, dir: string, pool: [string, string], router: string, dns: string): Background {
   return lan.spawn(host, dnsmasqDhcpArgv(host, dir, pool, router, dns), `dnsmasq@${host}`);
+}
+
+/** Scans `pcap` and returns its critical T1557.003 dhcp-rogue-server finding naming the attacker's address and MAC, handing out to the victim. */
+function criticalRogueFromAttacker(pcap: string): { hit: Finding; all: string; findings: Finding[] } {
+  const r = scanCapture(pcap);
+  const all = describe(r.findings);
+  assertExit(r, 1);
+  const hit = r.findings.find((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.ok(hit, `no dhcp-rogue-server finding:\n${all}`);
+  assert.equal(hit.severity, 'critical', all);
+  assert.deepEqual(hit.attack.techniques, ['T1557.003']);
+  assert.ok(hasEntity(hit, 'ip', ATTACKER.ip, 'attacker'), all);
+  assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), all);
+  assert.ok(hasEntity(hit, 'mac', VICTIM.mac, 'victim'), all);
+  return { hit, all, findings: r.findings };
 }
 
 test('benign: dnsmasq leases, renews and releases to dhclient; no medium+ finding', { timeout: 90_000 }, async (t) => {
@@ -96,19 +113,44 @@ test('rogue dnsmasq on the attacker handing out itself as router and DNS is dhcp
   );
   await t.test('scan reports critical T1557.003 dhcp-rogue-server with the attacker IP and MAC', (st) =>
     work.withPcap(st, pcap, () => {
-      const r = scanCapture(pcap);
-      const all = describe(r.findings);
-      assertExit(r, 1);
-      const hit = r.findings.find((f) => f.rule_id === 'dhcp-rogue-server');
-      assert.ok(hit, `no dhcp-rogue-server finding:\n${all}`);
-      assert.equal(hit.severity, 'critical', all);
-      assert.deepEqual(hit.attack.techniques, ['T1557.003']);
-      assert.ok(hasEntity(hit, 'ip', ATTACKER.ip, 'attacker'), all);
-      assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker'), all);
+      const { hit, all, findings } = criticalRogueFromAttacker(pcap);
       assert.ok(hasEntity(hit, 'ip', ATTACKER.ip, 'attacker-controlled'), all);
-      assert.ok(hasEntity(hit, 'mac', VICTIM.mac, 'victim'), all);
       assert.ok(hasEntity(hit, 'ip', GATEWAY.ip, 'legitimate'), all);
-      assert.ok(!r.findings.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', GATEWAY.ip, 'attacker')), `the real server was reported:\n${all}`);
+      assert.ok(!findings.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', GATEWAY.ip, 'attacker')), `the real server was reported:\n${all}`);
+    }),
+  );
+});
+
+test('a lone rogue dnsmasq, with the network\'s server silent, is dhcp-rogue-server by the gateway seen forwarding', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnless(t, ['dnsmasq', 'dhclient']))) return;
+  const lan = await freshLan(t);
+  const dir = mkdtempSync(join(workDir, 'lone-rogue-'));
+  const pcap = join(dir, 'dhcp-lone-rogue.pcap');
+  const cap = await lan.startCapture(pcap);
+  // Ordinary traffic first: the gateway forwards the victim's pings to the upstream host.
+  await lan.exec('victim', ['ping', '-n', '-c', '3', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 15_000 });
+  // No DHCP server of the network's answers in this capture: only the rogue does.
+  const rogue = startDnsmasq(lan, 'attacker', dir, ['198.18.0.200', '198.18.0.220'], ATTACKER.ip, ATTACKER.ip);
+  await rogue.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  const lease = await acquireDhcpLease(lan, dir, true);
+  await releaseDhcpLease(lan, dir);
+  await rogue.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+  t.diagnostic(`lease taken from the rogue: ${lease}`);
+
+  await t.test('capture holds the forwarded pings and only the rogue\'s DHCP answers', (st) =>
+    work.withPcap(st, pcap, () => {
+      const replies = dhcpReplies(pcap);
+      assert.ok(replies.some((r) => r.type === 'Offer' && r.serverId === ATTACKER.ip && r.router === ATTACKER.ip), JSON.stringify(replies));
+      assert.ok(replies.every((r) => r.serverId === ATTACKER.ip), JSON.stringify(replies));
+      assert.ok(tcpdumpPackets(pcap, `icmp and ether src ${GATEWAY.mac} and src host ${UPSTREAM.ip}`).length > 0, 'no forwarded echo reply');
+    }),
+  );
+  await t.test('scan reports critical dhcp-rogue-server naming the attacker and the gateway it bypasses', (st) =>
+    work.withPcap(st, pcap, () => {
+      const { hit, all } = criticalRogueFromAttacker(pcap);
+      assert.ok(hasEntity(hit, 'ip', GATEWAY.ip, 'gateway'), all);
+      assert.match(hit.message, /the subnet's gateway, seen forwarding traffic, is 198\.18\.0\.1/);
     }),
   );
 });

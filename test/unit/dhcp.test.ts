@@ -121,6 +121,16 @@ test('decoder: split options accumulate, options may end without End, overloaded
   assert.equal(named.msg.clientIdType, 0);
 });
 
+test('decoder: option 1 gives the subnet mask when its ones are contiguous', () => {
+  assert.equal(decodeUdp(dhcpPayload(offerFields({ subnetMask: '255.254.0.0' }))).msg.subnetMask, parseIp4('255.254.0.0'));
+  assert.equal(decodeUdp(dhcpPayload(offerFields({ subnetMask: '255.255.255.255' }))).msg.subnetMask, 0xffffffff);
+  assert.equal(decodeUdp(dhcpPayload(offerFields({ subnetMask: '255.0.255.0' }))).msg.subnetMask, -1, 'not a mask');
+  assert.equal(decodeUdp(dhcpPayload(offerFields())).msg.subnetMask, -1, 'absent');
+  const { pkt, ok } = decodeUdp(dhcpPayload(offerFields({ rawOptions: Buffer.from([1, 3, 255, 255, 0]) })));
+  assert.equal(ok, false);
+  assert.equal(pkt.malformed, DHCP_MALFORMED.badAddressOption);
+});
+
 test('decoder: every malformed case is flagged with its constant reason', () => {
   const cases: [string, Buffer, string][] = [
     ['truncated', dhcpPayload(offerFields()).subarray(0, 200), DHCP_MALFORMED.truncated],
@@ -355,6 +365,92 @@ test('without configured servers, a rogue answering first loses the trust to the
   // Without that evidence the first server seen keeps the trust (what the configured list is for).
   const { findings } = await scanFrames([offerFrom(0, ROGUE, 1), ...dora(1, { xid: 1 })]);
   assert.ok(findings.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', SERVER.ip, 'attacker')), describe(findings));
+});
+
+/** The gateway claims its address by ARP, then forwards a client's traffic to and from a remote address. */
+function gatewayForwarding(t: number, gateway = SERVER, client = OTHER_CLIENT): TimedFrame[] {
+  const remote = '198.19.7.7';
+  return [
+    { t, frame: arpRequest(client, gateway.ip) },
+    { t: t + 0.001, frame: arpReply(gateway, client) },
+    { t: t + 0.01, frame: ipv4UdpFrame(client.mac, gateway.mac, client.ip, remote, 40000, 53, Buffer.alloc(20)) },
+    { t: t + 0.02, frame: ipv4UdpFrame(gateway.mac, client.mac, remote, client.ip, 53, 40000, Buffer.alloc(20)) },
+  ];
+}
+
+test('a first server handing out a router other than the gateway seen forwarding is the rogue, alone or answering first', async () => {
+  // The rogue is the only server the capture holds: nothing but the gateway's forwarding shows it.
+  const lone = await scanFrames([...gatewayForwarding(0), offerFrom(5, ROGUE, 1, { subnetMask: '255.255.255.0' }), offerFrom(9, ROGUE, 2)]);
+  const rogue = lone.findings.filter((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.equal(rogue.length, 1, describe(lone.findings));
+  const hit = rogue[0]!;
+  assert.equal(hit.severity, 'critical');
+  assert.equal(hit.count, 2);
+  assert.ok(hasEntity(hit, 'ip', ROGUE.ip, 'attacker'), JSON.stringify(hit.entities));
+  assert.ok(hasEntity(hit, 'mac', ROGUE.mac, 'attacker'));
+  assert.ok(hasEntity(hit, 'ip', ROGUE.ip, 'attacker-controlled'));
+  assert.ok(hasEntity(hit, 'ip', SERVER.ip, 'gateway'));
+  assert.match(hit.message, /the subnet's gateway, seen forwarding traffic, is 198\.18\.0\.1/);
+
+  // The rogue answers first, then the real server, which hands out that gateway, takes the trust.
+  const first = await scanFrames([...gatewayForwarding(0), offerFrom(5, ROGUE, 1), ...dora(6, { xid: 2 }), offerFrom(9, ROGUE, 3)].sort((a, b) => a.t - b.t));
+  const blamed = first.findings.filter((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.equal(blamed.length, 1, describe(first.findings));
+  assert.ok(hasEntity(blamed[0]!, 'ip', ROGUE.ip, 'attacker'));
+  assert.ok(hasEntity(blamed[0]!, 'ip', SERVER.ip, 'legitimate'), JSON.stringify(blamed[0]!.entities));
+  assertNotBlamed(first.findings.filter((f) => f.rule_id.startsWith('dhcp-')), SERVER, 'the real server');
+
+  // A rogue trusted before any gateway was seen loses the trust to a server handing out the gateway seen since.
+  const late = await scanFrames([offerFrom(0, ROGUE, 1), ...gatewayForwarding(2), ...dora(6, { xid: 2 }), offerFrom(9, ROGUE, 3)].sort((a, b) => a.t - b.t));
+  const moved = late.findings.filter((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.equal(moved.length, 1, describe(late.findings));
+  assert.ok(hasEntity(moved[0]!, 'ip', ROGUE.ip, 'attacker'));
+  assert.match(moved[0]!.message, /trust moved from 198\.18\.0\.66 to 198\.18\.0\.1, which hands out 198\.18\.0\.1, a gateway seen forwarding traffic/);
+
+  // Option 1 puts the lease in 198.18.0.0/15, where the gateway seen forwarding is 198.19.0.1.
+  const UPSTREAM_GATEWAY = { mac: '02:00:00:00:00:09', ip: '198.19.0.1' };
+  const wide = await scanFrames([...gatewayForwarding(0, UPSTREAM_GATEWAY), offerFrom(5, ROGUE, 1, { subnetMask: '255.254.0.0' })]);
+  const wideHit = wide.findings.find((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.ok(wideHit && hasEntity(wideHit, 'ip', UPSTREAM_GATEWAY.ip, 'gateway'), describe(wide.findings));
+});
+
+test('a rogue forwarding the traffic of the victims it leased to is no gateway for judging DHCP servers', async () => {
+  // The real server answers first; a rogue answers, its victim follows it, and it forwards the victim's
+  // traffic (ettercap's dhcp_spoof does). The real gateway is never seen forwarding in this capture.
+  const frames = [
+    ...dora(0, { xid: 1 }),
+    offerFrom(1, ROGUE, 2),
+    ...gatewayForwarding(2, ROGUE, CLIENT),
+    offerFrom(4, ROGUE, 3),
+    ...dora(5, { xid: 4, client: OTHER_CLIENT }),
+  ];
+  const { findings } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+  const dhcp = findings.filter((f) => f.rule_id.startsWith('dhcp-'));
+  assert.ok(dhcp.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', ROGUE.ip, 'attacker')), describe(findings));
+  assertNotBlamed(dhcp, SERVER, 'the real server');
+  assert.ok(!dhcp.some((f) => /trust moved/.test(f.message)), describe(findings));
+});
+
+test('a first server is trusted when it hands out the gateway seen forwarding, or when no gateway is known on its subnet', async () => {
+  const cases: [string, TimedFrame[]][] = [
+    ['hands out the gateway', [...gatewayForwarding(0), ...dora(5, { xid: 1 }), ...dora(6, { xid: 2, client: OTHER_CLIENT })]],
+    // The forwarding gateway is on another /24 than the lease, and without option 1 a /24 is assumed: nothing to compare with.
+    ['gateway on another subnet', [...gatewayForwarding(0, { mac: '02:00:00:00:00:09', ip: '198.19.0.1' }), offerFrom(5, ROGUE, 1)]],
+  ];
+  for (const [what, frames] of cases) {
+    const { findings } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+    assert.deepEqual(
+      findings.filter((f) => f.rule_id.startsWith('dhcp-')),
+      [],
+      `${what}\n${describe(findings)}`,
+    );
+  }
+  // A relayed answer's router is on the relay's subnet, which the local gateway says nothing about.
+  const relayed = await scanFrames([
+    ...gatewayForwarding(0),
+    offerFrom(5, { mac: '02:00:00:00:01:01', ip: '198.19.1.1' }, 1, { giaddr: '198.18.0.254', routers: ['198.18.0.254'], dns: [DNS] }, CLIENT, '198.18.0.150'),
+  ]);
+  assert.deepEqual(relayed.findings.filter((f) => f.rule_id === 'dhcp-rogue-server'), [], describe(relayed.findings));
 });
 
 test('configured redundant servers answering the same DISCOVER differently are neither rogue nor competing', async () => {

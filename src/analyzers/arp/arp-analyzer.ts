@@ -147,7 +147,7 @@ export class ArpAnalyzer implements Analyzer {
     if (m.ips.includes(ip) || isBogonSenderIp4(ip)) return;
     m.forwards = true;
     this.ctx.network.learnRouterMac(mac);
-    for (const own of m.ips) this.ctx.network.learnGateway(own);
+    for (const own of m.ips) this.ctx.network.learnForwardingGateway(own);
   }
 
   private learn(a: ArpMessage, pkt: Packet, unsolicited: boolean, gratuitous: boolean): void {
@@ -306,7 +306,7 @@ export class ArpAnalyzer implements Analyzer {
     m.ips.push(ip);
     this.newGeneration();
     // Only its own addresses make a forwarding station's addresses gateways.
-    if (m.forwards && !m.contested && !m.taken.includes(ip)) this.ctx.network.learnGateway(ip);
+    if (m.forwards && !m.contested && !m.taken.includes(ip)) this.ctx.network.learnForwardingGateway(ip);
   }
 
   private markTaken(m: MacState, ip: number): void {

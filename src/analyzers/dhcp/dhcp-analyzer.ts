@@ -42,6 +42,8 @@ const STARVATION_SAMPLES = 4;
 const REFRESH_MS = 30_000;
 /** Local scope keys sit above every IPv4 address (relay scope keys are the relay's address). */
 const LOCAL_SCOPE_BASE = 2 ** 32;
+/** The subnet of an answer without option 1 (the smallest common one: fewer gateways compared, not more). */
+const DEFAULT_SUBNET_MASK = 0xffffff00;
 
 const ROLE_ATTACKER = 'attacker';
 const ROLE_VICTIM = 'victim';
@@ -171,7 +173,7 @@ export class DhcpAnalyzer implements Analyzer {
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.cfg = sectionOf(ctx.config, dhcpConfigSection);
-    for (const r of this.cfg.routers) ctx.network.learnGateway(r);
+    for (const r of this.cfg.routers) ctx.network.learnConfiguredGateway(r);
   }
 
   onUdp(pkt: Packet): void {
@@ -307,7 +309,7 @@ export class DhcpAnalyzer implements Analyzer {
     }
     // A relay agent forwarding the answer to the client: the network's own configuration points at this server.
     if (m.giaddr !== 0 && pkt.dstPort !== BOOTP_SERVER_PORT) this.noteEstablished(scope, serverId);
-    if (!trusted && !impersonated) trusted = this.maybeTrust(scope, serverId, mac) ?? this.moveTrust(scope, serverId, mac);
+    if (!trusted && !impersonated) trusted = this.maybeTrust(scope, serverId, mac, m) ?? this.moveTrust(scope, serverId, mac, m);
     if (trusted) {
       this.checkOptionChange(trusted, scope, m, pkt, true);
       this.checkOptionChange(trusted, scope, m, pkt, false);
@@ -315,13 +317,19 @@ export class DhcpAnalyzer implements Analyzer {
       this.reportRogue(scope, serverId, impersonated, m, pkt);
     }
     if (m.msgType === DHCPOFFER) this.trackOffer(scope, serverId, mac, trusted !== undefined, m, pkt);
+    for (let i = 0; i < m.routerCount; i++) this.ctx.network.noteDhcpRouter(m.routers[i]!);
   }
 
-  /** With a configured list, listed servers are trusted; without one, the first server of a scope is. */
-  private maybeTrust(scope: Scope, serverId: number, mac: number): TrustedServer | undefined {
+  /**
+   * With a configured list, listed servers are trusted; without one, the
+   * first server of a scope is, unless it hands out a router other than the
+   * gateways seen forwarding traffic on the subnet it leases in.
+   */
+  private maybeTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage): TrustedServer | undefined {
     const configured = this.cfg.servers.size > 0;
     if (configured ? !this.cfg.servers.has(serverId) : scope.servers.length > 0) return undefined;
     if (scope.servers.length >= MAX_SERVERS_PER_SCOPE) return undefined;
+    if (!configured && !scope.established.includes(serverId) && this.gatewaysBypassed(scope, m).length > 0) return undefined;
     const s: TrustedServer = { serverId, mac, configured, firstSeen: !configured && !scope.established.includes(serverId), routers: [], dns: [] };
     scope.servers.push(s);
     return s;
@@ -335,17 +343,50 @@ export class DhcpAnalyzer implements Analyzer {
    * Without a configured list, the first server to answer is trusted; if that
    * was a rogue faster than the real server (a capture taken during the
    * attack), a server that clients renew leases with, or whose answers a relay
-   * agent forwards, takes its place. The former is reported from its next answer on.
+   * agent forwards, takes its place; so does one handing out a gateway seen
+   * forwarding traffic when the trusted ones hand out none. The former is
+   * reported from its next answer on.
    */
-  private moveTrust(scope: Scope, serverId: number, mac: number): TrustedServer | undefined {
-    if (this.cfg.servers.size > 0 || !scope.established.includes(serverId)) return undefined;
+  private moveTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage): TrustedServer | undefined {
+    if (this.cfg.servers.size > 0 || scope.servers.length === 0) return undefined;
     if (!scope.servers.every((s) => s.firstSeen && !scope.established.includes(s.serverId))) return undefined;
+    let why: string;
+    if (scope.established.includes(serverId)) {
+      why = 'which clients renew leases with or whose answers a relay agent forwards';
+    } else {
+      const network = this.ctx.network;
+      const gateway = this.handedOutObservedGateway(scope, m);
+      if (gateway < 0 || scope.servers.some((s) => s.routers.some((r) => network.isObservedGateway(r)))) return undefined;
+      why = `which hands out ${ip4ToString(gateway)}, a gateway seen forwarding traffic`;
+    }
     const former = scope.servers.map((s) => ip4ToString(s.serverId)).join(', ');
-    scope.trustMoved = `trust moved from ${former} to ${ip4ToString(serverId)}, which clients renew leases with or whose answers a relay agent forwards`;
+    scope.trustMoved = `trust moved from ${former} to ${ip4ToString(serverId)}, ${why}`;
     scope.servers.length = 0;
     const s: TrustedServer = { serverId, mac, configured: false, firstSeen: false, routers: [], dns: [] };
     scope.servers.push(s);
     return s;
+  }
+
+  /**
+   * Gateways seen forwarding traffic (or configured) on the subnet the answer
+   * leases in (option 1, else a /24). None for an answer without a lease, or
+   * in a relayed scope, whose routers are on a subnet this sensor may not see.
+   */
+  private subnetGateways(scope: Scope, m: DhcpMessage): number[] {
+    if (scope.relay !== 0 || m.yiaddr === 0) return [];
+    return this.ctx.network.observedGatewaysIn(m.yiaddr, m.subnetMask >= 0 ? m.subnetMask : DEFAULT_SUBNET_MASK);
+  }
+
+  /** The subnet's known gateways when the answer hands out routers but none of them; [] otherwise. */
+  private gatewaysBypassed(scope: Scope, m: DhcpMessage): number[] {
+    if (m.routerCount === 0) return [];
+    const gateways = this.subnetGateways(scope, m);
+    return firstRouterIn(m, gateways) < 0 ? gateways : [];
+  }
+
+  /** The first router the answer hands out that is a known gateway of its subnet, or -1. */
+  private handedOutObservedGateway(scope: Scope, m: DhcpMessage): number {
+    return firstRouterIn(m, this.subnetGateways(scope, m));
   }
 
   /** The trusted server's routers (or DNS servers): first seen are learned, later new ones reported. */
@@ -393,8 +434,11 @@ export class DhcpAnalyzer implements Analyzer {
     this.addOfferedEntities(entities, scope, m, serverId, true);
     this.addOfferedEntities(entities, scope, m, serverId, false);
     const legit = impersonated ?? scope.servers[0];
+    // A first server not trusted for bypassing the subnet's known gateway: that is the evidence.
+    const bypassed = impersonated || legit || this.cfg.servers.size > 0 ? [] : this.gatewaysBypassed(scope, m);
     if (legit && !impersonated) entities.push(ipEntity(legit.serverId, 'legitimate'));
     if (legit && legit.mac >= 0) entities.push(macEntity(legit.mac, 'legitimate'));
+    for (const g of bypassed.slice(0, 8)) entities.push(ipEntity(g, 'gateway'));
     if (scope.vlan > 0) entities.push({ type: 'vlan', value: String(scope.vlan), role: 'segment' });
 
     // Other analyzers weigh traffic towards the rogue and the routers it hands out.
@@ -415,7 +459,9 @@ export class DhcpAnalyzer implements Analyzer {
         ? `; trusted server: ${ip4ToString(legit.serverId)}${scope.trustMoved !== null ? ` (${scope.trustMoved})` : ''}`
         : this.cfg.servers.size > 0
           ? `; configured servers: ${[...this.cfg.servers].slice(0, 8).map(ip4ToString).join(', ')}`
-          : '';
+          : bypassed.length > 0
+            ? `; the subnet's gateway, seen forwarding traffic${this.cfg.routers.size > 0 ? ' or configured' : ''}, is ${bypassed.slice(0, 8).map(ip4ToString).join(', ')}`
+            : '';
     this.ctx.report('dhcp-rogue-server', `${scope.key}|${ip4ToString(serverId)}|${macToString(mac)}`, pkt, {
       message: `${who} sent an ${DHCP_MESSAGE_NAMES[m.msgType]} to ${clientText(m)} on ${describeScope(scope)} handing out ${gives.join(', ')}${trustedText}`,
       entities,
@@ -432,6 +478,8 @@ export class DhcpAnalyzer implements Analyzer {
     const list = routers ? m.routers : m.dnsServers;
     const n = routers ? m.routerCount : m.dnsCount;
     const haveBaseline = this.hasBaseline(scope, routers);
+    // No server to compare with, but the subnet's gateway is known from traffic and not handed out.
+    if (routers && !haveBaseline && this.gatewaysBypassed(scope, m).length > 0) return true;
     for (let i = 0; i < n; i++) {
       const a = list[i]!;
       if (haveBaseline ? !this.isBaseline(scope, a, routers) : a === serverId || a === pkt.ip4Src) return true;
@@ -562,6 +610,12 @@ function offerText(serverId: number, yiaddr: number, router: number, dns: number
   if (router >= 0) parts.push(`router ${ip4ToString(router)}`);
   if (dns >= 0) parts.push(`DNS ${ip4ToString(dns)}`);
   return `${ip4ToString(serverId)} offers ${parts.join(', ')}`;
+}
+
+/** The first router (option 3) of the answer that is in `addrs`, or -1. */
+function firstRouterIn(m: DhcpMessage, addrs: readonly number[]): number {
+  for (let i = 0; i < m.routerCount; i++) if (addrs.includes(m.routers[i]!)) return m.routers[i]!;
+  return -1;
 }
 
 function addrList(list: Uint32Array, n: number): string {
