@@ -4,10 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, hasEntity, isAtLeast } from '../helpers/captures.js';
+import { assertNotBlamed, atLeast, describe, hasEntity, isAtLeast } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
-import { arpReplies, assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless } from '../helpers/e2e.js';
-import { gratuitousArpArgv, sleep, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Lan } from '../helpers/netns-lan.js';
+import { arpReplies, assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { gratuitousArpArgv, sleep, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const work = new E2eWorkDir('arp');
 const workDir = work.path;
@@ -126,6 +126,45 @@ test('arpspoof two-way (-r) poisoning is reported for both addresses', { timeout
   );
   await t.test('scan reports T1557.002 and both impersonated addresses', (st) =>
     work.withPcap(st, pcap, () => assertArpMitm(scanCapture(pcap), [VICTIM.ip])),
+  );
+});
+
+test('arpspoof already poisoning when the capture starts: the gateway answering a bystander exposes it', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['arpspoof']))) return;
+  const BYSTANDER: HostSpec = { name: 'bystander', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
+  const lan = await freshLan(t, { extraHosts: [BYSTANDER] });
+  // arpspoof resolves the victim and the gateway from its own address, then forges every 2 s: all of that
+  // before the capture, which only sees the forged replies and the gateway answering for itself. The
+  // attacker's kernel answers no ARP for its own address (a poisoner keeping its address off the wire),
+  // so nothing but the contest itself can name it.
+  await lan.sysctl('attacker', 'net.ipv4.conf.eth0.arp_ignore', '8');
+  const spoof = lan.spawn('attacker', ['arpspoof', '-i', 'eth0', '-t', VICTIM.ip, GATEWAY.ip], 'arpspoof');
+  await spoof.waitFor(/is-at/, 10_000);
+  await sleep(3000);
+  const pcap = join(workDir, 'arpspoof-midway.pcap');
+  const cap = await lan.startCapture(pcap);
+  await sleep(4500);
+  await lan.exec('bystander', ['ip', 'neigh', 'flush', 'all'], { timeoutMs: 5000 });
+  await lan.exec('bystander', ['ping', '-n', '-c', '2', '-i', '0.5', GATEWAY.ip], { timeoutMs: 10_000 });
+  await sleep(4500);
+  await cap.stop();
+  const exit = await spoof.stop('SIGINT', 15_000);
+  t.diagnostic(`arpspoof exit ${exit.code ?? exit.signal}`);
+  await t.test('capture holds forged replies, the gateway\'s own answer, and nothing of the attacker\'s own address', (st) =>
+    work.withPcap(st, pcap, () => {
+      assertForgedOnWire(pcap, [GATEWAY.ip]);
+      const replies = arpReplies(pcap);
+      assert.ok(replies.some((r) => r.ip === GATEWAY.ip && r.mac === GATEWAY.mac), `no reply from the gateway: ${JSON.stringify(replies)}`);
+      const own = tcpdumpPackets(pcap, `arp and ether src ${ATTACKER.mac}`).filter((l) => l.includes(`tell ${ATTACKER.ip}`) || l.includes(`${ATTACKER.ip} is-at`));
+      assert.deepEqual(own, [], 'the attacker used its own address');
+    }),
+  );
+  await t.test('scan reports T1557.002 naming the attacker, never the gateway', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scanCapture(pcap);
+      assertArpMitm(r, []);
+      assertNotBlamed(atLeast(r.findings, 'medium'), GATEWAY, 'the gateway');
+    }),
   );
 });
 

@@ -131,6 +131,58 @@ test('capture started mid-attack with the poisoner\'s claim of the gateway first
   assert.ok(hasEntity(takeover, 'ip', ATTACKER.ip, 'attacker') && hasEntity(takeover, 'ip', GW.ip, 'impersonated'), describe([takeover]));
 });
 
+test('capture started mid-attack by a poisoner that never uses an address of its own: the owner answering again exposes it', async () => {
+  // arpspoof's replies to the victim every 2 s, the victim's traffic relayed through the poisoner; then another
+  // station asks for the gateway, whose answer is the first the capture holds from it.
+  let t = 0;
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 5; i++) {
+    frames.push({ t: (t += 2), frame: reply(ATTACKER, VICTIM, GW.ip) });
+    frames.push({ t: t + 0.5, frame: ipv4UdpFrame(VICTIM.mac, ATTACKER.mac, VICTIM.ip, UPSTREAM, 40000, 53, Buffer.alloc(20)) });
+    frames.push({ t: t + 0.51, frame: ipv4UdpFrame(ATTACKER.mac, GW.mac, VICTIM.ip, UPSTREAM, 40000, 53, Buffer.alloc(20)) });
+  }
+  frames.push({ t: (t += 1), frame: request(OTHER, GW.ip) });
+  frames.push({ t: (t += 0.001), frame: reply(GW, OTHER) });
+  const reclaimed = await scanFrames(frames);
+  const loud = atLeast(reclaimed.findings, 'medium');
+  assertNotBlamed(loud, GW, 'the gateway');
+  const hit = loud.find((f) => f.rule_id === 'arp-gateway-impersonation' || f.rule_id === 'arp-ip-takeover');
+  assert.ok(hit && isAtLeast(hit, 'high'), describe(reclaimed.findings));
+  assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker') && hasEntity(hit, 'ip', GW.ip, 'impersonated') && hasEntity(hit, 'mac', GW.mac, 'legitimate'), describe([hit]));
+  assert.match(hit.message, /only in replies to stations that had not asked/);
+
+  // The poisoner goes on (1.5 s after the gateway's answer, within the other station's request window): the flip-flop
+  // names it, although it held the binding first.
+  frames.push({ t: t + 1.5, frame: reply(ATTACKER, VICTIM, GW.ip) });
+  const flipped = await scanFrames(frames);
+  const flip = flipped.findings.find((f) => f.rule_id === 'arp-binding-flip-flop');
+  assert.ok(flip && isAtLeast(flip, 'high'), describe(flipped.findings));
+  assert.ok(hasEntity(flip, 'mac', ATTACKER.mac, 'attacker') && hasEntity(flip, 'mac', GW.mac, 'legitimate'), describe([flip]));
+  assert.ok(hasEntity(flip, 'ip', VICTIM.ip, 'victim'), describe([flip]));
+  assertNotBlamed(atLeast(flipped.findings, 'medium'), GW, 'the gateway');
+});
+
+test('a reply answers only the station that asked: one to another station within the window is unsolicited', async () => {
+  const frames: TimedFrame[] = [
+    { t: 1, frame: request(OTHER, GW.ip) },
+    { t: 1.001, frame: reply(GW, OTHER) },
+    { t: 2, frame: request(VICTIM, GW.ip) },
+    { t: 2.001, frame: reply(GW, VICTIM) },
+    // Both asked within the window; the answer to the earlier asker still counts as solicited.
+    { t: 2.002, frame: reply(GW, OTHER) },
+    // Nobody at 198.18.0.66 asked: unsolicited, although the gateway's address was asked for a moment ago.
+    { t: 2.5, frame: reply(GW, ATTACKER) },
+  ];
+  // More stations asking at once than are kept (a busy segment refreshing its gateway): every answer within the window counts as one.
+  for (let i = 0; i < 6; i++) frames.push({ t: 20 + i * 0.001, frame: request({ mac: `02:00:00:00:01:0${i}`, ip: `198.18.1.${i + 1}` }, GW.ip) });
+  frames.push({ t: 20.01, frame: reply(GW, { mac: '02:00:00:00:01:00', ip: '198.18.1.1' }) });
+  const { findings } = await scanFrames(frames);
+  const unsolicited = findings.filter((f) => f.rule_id === 'arp-unsolicited-reply');
+  assert.equal(unsolicited.length, 1, describe(findings));
+  assert.equal(unsolicited[0]!.count, 1, describe(findings));
+  assert.ok(hasEntity(unsolicited[0]!, 'ip', ATTACKER.ip, 'victim'), describe(unsolicited));
+});
+
 test('a NIC replaced once is low; first-hop redundancy failover is info', async () => {
   const frames = baseline();
   let t = 3;

@@ -48,6 +48,8 @@ interface MacState {
    * replies nobody asked for and uses only its own.
    */
   used: number[];
+  /** Addresses it claimed in replies to a station that had not asked (the way arpspoof and bettercap poison). */
+  claimedUnasked: number[];
   refreshed: number;
   /** Took an address that another MAC held: never learned as a router afterwards. */
   contested: boolean;
@@ -55,6 +57,17 @@ interface MacState {
   forwards: boolean;
   replyWindowStart: number;
   replies: number;
+}
+
+/** Askers kept per address asked for. */
+const ASK_SLOTS = 4;
+/** Index of the last time an asker still within the window was displaced. */
+const ASK_OVERFLOW = ASK_SLOTS * 2;
+/** ASK_SLOTS askers, then when each asked (-Infinity: free), then the overflow time. */
+type PendingAsk = Float64Array;
+
+function withinSolicitWindow(asked: number, t: number): boolean {
+  return t >= asked && t - asked <= SOLICIT_WINDOW_MS;
 }
 
 /** An address the MAC used as its own and did not take from another. */
@@ -65,7 +78,9 @@ function isOwn(m: MacState, ip: number): boolean {
 export class ArpAnalyzer implements Analyzer {
   private readonly stations: BoundedMap<number, Station>;
   private readonly macs: BoundedMap<number, MacState>;
-  private readonly pendingRequests = new BoundedMap<number, number>(MAX_PENDING_REQUESTS);
+  /** Per address asked for: the stations that asked last and when (PendingAsk), so a reply counts as solicited only towards one of them. */
+  private readonly pendingRequests = new BoundedMap<number, PendingAsk>(MAX_PENDING_REQUESTS);
+  private spareAsk: PendingAsk | undefined;
   private readonly floodThreshold: number;
   /**
    * (MAC, address) pairs noteForwarding has already looked at, direct-mapped.
@@ -95,7 +110,7 @@ export class ArpAnalyzer implements Analyzer {
       this.reportBogon(a, pkt, `sender hardware address ${macToString(a.senderMac)} is not a unicast station address`);
       return;
     }
-    if (a.op === ARP_REQUEST && a.senderIp !== a.targetIp) this.pendingRequests.set(a.targetIp, t);
+    if (a.op === ARP_REQUEST && a.senderIp !== a.targetIp) this.noteAsk(a.targetIp, a.senderIp, t);
     // RFC 5227 duplicate-address probes carry sender 0.0.0.0: no binding to learn.
     if (a.senderIp === 0) return;
     if (isBogonSenderIp4(a.senderIp)) {
@@ -107,8 +122,7 @@ export class ArpAnalyzer implements Analyzer {
     if (a.op === ARP_REPLY) {
       this.countReply(a.senderMac, pkt);
       if (!gratuitous) {
-        const asked = this.pendingRequests.get(a.senderIp);
-        unsolicited = asked === undefined || t - asked > SOLICIT_WINDOW_MS || t < asked;
+        unsolicited = !this.wasAsked(a.senderIp, a.targetIp, t);
         if (unsolicited) this.reportUnsolicited(a, pkt);
       }
     }
@@ -118,6 +132,40 @@ export class ArpAnalyzer implements Analyzer {
 
   stateSize(): number {
     return this.stations.size + this.macs.size + this.pendingRequests.size;
+  }
+
+  private noteAsk(asked: number, asker: number, t: number): void {
+    let p = this.pendingRequests.get(asked);
+    if (!p) {
+      p = this.spareAsk ?? new Float64Array(ASK_SLOTS * 2 + 1);
+      p.fill(-Infinity, ASK_SLOTS);
+      this.spareAsk = this.pendingRequests.set(asked, p);
+    }
+    // The asker's own slot, else the one asked longest ago; displacing a recent asker means more
+    // stations asked at once than are kept.
+    let slot = 0;
+    for (let i = 0; i < ASK_SLOTS; i++) {
+      if (p[i] === asker && p[ASK_SLOTS + i] !== -Infinity) {
+        slot = i;
+        break;
+      }
+      if (p[ASK_SLOTS + i]! < p[ASK_SLOTS + slot]!) slot = i;
+    }
+    if (p[slot] !== asker && t - p[ASK_SLOTS + slot]! <= SOLICIT_WINDOW_MS) p[ASK_OVERFLOW] = t;
+    p[slot] = asker;
+    p[ASK_SLOTS + slot] = t;
+  }
+
+  /**
+   * Whether `asker` asked for `asked` within the solicit window before `t`,
+   * so that a reply to it is an answer. When more stations asked at once
+   * than are kept, any reply within the window counts as an answer.
+   */
+  private wasAsked(asked: number, asker: number, t: number): boolean {
+    const p = this.pendingRequests.get(asked);
+    if (!p) return false;
+    for (let i = 0; i < ASK_SLOTS; i++) if (p[i] === asker && withinSolicitWindow(p[ASK_SLOTS + i]!, t)) return true;
+    return withinSolicitWindow(p[ASK_OVERFLOW]!, t);
   }
 
   onIp(pkt: Packet): void {
@@ -156,6 +204,7 @@ export class ArpAnalyzer implements Analyzer {
     const mac = a.senderMac;
     const macState = this.macState(mac, t);
     if ((a.op === ARP_REQUEST || !unsolicited) && !gratuitous && !macState.used.includes(ip) && macState.used.length < MAX_CLAIMED_IPS) macState.used.push(ip);
+    if (unsolicited && !macState.claimedUnasked.includes(ip) && macState.claimedUnasked.length < MAX_CLAIMED_IPS) macState.claimedUnasked.push(ip);
     const known = this.ctx.config.arp.known.get(ip);
     if (known !== undefined && known !== mac) this.reportStaticViolation(a, pkt, known);
 
@@ -209,8 +258,11 @@ export class ArpAnalyzer implements Analyzer {
 
     if (flipFlop) {
       // Two MACs keep taking the address from each other. The impostor is the
-      // one that also speaks for other addresses, else the later arrival.
-      const attacker = newClaimsOthers ? mac : claimsOthers(previous) ? previous : st.firstMac === mac ? previous : mac;
+      // one that also speaks for other addresses, else the one that claims it
+      // only in replies nobody asked for while the other uses it as its own,
+      // else the later arrival.
+      const byUse = this.poisonerByUse(ip, previous, mac);
+      const attacker = newClaimsOthers ? mac : claimsOthers(previous) ? previous : byUse !== -1 ? byUse : st.firstMac === mac ? previous : mac;
       const legit = attacker === mac ? previous : mac;
       this.markContested(this.macState(attacker, t), attacker);
       this.ctx.report('arp-binding-flip-flop', `${ip4ToString(ip)}|${macToString(attacker)}`, pkt, {
@@ -232,12 +284,40 @@ export class ArpAnalyzer implements Analyzer {
       return;
     }
     if (flipFlop) return;
+    if (this.poisonerByUse(ip, previous, mac) === previous) {
+      // The owner answers for its address again: the MAC bound before had only ever pushed it on
+      // stations that had not asked, so the poisoning began before this capture did.
+      this.markContested(this.macState(previous, t), previous);
+      this.ctx.report(gateway ? 'arp-gateway-impersonation' : 'arp-ip-takeover', `${ip4ToString(ip)}|${macToString(previous)}`, pkt, {
+        message:
+          `${macToString(previous)} claimed ${ip4ToString(ip)}${gateway ? ' (a gateway)' : ''} only in replies to stations that had not asked, ` +
+          `and ${macToString(mac)} answers for it as its own: ${macToString(previous)} was poisoning ARP caches before this capture saw the address's owner`,
+        entities: this.blameAttacker(previous, ip, mac, a, pkt.timeMs),
+        severity: 'high',
+      });
+      return;
+    }
     const severity: Severity = gateway || unsolicited ? 'medium' : 'low';
     this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
       message: `${ip4ToString(ip)} changed from ${macToString(previous)} to ${reused ? 'previously seen ' : ''}${macToString(mac)}${unsolicited ? ' by an unsolicited reply' : ''}${gateway ? ' (a gateway)' : ''}`,
       entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
       severity,
     });
+  }
+
+  /**
+   * Of two MACs contesting `ip`, the one that claimed it only in replies to
+   * stations that had not asked while the other used it as its own (answered
+   * a request for it, or asked from it); -1 when that does not tell them apart.
+   */
+  private poisonerByUse(ip: number, a: number, b: number): number {
+    const ma = this.macs.get(a);
+    const mb = this.macs.get(b);
+    const pushesOnly = (m: MacState | undefined): boolean => m !== undefined && m.claimedUnasked.includes(ip) && !m.used.includes(ip);
+    const owns = (m: MacState | undefined): boolean => m !== undefined && m.used.includes(ip);
+    if (pushesOnly(ma) && owns(mb)) return a;
+    if (pushesOnly(mb) && owns(ma)) return b;
+    return -1;
   }
 
   /** A first claim on a gateway address by a MAC that already speaks for another one. */
@@ -323,7 +403,7 @@ export class ArpAnalyzer implements Analyzer {
   private macState(mac: number, t: number): MacState {
     let m = this.macs.get(mac);
     if (!m) {
-      m = { ips: [], taken: [], used: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
+      m = { ips: [], taken: [], used: [], claimedUnasked: [], refreshed: t, contested: false, forwards: false, replyWindowStart: t, replies: 0 };
       this.macs.set(mac, m);
       this.newGeneration();
     } else if (t - m.refreshed > REFRESH_MS) {
