@@ -40,6 +40,8 @@ export class NetworkModel {
   /** Routers DHCP answers (of any server) handed out, most recent last. */
   private readonly dhcpRouters = new BoundedMap<number, boolean>(MAX_LEARNED);
   readonly routerMacs = new Set<number>();
+  /** Router MACs whose forwarding is evidence about DHCP servers and router advertisements (see learnForwardingRouter). */
+  private readonly observedRouterMacs = new Set<number>();
   /** IPv4 addresses of stations that recently won an address contest (ARP takeover, rogue DHCP), with when. */
   private readonly contestWinners = new BoundedMap<number, number>(MAX_LEARNED);
   /** IPv6 addresses of stations that recently won an IPv6 contest (neighbor binding, rogue DHCPv6), with when and how. */
@@ -72,9 +74,11 @@ export class NetworkModel {
    * servers only if no DHCP answer named it as router before: a rogue server
    * that names itself forwards its victims' traffic too, once they follow it.
    */
-  learnForwardingGateway(ip: number): void {
+  private learnForwardingGateway(ip: number): boolean {
     this.learnGateway(ip);
-    if (!this.dhcpRouters.has(ip) && this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+    if (this.dhcpRouters.has(ip)) return false;
+    if (this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+    return true;
   }
 
   /** A router a DHCP answer handed out, whoever the server. */
@@ -101,6 +105,23 @@ export class NetworkModel {
   /** A MAC learned as a router turned out to take other stations' addresses. */
   forgetRouterMac(mac: number): void {
     this.routerMacs.delete(mac);
+    this.observedRouterMacs.delete(mac);
+  }
+
+  /**
+   * A MAC seen forwarding traffic for others, with the addresses it claims:
+   * a router, and those addresses gateways. It counts as observed when one
+   * of them does (learnForwardingGateway).
+   */
+  learnForwardingRouter(mac: number, ownIps: readonly number[]): void {
+    this.learnRouterMac(mac);
+    let observed = false;
+    for (const ip of ownIps) if (this.learnForwardingGateway(ip)) observed = true;
+    if (observed && this.observedRouterMacs.size < MAX_LEARNED) this.observedRouterMacs.add(mac);
+  }
+
+  isObservedRouterMac(mac: number): boolean {
+    return this.observedRouterMacs.has(mac);
   }
 
   /** Records that the station at `ip` won an address contest at `timeMs` (it is a likely on-path attacker). */

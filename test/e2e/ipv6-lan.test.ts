@@ -165,6 +165,47 @@ test('a second radvd on the attacker advertising its own prefix and DNS server i
   );
 });
 
+test('a rogue radvd heard before the gateway\'s loses the trust once the gateway, seen routing IPv4, advertises', { timeout: 90_000 }, async (t) => {
+  if (!(await skipUnless(t, ['radvd']))) return;
+  const { lan, attackerLl } = await freshV6Lan(t);
+  const pcap = join(workDir, 'rogue-radvd-first.pcap');
+  const cap = await lan.startCapture(pcap);
+  // The capture starts during the attack: the rogue's RAs come first.
+  await lan.sysctl('attacker', 'net.ipv6.conf.all.forwarding', '1');
+  const rogue = startRadvd(lan, 'attacker', 'rogue-radvd-first', `  AdvDefaultPreference high;\n  prefix ${ROGUE_PREFIX}/64 { };\n  RDNSS ${attackerLl} { };`);
+  await sleep(4500);
+  // The gateway routes the victim's IPv4 traffic, then its own radvd advertises.
+  await lan.exec('victim', ['ping', '-n', '-c', '3', '-i', '0.3', UPSTREAM.ip], { timeoutMs: 15_000 });
+  const radvd = startRadvd(lan, 'gateway', 'gw-radvd-late', GATEWAY_RADVD);
+  await sleep(9000);
+  await rogue.stop('SIGTERM', 5000);
+  await radvd.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+
+  await t.test('capture holds the rogue\'s RA before the gateway\'s, and the gateway forwarding IPv4', (st) =>
+    work.withPcap(st, pcap, () => {
+      const ras = tcpdumpLines(pcap, 'icmp6 and ip6[40] == 134');
+      const firstRogue = ras.findIndex((l) => l.includes(`${ATTACKER.mac} >`));
+      const firstGateway = ras.findIndex((l) => l.includes(`${GATEWAY.mac} >`));
+      assert.ok(firstRogue >= 0 && firstGateway > firstRogue, `RAs in the capture:\n${ras.join('\n')}`);
+      assert.ok(tcpdumpPackets(pcap, `icmp and ether src ${GATEWAY.mac} and src host ${UPSTREAM.ip}`).length > 0, 'no forwarded echo reply');
+    }),
+  );
+  await t.test('scan reports the attacker as the rogue router, the gateway as legitimate, never blamed', (st) =>
+    work.withPcap(st, pcap, () => {
+      const r = scan(pcap);
+      const hit = r.findings.find((f) => f.rule_id === 'ipv6-rogue-router-advertisement');
+      assert.ok(hit, `no rogue RA finding:\n${describe(r.findings)}`);
+      assert.ok(isAtLeast(hit, 'high'), describe([hit]));
+      assert.ok(hasEntity(hit, 'mac', ATTACKER.mac, 'attacker') && hasEntity(hit, 'ip', attackerLl, 'attacker'), describe([hit]));
+      assert.ok(hasEntity(hit, 'mac', GATEWAY.mac, 'legitimate'), describe([hit]));
+      assert.match(hit.message, /trust moved from .* whose MAC forwards IPv4 traffic as a router/);
+      assertExit(r, 1);
+      assert.ok(!atLeast(r.findings, 'medium').some((f) => hasEntity(f, 'mac', GATEWAY.mac, 'attacker')), describe(atLeast(r.findings, 'medium')));
+    }),
+  );
+});
+
 test("THC kill_router6 withdrawing the gateway in its name is reported", { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['radvd', 'atk6-kill_router6']))) return;
   const { lan, gatewayLl } = await freshV6Lan(t);

@@ -6,6 +6,8 @@ import {
   dhcpv6Payload,
   dhcpv6RelayPayload,
   duidLl,
+  arpReply,
+  arpRequest,
   icmpv4RedirectFrame,
   icmpv6Frame,
   ipv4UdpFrame,
@@ -389,6 +391,32 @@ test("mitm6's RA (managed flag, lifetime 0, no prefix) on a link without a route
   assert.equal(hit[0]!.severity, 'medium');
   assert.match(hit[0]!.message, /mitm6/);
   assert.ok(hasEntity(hit[0]!, 'mac', ATTACKER.mac, 'attacker'));
+});
+
+test('a rogue heard before the network\'s router loses the trust to the router whose MAC forwards IPv4', async () => {
+  // The router's MAC claims 198.18.0.1 and forwards a host's IPv4 traffic; a rogue's RA comes first, then the router's.
+  const GW4 = '198.18.0.1';
+  const HOST = { mac: VICTIM.mac, ip: '198.18.0.10' };
+  const frames: TimedFrame[] = [
+    { t: 0, frame: arpRequest(HOST, GW4) },
+    { t: 0.001, frame: arpReply({ mac: ROUTER.mac, ip: GW4 }, HOST) },
+    { t: 0.01, frame: ipv4UdpFrame(HOST.mac, ROUTER.mac, HOST.ip, '198.19.7.7', 40000, 53, Buffer.alloc(20)) },
+    { t: 0.02, frame: ipv4UdpFrame(ROUTER.mac, HOST.mac, '198.19.7.7', HOST.ip, 53, 40000, Buffer.alloc(20)) },
+    { t: 1, frame: routerAdvertFrame(ATTACKER.mac, ATTACKER.ll, { lifetime: 1800, sourceMac: ATTACKER.mac, prefixes: [{ prefix: ROGUE_PREFIX, length: 64 }], rdnss: { servers: ['fd53:7701::53'] } }) },
+    routerRa(2),
+    { t: 5, frame: routerAdvertFrame(ATTACKER.mac, ATTACKER.ll, { lifetime: 1800, sourceMac: ATTACKER.mac, prefixes: [{ prefix: ROGUE_PREFIX, length: 64 }], rdnss: { servers: ['fd53:7701::53'] } }) },
+    routerRa(200),
+  ];
+  const { findings } = await scanFrames(frames);
+  const rogue = only(findings, 'ipv6-rogue-router-advertisement');
+  assert.equal(rogue.length, 1, describe(findings));
+  assert.ok(hasEntity(rogue[0]!, 'mac', ATTACKER.mac, 'attacker') && hasEntity(rogue[0]!, 'mac', ROUTER.mac, 'legitimate'), describe(rogue));
+  assert.match(rogue[0]!.message, /trust moved from fe80::666 \(02:00:00:00:06:66\) to fe80::1, whose MAC forwards IPv4 traffic as a router/);
+  assert.ok(!findings.some((f) => f.rule_id.startsWith('ipv6-') && hasEntity(f, 'mac', ROUTER.mac, 'attacker')), describe(findings));
+
+  // Without the router's IPv4 forwarding the first router keeps the trust (what ipv6.routers is for).
+  const { findings: unseen } = await scanFrames(frames.slice(4));
+  assert.ok(unseen.some((f) => f.rule_id === 'ipv6-rogue-router-advertisement' && hasEntity(f, 'mac', ROUTER.mac, 'attacker')), describe(unseen));
 });
 
 test('configured routers: an unlisted router is rogue even first, listed ones are silent, a listed address from another MAC is impersonation', async () => {

@@ -194,8 +194,7 @@ export class ArpAnalyzer implements Analyzer {
     if (!m || m.forwards || m.contested || m.ips.length === 0) return;
     if (m.ips.includes(ip) || isBogonSenderIp4(ip)) return;
     m.forwards = true;
-    this.ctx.network.learnRouterMac(mac);
-    for (const own of m.ips) this.ctx.network.learnForwardingGateway(own);
+    this.ctx.network.learnForwardingRouter(mac, m.ips);
   }
 
   private learn(a: ArpMessage, pkt: Packet, unsolicited: boolean, gratuitous: boolean): void {
@@ -215,7 +214,7 @@ export class ArpAnalyzer implements Analyzer {
       // A station speaking for another address that claims this one only in replies nobody asked
       // for has not shown it is its own (a capture started after the poisoning began): it counts as taken.
       if (unsolicited && macState.ips.length > 0 && !this.ctx.config.arp.multiIpMacs.has(mac)) this.markTaken(macState, ip);
-      this.claim(macState, ip);
+      this.claim(macState, mac, ip);
       this.ctx.report('arp-new-station', ip4ToString(ip), pkt, {
         message: `new station ${ip4ToString(ip)} at ${macToString(mac)}`,
         entities: [ipEntity(ip, 'station'), macEntity(mac, 'station')],
@@ -243,7 +242,7 @@ export class ArpAnalyzer implements Analyzer {
     // Contested before it claims the address, so a taker that forwards is not learned as its router.
     if (known === undefined && !virtual && (newClaimsOthers || flipFlop)) this.markContested(macState, mac);
     this.markTaken(macState, ip);
-    this.claim(macState, ip);
+    this.claim(macState, mac, ip);
 
     if (known !== undefined) return; // the static binding decides; already reported if contradicted
     if (virtual) {
@@ -381,12 +380,12 @@ export class ArpAnalyzer implements Analyzer {
     return parts.join(' and ');
   }
 
-  private claim(m: MacState, ip: number): void {
+  private claim(m: MacState, mac: number, ip: number): void {
     if (m.ips.includes(ip) || m.ips.length >= MAX_CLAIMED_IPS) return;
     m.ips.push(ip);
     this.newGeneration();
     // Only its own addresses make a forwarding station's addresses gateways.
-    if (m.forwards && !m.contested && !m.taken.includes(ip)) this.ctx.network.learnForwardingGateway(ip);
+    if (m.forwards && !m.contested && !m.taken.includes(ip)) this.ctx.network.learnForwardingRouter(mac, [ip]);
   }
 
   private markTaken(m: MacState, ip: number): void {

@@ -10,9 +10,10 @@ import { ip6Entity, linkSource, macEntity, receiverEntities, senderEntities } fr
 import { Ip6PrefixSet, prefixText } from './prefix-set.js';
 
 // Router Advertisements (T1557): which routers are established (configured,
-// or the first one seen), RAs from any other sender, RAs that withdraw a
-// router in its name (THC kill_router6), and established routers whose
-// prefixes or DNS servers change.
+// or the first one seen, until one whose MAC is seen forwarding IPv4 as a
+// router advertises), RAs from any other sender, RAs that withdraw a router
+// in its name (THC kill_router6), and established routers whose prefixes or
+// DNS servers change.
 
 /** Established routers kept; more are unusual on one link, the least recently heard is forgotten. */
 const MAX_ROUTERS = 64;
@@ -37,6 +38,8 @@ class Router {
   other = false;
   /** When it last withdrew itself (lifetime 0 after being a default router), or -1. */
   withdrawnAt = -1;
+  /** Established only for advertising first (nothing configured, no other evidence). */
+  byOrder = false;
   /** Times it came back after withdrawing, within the window starting at returnWindowStart. */
   returns = 0;
   returnWindowStart = 0;
@@ -71,6 +74,8 @@ const enum Trust {
 
 export class RouterWatch {
   private readonly routers: Router[] = [];
+  /** Why the routers established first lost the trust, for reports of them. */
+  private trustMoved: string | null = null;
 
   constructor(
     private readonly ctx: AnalyzerContext,
@@ -126,13 +131,22 @@ export class RouterWatch {
     if (!router) {
       const trust = this.decideTrust(ra, mac, listed);
       if (trust === Trust.Ignore) return;
+      if (trust === Trust.Rogue && this.takesTrustOver(ra, mac, listed)) {
+        const former = this.routers.map((r) => `${r.ipText()}${r.mac === -1 ? '' : ` (${macToString(r.mac)})`}`).join(', ');
+        this.trustMoved = `trust moved from ${former} to ${ip6ToString(buf, src)}, whose MAC forwards IPv4 traffic as a router`;
+        this.routers.length = 0;
+        this.update(this.addRouter(buf, src, mac, pkt.timeMs, pkt.timeMs + LEARN_MS), pkt, ra);
+        return;
+      }
       if (trust === Trust.Rogue) {
         const severity: Severity = listed === Listed.No || this.routers.length > 0 ? 'high' : 'medium';
         this.reportRogue(pkt, ra, mac, this.rogueReason(ra, listed), severity, undefined);
         return;
       }
       // Another address of an established router's MAC learns nothing silently: its options are compared with that router's.
-      router = this.addRouter(buf, src, mac, pkt.timeMs, this.hasMac(mac) ? pkt.timeMs : pkt.timeMs + LEARN_MS);
+      const sameDevice = this.hasMac(mac);
+      router = this.addRouter(buf, src, mac, pkt.timeMs, sameDevice ? pkt.timeMs : pkt.timeMs + LEARN_MS);
+      router.byOrder = listed === Listed.NoList && !sameDevice;
     }
     this.update(router, pkt, ra);
   }
@@ -165,13 +179,24 @@ export class RouterWatch {
     return Trust.Rogue;
   }
 
+  /**
+   * Nothing configured, and the routers established only for advertising
+   * first are not seen forwarding IPv4 while this RA's sender is: the network's
+   * router, heard after a rogue (a capture started during the attack).
+   */
+  private takesTrustOver(ra: RouterAdvert, mac: number, listed: Listed): boolean {
+    const network = this.ctx.network;
+    if (listed !== Listed.NoList || ra.lifetime === 0 || mac === -1 || !network.isObservedRouterMac(mac) || this.routers.length === 0) return false;
+    return this.routers.every((r) => r.byOrder && !network.isObservedRouterMac(r.mac));
+  }
+
   private rogueReason(ra: RouterAdvert, listed: Listed): string {
     const est = this.established();
     const base =
       listed === Listed.No
         ? 'not a configured router'
         : est
-          ? `a second router beside the established ${est.ipText()}${est.mac === -1 ? '' : ` (${macToString(est.mac)})`}`
+          ? `a second router beside the established ${est.ipText()}${est.mac === -1 ? '' : ` (${macToString(est.mac)})`}${this.trustMoved !== null ? ` (${this.trustMoved})` : ''}`
           : 'no IPv6 router is established on this link';
     const mitm6Like = ra.lifetime === 0 && ra.managed && ra.prefixCount === 0 && ra.dnsCount === 0;
     return mitm6Like ? `${base}; managed flag, lifetime 0 and no prefix: the RA mitm6 sends to push hosts to DHCPv6` : base;
