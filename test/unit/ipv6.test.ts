@@ -403,6 +403,8 @@ test('a rogue heard before the network\'s router loses the trust to the router w
     { t: 0.01, frame: ipv4UdpFrame(HOST.mac, ROUTER.mac, HOST.ip, '198.19.7.7', 40000, 53, Buffer.alloc(20)) },
     { t: 0.02, frame: ipv4UdpFrame(ROUTER.mac, HOST.mac, '198.19.7.7', HOST.ip, 53, 40000, Buffer.alloc(20)) },
     { t: 1, frame: routerAdvertFrame(ATTACKER.mac, ATTACKER.ll, { lifetime: 1800, sourceMac: ATTACKER.mac, prefixes: [{ prefix: ROGUE_PREFIX, length: 64 }], rdnss: { servers: ['fd53:7701::53'] } }) },
+    // The rogue also advertises from a second address of its own: the same device, still established only by order.
+    { t: 1.5, frame: routerAdvertFrame(ATTACKER.mac, 'fe80::667', { lifetime: 1800, sourceMac: ATTACKER.mac, prefixes: [{ prefix: ROGUE_PREFIX, length: 64 }] }) },
     routerRa(2),
     { t: 5, frame: routerAdvertFrame(ATTACKER.mac, ATTACKER.ll, { lifetime: 1800, sourceMac: ATTACKER.mac, prefixes: [{ prefix: ROGUE_PREFIX, length: 64 }], rdnss: { servers: ['fd53:7701::53'] } }) },
     routerRa(200),
@@ -411,7 +413,7 @@ test('a rogue heard before the network\'s router loses the trust to the router w
   const rogue = only(findings, 'ipv6-rogue-router-advertisement');
   assert.equal(rogue.length, 1, describe(findings));
   assert.ok(hasEntity(rogue[0]!, 'mac', ATTACKER.mac, 'attacker') && hasEntity(rogue[0]!, 'mac', ROUTER.mac, 'legitimate'), describe(rogue));
-  assert.match(rogue[0]!.message, /trust moved from fe80::666 \(02:00:00:00:06:66\) to fe80::1, whose MAC forwards IPv4 traffic as a router/);
+  assert.match(rogue[0]!.message, /trust moved from fe80::666 \(02:00:00:00:06:66\), fe80::667 \(02:00:00:00:06:66\) to fe80::1, whose MAC forwards IPv4 traffic as a router/);
   assert.ok(!findings.some((f) => f.rule_id.startsWith('ipv6-') && hasEntity(f, 'mac', ROUTER.mac, 'attacker')), describe(findings));
 
   // Without the router's IPv4 forwarding the first router keeps the trust (what ipv6.routers is for).

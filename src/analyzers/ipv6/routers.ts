@@ -145,8 +145,10 @@ export class RouterWatch {
       }
       // Another address of an established router's MAC learns nothing silently: its options are compared with that router's.
       const sameDevice = this.hasMac(mac);
+      // Another address of a device established by order is established by order too.
+      const byOrder = listed === Listed.NoList && (!sameDevice || this.routers.some((r) => r.mac === mac && r.byOrder));
       router = this.addRouter(buf, src, mac, pkt.timeMs, sameDevice ? pkt.timeMs : pkt.timeMs + LEARN_MS);
-      router.byOrder = listed === Listed.NoList && !sameDevice;
+      router.byOrder = byOrder;
     }
     this.update(router, pkt, ra);
   }
