@@ -66,7 +66,7 @@ export class NetworkModel {
   /** A gateway from the configuration. */
   learnConfiguredGateway(ip: number): void {
     this.learnGateway(ip);
-    if (this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+    this.observeGateway(ip);
   }
 
   /**
@@ -77,8 +77,12 @@ export class NetworkModel {
   private learnForwardingGateway(ip: number): boolean {
     this.learnGateway(ip);
     if (this.dhcpRouters.has(ip)) return false;
-    if (this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
+    this.observeGateway(ip);
     return true;
+  }
+
+  private observeGateway(ip: number): void {
+    if (this.observedGateways.size < MAX_LEARNED) this.observedGateways.add(ip);
   }
 
   /** A router a DHCP answer handed out, whoever the server. */
