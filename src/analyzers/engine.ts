@@ -2,8 +2,8 @@ import type { RawFrame } from '../capture/frame.js';
 import type { SniffwatchConfig } from '../config/config.js';
 import { ArpDecode, ArpMessage, decodeArp } from '../decode/arp.js';
 import { ip4ToString, ip6ToString } from '../decode/addr.js';
-import { decodeFrame, decodeInner } from '../decode/decoder.js';
-import { ENCAP_NAMES, Encap, ETHERTYPE_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_ENCAP_DEPTH, Packet } from '../decode/packet.js';
+import { decodeAmsduSubframeAt, decodeFrame, decodeInner } from '../decode/decoder.js';
+import { ENCAP_NAMES, Encap, ETHERTYPE_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, LinkSkip, MAX_ENCAP_DEPTH, Packet } from '../decode/packet.js';
 import type { FindingAggregator } from '../findings/aggregate.js';
 import type { Evidence } from '../findings/finding.js';
 import { SecretRedactor } from '../findings/redact.js';
@@ -13,7 +13,8 @@ import { emitReport } from './report-sink.js';
 
 // The small core: decodes each frame once into a reused Packet, hands the
 // protocol events to the analyzers that asked for them, and follows
-// encapsulations (GRE, ERSPAN, VXLAN, GENEVE, TZSP) into the frames they carry.
+// encapsulations (GRE, ERSPAN, VXLAN, GENEVE, TZSP) into the frames they carry,
+// and 802.11 A-MSDU aggregates into each of their subframes.
 
 export interface EngineStats {
   frames: number;
@@ -23,6 +24,8 @@ export interface EngineStats {
   inner: number;
   malformed: number;
   unsupportedLink: number;
+  /** 802.11 data frames whose payload could not be read: protected (WEP/WPA) or fragmented. */
+  wlanSkipped: number;
   /** Entries in all analyzers' tables after finish(). */
   stateEntries: number;
 }
@@ -34,7 +37,7 @@ export interface EngineOptions {
 }
 
 export class PacketEngine {
-  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, inner: 0, malformed: 0, unsupportedLink: 0, stateEntries: 0 };
+  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, inner: 0, malformed: 0, unsupportedLink: 0, wlanSkipped: 0, stateEntries: 0 };
   readonly network: NetworkModel;
   /** One Packet per encapsulation depth, reused. */
   private readonly packets: Packet[] = [];
@@ -103,8 +106,18 @@ export class PacketEngine {
       }
     }
     if (pkt.malformed !== null) this.reportMalformed(pkt);
+    if (pkt.linkSkip !== LinkSkip.None) this.reportWlanSkipped(pkt);
     if (pkt.encap !== Encap.None && pkt.depth < MAX_ENCAP_DEPTH) {
       const inner = this.packets[pkt.depth + 1]!;
+      if (pkt.encap === Encap.Amsdu) {
+        // Each subframe is a frame of its own, analysed at the same depth; each is at least 14 bytes, so the walk ends.
+        for (let off = pkt.innerStart; off >= 0; ) {
+          off = decodeAmsduSubframeAt(pkt, inner, off);
+          this.stats.inner++;
+          this.dispatch(inner);
+        }
+        return;
+      }
       decodeInner(pkt, inner);
       this.stats.inner++;
       this.dispatch(inner);
@@ -190,15 +203,29 @@ export class PacketEngine {
     );
   }
 
+  private reportWlanSkipped(pkt: Packet): void {
+    this.stats.wlanSkipped++;
+    const message = pkt.linkSkip === LinkSkip.Protected ? WLAN_PROTECTED : WLAN_FRAGMENT;
+    this.emit('decode-wlan-skipped', `${this.source}|${pkt.linkSkip}`, pkt.timeMs, { message, entities: [] }, this.evidenceOf(pkt));
+  }
+
   private emit(rule: string, key: string, timeMs: number, r: Report, evidence: Evidence | undefined): void {
     emitReport(this.findings, this.redactor, rule, key, timeMs, r, evidence);
   }
 }
 
+const WLAN_PROTECTED = '802.11 data frames protected by WEP/WPA were read but not analysed: their payload is encrypted';
+const WLAN_FRAGMENT = 'fragmented 802.11 data frames were read but not analysed: fragments are not reassembled';
+
 /** "inside VXLAN 10.0.0.1->10.0.0.2 id 42", outermost first, for evidence of inner frames. */
 export function describeEncapsulation(pkt: Packet): string {
   const parts: string[] = [];
   for (let p = pkt.outer; p !== null; p = p.outer) {
+    if (p.ipVersion === 0) {
+      // A link-layer container (an 802.11 A-MSDU): no addresses of its own to show.
+      parts.unshift(ENCAP_NAMES[p.encap] ?? 'container');
+      continue;
+    }
     const src = p.ipVersion === 4 ? ip4ToString(p.ip4Src) : p.ipVersion === 6 ? ip6ToString(p.buf, p.ip6SrcOff) : '?';
     const dst = p.ipVersion === 4 ? ip4ToString(p.ip4Dst) : p.ipVersion === 6 ? ip6ToString(p.buf, p.ip6DstOff) : '?';
     parts.unshift(`${ENCAP_NAMES[p.encap] ?? 'tunnel'} ${src}->${dst}${p.encapId >= 0 ? ` id ${p.encapId}` : ''}`);

@@ -18,7 +18,7 @@ export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [arpAnalyzer, mirro
 export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = [...WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : [])), HOST_CONFIG];
 
 /** Rules the core itself emits (decoding problems), beside the analyzers' own. */
-export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link'];
+export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link', 'decode-wlan-skipped'];
 
 export function selectAnalyzers(names: readonly string[] | undefined): AnalyzerDefinition[] {
   if (!names || names.length === 0) return [...WIRE_ANALYZERS];

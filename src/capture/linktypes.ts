@@ -2,7 +2,12 @@
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
+export const LINKTYPE_IEEE802_11 = 105;
 export const LINKTYPE_LOOP = 108;
+export const LINKTYPE_IEEE802_11_PRISM = 119;
+export const LINKTYPE_IEEE802_11_RADIOTAP = 127;
+export const LINKTYPE_IEEE802_11_AVS = 163;
+export const LINKTYPE_PPI = 192;
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;

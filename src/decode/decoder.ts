@@ -3,12 +3,17 @@ import {
   DLT_RAW_BSD_A,
   DLT_RAW_BSD_B,
   LINKTYPE_ETHERNET,
+  LINKTYPE_IEEE802_11,
+  LINKTYPE_IEEE802_11_AVS,
+  LINKTYPE_IEEE802_11_PRISM,
+  LINKTYPE_IEEE802_11_RADIOTAP,
   LINKTYPE_IPV4,
   LINKTYPE_IPV6,
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_LOOP,
   LINKTYPE_NULL,
+  LINKTYPE_PPI,
   LINKTYPE_RAW,
 } from '../capture/linktypes.js';
 import {
@@ -27,6 +32,7 @@ import {
   Packet,
 } from './packet.js';
 import { decodeGre, decodeUdpTunnel } from './tunnels.js';
+import { decode80211, decodeAmsduSubframe, decodeAvs, decodePpi, decodePrism, decodeRadiotap } from './wlan.js';
 import { readMac, u16be } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
@@ -49,6 +55,11 @@ export function isSupportedLinktype(linktype: number): boolean {
     case LINKTYPE_IPV6:
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:
+    case LINKTYPE_IEEE802_11:
+    case LINKTYPE_IEEE802_11_RADIOTAP:
+    case LINKTYPE_IEEE802_11_PRISM:
+    case LINKTYPE_IEEE802_11_AVS:
+    case LINKTYPE_PPI:
       return true;
     default:
       return false;
@@ -89,6 +100,21 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:
       decodeNull(pkt);
+      return true;
+    case LINKTYPE_IEEE802_11:
+      decode80211(pkt, pkt.start, false, decodeNetwork);
+      return true;
+    case LINKTYPE_IEEE802_11_RADIOTAP:
+      decodeRadiotap(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_IEEE802_11_PRISM:
+      decodePrism(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_IEEE802_11_AVS:
+      decodeAvs(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_PPI:
+      decodePpi(pkt, pkt.start, decodeNetwork, decodeEthernet);
       return true;
     default:
       return false;
@@ -293,17 +319,47 @@ function decodeTransport(pkt: Packet, off: number): void {
  * decoders) into `inner`, which shares the buffer, frame number and time.
  */
 export function decodeInner(outer: Packet, inner: Packet): void {
-  inner.reset();
-  inner.setBuffer(outer.buf);
+  prepareInner(outer, inner);
   inner.start = outer.innerStart;
   inner.end = outer.innerEnd;
+  switch (outer.innerKind) {
+    case InnerKind.Ethernet:
+      decodeEthernet(inner, inner.start);
+      return;
+    case InnerKind.Arp:
+      decodeNetwork(inner, ETHERTYPE_ARP, inner.start);
+      return;
+    case InnerKind.Ieee80211:
+      decode80211(inner, inner.start, false, decodeNetwork);
+      return;
+    case InnerKind.Prism:
+      decodePrism(inner, inner.start, decodeNetwork);
+      return;
+    case InnerKind.AmsduSubframe:
+      // The engine walks the subframes with decodeAmsduSubframeAt.
+      return;
+    default:
+      decodeRawIp(inner, inner.start);
+  }
+}
+
+/**
+ * Decodes the A-MSDU subframe of `outer` at `off` into `inner` (reset, as
+ * decodeInner does). Returns where the next subframe starts, or -1.
+ */
+export function decodeAmsduSubframeAt(outer: Packet, inner: Packet, off: number): number {
+  prepareInner(outer, inner);
+  return decodeAmsduSubframe(inner, off, outer.innerEnd, decodeNetwork);
+}
+
+/** `inner` reset to share `outer`'s buffer, frame number and time, one level deeper. */
+function prepareInner(outer: Packet, inner: Packet): void {
+  inner.reset();
+  inner.setBuffer(outer.buf);
   inner.frameNo = outer.frameNo;
   inner.timeMs = outer.timeMs;
   inner.linktype = outer.linktype;
   inner.interfaceId = outer.interfaceId;
   inner.depth = outer.depth + 1;
   inner.outer = outer;
-  if (outer.innerKind === InnerKind.Ethernet) decodeEthernet(inner, inner.start);
-  else if (outer.innerKind === InnerKind.Arp) decodeNetwork(inner, ETHERTYPE_ARP, inner.start);
-  else decodeRawIp(inner, inner.start);
 }

@@ -27,9 +27,11 @@ export const enum Encap {
   Vxlan = 5,
   Geneve = 6,
   Tzsp = 7,
+  /** An 802.11 A-MSDU: several subframes in one data frame (not a tunnel; the engine reads each). */
+  Amsdu = 8,
 }
 
-export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP'];
+export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP', '802.11 A-MSDU'];
 
 /** What the encapsulated payload starts with. */
 export const enum InnerKind {
@@ -37,6 +39,21 @@ export const enum InnerKind {
   Ip = 2,
   /** A bare ARP message (GRE protocol type 0x0806). */
   Arp = 3,
+  /** An 802.11 frame (TZSP). */
+  Ieee80211 = 4,
+  /** An 802.11 frame behind a Prism or AVS header (TZSP). */
+  Prism = 5,
+  /** A subframe of an 802.11 A-MSDU. */
+  AmsduSubframe = 6,
+}
+
+/** Why a frame's link layer was read but not its payload (a coverage notice, not an error). */
+export const enum LinkSkip {
+  None = 0,
+  /** An 802.11 data frame protected by WEP/WPA, without the key. */
+  Protected = 1,
+  /** A fragment of an 802.11 data frame (fragments are not reassembled). */
+  Fragment = 2,
 }
 
 /** Tunnels inside tunnels are followed this deep, no deeper. */
@@ -103,6 +120,9 @@ export class Packet {
   /** The packet this one was carried in (depth > 0). */
   outer: Packet | null = null;
 
+  /** Set when the link layer was read but its payload could not be (an encrypted Wi-Fi frame...). */
+  linkSkip: LinkSkip = LinkSkip.None;
+
   /** Why decoding stopped early (a constant string, so setting it allocates nothing). */
   malformed: string | null = null;
   /** Layer that was malformed: "ethernet", "arp", "ipv4", ... */
@@ -136,6 +156,7 @@ export class Packet {
     this.payloadEnd = 0;
     this.malformed = null;
     this.malformedLayer = null;
+    this.linkSkip = LinkSkip.None;
     this.encap = Encap.None;
     this.encapId = -1;
     this.innerStart = 0;

@@ -46,6 +46,9 @@ const TZSP_VERSION = 1;
 const TZSP_TYPE_RECEIVED = 0;
 const TZSP_TYPE_TRANSMITTED = 1;
 const TZSP_ENCAP_ETHERNET = 1;
+const TZSP_ENCAP_IEEE_802_11 = 18;
+const TZSP_ENCAP_PRISM = 119;
+const TZSP_ENCAP_WLAN_AVS = 127;
 const TZSP_TAG_PADDING = 0;
 const TZSP_TAG_END = 1;
 
@@ -245,7 +248,8 @@ function decodeTzsp(pkt: Packet, off: number, end: number): void {
     pkt.markMalformed('tzsp', 'TZSP tagged fields without an END tag');
     return;
   }
-  // 802.11, Prism and the other link types TZSP can carry are not decoded.
-  if (encapsulation !== TZSP_ENCAP_ETHERNET) return;
-  setInner(pkt, Encap.Tzsp, InnerKind.Ethernet, p, end, -1);
+  // Wireless sensors (MikroTik's sniffer, for one) stream 802.11 frames; other link types TZSP can carry are not decoded.
+  if (encapsulation === TZSP_ENCAP_ETHERNET) setInner(pkt, Encap.Tzsp, InnerKind.Ethernet, p, end, -1);
+  else if (encapsulation === TZSP_ENCAP_IEEE_802_11) setInner(pkt, Encap.Tzsp, InnerKind.Ieee80211, p, end, -1);
+  else if (encapsulation === TZSP_ENCAP_PRISM || encapsulation === TZSP_ENCAP_WLAN_AVS) setInner(pkt, Encap.Tzsp, InnerKind.Prism, p, end, -1);
 }

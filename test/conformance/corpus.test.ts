@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { severityRank } from '../../src/findings/finding.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import { scapyPython } from '../helpers/wifi.js';
 
 // The public regression captures of Zeek, Suricata and tcpdump, each with what
 // sniffwatch must make of it (../shared/corpus/pcap/MANIFEST.tsv).
@@ -90,8 +91,7 @@ function check(row: Row, run: CliRun): string | null {
 /** Suricata's LLMNR cases ship as the scapy scripts that make them; run them to get the capture. */
 function materialise(file: string, dir: string): { path?: string; skip?: string } {
   if (!file.endsWith('.py')) return { path: join(CORPUS, file) };
-  // Debian's interpreter first: python3-scapy installs for it, not for other pythons on the PATH.
-  const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import scapy.all'], { encoding: 'utf8' }).status === 0);
+  const python = scapyPython();
   if (!python) return { skip: 'tool missing: python3 with scapy (Debian python3-scapy)' };
   const r = spawnSync(python, [join(CORPUS, file)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   const out = join(dir, 'input.pcap');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { assertNotBlamed, atLeast, describe, hasEntity, isAtLeast } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
 import { arpReplies, assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { scapyPython, toWifi } from '../helpers/wifi.js';
 import { gratuitousArpArgv, sleep, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const work = new E2eWorkDir('arp');
@@ -127,6 +128,18 @@ test('arpspoof two-way (-r) poisoning is reported for both addresses', { timeout
   await t.test('scan reports T1557.002 and both impersonated addresses', (st) =>
     work.withPcap(st, pcap, () => assertArpMitm(scanCapture(pcap), [VICTIM.ip])),
   );
+  await t.test('the same traffic as a monitor-mode Wi-Fi capture (radiotap, rewritten by scapy) is reported alike', (st) => {
+    const python = scapyPython();
+    if (python === null) {
+      st.skip('tool missing: python3 with scapy (Debian python3-scapy)');
+      return;
+    }
+    return work.withPcap(st, pcap, () => {
+      const wifi = toWifi(python, pcap, workDir, ['radiotap']);
+      assert.ok('paths' in wifi, 'the capture has VLAN tags');
+      assertArpMitm(scanCapture(wifi.paths.radiotap!), [VICTIM.ip]);
+    });
+  });
 });
 
 test('arpspoof already poisoning when the capture starts: the gateway answering a bystander exposes it', { timeout: 90_000 }, async (t) => {

@@ -206,14 +206,16 @@ test('GENEVE: options skipped, Ethernet or IP inside, version 0 only, other prot
   assertMalformed(decode(udpFrame(6081, Buffer.concat([longOptions, Buffer.alloc(40)]))), 'geneve', /options/);
 });
 
-test('TZSP: tagged fields up to END (padding, valued tags), Ethernet inside; other types and links not followed', () => {
+test('TZSP: tagged fields up to END (padding, valued tags), Ethernet or 802.11 inside; other types and links not followed', () => {
   const tags = Buffer.from([0x00, 0x00, 0x0a, 0x01, 0xc8, 0x0b, 0x02, 0x00, 0x06, 0x01]);
   const rx = decode(udpFrame(37008, Buffer.concat([tzspHeader(0, 1, tags), innerEth()])));
   assertInnerUdp(assertCarries(rx, Encap.Tzsp, InnerKind.Ethernet, -1));
   assert.equal(rx.innerStart, UDP_PAYLOAD_AT + 4 + tags.length);
   assertInnerUdp(assertCarries(decode(udpFrame(37008, Buffer.concat([tzspHeader(1), innerEth()]))), Encap.Tzsp, InnerKind.Ethernet, -1));
   assertNotTunnel(decode(udpFrame(37008, Buffer.concat([tzspHeader(4), innerEth()]))));
-  assertNotTunnel(decode(udpFrame(37008, Buffer.concat([tzspHeader(0, 18), innerEth()]))));
+  assert.equal(decode(udpFrame(37008, Buffer.concat([tzspHeader(0, 18), innerEth()]))).innerKind, InnerKind.Ieee80211);
+  assert.equal(decode(udpFrame(37008, Buffer.concat([tzspHeader(0, 119), innerEth()]))).innerKind, InnerKind.Prism);
+  assertNotTunnel(decode(udpFrame(37008, Buffer.concat([tzspHeader(0, 200), innerEth()]))));
   const v2 = tzspHeader();
   v2[0] = 2;
   assertMalformed(decode(udpFrame(37008, Buffer.concat([v2, innerEth()]))), 'tzsp', /version/);

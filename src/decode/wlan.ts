@@ -1,0 +1,271 @@
+import { readMac, u16be, u32be } from './bytes.js';
+import { Encap, InnerKind, LinkSkip, type Packet } from './packet.js';
+
+// IEEE 802.11 (Wi-Fi) frames as monitor-mode captures hold them: bare
+// (LINKTYPE_IEEE802_11), behind a radiotap, PPI, Prism or AVS header, or
+// carried by TZSP. A data frame becomes the packet's link layer: source and
+// destination station from the To/From DS bits, then its LLC/SNAP payload is
+// decoded like an Ethernet payload, so every analyzer sees Wi-Fi traffic.
+// Management and control frames carry nothing the analyzers read. Protected
+// (WEP/WPA) and fragmented bodies cannot be read and are marked for a coverage
+// notice; frames the radio received with a bad FCS are corrupted, and marked
+// malformed rather than analysed. A-MSDU aggregates are left to the engine,
+// which decodes each subframe (decodeAmsduSubframe).
+
+/** Decodes the network layer at `off` for an EtherType (the decoder's common step). */
+export type NetworkDecoder = (pkt: Packet, etherType: number, off: number) => void;
+
+const RADIOTAP_PRESENT_EXT = 0x80000000;
+const RADIOTAP_TSFT = 0x1;
+const RADIOTAP_FLAGS = 0x2;
+const RADIOTAP_FLAG_FCS_AT_END = 0x10;
+const RADIOTAP_FLAG_BAD_FCS = 0x40;
+
+const PPI_FIELD_80211_COMMON = 2;
+const PPI_COMMON_FCS_PRESENT = 0x1;
+const PPI_COMMON_FCS_INVALID = 0x4;
+const DLT_IEEE802_11 = 105;
+const DLT_EN10MB = 1;
+
+const AVS_MAGIC_MASK = 0xfffffff0;
+const AVS_MAGIC = 0x80211000;
+
+const FC_TYPE_DATA = 2;
+const FC_SUBTYPE_QOS = 0x8;
+const FC_SUBTYPE_NO_DATA = 0x4;
+const FC_TO_DS = 0x01;
+const FC_FROM_DS = 0x02;
+const FC_MORE_FRAGMENTS = 0x04;
+const FC_PROTECTED = 0x40;
+const FC_ORDER = 0x80;
+const QOS_AMSDU = 0x0080;
+const QOS_MESH_CONTROL = 0x0100;
+const DATA_HEADER = 24;
+const LLC_SNAP = 8;
+/** A-MSDU subframe header: destination, source, length. */
+export const AMSDU_SUBFRAME_HEADER = 14;
+
+const BAD_FCS = 'frame failed its FCS check (corrupted on the air)';
+
+function u16le(buf: Buffer, off: number): number {
+  return buf[off]! | (buf[off + 1]! << 8);
+}
+
+function u32le(buf: Buffer, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}
+
+/** A radiotap header (LINKTYPE_IEEE802_11_RADIOTAP), then the 802.11 frame. */
+export function decodeRadiotap(pkt: Packet, off: number, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < 8) {
+    pkt.markMalformed('radiotap', 'frame shorter than a radiotap header');
+    return;
+  }
+  const len = u16le(buf, off + 2);
+  if (buf[off] !== 0 || len < 8 || len > pkt.end - off) {
+    pkt.markMalformed('radiotap', 'radiotap header of an unknown version or longer than the frame');
+    return;
+  }
+  // Fields follow the last presence word; only the first word's TSFT and Flags are needed.
+  const present = u32le(buf, off + 4);
+  let p = off + 4;
+  while ((u32le(buf, p) & RADIOTAP_PRESENT_EXT) !== 0) {
+    p += 4;
+    if (p + 4 > off + len) {
+      pkt.markMalformed('radiotap', 'radiotap presence bitmap runs past its header');
+      return;
+    }
+  }
+  let field = p + 4 - off;
+  let flags = 0;
+  if ((present & RADIOTAP_TSFT) !== 0) field = ((field + 7) & ~7) + 8;
+  if ((present & RADIOTAP_FLAGS) !== 0 && field < len) flags = buf[off + field]!;
+  if ((flags & RADIOTAP_FLAG_BAD_FCS) !== 0) {
+    pkt.markMalformed('802.11', BAD_FCS);
+    return;
+  }
+  decode80211(pkt, off + len, (flags & RADIOTAP_FLAG_FCS_AT_END) !== 0, network);
+}
+
+/** A PPI header (LINKTYPE_PPI) in front of an 802.11 or Ethernet frame. */
+export function decodePpi(pkt: Packet, off: number, network: NetworkDecoder, ethernet: (pkt: Packet, off: number) => void): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < 8) {
+    pkt.markMalformed('ppi', 'frame shorter than a PPI header');
+    return;
+  }
+  const len = u16le(buf, off + 2);
+  const dlt = u32le(buf, off + 4);
+  if (buf[off] !== 0 || len < 8 || len > pkt.end - off) {
+    pkt.markMalformed('ppi', 'PPI header of an unknown version or longer than the frame');
+    return;
+  }
+  let fcs = false;
+  // Each field header is 4 bytes, so the walk ends within the header.
+  for (let p = off + 8; p + 4 <= off + len; ) {
+    const type = u16le(buf, p);
+    const dataLen = u16le(buf, p + 2);
+    if (p + 4 + dataLen > off + len) {
+      pkt.markMalformed('ppi', 'PPI field runs past its header');
+      return;
+    }
+    if (type === PPI_FIELD_80211_COMMON && dataLen >= 10) {
+      const flags = u16le(buf, p + 4 + 8);
+      if ((flags & PPI_COMMON_FCS_INVALID) !== 0) {
+        pkt.markMalformed('802.11', BAD_FCS);
+        return;
+      }
+      fcs = (flags & PPI_COMMON_FCS_PRESENT) !== 0;
+    }
+    p += 4 + dataLen;
+  }
+  if (dlt === DLT_IEEE802_11) decode80211(pkt, off + len, fcs, network);
+  else if (dlt === DLT_EN10MB) ethernet(pkt, off + len);
+}
+
+/**
+ * LINKTYPE_IEEE802_11_PRISM frames: a Prism monitor header (its length in
+ * the host order of the capturing machine), or an AVS header, which some
+ * drivers write under the same link type.
+ */
+export function decodePrism(pkt: Packet, off: number, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < 8) {
+    pkt.markMalformed('prism', 'frame shorter than a Prism header');
+    return;
+  }
+  if ((u32be(buf, off) & AVS_MAGIC_MASK) >>> 0 === AVS_MAGIC) {
+    decodeAvs(pkt, off, network);
+    return;
+  }
+  let len = u32le(buf, off + 4);
+  if (len < 8 || len > pkt.end - off) len = u32be(buf, off + 4);
+  if (len < 8 || len > pkt.end - off) {
+    pkt.markMalformed('prism', 'Prism header longer than the frame');
+    return;
+  }
+  decode80211(pkt, off + len, false, network);
+}
+
+/** An AVS (wlan-ng) header, big-endian, then the 802.11 frame. */
+export function decodeAvs(pkt: Packet, off: number, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < 8) {
+    pkt.markMalformed('avs', 'frame shorter than an AVS header');
+    return;
+  }
+  const len = u32be(buf, off + 4);
+  if (len < 8 || len > pkt.end - off) {
+    pkt.markMalformed('avs', 'AVS header longer than the frame');
+    return;
+  }
+  decode80211(pkt, off + len, false, network);
+}
+
+/**
+ * An 802.11 MAC frame at `off` (LINKTYPE_IEEE802_11, or after a radio
+ * header). `fcs`: the frame ends with a 4-byte FCS that is not payload.
+ */
+export function decode80211(pkt: Packet, off: number, fcs: boolean, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  let end = pkt.end;
+  if (fcs) end -= 4;
+  if (end - off < 2) {
+    pkt.markMalformed('802.11', 'frame shorter than an 802.11 frame control field');
+    return;
+  }
+  const fc0 = buf[off]!;
+  const fc1 = buf[off + 1]!;
+  // Protocol version 0 only; management, control and extension frames carry no network layer.
+  if ((fc0 & 0x3) !== 0 || ((fc0 >> 2) & 0x3) !== FC_TYPE_DATA) return;
+  const subtype = fc0 >> 4;
+  const fourAddress = (fc1 & (FC_TO_DS | FC_FROM_DS)) === (FC_TO_DS | FC_FROM_DS);
+  const qos = (subtype & FC_SUBTYPE_QOS) !== 0;
+  let hdr = DATA_HEADER + (fourAddress ? 6 : 0) + (qos ? 2 : 0);
+  if (end - off < hdr) {
+    pkt.markMalformed('802.11', 'truncated 802.11 data frame header');
+    return;
+  }
+  const qosControl = qos ? u16le(buf, off + hdr - 2) : 0;
+  // With QoS, the Order bit announces an HT/VHT control field.
+  if (qos && (fc1 & FC_ORDER) !== 0) hdr += 4;
+  // Destination and source stations: who the frame is really from and for, whatever the access point relays.
+  const toDs = (fc1 & FC_TO_DS) !== 0;
+  const fromDs = (fc1 & FC_FROM_DS) !== 0;
+  pkt.ethDst = readMac(buf, off + (toDs ? 16 : 4));
+  pkt.ethSrc = readMac(buf, off + (fourAddress ? 24 : fromDs ? 16 : 10));
+  if ((subtype & FC_SUBTYPE_NO_DATA) !== 0) return;
+  if ((fc1 & FC_PROTECTED) !== 0) {
+    pkt.linkSkip = LinkSkip.Protected;
+    return;
+  }
+  if ((fc1 & FC_MORE_FRAGMENTS) !== 0 || (buf[off + 22]! & 0x0f) !== 0) {
+    pkt.linkSkip = LinkSkip.Fragment;
+    return;
+  }
+  let body = off + hdr;
+  if (body > end) {
+    pkt.markMalformed('802.11', 'truncated 802.11 data frame header');
+    return;
+  }
+  if (fourAddress && (qosControl & QOS_MESH_CONTROL) !== 0 && end - body >= 6 && (buf[body]! & 0x3) !== 3) {
+    // Outside a mesh the same QoS bit is part of a TXOP or queue-size value: the mesh control
+    // field (flags, TTL, sequence number, 0-2 extra addresses) is taken only when LLC/SNAP follows it.
+    const afterMesh = body + 6 + 6 * (buf[body]! & 0x3);
+    if (isSnap(buf, afterMesh, end)) body = afterMesh;
+  }
+  if ((qosControl & QOS_AMSDU) !== 0) {
+    pkt.encap = Encap.Amsdu;
+    pkt.innerKind = InnerKind.AmsduSubframe;
+    pkt.innerStart = body;
+    pkt.innerEnd = end;
+    return;
+  }
+  pkt.end = end;
+  decodeLlc(pkt, body, network);
+}
+
+/** LLC/SNAP (RFC 1042, or 802.1H bridge tunnel) carrying an EtherType; other LLC payloads are not analysed. */
+function decodeLlc(pkt: Packet, off: number, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  if (pkt.end - off < LLC_SNAP) {
+    // Other LLC payloads (STP, NetBIOS over LLC) may be this short; a SNAP header may not.
+    if (pkt.end - off >= 3 && buf[off] === 0xaa && buf[off + 1] === 0xaa && buf[off + 2] === 0x03) pkt.markMalformed('llc', 'truncated LLC/SNAP header');
+    return;
+  }
+  if (isSnap(buf, off, pkt.end)) network(pkt, u16be(buf, off + 6), off + LLC_SNAP);
+}
+
+function isSnap(buf: Buffer, off: number, end: number): boolean {
+  if (end - off < LLC_SNAP) return false;
+  if (buf[off] !== 0xaa || buf[off + 1] !== 0xaa || buf[off + 2] !== 0x03 || buf[off + 3] !== 0 || buf[off + 4] !== 0) return false;
+  return buf[off + 5] === 0 || buf[off + 5] === 0xf8;
+}
+
+/**
+ * One A-MSDU subframe at `off` (inside outer.innerStart..innerEnd) into
+ * `inner`: its own destination and source, then its LLC/SNAP payload.
+ * Returns where the next subframe starts (padded to 4 bytes), or -1 when
+ * this one does not fit (the rest of the aggregate is not read).
+ */
+export function decodeAmsduSubframe(inner: Packet, off: number, limit: number, network: NetworkDecoder): number {
+  const buf = inner.buf;
+  if (limit - off < AMSDU_SUBFRAME_HEADER) {
+    inner.markMalformed('802.11', 'truncated A-MSDU subframe header');
+    return -1;
+  }
+  const len = u16be(buf, off + 12);
+  const end = off + AMSDU_SUBFRAME_HEADER + len;
+  if (end > limit) {
+    inner.markMalformed('802.11', 'A-MSDU subframe runs past the frame');
+    return -1;
+  }
+  inner.start = off;
+  inner.end = end;
+  inner.ethDst = readMac(buf, off);
+  inner.ethSrc = readMac(buf, off + 6);
+  decodeLlc(inner, off + AMSDU_SUBFRAME_HEADER, network);
+  const next = off + ((AMSDU_SUBFRAME_HEADER + len + 3) & ~3);
+  return next < limit ? next : -1;
+}
