@@ -1,18 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { severityRank } from '../../src/findings/finding.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { scapyPython } from '../helpers/wifi.js';
+import { CORPUS, MANIFEST, manifestRows, type ManifestRow } from '../helpers/corpus.js';
 
 // The public regression captures of Zeek, Suricata and tcpdump, each with what
 // sniffwatch must make of it (../shared/corpus/pcap/MANIFEST.tsv).
 
-const CORPUS = new URL('../../../../shared/corpus/pcap/', import.meta.url).pathname;
-const MANIFEST = join(CORPUS, 'MANIFEST.tsv');
 
 // Expectations whose analyzer does not exist yet. Each is reported as a todo
 // naming what is missing, never as a pass; remove the entry when it lands.
@@ -23,22 +22,7 @@ const PENDING_FILE: Record<string, string> = {
   'zeek-dhcp_hw-type0.pcap': 'a corrected MANIFEST expectation (benign, not malformed: nothing in the frame is malformed)',
 };
 
-interface Row {
-  file: string;
-  expect: string;
-  note: string;
-}
-
-function manifest(): Row[] {
-  return readFileSync(MANIFEST, 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim())
-    .map((l) => {
-      const [file = '', expect = '', , note = ''] = l.split('\t');
-      return { file, expect, note };
-    });
-}
+type Row = ManifestRow;
 
 function atOrAbove(run: CliRun, level: 'medium'): string[] {
   return run.findings.filter((f) => severityRank(f.severity) >= severityRank(level)).map((f) => `${f.severity} ${f.rule_id}: ${f.message}`);
@@ -102,7 +86,7 @@ function materialise(file: string, dir: string): { path?: string; skip?: string 
 if (!existsSync(MANIFEST)) {
   test('public capture corpus', (t) => t.skip(`corpus not found at ${CORPUS}: conformance set not run`));
 } else {
-  for (const row of manifest()) {
+  for (const row of manifestRows()) {
     test(`corpus ${row.file} (${row.expect})`, (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'sniffwatch-corpus-'));
       try {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { runCli } from '../helpers/cli.js';
+import { CORPUS, MANIFEST, manifestRows, type ManifestRow } from '../helpers/corpus.js';
 import { WIFI_FRAMINGS, scapyPython, toWifi } from '../helpers/wifi.js';
 
 // The public regression captures again, rewritten by scapy as monitor-mode
@@ -13,28 +14,13 @@ import { WIFI_FRAMINGS, scapyPython, toWifi } from '../helpers/wifi.js';
 // A-MSDU): every framing must yield exactly the findings the Ethernet original
 // yields. The rewrite keeps each frame's payload, stations and time.
 
-const CORPUS = new URL('../../../../shared/corpus/pcap/', import.meta.url).pathname;
-const MANIFEST = join(CORPUS, 'MANIFEST.tsv');
 /** Above this many frames only radiotap, the common framing, is tried (scapy writes ~1,500 frames/s). */
 const ALL_FRAMINGS_UP_TO = 2000;
 
 const LINKTYPE_ETHERNET = 1;
 
-interface Row {
-  file: string;
-  expect: string;
-}
-
-function rows(): Row[] {
-  return readFileSync(MANIFEST, 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim())
-    .map((l) => {
-      const [file = '', expect = ''] = l.split('\t');
-      return { file, expect };
-    })
-    .filter((r) => r.file.endsWith('.pcap') && r.expect !== 'malformed' && pcapLinktype(join(CORPUS, r.file)) === LINKTYPE_ETHERNET);
+function rows(): ManifestRow[] {
+  return manifestRows().filter((r) => r.file.endsWith('.pcap') && r.expect !== 'malformed' && pcapLinktype(join(CORPUS, r.file)) === LINKTYPE_ETHERNET);
 }
 
 /** Link type of a classic pcap file, -1 for anything else. */

@@ -1,26 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newRawFrame } from '../../src/capture/frame.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW } from '../../src/capture/linktypes.js';
 import { ArpDecode, ArpMessage, decodeArp } from '../../src/decode/arp.js';
 import { ip4ToString, ip6ToString, isVirtualRouterMac, macToString, parseIp4, parseMac } from '../../src/decode/addr.js';
-import { decodeFrame } from '../../src/decode/decoder.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, Packet } from '../../src/decode/packet.js';
 import { arpFrame, arpPayload, ethernet, ipv4Packet, tcpFrame, macBytes, tcpSegment, udpDatagram, ZERO_MAC } from '../../src/craft/frames.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 function decode(bytes: Buffer, linktype = LINKTYPE_ETHERNET): Packet {
-  const f = newRawFrame();
-  f.data = bytes;
-  f.offset = 0;
-  f.caplen = bytes.length;
-  f.origlen = bytes.length;
-  f.linktype = linktype;
-  f.frameNo = 7;
-  f.tsSec = 1_700_000_000;
-  f.tsNsec = 500_000_000;
-  const pkt = new Packet();
-  assert.equal(decodeFrame(f, pkt), true);
-  return pkt;
+  return decodeBytes(bytes, { linktype, frameNo: 7, tsSec: 1_700_000_000, tsNsec: 500_000_000 });
 }
 
 const A = '02:00:00:00:00:0a';

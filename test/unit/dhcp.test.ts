@@ -1,18 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { newRawFrame } from '../../src/capture/frame.js';
-import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { DistinctCounter } from '../../src/analyzers/dhcp/dhcp-analyzer.js';
 import { dhcpConfigSection } from '../../src/analyzers/dhcp/dhcp-config.js';
 import { ConfigError, defaultConfig, parseConfig, type SniffwatchConfig } from '../../src/config/config.js';
 import { arpReply, arpRequest, BROADCAST_MAC, dhcpFrame, dhcpPayload, ipv4UdpFrame, type DhcpFields } from '../../src/craft/frames.js';
 import { parseIp4, parseMac } from '../../src/decode/addr.js';
-import { decodeFrame } from '../../src/decode/decoder.js';
 import { DHCP_MALFORMED, DhcpMessage, decodeDhcp } from '../../src/decode/dhcp.js';
 import { Packet } from '../../src/decode/packet.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { assertNotBlamed, atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 const DISCOVER = 1;
 const OFFER = 2;
@@ -31,14 +29,7 @@ const BCAST = '255.255.255.255';
 
 function decodeUdp(payload: Buffer, sport = 67, dport = 68): { pkt: Packet; msg: DhcpMessage; ok: boolean } {
   const frame = ipv4UdpFrame(SERVER.mac, CLIENT.mac, SERVER.ip, CLIENT.ip, sport, dport, payload);
-  const raw = newRawFrame();
-  raw.data = frame;
-  raw.caplen = frame.length;
-  raw.origlen = frame.length;
-  raw.linktype = LINKTYPE_ETHERNET;
-  raw.frameNo = 1;
-  const pkt = new Packet();
-  assert.ok(decodeFrame(raw, pkt));
+  const pkt = decodeBytes(frame);
   assert.equal(pkt.malformed, null);
   const msg = new DhcpMessage();
   const ok = decodeDhcp(pkt, msg);

@@ -22,12 +22,9 @@ import {
   type DnsRecordSpec,
   type Host,
 } from '../../src/craft/frames.js';
-import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
-import { newRawFrame } from '../../src/capture/frame.js';
 import { ConfigError, defaultConfig, parseConfig } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import { ip4ToString, ip6ToString, parseIp4 } from '../../src/decode/addr.js';
-import { decodeFrame } from '../../src/decode/decoder.js';
 import {
   decodeNameMessage,
   DnsMessage,
@@ -46,6 +43,7 @@ import { AddrBook, isIp6Id } from '../../src/analyzers/name-resolution/addr-book
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../src/decode/ntlmssp.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { assertNotBlamed, atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 const GW: Host = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
 const VICTIM: Host = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
@@ -62,13 +60,7 @@ const MDNS_MAC = '01:00:5e:00:00:fb';
 
 /** Decodes one Ethernet frame and its name-service message as the analyzer does. */
 function decode(frame: Buffer, proto: NameProto = NameProto.Dns): { ok: boolean; msg: DnsMessage; pkt: Packet } {
-  const raw = newRawFrame();
-  raw.data = frame;
-  raw.caplen = frame.length;
-  raw.origlen = frame.length;
-  raw.linktype = LINKTYPE_ETHERNET;
-  const pkt = new Packet();
-  decodeFrame(raw, pkt);
+  const pkt = decodeBytes(frame);
   const msg = new DnsMessage();
   return { ok: decodeNameMessage(pkt, proto, msg), msg, pkt };
 }

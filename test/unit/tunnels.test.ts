@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newRawFrame } from '../../src/capture/frame.js';
-import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import {
   arpFrame,
   arpPayload,
@@ -21,9 +19,10 @@ import {
   ZERO_MAC,
 } from '../../src/craft/frames.js';
 import { ip4ToString } from '../../src/decode/addr.js';
-import { decodeFrame, decodeInner } from '../../src/decode/decoder.js';
+import { decodeInner } from '../../src/decode/decoder.js';
 import { Encap, ENCAP_NAMES, ETHERTYPE_ARP, InnerKind, MAX_ENCAP_DEPTH, Packet } from '../../src/decode/packet.js';
 import { scanFrames } from '../helpers/captures.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 // The tunnel decoders on crafted frames: every encapsulation, its options,
 // nesting, and every truncation of every header.
@@ -41,15 +40,7 @@ const udpFrame = (dport: number, payload: Buffer): Buffer => ipv4UdpFrame(OUT_SR
 
 /** Decodes `frame` as captured with `caplen` bytes (a snapped capture when shorter than the frame). */
 function decode(frame: Buffer, caplen = frame.length): Packet {
-  const raw = newRawFrame();
-  raw.data = frame;
-  raw.caplen = caplen;
-  raw.origlen = frame.length;
-  raw.linktype = LINKTYPE_ETHERNET;
-  raw.frameNo = 1;
-  const pkt = new Packet();
-  assert.ok(decodeFrame(raw, pkt));
-  return pkt;
+  return decodeBytes(frame, { caplen });
 }
 
 function innerOf(outer: Packet): Packet {

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newRawFrame } from '../../src/capture/frame.js';
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_IEEE802_11,
@@ -10,11 +9,12 @@ import {
   LINKTYPE_PPI,
 } from '../../src/capture/linktypes.js';
 import { ip4ToString, macToString } from '../../src/decode/addr.js';
-import { decodeAmsduSubframeAt, decodeFrame, decodeInner } from '../../src/decode/decoder.js';
+import { decodeAmsduSubframeAt, decodeInner } from '../../src/decode/decoder.js';
 import { Encap, ETHERTYPE_ARP, ETHERTYPE_IPV4, LinkSkip, Packet } from '../../src/decode/packet.js';
 import { arpPayload, ipv4Packet, ipv4UdpFrame, macBytes, tzspHeader, udpDatagram } from '../../src/craft/frames.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 // 802.11 as monitor-mode captures hold it. The end-to-end checks (real traffic
 // rewritten by scapy, Wireshark's encrypted captures) are in
@@ -27,14 +27,7 @@ const HOST = '02:00:00:00:00:0b';
 const IP = ipv4Packet('198.18.0.10', '198.18.0.1', 17, udpDatagram(40000, 53, Buffer.from('payload')));
 
 function decode(bytes: Buffer, linktype: number): Packet {
-  const f = newRawFrame();
-  f.data = bytes;
-  f.caplen = bytes.length;
-  f.origlen = bytes.length;
-  f.linktype = linktype;
-  const pkt = new Packet();
-  assert.equal(decodeFrame(f, pkt), true);
-  return pkt;
+  return decodeBytes(bytes, { linktype });
 }
 
 function llcSnap(etherType: number, payload: Buffer): Buffer {
