@@ -2,13 +2,16 @@ import type { RawFrame } from '../capture/frame.js';
 import type { SniffwatchConfig } from '../config/config.js';
 import { ArpDecode, ArpMessage, decodeArp } from '../decode/arp.js';
 import { ip4ToString, ip6ToString } from '../decode/addr.js';
-import { decodeAmsduSubframeAt, decodeFrame, decodeInner } from '../decode/decoder.js';
+import { decodeAmsduSubframeAt, decodeDecryptedFrame, decodeFrame, decodeInner } from '../decode/decoder.js';
+import { ETHERTYPE_EAPOL } from '../decode/wpa.js';
+import { sectionOf } from '../config/config.js';
 import { ENCAP_NAMES, Encap, ETHERTYPE_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, LinkSkip, MAX_ENCAP_DEPTH, Packet } from '../decode/packet.js';
 import type { FindingAggregator } from '../findings/aggregate.js';
 import type { Evidence } from '../findings/finding.js';
 import { SecretRedactor } from '../findings/redact.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from './analyzer.js';
 import { NetworkModel } from './network-model.js';
+import { WIFI_SECTION, WpaDecryptor } from './wpa-decryptor.js';
 import { emitReport } from './report-sink.js';
 
 // The small core: decodes each frame once into a reused Packet, hands the
@@ -26,6 +29,8 @@ export interface EngineStats {
   unsupportedLink: number;
   /** 802.11 data frames whose payload could not be read: protected (WEP/WPA) or fragmented. */
   wlanSkipped: number;
+  /** WPA2-protected 802.11 data frames decrypted with a configured network key, and analysed. */
+  wlanDecrypted: number;
   /** Entries in all analyzers' tables after finish(). */
   stateEntries: number;
 }
@@ -37,7 +42,7 @@ export interface EngineOptions {
 }
 
 export class PacketEngine {
-  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, inner: 0, malformed: 0, unsupportedLink: 0, wlanSkipped: 0, stateEntries: 0 };
+  readonly stats: EngineStats = { frames: 0, arp: 0, ip: 0, inner: 0, malformed: 0, unsupportedLink: 0, wlanSkipped: 0, wlanDecrypted: 0, stateEntries: 0 };
   readonly network: NetworkModel;
   /** One Packet per encapsulation depth, reused. */
   private readonly packets: Packet[] = [];
@@ -49,6 +54,8 @@ export class PacketEngine {
   private readonly tcpHandlers: Analyzer[];
   private readonly icmpHandlers: Analyzer[];
   private readonly redactor: SecretRedactor;
+  /** Decrypts Wi-Fi captures of the networks named in the config; null without any. */
+  private readonly wpa: WpaDecryptor | null;
   private source = '';
   private lastUnsupported = -1;
 
@@ -60,6 +67,8 @@ export class PacketEngine {
   ) {
     this.network = new NetworkModel(config);
     this.redactor = new SecretRedactor(options.showSecrets ?? false, options.secretSalt);
+    const wifi = sectionOf(config, WIFI_SECTION);
+    this.wpa = wifi.networks.length > 0 ? new WpaDecryptor(wifi.networks) : null;
     for (let d = 0; d <= MAX_ENCAP_DEPTH; d++) this.packets.push(new Packet());
     const ctx: AnalyzerContext = {
       config,
@@ -106,7 +115,12 @@ export class PacketEngine {
       }
     }
     if (pkt.malformed !== null) this.reportMalformed(pkt);
-    if (pkt.linkSkip !== LinkSkip.None) this.reportWlanSkipped(pkt);
+    if (pkt.etherType === ETHERTYPE_EAPOL && this.wpa !== null) this.wpa.onEapol(pkt);
+    if (pkt.linkSkip !== LinkSkip.None) {
+      // An unreadable 802.11 body carries nothing else to follow.
+      if (!this.decrypted(pkt)) this.reportWlanSkipped(pkt);
+      return;
+    }
     if (pkt.encap !== Encap.None && pkt.depth < MAX_ENCAP_DEPTH) {
       const inner = this.packets[pkt.depth + 1]!;
       if (pkt.encap === Encap.Amsdu) {
@@ -122,6 +136,21 @@ export class PacketEngine {
       this.stats.inner++;
       this.dispatch(inner);
     }
+  }
+
+  /** Decrypts a protected 802.11 frame with a configured network's keys and analyses what it carries. */
+  private decrypted(pkt: Packet): boolean {
+    if (pkt.linkSkip !== LinkSkip.Protected || this.wpa === null || pkt.depth >= MAX_ENCAP_DEPTH) return false;
+    const d = this.wpa.decrypt(pkt);
+    if (d === null) return false;
+    const inner = this.packets[pkt.depth + 1]!;
+    decodeDecryptedFrame(pkt, inner, d.plaintext, d.len);
+    // Named for the evidence of what is found inside ("inside WPA2-CCMP (decrypted)").
+    pkt.encap = Encap.Ccmp;
+    this.stats.wlanDecrypted++;
+    this.stats.inner++;
+    this.dispatch(inner);
+    return true;
   }
 
   // One call site per handler slot, not one loop: each site then always calls the same analyzer
@@ -172,7 +201,7 @@ export class PacketEngine {
 
   finish(): void {
     for (const a of this.analyzers) a.finish?.();
-    this.stats.stateEntries = this.analyzers.reduce((n, a) => n + (a.stateSize?.() ?? 0), 0);
+    this.stats.stateEntries = this.analyzers.reduce((n, a) => n + (a.stateSize?.() ?? 0), 0) + (this.wpa?.stateSize() ?? 0);
   }
 
   private evidenceOf(pkt: Packet): Evidence {

@@ -32,7 +32,7 @@ import {
   Packet,
 } from './packet.js';
 import { decodeGre, decodeUdpTunnel } from './tunnels.js';
-import { decode80211, decodeAmsduSubframe, decodeAvs, decodePpi, decodePrism, decodeRadiotap } from './wlan.js';
+import { decode80211, decodeAmsduSubframe, decodeAvs, decodeDecryptedBody, decodePpi, decodePrism, decodeRadiotap } from './wlan.js';
 import { readMac, u16be } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
@@ -350,6 +350,13 @@ export function decodeInner(outer: Packet, inner: Packet): void {
 export function decodeAmsduSubframeAt(outer: Packet, inner: Packet, off: number): number {
   prepareInner(outer, inner);
   return decodeAmsduSubframe(inner, off, outer.innerEnd, decodeNetwork);
+}
+
+/** Decodes the decrypted body of the 802.11 frame `outer`, held in plaintext[0, len), into `inner`. */
+export function decodeDecryptedFrame(outer: Packet, inner: Packet, plaintext: Buffer, len: number): void {
+  prepareInner(outer, inner);
+  inner.setBuffer(plaintext);
+  decodeDecryptedBody(outer, inner, len, decodeNetwork);
 }
 
 /** `inner` reset to share `outer`'s buffer, frame number and time, one level deeper. */

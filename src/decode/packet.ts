@@ -29,9 +29,11 @@ export const enum Encap {
   Tzsp = 7,
   /** An 802.11 A-MSDU: several subframes in one data frame (not a tunnel; the engine reads each). */
   Amsdu = 8,
+  /** A WPA2-protected 802.11 frame the engine decrypted with a configured network key. */
+  Ccmp = 9,
 }
 
-export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP', '802.11 A-MSDU'];
+export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP', '802.11 A-MSDU', 'WPA2-CCMP (decrypted)'];
 
 /** What the encapsulated payload starts with. */
 export const enum InnerKind {
@@ -122,6 +124,9 @@ export class Packet {
 
   /** Set when the link layer was read but its payload could not be (an encrypted Wi-Fi frame...). */
   linkSkip: LinkSkip = LinkSkip.None;
+  /** 802.11 data frames: where the MAC header starts and where its body (after QoS and HT control) starts; -1 otherwise. */
+  wlanHeader = -1;
+  wlanBody = -1;
 
   /** Why decoding stopped early (a constant string, so setting it allocates nothing). */
   malformed: string | null = null;
@@ -157,6 +162,8 @@ export class Packet {
     this.malformed = null;
     this.malformedLayer = null;
     this.linkSkip = LinkSkip.None;
+    this.wlanHeader = -1;
+    this.wlanBody = -1;
     this.encap = Encap.None;
     this.encapId = -1;
     this.innerStart = 0;

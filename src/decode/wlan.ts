@@ -169,12 +169,12 @@ export function decodeAvs(pkt: Packet, off: number, network: NetworkDecoder): vo
  */
 export function decode80211(pkt: Packet, off: number, fcs: boolean, network: NetworkDecoder): void {
   const buf = pkt.buf;
-  let end = pkt.end;
-  if (fcs) end -= 4;
+  const end = fcs ? pkt.end - 4 : pkt.end;
   if (end - off < 2) {
     pkt.markMalformed('802.11', 'frame shorter than an 802.11 frame control field');
     return;
   }
+  pkt.end = end;
   const fc0 = buf[off]!;
   const fc1 = buf[off + 1]!;
   // Protocol version 0 only; management, control and extension frames carry no network layer.
@@ -196,6 +196,8 @@ export function decode80211(pkt: Packet, off: number, fcs: boolean, network: Net
   pkt.ethDst = readMac(buf, off + (toDs ? 16 : 4));
   pkt.ethSrc = readMac(buf, off + (fourAddress ? 24 : fromDs ? 16 : 10));
   if ((subtype & FC_SUBTYPE_NO_DATA) !== 0) return;
+  pkt.wlanHeader = off;
+  pkt.wlanBody = off + hdr;
   if ((fc1 & FC_PROTECTED) !== 0) {
     pkt.linkSkip = LinkSkip.Protected;
     return;
@@ -222,8 +224,31 @@ export function decode80211(pkt: Packet, off: number, fcs: boolean, network: Net
     pkt.innerEnd = end;
     return;
   }
-  pkt.end = end;
   decodeLlc(pkt, body, network);
+}
+
+/**
+ * The plaintext body of a decrypted 802.11 data frame (`outer`), held in
+ * inner.buf[0, len): LLC/SNAP and its network layer, or the subframes of an
+ * A-MSDU. The stations are the outer frame's.
+ */
+export function decodeDecryptedBody(outer: Packet, inner: Packet, len: number, network: NetworkDecoder): void {
+  inner.start = 0;
+  inner.end = len;
+  inner.ethSrc = outer.ethSrc;
+  inner.ethDst = outer.ethDst;
+  const buf = outer.buf;
+  const h = outer.wlanHeader;
+  const qos = (buf[h]! & 0x80) !== 0;
+  const qosControl = qos ? u16le(buf, h + ((buf[h + 1]! & 0x03) === 0x03 ? 30 : 24)) : 0;
+  if ((qosControl & QOS_AMSDU) !== 0) {
+    inner.encap = Encap.Amsdu;
+    inner.innerKind = InnerKind.AmsduSubframe;
+    inner.innerStart = 0;
+    inner.innerEnd = len;
+    return;
+  }
+  decodeLlc(inner, 0, network);
 }
 
 /** LLC/SNAP (RFC 1042, or 802.1H bridge tunnel) carrying an EtherType; other LLC payloads are not analysed. */

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig } from '../../src/config/config.js';
+import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
+import { defaultConfig, loadConfig, type SniffwatchConfig } from '../../src/config/config.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
-import { isAtLeast } from '../helpers/captures.js';
+import { hasEntity, isAtLeast, withTempDir } from '../helpers/captures.js';
+import { withMutatedFrames } from '../helpers/fuzz.js';
 
 // Every regression capture in Debian's tcpdump and wireshark source packages
 // (scripts/fetch-debian-captures.sh puts them in the cache; .ci/run fetches
@@ -39,9 +41,26 @@ function files(): string[] {
   return out;
 }
 
-async function scan(rel: string): Promise<{ findings: Finding[]; errors: string[] }> {
-  const r = await scanCaptures([join(DIR, rel)], { config: defaultConfig(), profile: 'production' });
-  return { findings: r.findings, errors: r.errors.map((e) => e.message) };
+async function scan(rel: string, config: SniffwatchConfig = defaultConfig()): Promise<{ findings: Finding[]; errors: string[]; decrypted: number; skipped: number }> {
+  const r = await scanCaptures([join(DIR, rel)], { config, profile: 'production' });
+  return { findings: r.findings, errors: r.errors.map((e) => e.message), decrypted: r.stats.wlanDecrypted, skipped: r.stats.wlanSkipped };
+}
+
+/** Protected 802.11 data frames tshark decrypts (`readable`) or not with the passphrase. */
+function tsharkDecrypts(rel: string, ssid: string, passphrase: string, readable: boolean): number {
+  const r = spawnSync(
+    'tshark',
+    ['-o', 'wlan.enable_decryption:TRUE', '-o', `uat:80211_keys:"wpa-pwd","${passphrase}:${ssid}"`, '-r', join(DIR, rel), '-Y', `wlan.fc.type == 2 && wlan.fc.protected == 1 && ${readable ? '' : '!'}llc`],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+function wifiConfig(dir: string, ssid: string, passphrase: string): SniffwatchConfig {
+  const file = join(dir, 'wifi.yml');
+  writeFileSync(file, `wifi:\n  networks:\n    - ssid: "${ssid}"\n      passphrase: "${passphrase}"\n`);
+  return loadConfig(file, CONFIG_SECTIONS);
 }
 
 if (!existsSync(join(DIR, '.complete'))) {
@@ -88,5 +107,52 @@ if (!existsSync(join(DIR, '.complete'))) {
     const notice = r.findings.find((f) => f.rule_id === 'decode-wlan-skipped');
     assert.equal(notice?.count, protectedFrames);
     assert.equal(notice?.severity, 'info');
+  });
+
+  // Wireshark's WPA2-Personal captures with the passphrases its own test suite uses.
+  const WPA2 = [
+    { rel: 'wireshark/wpa-Induction.pcap.gz', ssid: 'Coherer', passphrase: 'Induction', router: { ip: '192.168.0.1', mac: '00:0c:41:82:b2:53' } },
+    // Its station rekeys: the new handshake's message 3 travels under the old keys.
+    { rel: 'wireshark/wpa-test-decode.pcap.gz', ssid: 'test', passphrase: 'test0815', router: { ip: '172.16.1.1', mac: '10:6f:3f:0e:33:3c' } },
+  ];
+  for (const net of WPA2) {
+    test(`${net.rel} with its passphrase: decrypted frame for frame as tshark decrypts it, then analysed`, async (t) => {
+      if (spawnSync('tshark', ['-v']).status !== 0) {
+        t.skip('tool missing: tshark');
+        return;
+      }
+      await withTempDir(async (dir) => {
+        const r = await scan(net.rel, wifiConfig(dir, net.ssid, net.passphrase));
+        assert.equal(r.decrypted, tsharkDecrypts(net.rel, net.ssid, net.passphrase, true));
+        assert.ok(r.decrypted > 100);
+        assert.equal(r.skipped, tsharkDecrypts(net.rel, net.ssid, net.passphrase, false));
+        // The access point's router, learned from ARP inside the encrypted frames.
+        const station = r.findings.find((f) => f.rule_id === 'arp-new-station' && hasEntity(f, 'ip', net.router.ip) && hasEntity(f, 'mac', net.router.mac));
+        assert.ok(station, r.findings.map((f) => f.message).join('\n'));
+        assert.match(station.evidence[0]?.detail ?? '', /inside WPA2-CCMP \(decrypted\)/);
+        // (The file name of wpa-Induction holds its passphrase: only what the findings say is checked.)
+        const said = JSON.stringify(r.findings.map((f) => [f.message, f.entities, f.evidence.map((e) => e.detail)]));
+        assert.ok(!said.includes(net.passphrase), 'the passphrase appears in a finding');
+        // Another passphrase decrypts nothing: every protected frame stays in the notice.
+        const wrong = await scan(net.rel, wifiConfig(dir, net.ssid, 'not-the-passphrase'));
+        assert.equal(wrong.decrypted, 0);
+        assert.equal(wrong.skipped, r.decrypted + r.skipped);
+      });
+    });
+  }
+
+  test('mutated frames of the WPA2 captures, passphrase configured, never crash the handshake tracking or decryption', { timeout: 300_000 }, async () => {
+    await withTempDir(async (dir) => {
+      let frames = 0;
+      for (const [i, net] of WPA2.entries()) {
+        const config = wifiConfig(dir, net.ssid, net.passphrase);
+        await withMutatedFrames(join(DIR, net.rel), dir, 6, 70_000 + i * 100, async (mutant, seed) => {
+          const r = await scanCaptures([mutant], { config, profile: 'production' });
+          assert.deepEqual(r.errors, [], `seed ${seed}`);
+          frames += r.stats.frames;
+        });
+      }
+      assert.ok(frames > 0);
+    });
   });
 }

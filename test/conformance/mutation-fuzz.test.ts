@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoCapture } from '../../src/craft/demo.js';
 import { berElement, berInteger, ipv4UdpFrame, snmpPayload, TcpConversation } from '../../src/craft/frames.js';
-import { readCapture } from '../../src/capture/reader.js';
-import { PcapWriter } from '../../src/capture/pcap-writer.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { writePcap } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
+import { rng, withMutatedFrames } from '../helpers/fuzz.js';
 
 // Hostile input: seeded mutations of real captures (bit flips, smashed length
 // fields, truncations, spliced records) through the whole pipeline with every
@@ -21,16 +20,6 @@ const CORPUS = new URL('../../../../shared/corpus/pcap/', import.meta.url).pathn
 const MUTATIONS_PER_FILE = 12;
 // More rounds for a deeper local run: SNIFFWATCH_FUZZ_ROUNDS=500 node --test dist/test/conformance/mutation-fuzz.test.js
 const FRAME_ROUNDS = Number(process.env.SNIFFWATCH_FUZZ_ROUNDS ?? 8);
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 function mutate(input: Buffer, seed: number): Buffer {
   const r = rng(seed);
@@ -95,35 +84,11 @@ test('mutated packets (headers and payloads of every frame) never crash or hang 
   let frames = 0;
   for (const [i, file] of inputs(dir).entries()) {
     // The frames themselves, so the mutations hit protocol headers rather than record framing.
-    const originals: { linktype: number; bytes: Buffer }[] = [];
-    await readCapture(file, (f) => {
-      if (originals.length < 400) originals.push({ linktype: f.linktype, bytes: Buffer.from(f.data.subarray(f.offset, f.offset + f.caplen)) });
-    });
-    if (originals.length === 0) continue;
-    const linktype = originals[0]!.linktype;
-    for (let m = 0; m < FRAME_ROUNDS; m++) {
-      const seed = 50_000 + i * 100 + m;
-      const r = rng(seed);
-      const mutant = join(dir, `frames-${seed}.pcap`);
-      const w = new PcapWriter(mutant, linktype);
-      for (const [n, o] of originals.entries()) {
-        if (o.linktype !== linktype) continue;
-        const b = Buffer.from(o.bytes);
-        const flips = 1 + Math.floor(r() * 4);
-        for (let k = 0; k < flips && b.length > 0; k++) {
-          const at = Math.floor(r() * Math.min(b.length, 160));
-          b[at] = r() < 0.5 ? b[at]! ^ (1 << Math.floor(r() * 8)) : [0, 0xff, 0x80, 0x7f][Math.floor(r() * 4)]!;
-        }
-        const cut = r() < 0.2 ? Math.floor(r() * b.length) : b.length;
-        w.write(b.subarray(0, cut), 1_700_000_000_000_000 + n * 1000);
-      }
-      w.close();
+    scans += await withMutatedFrames(file, dir, FRAME_ROUNDS, 50_000 + i * 100, async (mutant, seed) => {
       const result = await scanCaptures([mutant], { config: defaultConfig(), profile: 'production' });
       assert.deepEqual(result.errors, [], `seed ${seed}: a pcap we wrote ourselves must read cleanly`);
       frames += result.stats.frames;
-      scans++;
-      rmSync(mutant);
-    }
+    });
   }
   t.diagnostic(`${scans} scans of ${frames} mutated frames`);
   assert.ok(frames > 0);
