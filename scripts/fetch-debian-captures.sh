@@ -29,7 +29,9 @@ APT=(apt-get -qq -o "Dir::Etc::SourceList=$WORK/sources.list" -o "Dir::Etc::Sour
 
 rm -rf "$DEST"
 mkdir -p "$DEST/tcpdump" "$DEST/wireshark"
-tar -xf "$WORK"/src/tcpdump_*.orig.tar.* -C "$DEST/tcpdump" --strip-components=2 --wildcards '*/tests/*.pcap' '*/tests/*.pcapng'
-tar -xf "$WORK"/src/wireshark_*.orig.tar.* -C "$DEST/wireshark" --strip-components=3 --wildcards '*/test/captures/*'
+# The upstream tarball, not its detached signature (.asc) beside it.
+orig() { find "$WORK/src" -maxdepth 1 -name "$1_*.orig.tar.*" ! -name '*.asc' | head -n 1; }
+tar -xf "$(orig tcpdump)" -C "$DEST/tcpdump" --strip-components=2 --wildcards '*/tests/*.pcap' '*/tests/*.pcapng'
+tar -xf "$(orig wireshark)" -C "$DEST/wireshark" --strip-components=3 --wildcards '*/test/captures/*'
 ls "$WORK"/src/*.dsc | xargs -n1 basename >"$DEST/.complete"
 echo "debian captures in $DEST: $(find "$DEST" -type f ! -name .complete | wc -l) files"
