@@ -11,7 +11,8 @@ import type { Evidence } from '../findings/finding.js';
 import { SecretRedactor } from '../findings/redact.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from './analyzer.js';
 import { NetworkModel } from './network-model.js';
-import { WIFI_SECTION, WpaDecryptor } from './wpa-decryptor.js';
+import { WpaDecryptor } from './wpa-decryptor.js';
+import { WIFI_SECTION } from './wlan/wlan-config.js';
 import { emitReport } from './report-sink.js';
 
 // The small core: decodes each frame once into a reused Packet, hands the
@@ -53,6 +54,7 @@ export class PacketEngine {
   private readonly udpHandlers: Analyzer[];
   private readonly tcpHandlers: Analyzer[];
   private readonly icmpHandlers: Analyzer[];
+  private readonly wlanHandlers: Analyzer[];
   private readonly redactor: SecretRedactor;
   /** Decrypts Wi-Fi captures of the networks named in the config; null without any. */
   private readonly wpa: WpaDecryptor | null;
@@ -82,6 +84,7 @@ export class PacketEngine {
     this.udpHandlers = this.analyzers.filter((a) => a.onUdp);
     this.tcpHandlers = this.analyzers.filter((a) => a.onTcp);
     this.icmpHandlers = this.analyzers.filter((a) => a.onIcmp);
+    this.wlanHandlers = this.analyzers.filter((a) => a.onWlanManagement);
   }
 
   /** Names the input that following frames come from (for evidence). */
@@ -114,6 +117,7 @@ export class PacketEngine {
         this.toIcmp(pkt);
       }
     }
+    if (pkt.wlanManagement >= 0) for (const a of this.wlanHandlers) a.onWlanManagement!(pkt);
     if (pkt.malformed !== null) this.reportMalformed(pkt);
     if (pkt.etherType === ETHERTYPE_EAPOL && this.wpa !== null) this.wpa.onEapol(pkt);
     if (pkt.linkSkip !== LinkSkip.None) {

@@ -9,18 +9,24 @@ import { tlsAnalyzer } from './tls/tls-analyzer.js';
 import { ipv6Analyzer } from './ipv6/ipv6-analyzer.js';
 import { namesAnalyzer } from './name-resolution/names-analyzer.js';
 import { credentialsAnalyzer } from './credentials/credentials-analyzer.js';
-import { WIFI_SECTION } from './wpa-decryptor.js';
+import { wlanAnalyzer } from './wlan/wlan-analyzer.js';
 
 // Every wire analyzer, in dispatch order. A new protocol analyzer is a folder
 // beside arp/ and one line here.
-export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [arpAnalyzer, mirrorAnalyzer, dhcpAnalyzer, snmpAnalyzer, ipv6Analyzer, namesAnalyzer, tlsAnalyzer, credentialsAnalyzer];
+export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [
+  arpAnalyzer,
+  mirrorAnalyzer,
+  dhcpAnalyzer,
+  snmpAnalyzer,
+  ipv6Analyzer,
+  namesAnalyzer,
+  tlsAnalyzer,
+  credentialsAnalyzer,
+  wlanAnalyzer,
+];
 
 /** Config sections the analyzers own (and the host sensors' `host:`), for loadConfig. */
-export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = [
-  ...WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : [])),
-  WIFI_SECTION as ConfigSection<unknown>,
-  HOST_CONFIG,
-];
+export const CONFIG_SECTIONS: readonly ConfigSection<unknown>[] = [...WIRE_ANALYZERS.flatMap((a) => (a.config ? [a.config] : [])), HOST_CONFIG];
 
 /** Rules the core itself emits (decoding problems), beside the analyzers' own. */
 export const CORE_RULES: readonly string[] = ['decode-malformed', 'decode-unsupported-link', 'decode-wlan-skipped'];

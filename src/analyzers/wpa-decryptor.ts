@@ -1,4 +1,3 @@
-import { checkKeys, ConfigError, list, mapping, type ConfigSection } from '../config/config.js';
 import { readMac } from '../decode/bytes.js';
 import type { Packet } from '../decode/packet.js';
 import {
@@ -8,11 +7,11 @@ import {
   micMatches,
   pairwiseKeys,
   parseEapolKey,
-  pmkFromPassphrase,
   type EapolKey,
   type PairwiseKeys,
 } from '../decode/wpa.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import type { WifiNetwork } from './wlan/wlan-config.js';
 
 // Reads WPA2-Personal Wi-Fi captures of networks the operator names in the
 // config (`wifi.networks`: SSID and passphrase, or the PSK): it follows each
@@ -21,38 +20,6 @@ import { BoundedMap } from '../util/bounded-map.js';
 // frames, which the engine then analyses like any other. Like Wireshark, it
 // needs the handshake in the capture; frames it cannot decrypt stay counted
 // in the decode-wlan-skipped notice.
-
-export interface WifiNetwork {
-  /** For messages: the SSID, or "PSK n". Never the secret. */
-  label: string;
-  pmk: Buffer;
-}
-
-export interface WifiConfig {
-  networks: WifiNetwork[];
-}
-
-export const WIFI_SECTION: ConfigSection<WifiConfig> = {
-  key: 'wifi',
-  parse(doc, where) {
-    checkKeys(doc, ['networks'], where);
-    const networks = list(doc.networks, `${where}.networks`).map((n, i): WifiNetwork => {
-      const at = `${where}.networks[${i}]`;
-      const net = mapping(n, at);
-      checkKeys(net, ['ssid', 'passphrase', 'psk'], at);
-      if (net.psk !== undefined) {
-        if (typeof net.psk !== 'string' || !/^[0-9a-fA-F]{64}$/.test(net.psk)) throw new ConfigError(`${at}.psk must be 64 hexadecimal digits`);
-        return { label: typeof net.ssid === 'string' ? net.ssid : `PSK ${i + 1}`, pmk: Buffer.from(net.psk, 'hex') };
-      }
-      const { ssid, passphrase } = net;
-      if (typeof ssid !== 'string' || Buffer.byteLength(ssid) < 1 || Buffer.byteLength(ssid) > 32) throw new ConfigError(`${at}.ssid must be a string of 1 to 32 bytes`);
-      // 8-63 printable ASCII characters (IEEE 802.11 M.4.1); the value itself is never echoed.
-      if (typeof passphrase !== 'string' || !/^[\x20-\x7e]{8,63}$/.test(passphrase)) throw new ConfigError(`${at}.passphrase must be 8 to 63 printable ASCII characters`);
-      return { label: ssid, pmk: pmkFromPassphrase(passphrase, ssid) };
-    });
-    return { networks };
-  },
-};
 
 /** Stations whose handshakes are followed at once, and access points whose group keys are kept. */
 const MAX_PAIRS = 4096;

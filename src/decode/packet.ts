@@ -124,9 +124,11 @@ export class Packet {
 
   /** Set when the link layer was read but its payload could not be (an encrypted Wi-Fi frame...). */
   linkSkip: LinkSkip = LinkSkip.None;
-  /** 802.11 data frames: where the MAC header starts and where its body (after QoS and HT control) starts; -1 otherwise. */
+  /** 802.11 data and management frames: where the MAC header starts and where its body (after QoS and HT control) starts; -1 otherwise. */
   wlanHeader = -1;
   wlanBody = -1;
+  /** The subtype of an unprotected 802.11 management frame (beacon 8, probe response 5, deauthentication 12...), -1 otherwise. */
+  wlanManagement = -1;
 
   /** Why decoding stopped early (a constant string, so setting it allocates nothing). */
   malformed: string | null = null;
@@ -164,6 +166,7 @@ export class Packet {
     this.linkSkip = LinkSkip.None;
     this.wlanHeader = -1;
     this.wlanBody = -1;
+    this.wlanManagement = -1;
     this.encap = Encap.None;
     this.encapId = -1;
     this.innerStart = 0;

@@ -30,7 +30,9 @@ const DLT_EN10MB = 1;
 const AVS_MAGIC_MASK = 0xfffffff0;
 const AVS_MAGIC = 0x80211000;
 
+const FC_TYPE_MANAGEMENT = 0;
 const FC_TYPE_DATA = 2;
+const MANAGEMENT_HEADER = 24;
 const FC_SUBTYPE_QOS = 0x8;
 const FC_SUBTYPE_NO_DATA = 0x4;
 const FC_TO_DS = 0x01;
@@ -177,9 +179,15 @@ export function decode80211(pkt: Packet, off: number, fcs: boolean, network: Net
   pkt.end = end;
   const fc0 = buf[off]!;
   const fc1 = buf[off + 1]!;
-  // Protocol version 0 only; management, control and extension frames carry no network layer.
-  if ((fc0 & 0x3) !== 0 || ((fc0 >> 2) & 0x3) !== FC_TYPE_DATA) return;
+  // Protocol version 0 only; control and extension frames carry nothing the analyzers read.
+  if ((fc0 & 0x3) !== 0) return;
+  const type = (fc0 >> 2) & 0x3;
   const subtype = fc0 >> 4;
+  if (type === FC_TYPE_MANAGEMENT) {
+    decodeManagement(pkt, off, end, subtype, fc1);
+    return;
+  }
+  if (type !== FC_TYPE_DATA) return;
   const fourAddress = (fc1 & (FC_TO_DS | FC_FROM_DS)) === (FC_TO_DS | FC_FROM_DS);
   const qos = (subtype & FC_SUBTYPE_QOS) !== 0;
   let hdr = DATA_HEADER + (fourAddress ? 6 : 0) + (qos ? 2 : 0);
@@ -251,6 +259,23 @@ export function decodeDecryptedBody(outer: Packet, inner: Packet, len: number, n
   decodeLlc(inner, 0, network);
 }
 
+/**
+ * A management frame (beacons, probes, deauthentication...): the Wi-Fi
+ * analyzer reads its addresses and body. A protected one (802.11w) has an
+ * encrypted body and is left alone.
+ */
+function decodeManagement(pkt: Packet, off: number, end: number, subtype: number, fc1: number): void {
+  const hdr = MANAGEMENT_HEADER + ((fc1 & FC_ORDER) !== 0 ? 4 : 0);
+  if (end - off < hdr) {
+    pkt.markMalformed('802.11', 'truncated 802.11 management frame header');
+    return;
+  }
+  if ((fc1 & FC_PROTECTED) !== 0) return;
+  pkt.wlanManagement = subtype;
+  pkt.wlanHeader = off;
+  pkt.wlanBody = off + hdr;
+}
+
 /** LLC/SNAP (RFC 1042, or 802.1H bridge tunnel) carrying an EtherType; other LLC payloads are not analysed. */
 function decodeLlc(pkt: Packet, off: number, network: NetworkDecoder): void {
   const buf = pkt.buf;
@@ -293,4 +318,107 @@ export function decodeAmsduSubframe(inner: Packet, off: number, limit: number, n
   decodeLlc(inner, off + AMSDU_SUBFRAME_HEADER, network);
   const next = off + ((AMSDU_SUBFRAME_HEADER + len + 3) & ~3);
   return next < limit ? next : -1;
+}
+
+// ---- management frame bodies (the Wi-Fi analyzer's input) ----
+
+export const MGMT_PROBE_REQUEST = 4;
+export const MGMT_PROBE_RESPONSE = 5;
+export const MGMT_BEACON = 8;
+export const MGMT_DISASSOCIATION = 10;
+export const MGMT_DEAUTHENTICATION = 12;
+
+/** How a BSS protects its traffic, weakest first. */
+export const enum WlanSecurity {
+  Open = 0,
+  Wep = 1,
+  /** WPA, WPA2 or WPA3 (an RSN or WPA element), OWE included. */
+  Protected = 2,
+}
+
+const IE_SSID = 0;
+const IE_DS_PARAMETERS = 3;
+const IE_RSN = 48;
+const IE_VENDOR = 221;
+const CAPABILITY_PRIVACY = 0x0010;
+/** Timestamp, beacon interval, capability information. */
+const BSS_FIXED_FIELDS = 12;
+
+/** What a beacon or probe response says of its network; offsets point into the packet's buffer. */
+export class BssInfo {
+  ssidStart = 0;
+  ssidLen = 0;
+  /** A hidden network: no SSID, or one of zero bytes. */
+  hidden = true;
+  channel = -1;
+  security: WlanSecurity = WlanSecurity.Open;
+  /** Authentication the network offers: 802.1X (enterprise), a shared key or SAE (personal), both possible. */
+  enterprise = false;
+  personal = false;
+
+  reset(): void {
+    this.ssidStart = 0;
+    this.ssidLen = 0;
+    this.hidden = true;
+    this.channel = -1;
+    this.security = WlanSecurity.Open;
+    this.enterprise = false;
+    this.personal = false;
+  }
+}
+
+/**
+ * Reads the body of the beacon or probe response `pkt` holds into `out`.
+ * Returns false when the body is cut short of its fixed fields; elements
+ * that run past the frame end the walk (what came before is kept).
+ */
+export function decodeBssInfo(pkt: Packet, out: BssInfo): boolean {
+  out.reset();
+  const buf = pkt.buf;
+  const end = pkt.end;
+  let p = pkt.wlanBody;
+  if (p < 0 || end - p < BSS_FIXED_FIELDS) return false;
+  const privacy = (u16le(buf, p + 10) & CAPABILITY_PRIVACY) !== 0;
+  let rsn = false;
+  p += BSS_FIXED_FIELDS;
+  while (end - p >= 2) {
+    const id = buf[p]!;
+    const len = buf[p + 1]!;
+    const v = p + 2;
+    if (v + len > end) break;
+    if (id === IE_SSID && out.ssidLen === 0 && len <= 32) {
+      out.ssidStart = v;
+      out.ssidLen = len;
+      for (let i = v; i < v + len; i++) if (buf[i] !== 0) out.hidden = false;
+    } else if (id === IE_DS_PARAMETERS && len >= 1) {
+      out.channel = buf[v]!;
+    } else if (id === IE_RSN && len >= 2) {
+      rsn = true;
+      readAkms(buf, v + 2, v + len, 0x000fac, out);
+    } else if (id === IE_VENDOR && len >= 6 && buf[v] === 0x00 && buf[v + 1] === 0x50 && buf[v + 2] === 0xf2 && buf[v + 3] === 0x01) {
+      // WPA (version 1): Microsoft's OUI, type 1, then the RSN layout.
+      rsn = true;
+      readAkms(buf, v + 6, v + len, 0x0050f2, out);
+    }
+    p = v + len;
+  }
+  out.security = rsn ? WlanSecurity.Protected : privacy ? WlanSecurity.Wep : WlanSecurity.Open;
+  return true;
+}
+
+/** From the group cipher on: skips the cipher suites and reads the AKM suites of an RSN or WPA element. */
+function readAkms(buf: Buffer, p: number, end: number, oui: number, out: BssInfo): void {
+  p += 4; // group cipher
+  if (end - p < 2) return;
+  p += 2 + 4 * u16le(buf, p);
+  if (end - p < 2) return;
+  const akms = u16le(buf, p);
+  p += 2;
+  for (let i = 0; i < akms && end - p >= 4; i++, p += 4) {
+    if (((buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!) !== oui) continue;
+    const t = buf[p + 3]!;
+    // 802.1X: 1, 3 (FT), 5 (SHA-256), 11-13 (Suite B); PSK and SAE: 2, 4, 6, 8, 9, 24, 25.
+    if (t === 1 || t === 3 || t === 5 || t === 11 || t === 12 || t === 13) out.enterprise = true;
+    else if (t === 2 || t === 4 || t === 6 || t === 8 || t === 9 || t === 24 || t === 25) out.personal = true;
+  }
 }

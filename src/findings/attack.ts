@@ -6,6 +6,7 @@ export const TECHNIQUE_NAMES: Record<string, string> = {
   'T1557.001': 'Adversary-in-the-Middle: LLMNR/NBT-NS Poisoning and SMB Relay',
   'T1557.002': 'Adversary-in-the-Middle: ARP Cache Poisoning',
   'T1557.003': 'Adversary-in-the-Middle: DHCP Spoofing',
+  'T1557.004': 'Adversary-in-the-Middle: Evil Twin',
 };
 
 export const TACTIC_NAMES: Record<string, string> = {

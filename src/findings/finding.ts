@@ -24,7 +24,7 @@ export interface AttackMapping {
 
 /** A thing the finding is about. `role` says what part it played. */
 export interface Entity {
-  type: 'mac' | 'ip' | 'host' | 'interface' | 'process' | 'user' | 'cloud_principal' | 'file' | 'vlan' | 'protocol';
+  type: 'mac' | 'ip' | 'host' | 'interface' | 'process' | 'user' | 'cloud_principal' | 'file' | 'vlan' | 'protocol' | 'ssid';
   value: string;
   role?: string;
 }

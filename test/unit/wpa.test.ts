@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WIFI_SECTION } from '../../src/analyzers/wpa-decryptor.js';
+import { WIFI_SECTION } from '../../src/analyzers/wlan/wlan-config.js';
 import { ConfigError } from '../../src/config/config.js';
 import { ccmpDecrypt, ccmpKeyId, groupKeyFrom, parseEapolKey, pmkFromPassphrase, prfSha1, type EapolKey } from '../../src/decode/wpa.js';
 
