@@ -49,6 +49,20 @@ export const AMSDU_SUBFRAME_HEADER = 14;
 
 const BAD_FCS = 'frame failed its FCS check (corrupted on the air)';
 
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+
+/** The IEEE 802.3 CRC-32 that 802.11 uses for its FCS. */
+function crc32(buf: Buffer, start: number, end: number): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
 function u16le(buf: Buffer, off: number): number {
   return buf[off]! | (buf[off + 1]! << 8);
 }
@@ -174,6 +188,12 @@ export function decode80211(pkt: Packet, off: number, fcs: boolean, network: Net
   const end = fcs ? pkt.end - 4 : pkt.end;
   if (end - off < 2) {
     pkt.markMalformed('802.11', 'frame shorter than an 802.11 frame control field');
+    return;
+  }
+  // Drivers do not always flag frames received damaged: with the FCS at hand, it is checked, so a
+  // corrupted frame never reaches the analyzers (a flipped bit in an ARP reply or an SSID looks like an attack).
+  if (fcs && crc32(buf, off, end) !== u32le(buf, end)) {
+    pkt.markMalformed('802.11', BAD_FCS);
     return;
   }
   pkt.end = end;
@@ -355,8 +375,11 @@ export class BssInfo {
   /** Authentication the network offers: 802.1X (enterprise), a shared key or SAE (personal), both possible. */
   enterprise = false;
   personal = false;
+  /** An open network in OWE transition mode: its encrypted twin (Wi-Fi Enhanced Open) is announced in the beacon. */
+  oweTransition = false;
 
   reset(): void {
+    this.oweTransition = false;
     this.ssidStart = 0;
     this.ssidLen = 0;
     this.hidden = true;
@@ -399,6 +422,9 @@ export function decodeBssInfo(pkt: Packet, out: BssInfo): boolean {
       // WPA (version 1): Microsoft's OUI, type 1, then the RSN layout.
       rsn = true;
       readAkms(buf, v + 6, v + len, 0x0050f2, out);
+    } else if (id === IE_VENDOR && len >= 4 && buf[v] === 0x50 && buf[v + 1] === 0x6f && buf[v + 2] === 0x9a && buf[v + 3] === 0x1c) {
+      // Wi-Fi Alliance OWE Transition Mode element.
+      out.oweTransition = true;
     }
     p = v + len;
   }

@@ -46,11 +46,14 @@ async function scan(rel: string, config: SniffwatchConfig = defaultConfig()): Pr
   return { findings: r.findings, errors: r.errors.map((e) => e.message), decrypted: r.stats.wlanDecrypted, skipped: r.stats.wlanSkipped };
 }
 
-/** Protected 802.11 data frames tshark decrypts (`readable`) or not with the passphrase. */
+/** Intact (FCS verified) protected 802.11 data frames tshark decrypts (`readable`) or not with the passphrase. */
 function tsharkDecrypts(rel: string, ssid: string, passphrase: string, readable: boolean): number {
   const r = spawnSync(
     'tshark',
-    ['-o', 'wlan.enable_decryption:TRUE', '-o', `uat:80211_keys:"wpa-pwd","${passphrase}:${ssid}"`, '-r', join(DIR, rel), '-Y', `wlan.fc.type == 2 && wlan.fc.protected == 1 && ${readable ? '' : '!'}llc`],
+    [
+      ...['-o', 'wlan.check_checksum:TRUE', '-o', 'wlan.enable_decryption:TRUE', '-o', `uat:80211_keys:"wpa-pwd","${passphrase}:${ssid}"`],
+      ...['-r', join(DIR, rel), '-Y', `wlan.fc.type == 2 && wlan.fc.protected == 1 && wlan.fcs.status == 1 && ${readable ? '' : '!'}llc`],
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   assert.equal(r.status, 0, r.stderr);
@@ -100,7 +103,10 @@ if (!existsSync(join(DIR, '.complete'))) {
       t.skip('tool missing: tshark');
       return;
     }
-    const tshark = spawnSync('tshark', ['-r', join(DIR, rel), '-Y', 'wlan.fc.type == 2 && wlan.fc.protected == 1'], { encoding: 'utf8' });
+    // Frames whose FCS fails are damaged: sniffwatch reports them malformed, so only intact ones are compared.
+    const tshark = spawnSync('tshark', ['-o', 'wlan.check_checksum:TRUE', '-r', join(DIR, rel), '-Y', 'wlan.fc.type == 2 && wlan.fc.protected == 1 && wlan.fcs.status == 1'], {
+      encoding: 'utf8',
+    });
     const protectedFrames = tshark.stdout.split('\n').filter(Boolean).length;
     assert.ok(protectedFrames > 100, `tshark found ${protectedFrames}`);
     const r = await scan(rel);

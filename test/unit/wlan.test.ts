@@ -64,6 +64,18 @@ function dataFrame(d: DataFrame): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The frame's FCS, bit by bit (CRC-32, reflected, as 802.3 and 802.11 define it), little-endian. */
+function fcsOf(frame: Buffer): Buffer {
+  let crc = 0xffffffff;
+  for (const byte of frame) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  const out = Buffer.alloc(4);
+  out.writeUInt32LE((crc ^ 0xffffffff) >>> 0);
+  return out;
+}
+
 /** Radiotap with TSFT (8-byte aligned after an extended presence bitmap) and Flags. */
 function radiotap(frame: Buffer, flags = 0, fcs?: Buffer): Buffer {
   const h = Buffer.alloc(8 + 4 + 4 + 8 + 1 + 3);
@@ -134,16 +146,24 @@ test('management and control frames are read without a network layer; non-SNAP L
   assert.equal(stp.malformed, null);
 });
 
-test('radiotap: extended presence bitmap, TSFT alignment, FCS trimmed, bad-FCS frames not analysed', () => {
+test('radiotap: extended presence bitmap, TSFT alignment, FCS checked and trimmed, bad-FCS frames not analysed', () => {
   const frame = dataFrame({ toDs: true, a1: AP, a2: STA, a3: HOST, body: llcSnap(ETHERTYPE_IPV4, IP) });
   const plain = decode(radiotap(frame), LINKTYPE_IEEE802_11_RADIOTAP);
   assert.equal(plain.dstPort, 53);
   assert.equal(plain.malformed, null);
   // FCS at the end: not part of the IP packet, whatever the IP length says.
-  const withFcs = decode(radiotap(frame, 0x10, Buffer.from([1, 2, 3, 4])), LINKTYPE_IEEE802_11_RADIOTAP);
+  assert.equal(fcsOf(Buffer.from('123456789')).readUInt32LE(), 0xcbf43926, 'the CRC-32 check value');
+  const withFcs = decode(radiotap(frame, 0x10, fcsOf(frame)), LINKTYPE_IEEE802_11_RADIOTAP);
+  assert.equal(withFcs.malformed, null);
   assert.equal(withFcs.l3End, withFcs.end);
   assert.equal(withFcs.end, radiotap(frame, 0x10, Buffer.alloc(4)).length - 4);
   assert.equal(withFcs.buf.toString('latin1', withFcs.payloadStart, withFcs.payloadEnd), 'payload');
+  // Damaged on the air but not flagged by the driver: the FCS gives it away.
+  const damaged = Buffer.from(frame);
+  damaged[damaged.length - 3]! ^= 0x04;
+  const unflagged = decode(radiotap(damaged, 0x10, fcsOf(frame)), LINKTYPE_IEEE802_11_RADIOTAP);
+  assert.match(unflagged.malformed ?? '', /FCS/);
+  assert.equal(unflagged.ipVersion, 0);
   const bad = decode(radiotap(frame, 0x50, Buffer.alloc(4)), LINKTYPE_IEEE802_11_RADIOTAP);
   assert.equal(bad.malformedLayer, '802.11');
   assert.match(bad.malformed ?? '', /FCS/);
@@ -174,7 +194,7 @@ test('radiotap, PPI, Prism and AVS headers that lie about their length are malfo
   const ppiFcsInvalid = Buffer.concat([Buffer.from(ppi), frame, Buffer.alloc(4)]);
   ppiFcsInvalid.writeUInt16LE(0x5, 12 + 8);
   assert.match(decode(ppiFcsInvalid, LINKTYPE_PPI).malformed ?? '', /FCS/);
-  const ppiFcs = Buffer.concat([Buffer.from(ppi), frame, Buffer.from([9, 9, 9, 9])]);
+  const ppiFcs = Buffer.concat([Buffer.from(ppi), frame, fcsOf(frame)]);
   ppiFcs.writeUInt16LE(0x1, 12 + 8);
   const fcsPkt = decode(ppiFcs, LINKTYPE_PPI);
   assert.equal(fcsPkt.end, ppiFcs.length - 4);

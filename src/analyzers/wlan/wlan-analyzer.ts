@@ -50,6 +50,8 @@ interface Advertiser {
   security: WlanSecurity;
   enterprise: boolean;
   personal: boolean;
+  /** Open by design beside its Enhanced Open (OWE) twin, which its beacons announce. */
+  oweTransition: boolean;
 }
 
 interface Network {
@@ -115,7 +117,7 @@ export class WlanAnalyzer implements Analyzer {
       net = { name: ssidText(buf, info.ssidStart, info.ssidLen), bssids: new Map(), reported: new Set() };
       this.networks.set(key, net);
     }
-    const ad = { security: info.security, enterprise: info.enterprise, personal: info.personal };
+    const ad = { security: info.security, enterprise: info.enterprise, personal: info.personal, oweTransition: info.oweTransition };
     const known = net.bssids.get(bssid);
     if (!known && net.bssids.size < MAX_BSSIDS_PER_SSID) net.bssids.set(bssid, ad);
     else if (known) Object.assign(known, ad);
@@ -147,6 +149,7 @@ export class WlanAnalyzer implements Analyzer {
     const strong: number[] = [];
     for (const [b, a] of net.bssids) {
       if (a.security === WlanSecurity.Protected) strong.push(b);
+      else if (a.oweTransition) continue;
       else if ((ad.security !== WlanSecurity.Protected ? b === bssid : weak === -1) && !net.reported.has(b)) weak = b;
     }
     if (weak === -1 || strong.length === 0) return;
