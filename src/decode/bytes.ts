@@ -16,3 +16,12 @@ export function readMac(buf: Buffer, off: number): number {
 export function u16be(buf: Buffer, off: number): number {
   return (buf[off]! << 8) | buf[off + 1]!;
 }
+
+/** Little-endian reads, for the fields 802.11 and its radio headers carry that way. */
+export function u16le(buf: Buffer, off: number): number {
+  return buf[off]! | (buf[off + 1]! << 8);
+}
+
+export function u32le(buf: Buffer, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}

@@ -1,4 +1,4 @@
-import { readMac, u16be, u32be } from './bytes.js';
+import { readMac, u16be, u16le, u32be, u32le } from './bytes.js';
 import { Encap, InnerKind, LinkSkip, type Packet } from './packet.js';
 
 // IEEE 802.11 (Wi-Fi) frames as monitor-mode captures hold them: bare
@@ -63,13 +63,6 @@ function crc32(buf: Buffer, start: number, end: number): number {
   return (c ^ -1) >>> 0;
 }
 
-function u16le(buf: Buffer, off: number): number {
-  return buf[off]! | (buf[off + 1]! << 8);
-}
-
-function u32le(buf: Buffer, off: number): number {
-  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
-}
 
 /** A radiotap header (LINKTYPE_IEEE802_11_RADIOTAP), then the 802.11 frame. */
 export function decodeRadiotap(pkt: Packet, off: number, network: NetworkDecoder): void {

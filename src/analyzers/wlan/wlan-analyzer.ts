@@ -1,5 +1,5 @@
 import { macToString } from '../../decode/addr.js';
-import { readMac } from '../../decode/bytes.js';
+import { readMac, u16le } from '../../decode/bytes.js';
 import type { Packet } from '../../decode/packet.js';
 import {
   BssInfo,
@@ -202,8 +202,7 @@ export class WlanAnalyzer implements Analyzer {
     w.count++;
     if ((buf[h + 4]! & 0x01) !== 0) w.broadcast++;
     else if (!w.targets.includes(receiver) && w.targets.length < MAX_TARGETS_SHOWN) w.targets.push(receiver);
-    // The reason code, little-endian like every 802.11 field.
-    const reason = pkt.end - pkt.wlanBody >= 2 ? buf[pkt.wlanBody]! | (buf[pkt.wlanBody + 1]! << 8) : -1;
+    const reason = pkt.end - pkt.wlanBody >= 2 ? u16le(buf, pkt.wlanBody) : -1;
     if (reason >= 0 && !w.reasons.includes(reason) && w.reasons.length < 4) w.reasons.push(reason);
     // Once per second of flood: the finding's count is the number of such seconds.
     if (w.count !== DEAUTH_FLOOD_PER_SECOND) return;
