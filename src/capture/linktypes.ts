@@ -15,3 +15,14 @@ export const LINKTYPE_LINUX_SLL2 = 276;
 /** Some BSDs write their DLT_RAW values (12, 14) into pcap headers. */
 export const DLT_RAW_BSD_A = 12;
 export const DLT_RAW_BSD_B = 14;
+
+/** Monitor-mode Wi-Fi: 802.11 bare or behind a radio header. */
+export function isWlanLinktype(linktype: number): boolean {
+  return (
+    linktype === LINKTYPE_IEEE802_11 ||
+    linktype === LINKTYPE_IEEE802_11_RADIOTAP ||
+    linktype === LINKTYPE_IEEE802_11_PRISM ||
+    linktype === LINKTYPE_IEEE802_11_AVS ||
+    linktype === LINKTYPE_PPI
+  );
+}

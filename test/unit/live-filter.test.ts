@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from '../../src/capture/linktypes.js';
-import { ADDON_PATH, ANALYZED_TRAFFIC, captureFilterFor, LIVE_CAPTURE_FILTER, loadPcapAddon, type PcapAddon } from '../../src/capture/live/pcap-live.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from '../../src/capture/linktypes.js';
+import { ADDON_PATH, ANALYZED_TRAFFIC, captureFilterFor, LIVE_CAPTURE_FILTER, loadPcapAddon, WLAN_CAPTURE_FILTER, type PcapAddon } from '../../src/capture/live/pcap-live.js';
 import {
   arpReply,
   ethernet,
@@ -124,13 +124,37 @@ test('filter compiles for each live link type within the kernel limit', (t) => {
     ['Linux cooked v1', LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL],
     ['Linux cooked v2', LINKTYPE_LINUX_SLL2, LINKTYPE_LINUX_SLL2],
     ['raw IP', LINKTYPE_RAW, DLT_RAW_LINUX],
+    ['802.11', LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11],
+    ['802.11 radiotap', LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_IEEE802_11_RADIOTAP],
   ] as const) {
     const n = a.compileFilter(captureFilterFor(linktype), dlt);
     assert.ok(n > 0 && n < KERNEL_MAX_INSNS, `${name}: ${n} BPF instructions`);
   }
   assert.equal(captureFilterFor(LINKTYPE_ETHERNET), LIVE_CAPTURE_FILTER);
   assert.equal(captureFilterFor(LINKTYPE_RAW), ANALYZED_TRAFFIC);
+  assert.equal(captureFilterFor(LINKTYPE_IEEE802_11_RADIOTAP), WLAN_CAPTURE_FILTER);
   assert.throws(() => a.compileFilter('udp port', 1), /cannot compile capture filter/);
+});
+
+test('monitor-mode filter keeps management and data frames, encrypted ones included, and drops control frames', (t) => {
+  const a = addon(t);
+  if (!a) return;
+  const radiotap = Buffer.from([0, 0, 8, 0, 0, 0, 0, 0]);
+  const addrs = Buffer.alloc(18, 0x02);
+  const beacon = Buffer.concat([radiotap, Buffer.from([0x80, 0x00, 0, 0]), addrs, Buffer.alloc(2 + 12 + 2)]);
+  const deauth = Buffer.concat([radiotap, Buffer.from([0xc0, 0x00, 0, 0]), addrs, Buffer.alloc(2), Buffer.from([7, 0])]);
+  const encrypted = Buffer.concat([radiotap, Buffer.from([0x88, 0x41, 0, 0]), addrs, Buffer.alloc(4), Buffer.alloc(40, 0x5a)]);
+  const ack = Buffer.concat([radiotap, Buffer.from([0xd4, 0x00, 0, 0]), Buffer.alloc(6, 0x02)]);
+  const rts = Buffer.concat([radiotap, Buffer.from([0xb4, 0x00, 0, 0]), Buffer.alloc(12, 0x02)]);
+  for (const [name, frame, kept] of [
+    ['beacon', beacon, true],
+    ['deauthentication', deauth, true],
+    ['protected QoS data', encrypted, true],
+    ['ACK', ack, false],
+    ['RTS', rts, false],
+  ] as const) {
+    assert.equal(a.offlineFilter(WLAN_CAPTURE_FILTER, LINKTYPE_IEEE802_11_RADIOTAP, frame), kept, name);
+  }
 });
 
 test('filter keeps what the analyzers read and drops the rest (libpcap offline filter)', (t) => {

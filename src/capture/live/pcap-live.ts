@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { newRawFrame, type RawFrame } from '../frame.js';
-import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../linktypes.js';
+import { isWlanLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../linktypes.js';
 
 // Live capture from a network interface through the native libpcap addon
 // (native/pcap). One LiveCapture per interface; packets arrive in batches in
@@ -54,9 +54,18 @@ export const ANALYZED_TRAFFIC = [
  */
 export const LIVE_CAPTURE_FILTER = `(${ANALYZED_TRAFFIC}) or (vlan and ((${ANALYZED_TRAFFIC}) or (vlan and (${ANALYZED_TRAFFIC}))))`;
 
+/**
+ * The filter for a monitor-mode (802.11) interface: management frames (the
+ * Wi-Fi analyzer's) and data frames, whose payload may be encrypted and so
+ * cannot be filtered by protocol; control frames (acknowledgements, RTS/CTS),
+ * about half of the air, are dropped.
+ */
+export const WLAN_CAPTURE_FILTER = 'type mgt or type data';
+
 /** The filter for a link type: VLAN matching only exists on Ethernet-like links. */
 export function captureFilterFor(linktype: number): string {
-  return linktype === LINKTYPE_ETHERNET ? LIVE_CAPTURE_FILTER : ANALYZED_TRAFFIC;
+  if (linktype === LINKTYPE_ETHERNET) return LIVE_CAPTURE_FILTER;
+  return isWlanLinktype(linktype) ? WLAN_CAPTURE_FILTER : ANALYZED_TRAFFIC;
 }
 
 // ---- the addon's interface (native/pcap/src/pcap_addon.c) ----
