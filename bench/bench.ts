@@ -177,14 +177,38 @@ function median(xs: number[]): number {
 /** sniffwatch exits 1 when it reports findings at or above --fail-on: a completed scan, not a failure. */
 const SNIFFWATCH_OK = [0, 1];
 
+interface Measurement {
+  tool: string;
+  cmd: string;
+  args: string[];
+  capture: Capture;
+  stdoutPath?: string;
+  okCodes?: number[];
+}
+
 function measure(tool: string, cmd: string, args: string[], capture: Capture, runs: number, stdoutPath = '/dev/null', okCodes = [0]): Row {
-  const results: Run[] = [];
+  return measureAlternating([{ tool, cmd, args, capture, stdoutPath, okCodes }], runs)[0]!;
+}
+
+/**
+ * Runs the measurements in turn, run by run (A, B, A, B...), so that a
+ * machine whose speed drifts over minutes slows every row alike and their
+ * ratios stay honest; one row per measurement.
+ */
+function measureAlternating(ms: readonly Measurement[], runs: number): Row[] {
+  const results: Run[][] = ms.map(() => []);
   for (let i = 0; i < runs; i++) {
-    const r = runOnce(cmd, args, stdoutPath);
-    results.push(r);
-    const failed = r.code === null || !okCodes.includes(r.code);
-    process.stderr.write(`  ${tool} run ${i + 1}/${runs}: ${r.seconds.toFixed(2)} s${r.cpuSeconds !== null ? ` (CPU ${r.cpuSeconds.toFixed(2)} s)` : ''}${r.rssKiB !== null ? `, ${(r.rssKiB / 1024).toFixed(0)} MiB` : ''}${failed ? `, exit ${r.code ?? r.signal}: ${r.stderrFirstLine}` : ''}\n`);
+    for (const [k, m] of ms.entries()) {
+      const r = runOnce(m.cmd, m.args, m.stdoutPath ?? '/dev/null');
+      results[k]!.push(r);
+      const failed = r.code === null || !(m.okCodes ?? [0]).includes(r.code);
+      process.stderr.write(`  ${m.tool} run ${i + 1}/${runs}: ${r.seconds.toFixed(2)} s${r.cpuSeconds !== null ? ` (CPU ${r.cpuSeconds.toFixed(2)} s)` : ''}${r.rssKiB !== null ? `, ${(r.rssKiB / 1024).toFixed(0)} MiB` : ''}${failed ? `, exit ${r.code ?? r.signal}: ${r.stderrFirstLine}` : ''}\n`);
+    }
   }
+  return ms.map((m, k) => toRow(m.tool, m.cmd, m.args, m.capture, results[k]!, m.stdoutPath ?? '/dev/null', m.okCodes ?? [0]));
+}
+
+function toRow(tool: string, cmd: string, args: string[], capture: Capture, results: Run[], stdoutPath: string, okCodes: number[]): Row {
   const seconds = median(results.map((r) => r.seconds));
   const rss = results.map((r) => r.rssKiB).filter((x): x is number => x !== null);
   const cpu = results.map((r) => r.cpuSeconds).filter((x): x is number => x !== null);
@@ -408,26 +432,29 @@ function main(): void {
   if (!existsSync(join(ROOT, CLI))) notes.push(`${CLI} does not exist (not built yet?): sniffwatch rows will show its failure`);
 
   process.stderr.write('sniffwatch start-up (tiny capture)\n');
-  const startArp = measure('sniffwatch ARP only (start-up)', node, sw(['--analyzers', 'arp'], tiny.path), tiny, runs, join(OUT, 'startup-arp.jsonl'), SNIFFWATCH_OK);
-  const startAll = measure('sniffwatch all (start-up)', node, sw([], tiny.path), tiny, runs, join(OUT, 'startup-all.jsonl'), SNIFFWATCH_OK);
+  const [startArp, startAll] = measureAlternating(
+    [
+      { tool: 'sniffwatch ARP only (start-up)', cmd: node, args: sw(['--analyzers', 'arp'], tiny.path), capture: tiny, stdoutPath: join(OUT, 'startup-arp.jsonl'), okCodes: SNIFFWATCH_OK },
+      { tool: 'sniffwatch all (start-up)', cmd: node, args: sw([], tiny.path), capture: tiny, stdoutPath: join(OUT, 'startup-all.jsonl'), okCodes: SNIFFWATCH_OK },
+    ],
+    runs,
+  ) as [Row, Row];
 
-  process.stderr.write('sniffwatch on the full capture\n');
-  const arpOut = join(OUT, 'sniffwatch-arp.jsonl');
-  const arp = measure('sniffwatch ARP only', node, sw(['--analyzers', 'arp'], full.path), full, runs, arpOut, SNIFFWATCH_OK);
-  arp.findings = summariseFindings(arpOut);
-  rows.push(arp);
-  const allOut = join(OUT, 'sniffwatch-all.jsonl');
-  const all = measure('sniffwatch all analyzers', node, sw([], full.path), full, runs, allOut, SNIFFWATCH_OK);
-  all.findings = summariseFindings(allOut);
-  rows.push(all);
-  const perAnalyzer: Row[] = [];
-  for (const name of ['credentials', 'names']) {
-    const out = join(OUT, `sniffwatch-${name}.jsonl`);
-    const row = measure(`sniffwatch --analyzers ${name}`, node, sw(['--analyzers', name], full.path), full, runs, out, SNIFFWATCH_OK);
-    row.findings = summariseFindings(out);
-    perAnalyzer.push(row);
-    rows.push(row);
-  }
+  process.stderr.write('sniffwatch on the full capture (the four rows alternate run by run)\n');
+  const fullRows = [
+    { tool: 'sniffwatch ARP only', extra: ['--analyzers', 'arp'], out: 'sniffwatch-arp.jsonl' },
+    { tool: 'sniffwatch all analyzers', extra: [], out: 'sniffwatch-all.jsonl' },
+    ...['credentials', 'names'].map((name) => ({ tool: `sniffwatch --analyzers ${name}`, extra: ['--analyzers', name], out: `sniffwatch-${name}.jsonl` })),
+  ];
+  const measured = measureAlternating(
+    fullRows.map((r) => ({ tool: r.tool, cmd: node, args: sw(r.extra, full.path), capture: full, stdoutPath: join(OUT, r.out), okCodes: SNIFFWATCH_OK })),
+    runs,
+  );
+  for (const [k, row] of measured.entries()) row.findings = summariseFindings(join(OUT, fullRows[k]!.out));
+  const [arp, all, ...perAnalyzer] = measured as [Row, Row, ...Row[]];
+  rows.push(arp, all, ...perAnalyzer);
+  /** all / ARP only within each round, then the median: the ratio the drift of the machine touches least. */
+  const pairedRatio = median(all.runs.map((r, i) => r.seconds / arp.runs[i]!.seconds));
 
   const skipPeers = values['skip-peers'];
   const tcpdumpVersion = skipPeers ? null : toolVersion('tcpdump', ['--version']);
@@ -470,8 +497,13 @@ function main(): void {
   }
 
   process.stderr.write('memory check: sniffwatch on the prefix\n');
-  const smallArp = measure('sniffwatch ARP only', node, sw(['--analyzers', 'arp'], prefix.path), prefix, runs, join(OUT, 'sniffwatch-arp-prefix.jsonl'), SNIFFWATCH_OK);
-  const smallAll = measure('sniffwatch all analyzers', node, sw([], prefix.path), prefix, runs, join(OUT, 'sniffwatch-all-prefix.jsonl'), SNIFFWATCH_OK);
+  const [smallArp, smallAll] = measureAlternating(
+    [
+      { tool: 'sniffwatch ARP only', cmd: node, args: sw(['--analyzers', 'arp'], prefix.path), capture: prefix, stdoutPath: join(OUT, 'sniffwatch-arp-prefix.jsonl'), okCodes: SNIFFWATCH_OK },
+      { tool: 'sniffwatch all analyzers', cmd: node, args: sw([], prefix.path), capture: prefix, stdoutPath: join(OUT, 'sniffwatch-all-prefix.jsonl'), okCodes: SNIFFWATCH_OK },
+    ],
+    runs,
+  ) as [Row, Row];
   const loadAtEnd = loadavg();
 
   // ---- report
@@ -505,7 +537,8 @@ function main(): void {
         (all.cpuSeconds !== null && arp.cpuSeconds !== null ? `; ${(all.cpuSeconds / arp.cpuSeconds).toFixed(2)}x the CPU time` : '') +
         (all.cpuSeconds !== null && arp.cpuSeconds !== null && startAll.cpuSeconds !== null && startArp.cpuSeconds !== null
           ? `, ${((all.cpuSeconds - startAll.cpuSeconds) / (arp.cpuSeconds - startArp.cpuSeconds)).toFixed(2)}x without start-up`
-          : ''),
+          : '') +
+        `; median of the per-round wall-time ratios (the rows alternate run by run): ${pairedRatio.toFixed(2)}x with start-up`,
     );
   }
   out.push(
@@ -576,7 +609,10 @@ function main(): void {
     rows,
     startup: { arp: startArp, all: startAll },
     excludingStartup: { arpPacketsPerSecond: arpExcl, allPacketsPerSecond: allExcl },
-    allVsArp: arp.ok && all.ok ? { withStartup: all.seconds / arp.seconds, withoutStartup: arpExcl !== null && allExcl !== null ? arpExcl / allExcl : null } : null,
+    allVsArp:
+      arp.ok && all.ok
+        ? { withStartup: all.seconds / arp.seconds, withoutStartup: arpExcl !== null && allExcl !== null ? arpExcl / allExcl : null, pairedWithStartup: pairedRatio }
+        : null,
     memoryFlatness: { arp: { prefix: smallArp, full: arp }, all: { prefix: smallAll, full: all } },
     credentials: { filter: TSHARK_CREDENTIAL_FILTER, perProtocol: creds },
     tsharkProbes: { arp: tsharkArp?.probe, credentials: tsharkCred?.probe },
