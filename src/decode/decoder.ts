@@ -76,6 +76,7 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
   pkt.timeMs = frame.tsSec * 1000 + frame.tsNsec / 1e6;
   pkt.linktype = frame.linktype;
   pkt.interfaceId = frame.interfaceId;
+  pkt.snapped = frame.caplen < frame.origlen;
   switch (frame.linktype) {
     case LINKTYPE_ETHERNET:
       decodeEthernet(pkt, pkt.start);

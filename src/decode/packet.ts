@@ -77,6 +77,8 @@ export class Packet {
   timeMs = 0;
   linktype = 0;
   interfaceId = 0;
+  /** The capture kept less than the frame's length (a snap length): its tail, an FCS included, is missing. */
+  snapped = false;
 
   /** Ethernet (or cooked-capture) addresses as 48-bit integers; -1 when the link has none. */
   ethSrc = -1;

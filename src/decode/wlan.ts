@@ -94,7 +94,7 @@ export function decodeRadiotap(pkt: Packet, off: number, network: NetworkDecoder
     pkt.markMalformed('802.11', BAD_FCS);
     return;
   }
-  decode80211(pkt, off + len, (flags & RADIOTAP_FLAG_FCS_AT_END) !== 0, network);
+  decode80211(pkt, off + len, (flags & RADIOTAP_FLAG_FCS_AT_END) !== 0 && !pkt.snapped, network);
 }
 
 /** A PPI header (LINKTYPE_PPI) in front of an 802.11 or Ethernet frame. */
@@ -129,7 +129,7 @@ export function decodePpi(pkt: Packet, off: number, network: NetworkDecoder, eth
     }
     p += 4 + dataLen;
   }
-  if (dlt === DLT_IEEE802_11) decode80211(pkt, off + len, fcs, network);
+  if (dlt === DLT_IEEE802_11) decode80211(pkt, off + len, fcs && !pkt.snapped, network);
   else if (dlt === DLT_EN10MB) ethernet(pkt, off + len);
 }
 
@@ -174,7 +174,8 @@ export function decodeAvs(pkt: Packet, off: number, network: NetworkDecoder): vo
 
 /**
  * An 802.11 MAC frame at `off` (LINKTYPE_IEEE802_11, or after a radio
- * header). `fcs`: the frame ends with a 4-byte FCS that is not payload.
+ * header). `fcs`: the frame ends with a 4-byte FCS that is not payload (and
+ * the capture holds it: a snapped frame lost it with its tail).
  */
 export function decode80211(pkt: Packet, off: number, fcs: boolean, network: NetworkDecoder): void {
   const buf = pkt.buf;

@@ -10,6 +10,8 @@ export interface FrameMeta {
   linktype?: number;
   /** Bytes captured, when fewer than the frame's (a snapped capture). */
   caplen?: number;
+  /** The frame's length on the wire, when `bytes` holds only what was captured of it. */
+  origlen?: number;
   frameNo?: number;
   tsSec?: number;
   tsNsec?: number;
@@ -19,7 +21,7 @@ export function decodeBytes(bytes: Buffer, meta: FrameMeta = {}): Packet {
   const f = newRawFrame();
   f.data = bytes;
   f.caplen = meta.caplen ?? bytes.length;
-  f.origlen = bytes.length;
+  f.origlen = meta.origlen ?? bytes.length;
   f.linktype = meta.linktype ?? LINKTYPE_ETHERNET;
   f.frameNo = meta.frameNo ?? 1;
   f.tsSec = meta.tsSec ?? 0;

@@ -164,6 +164,11 @@ test('radiotap: extended presence bitmap, TSFT alignment, FCS checked and trimme
   const unflagged = decode(radiotap(damaged, 0x10, fcsOf(frame)), LINKTYPE_IEEE802_11_RADIOTAP);
   assert.match(unflagged.malformed ?? '', /FCS/);
   assert.equal(unflagged.ipVersion, 0);
+  // Captured with a snap length, the frame lost its FCS with its tail: nothing to check or trim.
+  const whole = radiotap(frame, 0x10, fcsOf(frame));
+  const snapped = decodeBytes(whole.subarray(0, whole.length - 10), { linktype: LINKTYPE_IEEE802_11_RADIOTAP, origlen: whole.length });
+  assert.equal(snapped.malformed, null);
+  assert.equal(snapped.dstPort, 53);
   const bad = decode(radiotap(frame, 0x50, Buffer.alloc(4)), LINKTYPE_IEEE802_11_RADIOTAP);
   assert.equal(bad.malformedLayer, '802.11');
   assert.match(bad.malformed ?? '', /FCS/);
