@@ -39,7 +39,7 @@ if (python === null) {
       assert.equal(made.status, 0, made.stderr);
       const tshark = spawnSync('tshark', ['-v']).status === 0;
       if (!tshark) t.diagnostic('tshark missing: the scapy captures are not cross-read');
-      for (const name of ['twin', 'karma', 'deauth', 'benign']) {
+      for (const name of ['twin', 'karma', 'deauth', 'clone', 'benign']) {
         if (!tshark) break;
         const r = spawnSync('tshark', ['-r', join(dir, `${name}.pcap`), '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
@@ -84,7 +84,17 @@ if (python === null) {
         assert.match(flood.message, /reason codes 7/);
       });
 
-      await t.test('several networks, a hidden one, roaming access points and a few disconnections: nothing medium or above', () => {
+      await t.test("a copy cloning the access point's BSSID is found: open, or with the same protection on another channel", () => {
+        const f = scan(join(dir, 'clone.pcap'));
+        const open = f.find((x) => x.rule_id === 'wlan-open-twin');
+        assert.ok(open && hasEntity(open, 'mac', AP1, 'impersonated'), describe(f));
+        assert.match(open.message, /second device is using the access point's BSSID/);
+        const cloned = f.find((x) => x.rule_id === 'wlan-cloned-bssid' && hasEntity(x, 'mac', AP2, 'impersonated'));
+        assert.ok(cloned, describe(f));
+        assert.match(cloned.message, /channels 11 and 3/);
+      });
+
+      await t.test('several networks, a hidden one, roaming access points, a few disconnections, a channel change: nothing medium or above', () => {
         const f = scan(join(dir, 'benign.pcap'));
         assert.deepEqual(atLeast(f, 'medium'), [], describe(f));
       });

@@ -9,8 +9,11 @@ karma.pcap   a station probing for five remembered networks, and 02:00:00:00:77:
              answering every one of them (KARMA/MANA)
 deauth.pcap  aireplay-ng style: 64 deauthentications claiming to come from
              CorpWiFi's access point 02:00:00:00:0a:01, to station 02:00:00:00:00:c1
+clone.pcap   an open copy that clones CorpWiFi's BSSID 02:00:00:00:0a:01 (airbase-ng -a),
+             and a WPA2 copy of 02:00:00:00:0a:02 on another channel
 benign.pcap  several networks, a hidden one, roaming access points, a station
-             probing, and an access point dropping three stations
+             probing, an access point dropping three stations and one moving
+             to another channel
 """
 import sys
 
@@ -98,7 +101,15 @@ def main():
     flood = corp_beacons(2) + [(1.0 + i * 0.008, deauth(AP1, STATION, 7)) for i in range(64)]
     wrpcap(f'{out}/deauth.pcap', at(sorted(flood, key=lambda x: x[0])), linktype=127)
 
+    clone = corp_beacons(4)
+    for s in range(4):
+        clone.append((s + 0.5, advert('beacon', AP1, 'CorpWiFi', False, channel=1)))
+        clone.append((s + 0.6, advert('beacon', AP2, 'CorpWiFi', True, rsn(2), channel=3)))
+    wrpcap(f'{out}/clone.pcap', at(sorted(clone, key=lambda x: x[0])), linktype=127)
+
     benign = corp_beacons(3)
+    for s in range(4):
+        benign.append((s + 0.7, advert('beacon', '02:00:00:00:0e:01', 'Office', True, rsn(2), channel=52 if s < 2 else 100)))
     for s in range(3):
         benign.append((s + 0.1, advert('beacon', '02:00:00:00:0b:01', 'Guest', False)))
         benign.append((s + 0.2, advert('beacon', '02:00:00:00:0b:02', 'Guest', False, channel=11)))

@@ -45,13 +45,26 @@ const MAX_TRANSMITTERS = 4096;
 const MAX_TARGETS_SHOWN = 4;
 
 const SECURITY_TEXT = ['open (no encryption)', 'WEP (broken encryption)', 'WPA/WPA2/WPA3'];
+const WEAK = (1 << WlanSecurity.Open) | (1 << WlanSecurity.Wep);
+const STRONG = 1 << WlanSecurity.Protected;
+/** A BSSID whose adverts name one channel, then another, then back, within this time is two devices. */
+const CHANNEL_WINDOW_MS = 60_000;
 
 interface Advertiser {
-  security: WlanSecurity;
+  /** Protections advertised under this BSSID for the name (bits 1 << WlanSecurity): two mean two devices share the BSSID. */
+  seen: number;
+  /** Of its protected adverts: the authentication offered. */
   enterprise: boolean;
   personal: boolean;
   /** Open by design beside its Enhanced Open (OWE) twin, which its beacons announce. */
   oweTransition: boolean;
+  /** The channel its last advert named, and when it last named another; channel changes within CHANNEL_WINDOW_MS. */
+  channel: number;
+  channelChangedAt: number;
+  channelChanges: number;
+  /** Channels named, for the finding. */
+  channels: number[];
+  cloneReported: boolean;
 }
 
 interface Network {
@@ -79,10 +92,11 @@ function ssidText(buf: Buffer, start: number, len: number): string {
   return buf.toString('utf8', start, start + len);
 }
 
-function authText(a: Advertiser): string {
-  if (a.security !== WlanSecurity.Protected) return SECURITY_TEXT[a.security]!;
+/** How an advert protects the network: its weakest protection unless `strong`. */
+function authText(a: Advertiser, strong: boolean): string {
+  if (!strong || (a.seen & STRONG) === 0) return SECURITY_TEXT[(a.seen & (1 << WlanSecurity.Open)) !== 0 ? WlanSecurity.Open : WlanSecurity.Wep]!;
   const kinds = [a.personal ? 'personal (shared key or SAE)' : '', a.enterprise ? 'enterprise (802.1X)' : ''].filter(Boolean);
-  return `${SECURITY_TEXT[a.security]}${kinds.length > 0 ? ` ${kinds.join(' and ')}` : ''}`;
+  return `${SECURITY_TEXT[WlanSecurity.Protected]}${kinds.length > 0 ? ` ${kinds.join(' and ')}` : ''}`;
 }
 
 export class WlanAnalyzer implements Analyzer {
@@ -117,12 +131,22 @@ export class WlanAnalyzer implements Analyzer {
       net = { name: ssidText(buf, info.ssidStart, info.ssidLen), bssids: new Map(), reported: new Set() };
       this.networks.set(key, net);
     }
-    const ad = { security: info.security, enterprise: info.enterprise, personal: info.personal, oweTransition: info.oweTransition };
-    const known = net.bssids.get(bssid);
-    if (!known && net.bssids.size < MAX_BSSIDS_PER_SSID) net.bssids.set(bssid, ad);
-    else if (known) Object.assign(known, ad);
+    let ad = net.bssids.get(bssid);
+    if (!ad) {
+      if (net.bssids.size >= MAX_BSSIDS_PER_SSID) return;
+      ad = { seen: 0, enterprise: false, personal: false, oweTransition: false, channel: info.channel, channelChangedAt: -Infinity, channelChanges: 0, channels: [], cloneReported: false };
+      net.bssids.set(bssid, ad);
+    }
+    ad.seen |= 1 << info.security;
+    if (info.security === WlanSecurity.Protected) {
+      ad.enterprise ||= info.enterprise;
+      ad.personal ||= info.personal;
+    } else if (info.oweTransition) {
+      ad.oweTransition = true;
+    }
     this.checkListed(pkt, key, net, bssid, ad);
-    this.checkTwin(pkt, net, bssid, ad);
+    this.checkTwin(pkt, net, bssid, info.security);
+    this.checkChannel(pkt, net, bssid, ad, info.channel);
     this.countNames(pkt, bssid, key, net.name);
   }
 
@@ -133,7 +157,7 @@ export class WlanAnalyzer implements Analyzer {
     net.reported.add(bssid);
     const bssidText = macToString(bssid);
     this.ctx.report('wlan-rogue-access-point', `${key}|${bssidText}`, pkt, {
-      message: `${bssidText} advertises the network '${net.name}' (${authText(ad)}), but is not one of its access points in the config (${[...listed].map(macToString).join(', ')})`,
+      message: `${bssidText} advertises the network '${net.name}' (${authText(ad, true)}), but is not one of its access points in the config (${[...listed].map(macToString).join(', ')})`,
       entities: [
         { type: 'mac', value: bssidText, role: 'attacker' },
         { type: 'ssid', value: net.name, role: 'impersonated' },
@@ -142,29 +166,66 @@ export class WlanAnalyzer implements Analyzer {
     });
   }
 
-  /** The same name advertised without protection (or with WEP) beside access points that protect it. */
-  private checkTwin(pkt: Packet, net: Network, bssid: number, ad: Advertiser): void {
-    // Whichever side was heard first: the weak one is this BSSID, or (for a protected one) any weak one not reported yet.
+  /**
+   * The same name advertised without protection (or with WEP) beside adverts
+   * that protect it: from other BSSIDs, or from the same one (a copy that
+   * clones the access point's BSSID, as airbase-ng -a does).
+   */
+  private checkTwin(pkt: Packet, net: Network, bssid: number, security: WlanSecurity): void {
+    // Whichever side was heard first: the weak one is this BSSID, or (for a protected advert) any weak one not reported yet.
     let weak = -1;
     const strong: number[] = [];
     for (const [b, a] of net.bssids) {
-      if (a.security === WlanSecurity.Protected) strong.push(b);
-      else if (a.oweTransition) continue;
-      else if ((ad.security !== WlanSecurity.Protected ? b === bssid : weak === -1) && !net.reported.has(b)) weak = b;
+      if ((a.seen & STRONG) !== 0) strong.push(b);
+      if ((a.seen & WEAK) === 0 || a.oweTransition || net.reported.has(b)) continue;
+      if (security !== WlanSecurity.Protected ? b === bssid : weak === -1) weak = b;
     }
     if (weak === -1 || strong.length === 0) return;
     net.reported.add(weak);
     const weakAd = net.bssids.get(weak)!;
     const weakText = macToString(weak);
+    const cloned = strong.includes(weak);
+    const others = strong.filter((b) => b !== weak);
     const strongAd = net.bssids.get(strong[0]!)!;
+    const where = cloned
+      ? `its beacons also advertise it ${authText(weakAd, true)} (a second device is using the access point's BSSID for an unprotected copy)`
+      : `${others.slice(0, MAX_TARGETS_SHOWN).map(macToString).join(', ')} advertise${others.length === 1 ? 's' : ''} it ${authText(strongAd, true)}`;
     this.ctx.report('wlan-open-twin', `${net.name}|${weakText}`, pkt, {
       message:
-        `${weakText} advertises the network '${net.name}' ${SECURITY_TEXT[weakAd.security]}, while ${strong.slice(0, MAX_TARGETS_SHOWN).map(macToString).join(', ')} advertise${strong.length === 1 ? 's' : ''} it ${authText(strongAd)}: ` +
+        `${weakText} advertises the network '${net.name}' ${authText(weakAd, false)}, while ${where}: ` +
         `devices that remember the network can join the copy without its password, and its owner reads their traffic`,
       entities: [
-        { type: 'mac', value: weakText, role: 'attacker' },
+        cloned ? { type: 'mac', value: weakText, role: 'impersonated' } : { type: 'mac', value: weakText, role: 'attacker' },
         { type: 'ssid', value: net.name, role: 'impersonated' },
-        ...strong.slice(0, MAX_TARGETS_SHOWN).map((m): Entity => ({ type: 'mac', value: macToString(m), role: 'legitimate' })),
+        ...others.slice(0, MAX_TARGETS_SHOWN).map((m): Entity => ({ type: 'mac', value: macToString(m), role: 'legitimate' })),
+      ],
+    });
+  }
+
+  /**
+   * One BSSID whose adverts name a channel, another, and the first again
+   * within a minute: two devices share the BSSID (a clone of the access
+   * point, protection copied too). An access point that moves (DFS, a new
+   * channel plan) changes channel once.
+   */
+  private checkChannel(pkt: Packet, net: Network, bssid: number, ad: Advertiser, channel: number): void {
+    if (channel < 0 || channel === ad.channel) return;
+    const t = pkt.timeMs;
+    ad.channelChanges = t - ad.channelChangedAt <= CHANNEL_WINDOW_MS ? ad.channelChanges + 1 : 1;
+    ad.channelChangedAt = t;
+    if (!ad.channels.includes(ad.channel) && ad.channel >= 0 && ad.channels.length < MAX_TARGETS_SHOWN) ad.channels.push(ad.channel);
+    if (!ad.channels.includes(channel) && ad.channels.length < MAX_TARGETS_SHOWN) ad.channels.push(channel);
+    ad.channel = channel;
+    if (ad.channelChanges < 2 || ad.cloneReported) return;
+    ad.cloneReported = true;
+    const bssidText = macToString(bssid);
+    this.ctx.report('wlan-cloned-bssid', `${net.name}|${bssidText}`, pkt, {
+      message:
+        `${bssidText} advertises the network '${net.name}' on channels ${ad.channels.join(' and ')} by turns within a minute: ` +
+        `two devices are using one BSSID, the access point and a copy of it that clients may roam to`,
+      entities: [
+        { type: 'mac', value: bssidText, role: 'impersonated' },
+        { type: 'ssid', value: net.name, role: 'impersonated' },
       ],
     });
   }
@@ -221,7 +282,7 @@ export class WlanAnalyzer implements Analyzer {
 
 export const wlanAnalyzer: AnalyzerDefinition = {
   name: 'wlan',
-  rules: ['wlan-open-twin', 'wlan-rogue-access-point', 'wlan-karma-responder', 'wlan-deauth-flood'],
+  rules: ['wlan-open-twin', 'wlan-cloned-bssid', 'wlan-rogue-access-point', 'wlan-karma-responder', 'wlan-deauth-flood'],
   config: WIFI_SECTION as AnalyzerDefinition['config'],
   create: (ctx) => new WlanAnalyzer(ctx),
 };
