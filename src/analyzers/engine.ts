@@ -1,10 +1,9 @@
 import type { RawFrame } from '../capture/frame.js';
-import type { SniffwatchConfig } from '../config/config.js';
+import { sectionOf, type SniffwatchConfig } from '../config/config.js';
 import { ArpDecode, ArpMessage, decodeArp } from '../decode/arp.js';
 import { ip4ToString, ip6ToString } from '../decode/addr.js';
 import { decodeAmsduSubframeAt, decodeDecryptedFrame, decodeFrame, decodeInner } from '../decode/decoder.js';
 import { ETHERTYPE_EAPOL } from '../decode/wpa.js';
-import { sectionOf } from '../config/config.js';
 import { ENCAP_NAMES, Encap, ETHERTYPE_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, LinkSkip, MAX_ENCAP_DEPTH, Packet } from '../decode/packet.js';
 import type { FindingAggregator } from '../findings/aggregate.js';
 import type { Evidence } from '../findings/finding.js';
