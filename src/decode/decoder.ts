@@ -43,29 +43,6 @@ const ARPHRD_ETHER = 1;
 const MAX_IPV6_EXTENSION_HEADERS = 8;
 const IPV4_MORE_FRAGMENTS = 0x2000;
 
-export function isSupportedLinktype(linktype: number): boolean {
-  switch (linktype) {
-    case LINKTYPE_ETHERNET:
-    case LINKTYPE_LINUX_SLL:
-    case LINKTYPE_LINUX_SLL2:
-    case LINKTYPE_RAW:
-    case DLT_RAW_BSD_A:
-    case DLT_RAW_BSD_B:
-    case LINKTYPE_IPV4:
-    case LINKTYPE_IPV6:
-    case LINKTYPE_NULL:
-    case LINKTYPE_LOOP:
-    case LINKTYPE_IEEE802_11:
-    case LINKTYPE_IEEE802_11_RADIOTAP:
-    case LINKTYPE_IEEE802_11_PRISM:
-    case LINKTYPE_IEEE802_11_AVS:
-    case LINKTYPE_PPI:
-      return true;
-    default:
-      return false;
-  }
-}
-
 /** Fills `pkt` from `frame`. Returns false when the link type is not supported. */
 export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
   pkt.reset();
