@@ -1,7 +1,16 @@
 // LINKTYPE_* values (tcpdump.org/linktypes.html) the decoder understands.
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_PPP = 9;
+export const LINKTYPE_PPP_HDLC = 50;
+export const LINKTYPE_PPP_ETHER = 51;
 export const LINKTYPE_RAW = 101;
+export const LINKTYPE_C_HDLC = 104;
+export const LINKTYPE_PFLOG = 117;
+export const LINKTYPE_PPP_WITH_DIR = 204;
+export const LINKTYPE_C_HDLC_WITH_DIR = 205;
+export const LINKTYPE_NFLOG = 239;
+export const LINKTYPE_PKTAP = 258;
 export const LINKTYPE_IEEE802_11 = 105;
 export const LINKTYPE_LOOP = 108;
 export const LINKTYPE_IEEE802_11_PRISM = 119;

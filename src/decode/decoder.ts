@@ -2,6 +2,8 @@ import type { RawFrame } from '../capture/frame.js';
 import {
   DLT_RAW_BSD_A,
   DLT_RAW_BSD_B,
+  LINKTYPE_C_HDLC,
+  LINKTYPE_C_HDLC_WITH_DIR,
   LINKTYPE_ETHERNET,
   LINKTYPE_IEEE802_11,
   LINKTYPE_IEEE802_11_AVS,
@@ -12,8 +14,15 @@ import {
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_LOOP,
+  LINKTYPE_NFLOG,
   LINKTYPE_NULL,
+  LINKTYPE_PFLOG,
+  LINKTYPE_PKTAP,
   LINKTYPE_PPI,
+  LINKTYPE_PPP,
+  LINKTYPE_PPP_ETHER,
+  LINKTYPE_PPP_HDLC,
+  LINKTYPE_PPP_WITH_DIR,
   LINKTYPE_RAW,
 } from '../capture/linktypes.js';
 import {
@@ -31,15 +40,33 @@ import {
   MAX_VLAN_TAGS,
   Packet,
 } from './packet.js';
-import { decodeGre, decodeUdpTunnel } from './tunnels.js';
+import { decodeGre, decodeIpInIp, decodeUdpTunnel, IPPROTO_IPIP, IPPROTO_IPV6_IN_IP } from './tunnels.js';
+import {
+  aristaHeaderLength,
+  decodeCiscoHdlc,
+  decodeMacsec,
+  decodeMpls,
+  decodeNsh,
+  decodePpp,
+  decodePppHdlc,
+  decodePppoeSession,
+  ETHERTYPE_ARISTA,
+  ETHERTYPE_MACSEC,
+  ETHERTYPE_MPLS,
+  ETHERTYPE_MPLS_MULTICAST,
+  ETHERTYPE_NSH,
+  ETHERTYPE_PPPOE_SESSION,
+} from './carriers.js';
 import { decode80211, decodeAmsduSubframe, decodeAvs, decodeDecryptedBody, decodePpi, decodePrism, decodeRadiotap } from './wlan.js';
-import { readMac, u16be } from './bytes.js';
+import { readMac, u16be, u16le, u32le } from './bytes.js';
 
 // Link, network and transport decoding into a reused Packet. Each step checks
 // its bounds against the captured length and records why it stopped; nothing
 // here throws on hostile input.
 
 const ARPHRD_ETHER = 1;
+/** One direction byte precedes the frame in the *_WITH_DIR link types. */
+const DIRECTION_BYTE = 1;
 const MAX_IPV6_EXTENSION_HEADERS = 8;
 const IPV4_MORE_FRAGMENTS = 0x2000;
 
@@ -77,7 +104,34 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
       return true;
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:
-      decodeNull(pkt);
+      decodeNull(pkt, pkt.start);
+      return true;
+    case LINKTYPE_PPP:
+      decodePpp(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_PPP_HDLC:
+      decodePppHdlc(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_PPP_WITH_DIR:
+      decodePpp(pkt, pkt.start + DIRECTION_BYTE, decodeNetwork);
+      return true;
+    case LINKTYPE_PPP_ETHER:
+      decodePppoeSession(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_C_HDLC:
+      decodeCiscoHdlc(pkt, pkt.start, decodeNetwork);
+      return true;
+    case LINKTYPE_C_HDLC_WITH_DIR:
+      decodeCiscoHdlc(pkt, pkt.start + DIRECTION_BYTE, decodeNetwork);
+      return true;
+    case LINKTYPE_NFLOG:
+      decodeNflog(pkt);
+      return true;
+    case LINKTYPE_PFLOG:
+      decodePflog(pkt);
+      return true;
+    case LINKTYPE_PKTAP:
+      decodePktap(pkt);
       return true;
     case LINKTYPE_IEEE802_11:
       decode80211(pkt, pkt.start, false, decodeNetwork);
@@ -110,7 +164,15 @@ export function decodeEthernet(pkt: Packet, off: number): void {
   pkt.ethSrc = readMac(buf, off + 6);
   let type = u16be(buf, off + 12);
   off += 14;
-  while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
+  while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD || type === ETHERTYPE_ARISTA) {
+    if (type === ETHERTYPE_ARISTA) {
+      // A tap aggregator's timestamp, then the frame's own EtherType (tags may follow).
+      const len = aristaHeaderLength(pkt, off);
+      if (len === 0 || pkt.end - off < len + 2) return;
+      type = u16be(buf, off + len);
+      off += len + 2;
+      continue;
+    }
     if (pkt.end - off < 4) {
       pkt.markMalformed('vlan', 'truncated 802.1Q tag');
       return;
@@ -131,6 +193,10 @@ function decodeNetwork(pkt: Packet, etherType: number, off: number): void {
   pkt.l3End = pkt.end;
   if (etherType === ETHERTYPE_IPV4) decodeIpv4(pkt, off);
   else if (etherType === ETHERTYPE_IPV6) decodeIpv6(pkt, off);
+  else if (etherType === ETHERTYPE_MPLS || etherType === ETHERTYPE_MPLS_MULTICAST) decodeMpls(pkt, off, decodeNetwork, decodeEthernet);
+  else if (etherType === ETHERTYPE_PPPOE_SESSION) decodePppoeSession(pkt, off, decodeNetwork);
+  else if (etherType === ETHERTYPE_MACSEC) decodeMacsec(pkt, off, decodeNetwork);
+  else if (etherType === ETHERTYPE_NSH) decodeNsh(pkt, off, decodeNetwork, decodeEthernet);
 }
 
 function decodeSll(pkt: Packet): void {
@@ -159,13 +225,93 @@ function decodeSll2(pkt: Packet): void {
   decodeNetwork(pkt, u16be(buf, off), off + 20);
 }
 
-function decodeNull(pkt: Packet): void {
-  const off = pkt.start;
+function decodeNull(pkt: Packet, off: number): void {
   if (pkt.end - off < 4) {
     pkt.markMalformed('null', 'frame shorter than a loopback header');
     return;
   }
   decodeRawIp(pkt, off + 4);
+}
+
+const NFLOG_HEADER = 4;
+const NFLOG_TLV = 4;
+const NFULA_PAYLOAD = 9;
+const AF_INET = 2;
+const AF_INET6_LINUX = 10;
+
+/**
+ * Linux NFLOG (iptables/nftables `log group`, captured on nflog:N): a
+ * 4-byte header, then TLVs; the payload TLV holds the IP packet. TLV fields
+ * are in the byte order of the host that logged them, told from the first
+ * TLV (its type is below 256).
+ */
+function decodeNflog(pkt: Packet): void {
+  const buf = pkt.buf;
+  const end = pkt.end;
+  let p = pkt.start;
+  if (end - p < NFLOG_HEADER) {
+    pkt.markMalformed('nflog', 'frame shorter than an NFLOG header');
+    return;
+  }
+  const family = buf[p]!;
+  p += NFLOG_HEADER;
+  const le = end - p >= NFLOG_TLV && buf[p + 3] === 0 && buf[p + 2] !== 0;
+  while (end - p >= NFLOG_TLV) {
+    const len = le ? u16le(buf, p) : u16be(buf, p);
+    const type = le ? u16le(buf, p + 2) : u16be(buf, p + 2);
+    if (len < NFLOG_TLV || len > end - p) {
+      pkt.markMalformed('nflog', 'NFLOG TLV length out of bounds');
+      return;
+    }
+    if (type === NFULA_PAYLOAD) {
+      // Other families (bridge, ARP) log frames the analyzers would misread as IP.
+      if (family === AF_INET || family === AF_INET6_LINUX) decodeRawIp(pkt, p + NFLOG_TLV);
+      return;
+    }
+    p += (len + 3) & ~3;
+  }
+}
+
+const PFLOG_MIN_HEADER = 45;
+
+/** BSD pf's log header (pflog0): its first byte is its length, padded to four bytes; the IP packet follows. */
+function decodePflog(pkt: Packet): void {
+  const off = pkt.start;
+  const len = off < pkt.end ? (pkt.buf[off]! + 3) & ~3 : 0;
+  if (len < PFLOG_MIN_HEADER || pkt.end - off < len) {
+    pkt.markMalformed('pflog', 'pflog header length out of bounds');
+    return;
+  }
+  decodeRawIp(pkt, off + len);
+}
+
+const PKTAP_MIN_HEADER = 108;
+const PKTAP_TYPE_PACKET = 1;
+const DLT_NULL = 0;
+const DLT_EN10MB = 1;
+
+/**
+ * Apple's PKTAP (tcpdump -i pktap on macOS): a little-endian header naming
+ * the interface and process, then the frame in the link type it gives.
+ */
+function decodePktap(pkt: Packet): void {
+  const buf = pkt.buf;
+  const off = pkt.start;
+  if (pkt.end - off < PKTAP_MIN_HEADER) {
+    pkt.markMalformed('pktap', 'frame shorter than a PKTAP header');
+    return;
+  }
+  const len = u32le(buf, off);
+  if (len < PKTAP_MIN_HEADER || len > pkt.end - off) {
+    pkt.markMalformed('pktap', 'PKTAP header length out of bounds');
+    return;
+  }
+  if (u32le(buf, off + 4) !== PKTAP_TYPE_PACKET) return;
+  const dlt = u32le(buf, off + 8);
+  const at = off + len;
+  if (dlt === DLT_EN10MB) decodeEthernet(pkt, at);
+  else if (dlt === DLT_NULL) decodeNull(pkt, at);
+  else if (dlt === LINKTYPE_RAW || dlt === DLT_RAW_BSD_A || dlt === DLT_RAW_BSD_B) decodeRawIp(pkt, at);
 }
 
 /** Raw IP: the version nibble says which. */
@@ -289,6 +435,7 @@ function decodeTransport(pkt: Packet, off: number): void {
     pkt.payloadStart = off;
     pkt.payloadEnd = pkt.l3End;
     if (pkt.ipProto === IPPROTO_GRE) decodeGre(pkt, off);
+    else if (pkt.ipProto === IPPROTO_IPIP || pkt.ipProto === IPPROTO_IPV6_IN_IP) decodeIpInIp(pkt, off);
   }
 }
 
@@ -306,6 +453,9 @@ export function decodeInner(outer: Packet, inner: Packet): void {
       return;
     case InnerKind.Arp:
       decodeNetwork(inner, ETHERTYPE_ARP, inner.start);
+      return;
+    case InnerKind.Mpls:
+      decodeNetwork(inner, ETHERTYPE_MPLS, inner.start);
       return;
     case InnerKind.Ieee80211:
       decode80211(inner, inner.start, false, decodeNetwork);

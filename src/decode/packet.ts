@@ -31,9 +31,11 @@ export const enum Encap {
   Amsdu = 8,
   /** A WPA2-protected 802.11 frame the engine decrypted with a configured network key. */
   Ccmp = 9,
+  /** IPv4 or IPv6 directly in IPv4 or IPv6 (protocol 4 or 41). */
+  IpInIp = 10,
 }
 
-export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP', '802.11 A-MSDU', 'WPA2-CCMP (decrypted)'];
+export const ENCAP_NAMES: readonly string[] = ['none', 'GRE', 'ERSPAN type I', 'ERSPAN type II', 'ERSPAN type III', 'VXLAN', 'GENEVE', 'TZSP', '802.11 A-MSDU', 'WPA2-CCMP (decrypted)', 'IP-in-IP'];
 
 /** What the encapsulated payload starts with. */
 export const enum InnerKind {
@@ -47,6 +49,8 @@ export const enum InnerKind {
   Prism = 5,
   /** A subframe of an 802.11 A-MSDU. */
   AmsduSubframe = 6,
+  /** An MPLS label stack (GRE protocol type 0x8847). */
+  Mpls = 7,
 }
 
 /** Why a frame's link layer was read but not its payload (a coverage notice, not an error). */
@@ -57,6 +61,9 @@ export const enum LinkSkip {
   /** A fragment of an 802.11 data frame (fragments are not reassembled). */
   Fragment = 2,
 }
+
+/** Decodes the network layer at `off` for an EtherType (the decoder's common step, handed to link-layer decoders). */
+export type NetworkDecoder = (pkt: Packet, etherType: number, off: number) => void;
 
 /** Tunnels inside tunnels are followed this deep, no deeper. */
 export const MAX_ENCAP_DEPTH = 4;
@@ -85,6 +92,8 @@ export class Packet {
   ethDst = -1;
   etherType = 0;
   vlanCount = 0;
+  /** MPLS stacks and PPPoE sessions walked so far (a pseudowire may hold another; hostile frames nest them). */
+  carriers = 0;
   readonly vlans = new Int32Array(MAX_VLAN_TAGS);
 
   /** Offset of the network-layer header (ARP/IP) and where it ends. */
@@ -149,6 +158,7 @@ export class Packet {
     this.ethDst = -1;
     this.etherType = 0;
     this.vlanCount = 0;
+    this.carriers = 0;
     this.l3Start = 0;
     this.l3End = 0;
     this.ipVersion = 0;

@@ -2,12 +2,19 @@ import { Encap, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, InnerKind, type P
 import { u16be, u32be } from './bytes.js';
 
 // Encapsulations that carry whole frames: GRE (RFC 2784/2890) with ERSPAN
-// types I, II and III, VXLAN (RFC 7348), GENEVE (RFC 8926) and TZSP. Each
+// types I, II and III, VXLAN (RFC 7348), GENEVE (RFC 8926), TZSP and IP in
+// IP. Each
 // decoder validates its header against the bytes the outer packet holds and
 // either records where the inner frame lies (Packet.encap, innerKind,
 // innerStart, innerEnd, encapId) or marks the outer packet malformed; the
 // engine decodes and analyses the inner frame. An inner frame cut short by the
 // capture is still handed on: its own decoding reports what is missing.
+
+/** IP protocol numbers of an IPv4 packet (RFC 2003) and an IPv6 packet (RFC 4213) carried in IP. */
+export const IPPROTO_IPIP = 4;
+export const IPPROTO_IPV6_IN_IP = 41;
+/** GRE protocol type of an MPLS label stack (RFC 4023). */
+const GRE_PROTO_MPLS = 0x8847;
 
 export const UDP_PORT_VXLAN = 4789;
 /** Linux's VXLAN port before IANA assigned 4789 (still flannel's default). */
@@ -105,6 +112,9 @@ export function decodeGre(pkt: Packet, off: number): void {
     case ETHERTYPE_ARP:
       setInner(pkt, Encap.Gre, InnerKind.Arp, p, end, key);
       return;
+    case GRE_PROTO_MPLS:
+      setInner(pkt, Encap.Gre, InnerKind.Mpls, p, end, key);
+      return;
     case GRE_PROTO_ERSPAN:
       // Type I has no header of its own and no sequence number; type II has both.
       if (sequenced) decodeErspanII(pkt, p, end);
@@ -114,9 +124,14 @@ export function decodeGre(pkt: Packet, off: number): void {
       decodeErspanIII(pkt, p, end);
       return;
     default:
-      // MPLS, keepalives (type 0), WCCP...: valid GRE whose payload is not decoded.
+      // Keepalives (type 0), WCCP...: valid GRE whose payload is not decoded.
       return;
   }
+}
+
+/** IP in IP (ipip, sit, ip6tnl devices): the inner packet is the rest of the outer one. */
+export function decodeIpInIp(pkt: Packet, off: number): void {
+  setInner(pkt, Encap.IpInIp, InnerKind.Ip, off, pkt.l3End, -1);
 }
 
 function decodeErspanII(pkt: Packet, off: number, end: number): void {

@@ -1,5 +1,5 @@
 import { readMac, u16be, u16le, u32be, u32le } from './bytes.js';
-import { Encap, InnerKind, LinkSkip, type Packet } from './packet.js';
+import { Encap, InnerKind, LinkSkip, type NetworkDecoder, type Packet } from './packet.js';
 
 // IEEE 802.11 (Wi-Fi) frames as monitor-mode captures hold them: bare
 // (LINKTYPE_IEEE802_11), behind a radiotap, PPI, Prism or AVS header, or
@@ -11,9 +11,6 @@ import { Encap, InnerKind, LinkSkip, type Packet } from './packet.js';
 // notice; frames the radio received with a bad FCS are corrupted, and marked
 // malformed rather than analysed. A-MSDU aggregates are left to the engine,
 // which decodes each subframe (decodeAmsduSubframe).
-
-/** Decodes the network layer at `off` for an EtherType (the decoder's common step). */
-export type NetworkDecoder = (pkt: Packet, etherType: number, off: number) => void;
 
 const RADIOTAP_PRESENT_EXT = 0x80000000;
 const RADIOTAP_TSFT = 0x1;

@@ -8,6 +8,7 @@ import { severityRank } from '../../src/findings/finding.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { scapyPython } from '../helpers/wifi.js';
 import { CORPUS, MANIFEST, manifestRows, type ManifestRow } from '../helpers/corpus.js';
+import { sniffwatchIpFrames, tsharkAvailable, tsharkIpFrames } from '../helpers/ip-frames.js';
 
 // The public regression captures of Zeek, Suricata and tcpdump, each with what
 // sniffwatch must make of it (../shared/corpus/pcap/MANIFEST.tsv).
@@ -113,4 +114,21 @@ if (!existsSync(MANIFEST)) {
       }
     });
   }
+
+  test('in every corpus capture, the frames carrying IP are the ones tshark shows IP in', async (t) => {
+    if (!tsharkAvailable()) {
+      t.skip('tool missing: tshark');
+      return;
+    }
+    let compared = 0;
+    for (const row of manifestRows()) {
+      const path = join(CORPUS, row.file);
+      if (!existsSync(path) || !/\.(pcap|pcapng|cap)$/.test(row.file)) continue;
+      const ours = await sniffwatchIpFrames(path);
+      assert.notEqual(ours, null, `${row.file}: a link type sniffwatch does not decode`);
+      assert.deepEqual(ours, tsharkIpFrames(path), row.file);
+      compared++;
+    }
+    assert.ok(compared > 40, `only ${compared} captures compared`);
+  });
 }

@@ -10,6 +10,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { hasEntity, isAtLeast, withTempDir } from '../helpers/captures.js';
 import { withMutatedFrames } from '../helpers/fuzz.js';
+import { sniffwatchIpFrames, tsharkAvailable, tsharkIpFrames } from '../helpers/ip-frames.js';
 
 // Every regression capture in Debian's tcpdump and wireshark source packages
 // (scripts/fetch-debian-captures.sh puts them in the cache; .ci/run fetches
@@ -94,6 +95,28 @@ if (!existsSync(join(DIR, '.complete'))) {
         problems.push(`${rel}: ${loud.map((f) => `${f.severity} ${f.rule_id}: ${f.message}`).join('; ')}`);
       }
     }
+    assert.deepEqual(problems, []);
+  });
+
+  test('on every capture of a link type sniffwatch decodes, the frames carrying IP are the ones tshark shows IP in', { timeout: 900_000 }, async (t) => {
+    if (!tsharkAvailable()) {
+      t.skip('tool missing: tshark');
+      return;
+    }
+    let compared = 0;
+    const problems: string[] = [];
+    for (const rel of files()) {
+      const ours = await sniffwatchIpFrames(join(DIR, rel));
+      if (ours === null) continue;
+      const theirs = tsharkIpFrames(join(DIR, rel));
+      compared++;
+      const mine = new Set(ours);
+      const tsharks = new Set(theirs);
+      const onlyOurs = ours.filter((n) => !tsharks.has(n));
+      const onlyTshark = theirs.filter((n) => !mine.has(n));
+      if (onlyOurs.length > 0 || onlyTshark.length > 0) problems.push(`${rel}: IP read by sniffwatch only in frames ${onlyOurs.slice(0, 8).join(',')}; by tshark only in ${onlyTshark.slice(0, 8).join(',')}`);
+    }
+    assert.ok(compared > 500, `only ${compared} captures compared`);
     assert.deepEqual(problems, []);
   });
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Finding } from '../../src/findings/finding.js';
@@ -30,4 +31,21 @@ export function runCli(args: readonly string[], timeoutMs = 120_000, input?: Buf
     }
   }
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, findings };
+}
+
+/** Every finding of a capture, info included; the scan must succeed. */
+export function scanAllFindings(path: string): Finding[] {
+  const run = runCli(['scan', '--format', 'jsonl', '--min-severity', 'info', '--fail-on', 'none', path]);
+  assert.equal(run.status, 0, `scan of ${path} exited ${run.status}\n${run.stderr}`);
+  return run.findings;
+}
+
+/** What findings say, without where they were seen (frame evidence and sources differ when a capture is reframed). */
+export function findingSummary(findings: readonly Finding[]): string[] {
+  return findings
+    .map((f) => {
+      const entities = f.entities.map((e) => `${e.type}=${e.value}/${e.role ?? ''}`).sort();
+      return `${f.rule_id} ${f.severity} x${f.count}: ${f.message} [${entities.join(', ')}]`;
+    })
+    .sort();
 }

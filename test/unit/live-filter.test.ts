@@ -96,6 +96,13 @@ const WANTED: [string, Buffer][] = [
   ['later IPv4 fragment', laterFragment()],
   ['ICMPv6 neighbour solicitation', ethernet('33:33:00:01:00:02', A.mac, ETH_IPV6, ipv6Packet(58, ND_NEIGHBOR_SOLICIT))],
   ['DHCPv6 solicit', ethernet('33:33:00:01:00:02', A.mac, ETH_IPV6, ipv6Packet(17, udpDatagram(546, 547, Buffer.alloc(8))))],
+  ['IPv4 in IPv4', ethernet(B.mac, A.mac, ETH_IPV4, ipv4Packet(A.ip, B.ip, 4, ipv4Packet(A.ip, B.ip, 17, udpDatagram(40000, 9999, Buffer.alloc(8)))))],
+  ['IPv6 in IPv4', ethernet(B.mac, A.mac, ETH_IPV4, ipv4Packet(A.ip, B.ip, 41, ipv6Packet(17, udpDatagram(40000, 9999, Buffer.alloc(8)))))],
+  ['MPLS-labelled TCP', ethernet(B.mac, A.mac, 0x8847, Buffer.concat([Buffer.from([0, 0x10, 0x01, 64]), tcpFrame(A.mac, B.mac, A.ip, B.ip, 40000, 21, 1, 1, TCP_PSH | TCP_ACK, Buffer.from('USER x\r\n')).subarray(14)]))],
+  ['802.1Q PPPoE session', ethernet(B.mac, A.mac, 0x8864, Buffer.concat([Buffer.from([0x11, 0, 0, 1, 0, 40, 0, 0x21]), ipv4Packet(A.ip, B.ip, 17, udpDatagram(40000, 53, Buffer.alloc(8)))]), [9])],
+  ['MACsec', ethernet(B.mac, A.mac, 0x88e5, Buffer.alloc(60))],
+  ['NSH', ethernet(B.mac, A.mac, 0x894f, Buffer.alloc(60))],
+  ['Arista timestamp', ethernet(B.mac, A.mac, 0xd28b, Buffer.alloc(60))],
   ['IPv6 hop-by-hop (MLD)', ethernet('33:33:00:00:00:16', A.mac, ETH_IPV6, ipv6Packet(0, Buffer.from([58, 0, 5, 2, 0, 0, 1, 0, 143, 0, 0, 0])))],
 ];
 

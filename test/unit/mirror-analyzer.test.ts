@@ -7,6 +7,7 @@ import {
   arpFrame,
   erspanIIHeader,
   erspanIIIHeader,
+  ethernet,
   geneveHeader,
   grePacket,
   ipv4GreFrame,
@@ -191,6 +192,20 @@ test('GENEVE carrying raw IP copies of both directions is mirroring', async () =
   const frames = inner.map((ip) => ipv4UdpFrame(SWITCH.mac, COLLECTOR.mac, SWITCH.ip, COLLECTOR.ip, 40002, 6081, Buffer.concat([geneveHeader(77, 0x0800), ip])));
   const { findings } = await scanFrames(timed(frames));
   assert.ok(findings.some((f) => f.rule_id === 'mirror-tunnel-copies' && hasEntity(f, 'ip', COLLECTOR.ip, 'collector')), describe(findings));
+});
+
+test('IP in IP (tc mirred into an ipip device) carrying both directions to one collector is mirroring; a site-to-site tunnel is not', async () => {
+  const inner = conversation(2).map((f) => f.subarray(14));
+  const ipip = (from: { mac: string; ip: string }, to: { mac: string; ip: string }, ip: Buffer): Buffer => ethernet(to.mac, from.mac, 0x0800, ipv4Packet(from.ip, to.ip, 4, ip));
+  const { findings } = await scanFrames(timed(inner.map((ip) => ipip(SWITCH, COLLECTOR, ip))));
+  const hit = findings.find((f) => f.rule_id === 'mirror-tunnel-copies');
+  assert.ok(hit, describe(findings));
+  assert.ok(hasEntity(hit, 'ip', COLLECTOR.ip, 'collector'));
+  assert.match(hit.message, /^IP-in-IP 198\.18\.0\.5 -> 198\.18\.0\.30 carries copies of the traffic between 198\.19\.0\.(10 and 198\.19\.0\.20|20 and 198\.19\.0\.10):/);
+  // Each direction through the tunnel endpoint on its own side: a tunnel between two sites.
+  const siteToSite = await scanFrames(timed(inner.map((ip, i) => (i % 2 === 0 ? ipip(VTEP1, VTEP2, ip) : ipip(VTEP2, VTEP1, ip)))));
+  assert.deepEqual(t1020(siteToSite.findings), [], describe(siteToSite.findings));
+  assert.deepEqual(observed(siteToSite.findings).sort(), [`IP-in-IP ${VTEP1.ip} -> ${VTEP2.ip}: 2 inner frames decoded`, `IP-in-IP ${VTEP2.ip} -> ${VTEP1.ip}: 2 inner frames decoded`]);
 });
 
 test('a long mirror session is one finding per session, updated at most once a minute', async () => {

@@ -136,7 +136,7 @@ test('GRE transparent Ethernet bridging carries an Ethernet frame; protocol 0x08
 
 test('GRE version 1 (PPTP) and unknown protocol types are valid but not followed; bad versions and routing are malformed', () => {
   assertNotTunnel(decode(greFrame(grePacket(0x880b, Buffer.alloc(16), { version: 1, key: 1 }))));
-  assertNotTunnel(decode(greFrame(grePacket(0x8847, Buffer.alloc(16)))));
+  assertNotTunnel(decode(greFrame(grePacket(0x883e, Buffer.alloc(16))))); // WCCP
   assertMalformed(decode(greFrame(grePacket(0x0800, innerIp(), { version: 2 }))), 'gre', /version/);
   const routed = greFrame(grePacket(0x0800, innerIp()));
   routed.writeUInt16BE(0x4000, GRE_AT);

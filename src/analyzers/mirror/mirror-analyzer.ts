@@ -8,8 +8,8 @@ import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.
 
 // Traffic duplication (T1020.001): copies of other hosts' traffic sent to a
 // collector. ERSPAN and TZSP exist only to carry such copies, so any session
-// to a collector the operator did not list is reported. VXLAN, GENEVE and GRE
-// usually carry overlays, so they count as mirroring only when one collector
+// to a collector the operator did not list is reported. VXLAN, GENEVE, GRE and
+// IP in IP usually carry overlays, so they count as mirroring only when one collector
 // receives both directions of the same inner conversation from one sender:
 // an overlay delivers A->B to B's endpoint and B->A to A's. Every tunnel is
 // also inventoried (tunnel-observed) with the number of frames it carried.

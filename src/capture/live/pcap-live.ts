@@ -39,20 +39,30 @@ export const ANALYZED_TRAFFIC = [
   'icmp', // ICMP redirects, and ICMP inside tunnels
   'icmp6', // neighbour discovery, router advertisements, redirects (IPv6 AitM)
   'proto gre', // GRE and ERSPAN: mirrored traffic (T1020.001), over IPv4 or IPv6
+  'proto 4 or proto 41', // IP in IP (ipip, sit, ip6tnl tunnels): tunnelled and mirrored traffic
   `(udp and (${ANALYZED_UDP_PORTS.map((p) => `port ${p}`).join(' or ')}))`,
   '(ip[6:2] & 0x1fff != 0)', // later IPv4 fragments carry no ports; the decoder judges fragments itself
   '(ip6 and (ip6[6] == 0 or ip6[6] == 44))', // IPv6 with hop-by-hop (MLD, router alert) or fragment headers: ICMPv6/UDP behind them
 ].join(' or ');
 
 /**
- * The kernel filter for Ethernet interfaces: the analysed traffic untagged,
- * 802.1Q-tagged and QinQ-tagged (trunk ports and mirror sessions carry tags;
- * libpcap matches both in-frame tags and tags the kernel moved to metadata).
- * Nested, not "A or (vlan and A) or (vlan and vlan and A)": each `vlan` shifts
- * the offsets for the REST of the expression (pcap-filter(7)), so a third
- * clause would really test for three tags.
+ * Frames whose IP packet sits behind another header (decode/carriers.ts):
+ * MPLS, PPPoE sessions, MACsec, NSH, Arista timestamps. Kept whole: by
+ * EtherType, because libpcap's `mpls` and `pppoes` keywords, like `vlan`,
+ * shift the offsets for the rest of the expression.
  */
-export const LIVE_CAPTURE_FILTER = `(${ANALYZED_TRAFFIC}) or (vlan and ((${ANALYZED_TRAFFIC}) or (vlan and (${ANALYZED_TRAFFIC}))))`;
+export const CARRIER_ETHERTYPES = [0x8847, 0x8848, 0x8864, 0x88e5, 0x894f, 0xd28b].map((t) => `ether proto 0x${t.toString(16)}`).join(' or ');
+
+/**
+ * The kernel filter for Ethernet interfaces: the analysed traffic and the
+ * carriers untagged, 802.1Q-tagged and QinQ-tagged (trunk ports and mirror
+ * sessions carry tags; libpcap matches both in-frame tags and tags the kernel
+ * moved to metadata). Nested, not "A or (vlan and A) or (vlan and vlan and
+ * A)": each `vlan` shifts the offsets for the REST of the expression
+ * (pcap-filter(7)), so a third clause would really test for three tags.
+ */
+const ETHERNET_PAYLOADS = `(${ANALYZED_TRAFFIC}) or ${CARRIER_ETHERTYPES}`;
+export const LIVE_CAPTURE_FILTER = `${ETHERNET_PAYLOADS} or (vlan and (${ETHERNET_PAYLOADS} or (vlan and (${ETHERNET_PAYLOADS}))))`;
 
 /**
  * The filter for a monitor-mode (802.11) interface: management frames (the
