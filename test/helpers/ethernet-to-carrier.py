@@ -27,7 +27,8 @@ label of eompls is 77 (Wireshark guesses whether a control word is there;
 import struct
 import sys
 
-from scapy.all import PcapWriter, RawPcapReader, raw
+from reframe_pcap import rewrite
+from scapy.all import raw
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
@@ -113,30 +114,5 @@ def carrier_frame(data, framing):
     raise ValueError(framing)
 
 
-def main():
-    src, outdir, framings = sys.argv[1], sys.argv[2], sys.argv[3:]
-    for framing in framings:
-        if framing not in LINKTYPES:
-            sys.exit(f'unknown framing {framing}')
-    writers = {}
-    for framing in framings:
-        writers[framing] = PcapWriter(f'{outdir}/{framing}.pcap', linktype=LINKTYPES[framing], sync=False)
-        writers[framing].write_header(None)
-    reader = RawPcapReader(src)
-    try:
-        if reader.linktype != 1:
-            sys.exit(f'{src}: not an Ethernet capture (link type {reader.linktype})')
-        for data, meta in reader:
-            if len(data) < 14:
-                continue
-            usec = meta.usec // 1000 if getattr(reader, 'nano', False) else meta.usec
-            for framing, out in writers.items():
-                out.write_packet(carrier_frame(data, framing), sec=meta.sec, usec=usec)
-    finally:
-        reader.close()
-    for out in writers.values():
-        out.close()
-
-
 if __name__ == '__main__':
-    main()
+    rewrite(sys.argv, LINKTYPES, lambda data, _i, framing: carrier_frame(data, framing))

@@ -17,7 +17,8 @@ refused with exit status 3.
 import struct
 import sys
 
-from scapy.all import PcapWriter, RawPcapReader, raw
+from reframe_pcap import Refused, rewrite
+from scapy.all import raw
 from scapy.layers.dot11 import Dot11, Dot11QoS, PrismHeader, RadioTap
 from scapy.layers.l2 import LLC, SNAP
 from scapy.layers.ppi import PPI, PPI_Hdr
@@ -82,34 +83,12 @@ def wifi_frame(eth, i, framing):
     return data
 
 
-def main():
-    src, outdir, framings = sys.argv[1], sys.argv[2], sys.argv[3:]
-    for framing in framings:
-        if framing not in LINKTYPES:
-            sys.exit(f'unknown framing {framing}')
-    writers = {}
-    for framing in framings:
-        writers[framing] = PcapWriter(f'{outdir}/{framing}.pcap', linktype=LINKTYPES[framing], sync=False)
-        writers[framing].write_header(None)
-    reader = RawPcapReader(src)
-    try:
-        if reader.linktype != 1:
-            sys.exit(f'{src}: not an Ethernet capture (link type {reader.linktype})')
-        for i, (data, meta) in enumerate(reader):
-            if len(data) < 14:
-                continue
-            eth = EthernetFrame(data)
-            if eth.type in (0x8100, 0x88A8, 0x9100):
-                sys.stderr.write('VLAN-tagged frames: no Wi-Fi equivalent\n')
-                sys.exit(3)
-            usec = meta.usec // 1000 if getattr(reader, 'nano', False) else meta.usec
-            for framing, out in writers.items():
-                out.write_packet(wifi_frame(eth, i, framing), sec=meta.sec, usec=usec)
-    finally:
-        reader.close()
-    for out in writers.values():
-        out.close()
+def convert(data, i, framing):
+    eth = EthernetFrame(data)
+    if eth.type in (0x8100, 0x88A8, 0x9100):
+        raise Refused('VLAN-tagged frames: no Wi-Fi equivalent')
+    return wifi_frame(eth, i, framing)
 
 
 if __name__ == '__main__':
-    main()
+    rewrite(sys.argv, LINKTYPES, convert)
