@@ -3,7 +3,8 @@ import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, type NetworkDecoder, type Packet } from
 
 // Carrier, WAN and switch framings between the link and the network layer:
 // MPLS label stacks (RFC 3032), Ethernet pseudowires over MPLS (RFC 4448),
-// PPPoE sessions (RFC 2516), PPP (RFC 1661/1662), Cisco HDLC, MACsec frames
+// PPPoE sessions (RFC 2516), PPP (RFC 1661/1662), Cisco HDLC, Frame Relay
+// (RFC 2427 and Cisco's encapsulation), MACsec frames
 // protected for integrity only (IEEE 802.1AE), service function chaining
 // headers (NSH, RFC 8300) and the timestamps Arista tap aggregation inserts.
 // Each walks its header and hands what it carries to the decoder's network
@@ -38,6 +39,14 @@ const MPLS_BOTTOM_OF_STACK = 0x01;
 /** RFC 4385 pseudowire control word: four bytes whose first nibble is 0. */
 const PW_CONTROL_WORD = 4;
 const ETHERNET_HEADER = 14;
+const Q922_EA = 0x01;
+const FR_UI = 0x03;
+const NLPID_IPV4 = 0xcc;
+const NLPID_IPV6 = 0x8e;
+const NLPID_SNAP = 0x80;
+const NLPID_PPP = 0xcf;
+const SNAP_HEADER = 5;
+
 const MACSEC_SECTAG = 6;
 const MACSEC_SCI = 8;
 const MACSEC_ICV = 16;
@@ -125,6 +134,51 @@ export function decodeCiscoHdlc(pkt: Packet, off: number, network: NetworkDecode
     return;
   }
   network(pkt, u16be(pkt.buf, off + 2), off + CISCO_HDLC_HEADER);
+}
+
+/**
+ * Frame Relay: a Q.922 address of two to four bytes, then either Cisco's
+ * encapsulation (an EtherType) or RFC 2427's (UI control, an optional pad
+ * byte, an NLPID naming IPv4, IPv6, SNAP or PPP).
+ */
+export function decodeFrameRelay(pkt: Packet, off: number, network: NetworkDecoder): void {
+  const buf = pkt.buf;
+  const end = pkt.end;
+  if (end - off < 2 || (buf[off]! & Q922_EA) !== 0) {
+    pkt.markMalformed('frame-relay', 'invalid Q.922 address');
+    return;
+  }
+  let dlci = buf[off]! >> 2;
+  let len = 1;
+  // Each address byte but the last has EA clear; four at most.
+  while ((buf[off + len]! & Q922_EA) === 0) {
+    dlci = (dlci << 7) | (buf[off + len]! >> 1);
+    if (++len > 3 || end - off <= len) {
+      pkt.markMalformed('frame-relay', 'invalid Q.922 address');
+      return;
+    }
+  }
+  dlci = (dlci << 4) | (buf[off + len]! >> 4);
+  len++;
+  let p = off + len;
+  if (end - p < 2) {
+    pkt.markMalformed('frame-relay', 'truncated Frame Relay header');
+    return;
+  }
+  if (buf[p] !== FR_UI && dlci !== 0) {
+    network(pkt, u16be(buf, p), p + 2);
+    return;
+  }
+  p += buf[p + 1] === 0 ? 2 : 1;
+  if (p >= end) {
+    pkt.markMalformed('frame-relay', 'truncated Frame Relay header');
+    return;
+  }
+  const nlpid = buf[p++]!;
+  if (nlpid === NLPID_IPV4) network(pkt, ETHERTYPE_IPV4, p);
+  else if (nlpid === NLPID_IPV6) network(pkt, ETHERTYPE_IPV6, p);
+  else if (nlpid === NLPID_PPP) decodePpp(pkt, p, network);
+  else if (nlpid === NLPID_SNAP && end - p >= SNAP_HEADER) network(pkt, u16be(buf, p + 3), p + SNAP_HEADER);
 }
 
 /** A PPPoE session header at `off` (after the Ethernet header, or first in LINKTYPE_PPP_ETHER), then PPP. */

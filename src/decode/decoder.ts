@@ -5,6 +5,7 @@ import {
   LINKTYPE_C_HDLC,
   LINKTYPE_C_HDLC_WITH_DIR,
   LINKTYPE_ETHERNET,
+  LINKTYPE_FRELAY,
   LINKTYPE_IEEE802_11,
   LINKTYPE_IEEE802_11_AVS,
   LINKTYPE_IEEE802_11_PRISM,
@@ -14,6 +15,8 @@ import {
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_LOOP,
+  LINKTYPE_IPNET,
+  LINKTYPE_IPOIB,
   LINKTYPE_NFLOG,
   LINKTYPE_NULL,
   LINKTYPE_PFLOG,
@@ -44,6 +47,7 @@ import { decodeGre, decodeIpInIp, decodeUdpTunnel, IPPROTO_IPIP, IPPROTO_IPV6_IN
 import {
   aristaHeaderLength,
   decodeCiscoHdlc,
+  decodeFrameRelay,
   decodeMacsec,
   decodeMpls,
   decodeNsh,
@@ -124,8 +128,17 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
     case LINKTYPE_C_HDLC_WITH_DIR:
       decodeCiscoHdlc(pkt, pkt.start + DIRECTION_BYTE, decodeNetwork);
       return true;
+    case LINKTYPE_FRELAY:
+      decodeFrameRelay(pkt, pkt.start, decodeNetwork);
+      return true;
     case LINKTYPE_NFLOG:
       decodeNflog(pkt);
+      return true;
+    case LINKTYPE_IPOIB:
+      decodeIpoib(pkt);
+      return true;
+    case LINKTYPE_IPNET:
+      decodeIpnet(pkt);
       return true;
     case LINKTYPE_PFLOG:
       decodePflog(pkt);
@@ -270,6 +283,31 @@ function decodeNflog(pkt: Packet): void {
     }
     p += (len + 3) & ~3;
   }
+}
+
+const IPOIB_HEADER = 44;
+const IPOIB_TYPE = 40;
+
+/** IP over InfiniBand: destination and source hardware addresses (20 bytes each), an EtherType, two reserved bytes. */
+function decodeIpoib(pkt: Packet): void {
+  const off = pkt.start;
+  if (pkt.end - off < IPOIB_HEADER) {
+    pkt.markMalformed('ipoib', 'frame shorter than an IPoIB header');
+    return;
+  }
+  decodeNetwork(pkt, u16be(pkt.buf, off + IPOIB_TYPE), off + IPOIB_HEADER);
+}
+
+const IPNET_HEADER = 24;
+
+/** Solaris ipnet (snoop on the IP layer): a 24-byte header, then the IP packet. */
+function decodeIpnet(pkt: Packet): void {
+  const off = pkt.start;
+  if (pkt.end - off < IPNET_HEADER) {
+    pkt.markMalformed('ipnet', 'frame shorter than an ipnet header');
+    return;
+  }
+  decodeRawIp(pkt, off + IPNET_HEADER);
 }
 
 const PFLOG_MIN_HEADER = 45;

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import {
   LINKTYPE_C_HDLC,
   LINKTYPE_C_HDLC_WITH_DIR,
+  LINKTYPE_FRELAY,
+  LINKTYPE_IPNET,
+  LINKTYPE_IPOIB,
   LINKTYPE_NFLOG,
   LINKTYPE_PFLOG,
   LINKTYPE_PKTAP,
@@ -92,6 +95,19 @@ test('MPLS stacks, pseudowires, PPPoE sessions, MACsec, NSH and Arista timestamp
   assert.equal(tagged.vlans[0], 100);
 });
 
+test('Frame Relay (RFC 2427 and Cisco encapsulations), IP over InfiniBand, Solaris ipnet', () => {
+  const fr = (...p: number[][]): Packet => decodeBytes(bytes(...p, UDP), { linktype: LINKTYPE_FRELAY });
+  assertUdp(fr([0x18, 0x41], [0x03, 0xcc]), 'RFC 2427, NLPID IPv4');
+  assertUdp(fr([0x18, 0x41], [0x03, 0x00, 0xcc]), 'RFC 2427 with a pad byte');
+  assertUdp(fr([0x18, 0x40, 0x01], [0x03, 0x00, 0xcc]), 'three-byte Q.922 address');
+  assertUdp(fr([0x18, 0x40, 0x00, 0x01], [0x03, 0xcc]), 'four-byte Q.922 address');
+  assertUdp(fr([0x18, 0x41], [0x03, 0x80, 0x00, 0x00, 0x00, 0x08, 0x00]), 'RFC 2427, SNAP');
+  assertUdp(fr([0x18, 0x41], [0x08, 0x00]), 'Cisco encapsulation');
+  assertUdp(fr([0x18, 0x41], [0x03, 0xcf, 0x00, 0x21]), 'PPP over Frame Relay');
+  assertUdp(decodeBytes(bytes(Buffer.alloc(40), [0x08, 0x00, 0, 0], UDP), { linktype: LINKTYPE_IPOIB }), 'IPoIB');
+  assertUdp(decodeBytes(bytes([1, 2], Buffer.alloc(22), UDP), { linktype: LINKTYPE_IPNET }), 'ipnet');
+});
+
 test('capture pseudo-headers: NFLOG in either byte order, pflog, PKTAP', () => {
   const tlv = (le: boolean, type: number, value: Buffer): Buffer => {
     const h = Buffer.alloc(4);
@@ -163,6 +179,12 @@ test('hostile carriers are flagged with their layer, never thrown or followed of
     ['pflog length past the frame', bytes([200, 2], Buffer.alloc(60)), LINKTYPE_PFLOG, 'pflog'],
     ['PKTAP length past the frame', bytes([0xff, 0xff, 0, 0], Buffer.alloc(120)), LINKTYPE_PKTAP, 'pktap'],
     ['PKTAP shorter than its header', Buffer.alloc(40), LINKTYPE_PKTAP, 'pktap'],
+    ['Q.922 address with EA set in its first byte', bytes([0x19, 0x41, 0x03, 0xcc], UDP), LINKTYPE_FRELAY, 'frame-relay'],
+    ['Q.922 address of five bytes', bytes([0x18, 0x40, 0x00, 0x00, 0x01, 0x03, 0xcc], UDP), LINKTYPE_FRELAY, 'frame-relay'],
+    ['Q.922 address running off the frame', Buffer.from([0x18, 0x40, 0x00]), LINKTYPE_FRELAY, 'frame-relay'],
+    ['Frame Relay without NLPID', Buffer.from([0x18, 0x41, 0x03]), LINKTYPE_FRELAY, 'frame-relay'],
+    ['IPoIB shorter than its header', Buffer.alloc(43), LINKTYPE_IPOIB, 'ipoib'],
+    ['ipnet shorter than its header', Buffer.alloc(23), LINKTYPE_IPNET, 'ipnet'],
   ];
   for (const [what, frame, linktype, layer] of cases) {
     const pkt = decodeBytes(frame, linktype === undefined ? {} : { linktype });
