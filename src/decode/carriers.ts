@@ -1,4 +1,4 @@
-import { u16be } from './bytes.js';
+import { readMac, u16be } from './bytes.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, type NetworkDecoder, type Packet } from './packet.js';
 
 // Carrier, WAN and switch framings between the link and the network layer:
@@ -6,7 +6,9 @@ import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, type NetworkDecoder, type Packet } from
 // PPPoE sessions (RFC 2516), PPP (RFC 1661/1662), Cisco HDLC, Frame Relay
 // (RFC 2427 and Cisco's encapsulation), MACsec frames
 // protected for integrity only (IEEE 802.1AE), service function chaining
-// headers (NSH, RFC 8300) and the timestamps Arista tap aggregation inserts.
+// headers (NSH, RFC 8300), and the headers switches and tap aggregators put
+// before a frame's EtherType in SPAN and trunk captures (Arista timestamps,
+// Cisco MetaData with TrustSec SGTs, VN-Tag, 802.1BR E-Tag, 802.1ah PBB).
 // Each walks its header and hands what it carries to the decoder's network
 // step, so an IP packet behind a label stack or a PPP header is analysed like
 // any other. Control traffic (LCP, IPCP, CHAP, SLARP, LDP...) carries nothing
@@ -18,6 +20,10 @@ export const ETHERTYPE_PPPOE_SESSION = 0x8864;
 export const ETHERTYPE_MACSEC = 0x88e5;
 export const ETHERTYPE_NSH = 0x894f;
 export const ETHERTYPE_ARISTA = 0xd28b;
+export const ETHERTYPE_CISCO_METADATA = 0x8909;
+export const ETHERTYPE_VNTAG = 0x8926;
+export const ETHERTYPE_ETAG = 0x893f;
+export const ETHERTYPE_PBB = 0x88e7;
 
 const PPP_IPV4 = 0x0021;
 const PPP_IPV6 = 0x0057;
@@ -61,6 +67,13 @@ const NSH_NEXT_IPV6 = 2;
 const NSH_NEXT_ETHERNET = 3;
 const NSH_NEXT_NSH = 4;
 const NSH_NEXT_MPLS = 5;
+
+const CISCO_METADATA_HEADER = 6;
+const VNTAG_HEADER = 4;
+const ETAG_HEADER = 6;
+/** The I-TAG, then the customer's destination and source MACs. */
+const PBB_HEADER = 16;
+const PBB_ITAG = 4;
 
 const ARISTA_SUBTYPE_TIMESTAMP = 0x0001;
 const ARISTA_TIMESTAMP_64_TAI = 0x0010;
@@ -284,11 +297,34 @@ export function decodeNsh(pkt: Packet, off: number, network: NetworkDecoder, eth
 }
 
 /**
- * Bytes of the Arista tap-aggregation timestamp header at `off` (subtype,
- * version, a 64- or 48-bit timestamp), or 0 when it is not one. The frame's
- * own EtherType follows it.
+ * Bytes of the switch or tap header of EtherType `type` at `off`, which the
+ * frame's own EtherType follows; -1 when `type` names no such header, 0 when
+ * it is a variant not read here. A PBB header's customer addresses become the
+ * frame's link-layer addresses.
  */
-export function aristaHeaderLength(pkt: Packet, off: number): number {
+export function shimLength(pkt: Packet, type: number, off: number): number {
+  switch (type) {
+    case ETHERTYPE_ARISTA:
+      return aristaHeaderLength(pkt, off);
+    case ETHERTYPE_CISCO_METADATA:
+      return CISCO_METADATA_HEADER;
+    case ETHERTYPE_VNTAG:
+      return VNTAG_HEADER;
+    case ETHERTYPE_ETAG:
+      return ETAG_HEADER;
+    case ETHERTYPE_PBB:
+      if (pkt.end - off >= PBB_HEADER) {
+        pkt.ethDst = readMac(pkt.buf, off + PBB_ITAG);
+        pkt.ethSrc = readMac(pkt.buf, off + PBB_ITAG + 6);
+      }
+      return PBB_HEADER;
+    default:
+      return -1;
+  }
+}
+
+/** Bytes of an Arista tap-aggregation timestamp header at `off` (subtype, version, a 64- or 48-bit timestamp), or 0 when it is not one. */
+function aristaHeaderLength(pkt: Packet, off: number): number {
   if (pkt.end - off < 4 || u16be(pkt.buf, off) !== ARISTA_SUBTYPE_TIMESTAMP) return 0;
   switch (u16be(pkt.buf, off + 2)) {
     case ARISTA_TIMESTAMP_64_TAI:

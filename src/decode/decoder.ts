@@ -45,7 +45,6 @@ import {
 } from './packet.js';
 import { decodeGre, decodeIpInIp, decodeUdpTunnel, IPPROTO_IPIP, IPPROTO_IPV6_IN_IP } from './tunnels.js';
 import {
-  aristaHeaderLength,
   decodeCiscoHdlc,
   decodeFrameRelay,
   decodeMacsec,
@@ -54,12 +53,12 @@ import {
   decodePpp,
   decodePppHdlc,
   decodePppoeSession,
-  ETHERTYPE_ARISTA,
   ETHERTYPE_MACSEC,
   ETHERTYPE_MPLS,
   ETHERTYPE_MPLS_MULTICAST,
   ETHERTYPE_NSH,
   ETHERTYPE_PPPOE_SESSION,
+  shimLength,
 } from './carriers.js';
 import { decode80211, decodeAmsduSubframe, decodeAvs, decodeDecryptedBody, decodePpi, decodePrism, decodeRadiotap } from './wlan.js';
 import { readMac, u16be, u16le, u32le } from './bytes.js';
@@ -177,23 +176,28 @@ export function decodeEthernet(pkt: Packet, off: number): void {
   pkt.ethSrc = readMac(buf, off + 6);
   let type = u16be(buf, off + 12);
   off += 14;
-  while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD || type === ETHERTYPE_ARISTA) {
-    if (type === ETHERTYPE_ARISTA) {
-      // A tap aggregator's timestamp, then the frame's own EtherType (tags may follow).
-      const len = aristaHeaderLength(pkt, off);
-      if (len === 0 || pkt.end - off < len + 2) return;
-      type = u16be(buf, off + len);
-      off += len + 2;
+  // Tags and switch or tap headers all have EtherTypes above 0x8100; IPv4 and ARP leave at once.
+  while (type >= ETHERTYPE_VLAN) {
+    if (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
+      if (pkt.end - off < 4) {
+        pkt.markMalformed('vlan', 'truncated 802.1Q tag');
+        return;
+      }
+      if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = u16be(buf, off) & 0x0fff;
+      pkt.vlanCount++;
+      type = u16be(buf, off + 2);
+      off += 4;
       continue;
     }
-    if (pkt.end - off < 4) {
-      pkt.markMalformed('vlan', 'truncated 802.1Q tag');
+    const len = shimLength(pkt, type, off);
+    if (len < 0) break;
+    if (len === 0) return;
+    if (pkt.end - off < len + 2) {
+      pkt.markMalformed('ethernet', 'truncated switch or tap header');
       return;
     }
-    if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = u16be(buf, off) & 0x0fff;
-    pkt.vlanCount++;
-    type = u16be(buf, off + 2);
-    off += 4;
+    type = u16be(buf, off + len);
+    off += len + 2;
   }
   // Values below 0x0600 are 802.3 lengths (LLC/SNAP frames: STP, CDP...), not analysed.
   if (type < 0x0600) return;

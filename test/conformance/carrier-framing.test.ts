@@ -11,7 +11,8 @@ import { reframe, scapyPython } from '../helpers/reframe.js';
 
 // The public regression captures rewritten by scapy behind carrier and WAN
 // framings (ethernet-to-carrier.py): MPLS, Ethernet pseudowires, PPPoE,
-// PKTAP, IP in IP, PPP, Cisco HDLC and NFLOG. tshark must read the same IP
+// PKTAP, the switch headers of SPAN captures (Cisco MetaData, VN-Tag, E-Tag,
+// PBB), IP in IP, PPP, Cisco HDLC and NFLOG. tshark must read the same IP
 // packets in each rewrite as in the original (the rewrite is a real capture,
 // not one only sniffwatch reads), sniffwatch's decoder the same ones, and
 // sniffwatch must report what it reports on the original:
@@ -22,7 +23,7 @@ import { reframe, scapyPython } from '../helpers/reframe.js';
 //   on MAC addresses (ARP, Neighbor Discovery) have nothing to read there.
 //   IP in IP is also inventoried as a tunnel.
 
-const LINK_KEPT = ['mpls', 'mpls2', 'eompls', 'pppoe', 'pktap'] as const;
+const LINK_KEPT = ['mpls', 'mpls2', 'eompls', 'pppoe', 'pktap', 'cmd', 'vntag', 'etag', 'pbb'] as const;
 const IP_ONLY = ['ipip', 'ppp', 'ppp-hdlc', 'chdlc', 'nflog'] as const;
 const FRAMINGS = [...LINK_KEPT, ...IP_ONLY];
 /** Rules whose findings come from IP and above only. */

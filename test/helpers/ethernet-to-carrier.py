@@ -12,6 +12,10 @@ OUTDIR/FRAMING.pcap is written for each FRAMING:
   ipip      each IPv4/IPv6 packet in IPv4 (protocol 4, or 41 for IPv6) between
             two tunnel endpoints, one per direction of each conversation
   pktap     every frame behind Apple's PKTAP header (link type 258)
+  cmd       every frame with a Cisco MetaData header (TrustSec SGT 42)
+  vntag     every frame with a VN-Tag (Cisco fabric extenders)
+  etag      every frame with an 802.1BR E-Tag
+  pbb       every frame whole inside 802.1ah provider backbone bridging
   ppp       link type 9: IP packets in PPP with HDLC-like framing
   ppp-hdlc  link type 50: IP packets in PPP in HDLC-like framing
   chdlc     link type 104: IP packets in Cisco HDLC
@@ -36,7 +40,7 @@ from scapy.layers.ppp import HDLC, PPP, PPPoE
 from scapy.packet import Raw
 
 LINKTYPES = {
-    'mpls': 1, 'mpls2': 1, 'eompls': 1, 'pppoe': 1, 'ipip': 1,
+    'mpls': 1, 'mpls2': 1, 'eompls': 1, 'pppoe': 1, 'ipip': 1, 'cmd': 1, 'vntag': 1, 'etag': 1, 'pbb': 1,
     'pktap': 258, 'ppp': 9, 'ppp-hdlc': 50, 'chdlc': 104, 'nflog': 239,
 }
 PE_A = '02:00:5e:00:53:a1'
@@ -47,6 +51,12 @@ TUNNEL_B = '198.18.254.2'
 PPP_PROTOCOLS = {0x0800: 0x0021, 0x86DD: 0x0057}
 PPP_BRIDGING_PDU = 0x0031
 CHDLC_BRIDGING = 0x6558
+# The header each switch framing puts between the MAC addresses and the frame's own EtherType.
+SHIMS = {
+    'cmd': struct.pack('>HBBHH', 0x8909, 1, 1, 0x0001, 42),
+    'vntag': struct.pack('>HI', 0x8926, 0x80010002),
+    'etag': struct.pack('>HHHH', 0x893F, 0x0000, 0x0005, 0x0000),
+}
 AF_INET, AF_INET6, NFPROTO_BRIDGE = 2, 10, 7
 NFULA_PACKET_HDR, NFULA_PAYLOAD, NFULA_PREFIX = 1, 9, 10
 
@@ -103,6 +113,10 @@ def carrier_frame(data, framing):
         return ipip(data, t) if is_ip else data
     if framing == 'pktap':
         return pktap(data)
+    if framing in SHIMS:
+        return data[0:12] + SHIMS[framing] + data[12:]
+    if framing == 'pbb':
+        return raw(Ether(src=PE_A, dst=PE_B, type=0x88E7)) + struct.pack('>I', 0x0000002A) + data
     if framing in ('ppp', 'ppp-hdlc'):
         if is_ip:
             return raw(HDLC(address=0xFF, control=0x03) / PPP(proto=PPP_PROTOCOLS[t]) / Raw(payload))

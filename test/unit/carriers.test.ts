@@ -93,6 +93,13 @@ test('MPLS stacks, pseudowires, PPPoE sessions, MACsec, NSH and Arista timestamp
   const tagged = decodeBytes(ethernet(B, A, 0xd28b, bytes(arista(0x0120, 6), [0x81, 0x00, 0x00, 0x64, 0x08, 0x00], UDP)));
   assertUdp(tagged, 'Arista 48-bit timestamp, then a VLAN tag');
   assert.equal(tagged.vlans[0], 100);
+  assertUdp(decodeBytes(ethernet(B, A, 0x8909, bytes([1, 1, 0, 1, 0, 42, 0x08, 0x00], UDP))), 'Cisco MetaData with an SGT');
+  assertUdp(decodeBytes(ethernet(B, A, 0x8926, bytes([0x80, 0x01, 0x00, 0x02, 0x81, 0x00, 0x00, 0x07, 0x08, 0x00], UDP))), 'VN-Tag, then a VLAN tag');
+  assertUdp(decodeBytes(ethernet(B, A, 0x893f, bytes([0, 0, 0, 5, 0, 0, 0x08, 0x00], UDP))), '802.1BR E-Tag');
+  const pbb = decodeBytes(ethernet('02:00:00:00:00:b1', '02:00:00:00:00:b2', 0x88e7, bytes([0, 0, 0, 42], ethernet(B, A, ETHERTYPE_IPV4, UDP))));
+  assertUdp(pbb, '802.1ah PBB');
+  assert.equal(pbb.ethSrc, 0x02000000000a, "the customer's addresses are the frame's");
+  assert.equal(pbb.ethDst, 0x02000000000b);
 });
 
 test('Frame Relay (RFC 2427 and Cisco encapsulations), IP over InfiniBand, Solaris ipnet', () => {
@@ -166,6 +173,8 @@ test('hostile carriers are flagged with their layer, never thrown or followed of
   assert.match(deep.malformed ?? '', /nested more than 4 deep/);
 
   const cases: Array<[string, Buffer, number | undefined, string]> = [
+    ['Cisco MetaData cut before its EtherType', ethernet(B, A, 0x8909, Buffer.from([1, 1, 0, 1, 0])), undefined, 'ethernet'],
+    ['PBB cut inside the customer addresses', ethernet(B, A, 0x88e7, Buffer.alloc(10)), undefined, 'ethernet'],
     ['MPLS stack without bottom', ethernet(B, A, MPLS, bytes(label(1, false), label(2, false))), undefined, 'mpls'],
     ['PPPoE code other than session data', ethernet(B, A, 0x8864, bytes([0x11, 0x09, 0, 1, 0, 2, 0x00, 0x21])), undefined, 'pppoe'],
     ['MACsec shorter than its ICV', ethernet(B, A, MACSEC, bytes([0x20, 0x00, 0, 0, 0, 1], Buffer.alloc(12))), undefined, 'macsec'],

@@ -103,6 +103,10 @@ const WANTED: [string, Buffer][] = [
   ['MACsec', ethernet(B.mac, A.mac, 0x88e5, Buffer.alloc(60))],
   ['NSH', ethernet(B.mac, A.mac, 0x894f, Buffer.alloc(60))],
   ['Arista timestamp', ethernet(B.mac, A.mac, 0xd28b, Buffer.alloc(60))],
+  ['Cisco MetaData (SGT)', ethernet(B.mac, A.mac, 0x8909, Buffer.alloc(60))],
+  ['VN-Tag', ethernet(B.mac, A.mac, 0x8926, Buffer.alloc(60))],
+  ['E-Tag', ethernet(B.mac, A.mac, 0x893f, Buffer.alloc(60))],
+  ['PBB', ethernet(B.mac, A.mac, 0x88e7, Buffer.alloc(60))],
   ['IPv6 hop-by-hop (MLD)', ethernet('33:33:00:00:00:16', A.mac, ETH_IPV6, ipv6Packet(0, Buffer.from([58, 0, 5, 2, 0, 0, 1, 0, 143, 0, 0, 0])))],
 ];
 

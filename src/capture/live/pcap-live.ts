@@ -47,11 +47,12 @@ export const ANALYZED_TRAFFIC = [
 
 /**
  * Frames whose IP packet sits behind another header (decode/carriers.ts):
- * MPLS, PPPoE sessions, MACsec, NSH, Arista timestamps. Kept whole: by
+ * MPLS, PPPoE sessions, MACsec, NSH, and switch or tap headers (Arista
+ * timestamps, Cisco MetaData, VN-Tag, E-Tag, PBB). Kept whole: by
  * EtherType, because libpcap's `mpls` and `pppoes` keywords, like `vlan`,
  * shift the offsets for the rest of the expression.
  */
-export const CARRIER_ETHERTYPES = [0x8847, 0x8848, 0x8864, 0x88e5, 0x894f, 0xd28b].map((t) => `ether proto 0x${t.toString(16)}`).join(' or ');
+export const CARRIER_ETHERTYPES = [0x8847, 0x8848, 0x8864, 0x88e5, 0x894f, 0xd28b, 0x8909, 0x8926, 0x893f, 0x88e7].map((t) => `ether proto 0x${t.toString(16)}`).join(' or ');
 
 /**
  * The kernel filter for Ethernet interfaces: the analysed traffic and the
