@@ -176,12 +176,30 @@ export function decodeEthernet(pkt: Packet, off: number): void {
   pkt.ethSrc = readMac(buf, off + 6);
   let type = u16be(buf, off + 12);
   off += 14;
-  // Tags and switch or tap headers all have EtherTypes above 0x8100; IPv4 and ARP leave at once.
+  // Tags and switch or tap headers all have EtherTypes above 0x8100: IPv4 and ARP skip the walk.
+  if (type >= ETHERTYPE_VLAN) {
+    off = skipTags(pkt, type, off);
+    if (off < 0) return;
+    type = pkt.etherType;
+  }
+  // Values below 0x0600 are 802.3 lengths (LLC/SNAP frames: STP, CDP...), not analysed.
+  if (type < 0x0600) return;
+  decodeNetwork(pkt, type, off);
+}
+
+/**
+ * Walks 802.1Q/802.1ad tags and switch or tap headers from `off`, where
+ * EtherType `type` was read; leaves the frame's own EtherType in
+ * pkt.etherType and returns where its payload starts, or -1 (the frame marked
+ * when it is cut short).
+ */
+function skipTags(pkt: Packet, type: number, off: number): number {
+  const buf = pkt.buf;
   while (type >= ETHERTYPE_VLAN) {
     if (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
       if (pkt.end - off < 4) {
         pkt.markMalformed('vlan', 'truncated 802.1Q tag');
-        return;
+        return -1;
       }
       if (pkt.vlanCount < MAX_VLAN_TAGS) pkt.vlans[pkt.vlanCount] = u16be(buf, off) & 0x0fff;
       pkt.vlanCount++;
@@ -191,17 +209,16 @@ export function decodeEthernet(pkt: Packet, off: number): void {
     }
     const len = shimLength(pkt, type, off);
     if (len < 0) break;
-    if (len === 0) return;
+    if (len === 0) return -1;
     if (pkt.end - off < len + 2) {
       pkt.markMalformed('ethernet', 'truncated switch or tap header');
-      return;
+      return -1;
     }
     type = u16be(buf, off + len);
     off += len + 2;
   }
-  // Values below 0x0600 are 802.3 lengths (LLC/SNAP frames: STP, CDP...), not analysed.
-  if (type < 0x0600) return;
-  decodeNetwork(pkt, type, off);
+  pkt.etherType = type;
+  return off;
 }
 
 function decodeNetwork(pkt: Packet, etherType: number, off: number): void {
@@ -210,10 +227,26 @@ function decodeNetwork(pkt: Packet, etherType: number, off: number): void {
   pkt.l3End = pkt.end;
   if (etherType === ETHERTYPE_IPV4) decodeIpv4(pkt, off);
   else if (etherType === ETHERTYPE_IPV6) decodeIpv6(pkt, off);
-  else if (etherType === ETHERTYPE_MPLS || etherType === ETHERTYPE_MPLS_MULTICAST) decodeMpls(pkt, off, decodeNetwork, decodeEthernet);
-  else if (etherType === ETHERTYPE_PPPOE_SESSION) decodePppoeSession(pkt, off, decodeNetwork);
-  else if (etherType === ETHERTYPE_MACSEC) decodeMacsec(pkt, off, decodeNetwork);
-  else if (etherType === ETHERTYPE_NSH) decodeNsh(pkt, off, decodeNetwork, decodeEthernet);
+  else if (etherType !== ETHERTYPE_ARP) decodeCarried(pkt, etherType, off);
+}
+
+/** What a carrier EtherType holds (kept out of decodeNetwork, which stays small enough to inline). */
+function decodeCarried(pkt: Packet, etherType: number, off: number): void {
+  switch (etherType) {
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_MULTICAST:
+      decodeMpls(pkt, off, decodeNetwork, decodeEthernet);
+      return;
+    case ETHERTYPE_PPPOE_SESSION:
+      decodePppoeSession(pkt, off, decodeNetwork);
+      return;
+    case ETHERTYPE_MACSEC:
+      decodeMacsec(pkt, off, decodeNetwork);
+      return;
+    case ETHERTYPE_NSH:
+      decodeNsh(pkt, off, decodeNetwork, decodeEthernet);
+      return;
+  }
 }
 
 function decodeSll(pkt: Packet): void {
