@@ -3,7 +3,7 @@ import { PacketEngine } from '../analyzers/engine.js';
 import { selectAnalyzers } from '../analyzers/index.js';
 import type { RawFrame } from '../capture/frame.js';
 import { EvidenceStore } from '../capture/live/evidence-store.js';
-import { isDefaultCaptureInterface, isValidInterfaceName, listInterfaces, readInterface } from '../capture/live/interfaces.js';
+import { isCapturePseudoDevice, isDefaultCaptureInterface, isValidInterfaceName, listInterfaces, readInterface } from '../capture/live/interfaces.js';
 import { LatencyRecorder } from '../capture/live/latency.js';
 import { PacketRing } from '../capture/live/packet-ring.js';
 import { LiveCapture, LiveCaptureError, loadPcapAddon, PERMISSION_MESSAGE, type LiveCaptureTotals, type PcapAddon } from '../capture/live/pcap-live.js';
@@ -140,7 +140,7 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
   const bufferBytes = Math.floor(positive(flags.bufferMib, '--buffer-mib', 1024) * MIB);
   const durationMs = flags.duration === undefined ? undefined : positive(flags.duration, '--duration', 1e9) * 1000;
   const requested = (flags.iface ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  for (const name of requested) if (!isValidInterfaceName(name)) fail(new Error(`'${name}' is not an interface name`));
+  for (const name of requested) if (!isValidInterfaceName(name) && !isCapturePseudoDevice(name)) fail(new Error(`'${name}' is not an interface name`));
   let analyzers;
   try {
     analyzers = selectAnalyzers(flags.analyzers?.split(',').map((s) => s.trim()).filter(Boolean));
@@ -260,7 +260,8 @@ export async function runWatch(flags: WatchFlags, options: WatchOptions = {}): P
     // Frame numbers continue across re-opens, so the ring's older frames stay valid evidence unless the link type changed.
     if (w.ring.linktype !== w.capture.linktype) w.ring.reset(w.capture.linktype);
     const info = w.capture.info;
-    const how = `${info?.datalinkName ?? `link type ${w.capture.linktype}`}, ${flags.promisc ? 'promiscuous' : 'not promiscuous'}, ${flags.immediate ? 'immediate' : 'buffered'}, kernel filter of ${w.capture.filterInstructions} BPF instructions`;
+    const filter = w.capture.unfiltered ? 'no kernel filter: libpcap cannot filter this link type' : `kernel filter of ${w.capture.filterInstructions} BPF instructions`;
+    const how = `${info?.datalinkName ?? `link type ${w.capture.linktype}`}, ${flags.promisc ? 'promiscuous' : 'not promiscuous'}, ${flags.immediate ? 'immediate' : 'buffered'}, ${filter}`;
     note(again ? `capturing on ${w.name} again (${how})` : `watching ${w.name} (${how})`);
     if (info?.warning) note(`warning: ${info.warning}`);
     w.problem = '';

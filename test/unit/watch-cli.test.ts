@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isCapturePseudoDevice, readInterface } from '../../src/capture/live/interfaces.js';
 import { ADDON_MISSING_MESSAGE, ADDON_PATH } from '../../src/capture/live/pcap-live.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { findTool } from '../helpers/netns-lan.js';
@@ -59,6 +60,8 @@ test('without CAP_NET_RAW (as nobody): what to grant, exit 2 with --no-host', (t
 test('bad arguments are usage errors (exit 2) before anything is opened', () => {
   for (const [args, why] of [
     [['watch', '--iface', '../etc'], /not an interface name/],
+    [['watch', '--iface', 'nflog:x'], /not an interface name/],
+    [['watch', '--iface', 'eth0:1'], /not an interface name/],
     [['watch', '--duration', '0'], /--duration must be a number/],
     [['watch', '--ring-frames', 'many'], /--ring-frames must be a number/],
     [['watch', '--format', 'xml'], /invalid/],
@@ -73,5 +76,16 @@ test('watch is listed in the help', () => {
   const text = execFileSync(process.execPath, [CLI, 'watch', '--help'], { encoding: 'utf8' });
   for (const opt of ['--iface', '--evidence-dir', '--no-promisc', '--duration', '--fail-on', '--min-severity', '--ring-frames', '--buffer-mib']) {
     assert.ok(text.includes(opt), `help lacks ${opt}`);
+  }
+});
+
+test("libpcap's pseudo-devices are capture devices though not in /sys/class/net: any, nflog and nflog:GROUP, always up", () => {
+  for (const name of ['any', 'nflog', 'nflog:5', 'nflog:65535']) {
+    assert.ok(isCapturePseudoDevice(name), name);
+    assert.deepEqual(readInterface(name, '/nonexistent'), { name, ifindex: 0, up: true, running: true, loopback: false });
+  }
+  for (const name of ['nflog:', 'nflog:123456', 'nfqueue:1', 'anyx', 'eth0']) {
+    assert.ok(!isCapturePseudoDevice(name), name);
+    assert.equal(readInterface(name, '/nonexistent'), undefined, name);
   }
 });

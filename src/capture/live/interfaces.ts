@@ -28,8 +28,18 @@ export function isValidInterfaceName(name: string): boolean {
   return /^[^\s/:]{1,15}$/.test(name) && name !== '.' && name !== '..';
 }
 
-/** The interface's current state, or undefined when it does not exist. */
+/**
+ * libpcap's capture devices that are not network interfaces and so are not
+ * in /sys/class/net: `any` (every interface, Linux cooked) and `nflog` /
+ * `nflog:GROUP` (what netfilter rules log to NFLOG groups).
+ */
+export function isCapturePseudoDevice(name: string): boolean {
+  return /^(any|nflog(:\d{1,5})?)$/.test(name);
+}
+
+/** The interface's current state, or undefined when it does not exist; a pseudo-device is always up. */
 export function readInterface(name: string, root = SYS_NET): InterfaceState | undefined {
+  if (isCapturePseudoDevice(name)) return { name, ifindex: 0, up: true, running: true, loopback: false };
   if (!isValidInterfaceName(name)) return undefined;
   const dir = join(root, name);
   let flags: number;

@@ -73,6 +73,9 @@ export const LIVE_CAPTURE_FILTER = `${ETHERNET_PAYLOADS} or (vlan and (${ETHERNE
  */
 export const WLAN_CAPTURE_FILTER = 'type mgt or type data';
 
+/** libpcap's compiler refusing a link type as a whole (not an error in the expression). */
+const UNFILTERABLE = /link-layer type filtering not implemented/;
+
 /** The filter for a link type: VLAN matching only exists on Ethernet-like links. */
 export function captureFilterFor(linktype: number): string {
   if (linktype === LINKTYPE_ETHERNET) return LIVE_CAPTURE_FILTER;
@@ -246,8 +249,10 @@ export class LiveCapture {
   readonly totals: LiveCaptureTotals = { received: 0, dropped: 0, ifdropped: 0, delivered: 0, opens: 0 };
   linktype = LINKTYPE_ETHERNET;
   info: PcapHandleInfo | undefined;
-  /** Instructions of the installed BPF program. */
+  /** Instructions of the installed BPF program; 0 when none is installed (see `unfiltered`). */
   filterInstructions = 0;
+  /** libpcap cannot filter this link type (NFLOG, IP over InfiniBand, PKTAP...): every frame is read. */
+  unfiltered = false;
   private handle: NativePcapHandle | undefined;
   private readonly frame: RawFrame = newRawFrame();
   private frameNo = 0;
@@ -284,8 +289,16 @@ export class LiveCapture {
       this.info = h.info();
       this.linktype = dltToLinktype(this.info.datalink);
       const filter = this.opts.filter ?? captureFilterFor(this.linktype);
-      h.setFilter(filter);
-      this.filterInstructions = this.addon.compileFilter(filter, this.info.datalink, this.info.snaplen);
+      try {
+        this.filterInstructions = this.addon.compileFilter(filter, this.info.datalink, this.info.snaplen);
+        h.setFilter(filter);
+        this.unfiltered = false;
+      } catch (e) {
+        // Without a filter of the operator's own, the decoder picks what it reads from every frame.
+        if (this.opts.filter !== undefined || !UNFILTERABLE.test(e instanceof Error ? e.message : String(e))) throw e;
+        this.filterInstructions = 0;
+        this.unfiltered = true;
+      }
       this.last = { received: 0, dropped: 0, ifdropped: 0 };
       this.handle = h;
       this.totals.opens++;
