@@ -14,18 +14,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Finding } from '../../src/findings/finding.js';
-import { describe, hasEntity } from '../helpers/captures.js';
-import { E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { assertHttpBasicLogin, E2eWorkDir, freshLan, httpBasicLogin, isHttpBasicLogin, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
 import { GATEWAY, sleep, VICTIM, type Lan } from '../helpers/netns-lan.js';
 import { skipUnlessOvs, startOvs } from '../helpers/ovs.js';
 import { skipUnlessPcapAddon, startWatchIn } from '../helpers/watch.js';
 
 const work = new E2eWorkDir('mpls-link');
 const CORE_IF = 'core1';
-const PORT = 8080;
-const USER = 'carrier-user';
-const PASSWORD = 'over-the-label-switched-path';
+const LOGIN = { port: 8080, user: 'carrier-user', password: 'over-the-label-switched-path' };
 
 /** Rebuilds the LAN's victim-gateway path as victim - pe1 - (core1 = core2) - pe2 - gateway, labelled in the core. */
 async function mplsCore(t: TestContext, lan: Lan): Promise<void> {
@@ -61,29 +57,6 @@ async function mplsCore(t: TestContext, lan: Lan): Promise<void> {
 }
 
 /** A real HTTP server on the gateway and curl on the victim sending Basic credentials to it. */
-async function login(lan: Lan): Promise<void> {
-  lan.spawn('gateway', ['python3', '-m', 'http.server', '--bind', GATEWAY.ip, String(PORT), '--directory', work.path], 'http.server');
-  for (let i = 0; ; i++) {
-    const r = await lan.exec('victim', ['curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', '-u', `${USER}:${PASSWORD}`, `http://${GATEWAY.ip}:${PORT}/`], {
-      timeoutMs: 10_000,
-      okCodes: [0, 7, 28],
-    });
-    if (r.code === 0 && r.stdout === '200') return;
-    if (i >= 30) throw new Error(`curl across the MPLS core failed: ${r.stdout} ${r.stderr}`);
-    await sleep(300);
-  }
-}
-
-function assertLogin(f: Finding | undefined, all: readonly Finding[]): void {
-  assert.ok(f, describe(all));
-  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client'), JSON.stringify(f.entities));
-  assert.ok(hasEntity(f, 'host', `${GATEWAY.ip}:${PORT}`, 'server'), JSON.stringify(f.entities));
-  assert.ok(hasEntity(f, 'user', USER), JSON.stringify(f.entities));
-  assert.equal(f.severity, 'high');
-  assert.ok(!JSON.stringify(f).includes(PASSWORD), 'the password is shown');
-}
-
-const isLogin = (f: Finding): boolean => f.rule_id === 'cred-http-basic' && hasEntity(f, 'user', USER);
 
 test('HTTP Basic across an MPLS core: the labelled capture and a live sensor on the core link both report the login', { timeout: 120_000 }, async (t) => {
   if (!skipUnlessOvs(t) || !(await skipUnless(t, ['ovs-ofctl', 'ethtool', 'tcpdump', 'curl', 'python3']))) return;
@@ -94,8 +67,8 @@ test('HTTP Basic across an MPLS core: the labelled capture and a live sensor on 
   await td.waitFor(/listening on/, 15_000);
   const live = skipUnlessPcapAddon(t) ? startWatchIn(t, lan.bridgeNs, ['--iface', CORE_IF, '--format', 'jsonl', '--fail-on', 'none', '--min-severity', 'info']) : undefined;
   if (live) await live.waitStderr(/watching core1/, 15_000);
-  await login(lan);
-  const seen = live ? await live.waitFinding(isLogin, 'cred-http-basic from the live sensor on the core link', 30_000) : undefined;
+  await httpBasicLogin(lan, work.path, LOGIN);
+  const seen = live ? await live.waitFinding(isHttpBasicLogin(LOGIN), 'cred-http-basic from the live sensor on the core link', 30_000) : undefined;
   await sleep(500);
   await td.stop('SIGINT', 10_000);
 
@@ -105,7 +78,7 @@ test('HTTP Basic across an MPLS core: the labelled capture and a live sensor on 
   assert.deepEqual(tcpdumpPackets(pcap, 'ip'), [], 'unlabelled IPv4 on the core link');
   const run = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
   assert.equal(run.status, 0, run.stderr);
-  assertLogin(run.findings.find(isLogin), run.findings);
-  if (live) assertLogin(seen, live.findings);
+  assertHttpBasicLogin(run.findings.find(isHttpBasicLogin(LOGIN)), run.findings, LOGIN);
+  if (live) assertHttpBasicLogin(seen, live.findings, LOGIN);
   else t.diagnostic('live half skipped: native pcap addon not built');
 });

@@ -11,16 +11,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Finding } from '../../src/findings/finding.js';
-import { describe, hasEntity } from '../helpers/captures.js';
-import { E2eWorkDir, freshLan, scanCapture, skipUnless } from '../helpers/e2e.js';
-import { GATEWAY, sleep, VICTIM, type Lan } from '../helpers/netns-lan.js';
+import { describe } from '../helpers/captures.js';
+import { assertHttpBasicLogin, E2eWorkDir, freshLan, httpBasicLogin, isHttpBasicLogin, scanCapture, skipUnless } from '../helpers/e2e.js';
+import { sleep } from '../helpers/netns-lan.js';
 import { skipUnlessPcapAddon, startWatchIn } from '../helpers/watch.js';
 
 const work = new E2eWorkDir('nflog');
-const PORT = 8080;
-const USER = 'logged-user';
-const PASSWORD = 'seen-by-the-firewall-log';
+const LOGIN = { port: 8080, user: 'logged-user', password: 'seen-by-the-firewall-log' };
 
 /** The gateway's nftables ruleset: both directions of the web port logged to groups 5 and 6. */
 function ruleset(): string {
@@ -29,39 +26,17 @@ function ruleset(): string {
     'table inet sniffwatch_e2e {',
     '  chain input {',
     '    type filter hook input priority 0;',
-    `    ${log(`tcp dport ${PORT}`)}`,
+    `    ${log(`tcp dport ${LOGIN.port}`)}`,
     '  }',
     '  chain output {',
     '    type filter hook output priority 0;',
-    `    ${log(`tcp sport ${PORT}`)}`,
+    `    ${log(`tcp sport ${LOGIN.port}`)}`,
     '  }',
     '}',
     '',
   ].join('\n');
 }
 
-async function login(lan: Lan): Promise<void> {
-  lan.spawn('gateway', ['python3', '-m', 'http.server', '--bind', GATEWAY.ip, String(PORT), '--directory', work.path], 'http.server');
-  for (let i = 0; ; i++) {
-    const r = await lan.exec('victim', ['curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', '-u', `${USER}:${PASSWORD}`, `http://${GATEWAY.ip}:${PORT}/`], {
-      timeoutMs: 10_000,
-      okCodes: [0, 7, 28],
-    });
-    if (r.code === 0 && r.stdout === '200') return;
-    if (i >= 30) throw new Error(`curl to the gateway failed: ${r.stdout} ${r.stderr}`);
-    await sleep(300);
-  }
-}
-
-function assertLogin(f: Finding | undefined, all: readonly Finding[]): void {
-  assert.ok(f, describe(all));
-  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client'), JSON.stringify(f.entities));
-  assert.ok(hasEntity(f, 'host', `${GATEWAY.ip}:${PORT}`, 'server'), JSON.stringify(f.entities));
-  assert.ok(hasEntity(f, 'user', USER), JSON.stringify(f.entities));
-  assert.ok(!JSON.stringify(f).includes(PASSWORD), 'the password is shown');
-}
-
-const isLogin = (f: Finding): boolean => f.rule_id === 'cred-http-basic' && hasEntity(f, 'user', USER);
 
 test('HTTP Basic logged by nftables to NFLOG: the NFLOG capture and a live sensor on nflog:6 both report the login', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['nft', 'tcpdump', 'curl', 'python3']))) return;
@@ -79,15 +54,15 @@ test('HTTP Basic logged by nftables to NFLOG: the NFLOG capture and a live senso
     const started = await live.waitStderr(/watching nflog:6 \(([^)]*)\)/, 15_000);
     assert.match(started[1]!, /NFLOG.*no kernel filter/);
   }
-  await login(lan);
-  const seen = live ? await live.waitFinding(isLogin, 'cred-http-basic from the live sensor on nflog:6', 30_000) : undefined;
+  await httpBasicLogin(lan, work.path, LOGIN);
+  const seen = live ? await live.waitFinding(isHttpBasicLogin(LOGIN), 'cred-http-basic from the live sensor on nflog:6', 30_000) : undefined;
   await sleep(500);
   await td.stop('SIGINT', 10_000);
 
   const run = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
   assert.equal(run.status, 0, run.stderr);
   assert.ok(!run.findings.some((f) => f.rule_id === 'decode-unsupported-link'), describe(run.findings));
-  assertLogin(run.findings.find(isLogin), run.findings);
-  if (live) assertLogin(seen, live.findings);
+  assertHttpBasicLogin(run.findings.find(isHttpBasicLogin(LOGIN)), run.findings, LOGIN);
+  if (live) assertHttpBasicLogin(seen, live.findings, LOGIN);
   else t.diagnostic('live half skipped: native pcap addon not built');
 });

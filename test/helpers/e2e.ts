@@ -232,3 +232,42 @@ export function selfSignedCertificate(dir: string, commonName: string): { cert: 
   }
   return { cert, key };
 }
+
+/** An HTTP Basic login the victim makes to the gateway, and how to find it among findings. */
+export interface HttpBasicLogin {
+  port: number;
+  user: string;
+  password: string;
+}
+
+/**
+ * Starts a real server on the gateway (python3's http.server, serving `dir`)
+ * and has curl on the victim log in to it with HTTP Basic until it answers 200.
+ */
+export async function httpBasicLogin(lan: Lan, dir: string, login: HttpBasicLogin): Promise<void> {
+  lan.spawn('gateway', ['python3', '-m', 'http.server', '--bind', GATEWAY.ip, String(login.port), '--directory', dir], 'http.server');
+  const url = `http://${GATEWAY.ip}:${login.port}/`;
+  for (let i = 0; ; i++) {
+    const r = await lan.exec('victim', ['curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', '-u', `${login.user}:${login.password}`, url], {
+      timeoutMs: 10_000,
+      okCodes: [0, 7, 28],
+    });
+    if (r.code === 0 && r.stdout === '200') return;
+    if (i >= 30) throw new Error(`curl ${url} failed: ${r.stdout} ${r.stderr}`);
+    await sleep(300);
+  }
+}
+
+export function isHttpBasicLogin(login: HttpBasicLogin): (f: Finding) => boolean {
+  return (f) => f.rule_id === 'cred-http-basic' && hasEntity(f, 'user', login.user);
+}
+
+/** The finding names the victim as client, the gateway's port as server and the user, and never the password. */
+export function assertHttpBasicLogin(f: Finding | undefined, all: readonly Finding[], login: HttpBasicLogin): void {
+  assert.ok(f, describe(all));
+  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client'), JSON.stringify(f.entities));
+  assert.ok(hasEntity(f, 'host', `${GATEWAY.ip}:${login.port}`, 'server'), JSON.stringify(f.entities));
+  assert.ok(hasEntity(f, 'user', login.user), JSON.stringify(f.entities));
+  assert.equal(f.severity, 'high');
+  assert.ok(!JSON.stringify(f).includes(login.password), 'the password is shown');
+}

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { scapyPython as findScapyPython } from './netns-lan.js';
 
 // Captures rewritten in other framings by scapy scripts beside this file
 // (ethernet-to-wifi.py, ethernet-to-carrier.py), so that real traffic can be
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 
 /** Debian's python3 with scapy (python3-scapy installs for it, not for other pythons on the PATH), or null. */
 export function scapyPython(): string | null {
-  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import scapy.all'], { encoding: 'utf8' }).status === 0) ?? null;
+  return findScapyPython() ?? null;
 }
 
 /** Runs test/helpers/SCRIPT IN DIR FRAMING...; DIR/<framing>.pcap is written for each, or the script's exit 3 says why it does not apply. */
