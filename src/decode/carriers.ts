@@ -81,9 +81,9 @@ const ARISTA_TIMESTAMP_64_UTC = 0x0110;
 const ARISTA_TIMESTAMP_48_TAI = 0x0020;
 const ARISTA_TIMESTAMP_48_UTC = 0x0120;
 
-/** MPLS stacks, PPPoE sessions and NSH headers one frame may nest (a pseudowire carrying a PPPoE session carrying MPLS...). */
+/** MPLS stacks, PPPoE sessions, MACsec and NSH headers one frame may nest (a pseudowire carrying a PPPoE session carrying MPLS...). */
 const MAX_CARRIERS = 4;
-const NESTED_TOO_DEEP = 'MPLS, PPPoE and NSH headers nested more than 4 deep';
+const NESTED_TOO_DEEP = 'MPLS, PPPoE, MACsec and NSH headers nested more than 4 deep';
 
 /** Counts a carrier header; false (and the frame marked) beyond MAX_CARRIERS, which keeps hostile nesting off the stack. */
 function enterCarrier(pkt: Packet, layer: string): boolean {
@@ -243,6 +243,7 @@ export function decodeMpls(pkt: Packet, off: number, network: NetworkDecoder, et
  */
 export function decodeMacsec(pkt: Packet, off: number, network: NetworkDecoder): void {
   const buf = pkt.buf;
+  if (!enterCarrier(pkt, 'macsec')) return;
   if (pkt.end - off < MACSEC_SECTAG) {
     pkt.markMalformed('macsec', 'truncated MACsec SecTAG');
     return;

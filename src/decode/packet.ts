@@ -92,7 +92,7 @@ export class Packet {
   ethDst = -1;
   etherType = 0;
   vlanCount = 0;
-  /** MPLS stacks and PPPoE sessions walked so far (a pseudowire may hold another; hostile frames nest them). */
+  /** MPLS stacks, PPPoE sessions, MACsec and NSH headers walked so far (a pseudowire may hold another; hostile frames nest them). */
   carriers = 0;
   readonly vlans = new Int32Array(MAX_VLAN_TAGS);
 

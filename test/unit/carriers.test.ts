@@ -171,6 +171,12 @@ test('hostile carriers are flagged with their layer, never thrown or followed of
   const deep = decodeBytes(nested);
   assert.equal(deep.malformedLayer, 'mpls');
   assert.match(deep.malformed ?? '', /nested more than 4 deep/);
+  // MACsec inside MACsec, each level 24 bytes (SecTAG, EtherType, ICV): thousands fit in one frame.
+  const macsecLevels = 10_000;
+  const nestedMacsec = ethernet(B, A, MACSEC, bytes(...Array.from({ length: macsecLevels }, () => [0x00, 0x00, 0, 0, 0, 1, 0x88, 0xe5]), Buffer.alloc(macsecLevels * 16 + 40)));
+  const macsec = decodeBytes(nestedMacsec);
+  assert.equal(macsec.malformedLayer, 'macsec');
+  assert.match(macsec.malformed ?? '', /nested more than 4 deep/);
 
   const cases: Array<[string, Buffer, number | undefined, string]> = [
     ['Cisco MetaData cut before its EtherType', ethernet(B, A, 0x8909, Buffer.from([1, 1, 0, 1, 0])), undefined, 'ethernet'],
