@@ -84,81 +84,86 @@ export function decodeFrame(frame: RawFrame, pkt: Packet): boolean {
   pkt.linktype = frame.linktype;
   pkt.interfaceId = frame.interfaceId;
   pkt.snapped = frame.caplen < frame.origlen;
-  switch (frame.linktype) {
+  return decodeLink(pkt, frame.linktype, pkt.start);
+}
+
+/** Decodes the frame at `off` as link type `linktype`. Returns false when the link type is not supported. */
+function decodeLink(pkt: Packet, linktype: number, off: number): boolean {
+  switch (linktype) {
     case LINKTYPE_ETHERNET:
-      decodeEthernet(pkt, pkt.start);
+      decodeEthernet(pkt, off);
       return true;
     case LINKTYPE_LINUX_SLL:
-      decodeSll(pkt);
+      decodeSll(pkt, off);
       return true;
     case LINKTYPE_LINUX_SLL2:
-      decodeSll2(pkt);
+      decodeSll2(pkt, off);
       return true;
     case LINKTYPE_RAW:
     case DLT_RAW_BSD_A:
     case DLT_RAW_BSD_B:
-      decodeRawIp(pkt, pkt.start);
+      decodeRawIp(pkt, off);
       return true;
     case LINKTYPE_IPV4:
-      decodeIpv4(pkt, pkt.start);
+      decodeIpv4(pkt, off);
       return true;
     case LINKTYPE_IPV6:
-      decodeIpv6(pkt, pkt.start);
+      decodeIpv6(pkt, off);
       return true;
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:
-      decodeNull(pkt, pkt.start);
+      decodeNull(pkt, off);
       return true;
     case LINKTYPE_PPP:
-      decodePpp(pkt, pkt.start, decodeNetwork);
+      decodePpp(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_PPP_HDLC:
-      decodePppHdlc(pkt, pkt.start, decodeNetwork);
+      decodePppHdlc(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_PPP_WITH_DIR:
-      decodePpp(pkt, pkt.start + DIRECTION_BYTE, decodeNetwork);
+      decodePpp(pkt, off + DIRECTION_BYTE, decodeNetwork);
       return true;
     case LINKTYPE_PPP_ETHER:
-      decodePppoeSession(pkt, pkt.start, decodeNetwork);
+      decodePppoeSession(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_C_HDLC:
-      decodeCiscoHdlc(pkt, pkt.start, decodeNetwork);
+      decodeCiscoHdlc(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_C_HDLC_WITH_DIR:
-      decodeCiscoHdlc(pkt, pkt.start + DIRECTION_BYTE, decodeNetwork);
+      decodeCiscoHdlc(pkt, off + DIRECTION_BYTE, decodeNetwork);
       return true;
     case LINKTYPE_FRELAY:
-      decodeFrameRelay(pkt, pkt.start, decodeNetwork);
+      decodeFrameRelay(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_NFLOG:
-      decodeNflog(pkt);
+      decodeNflog(pkt, off);
       return true;
     case LINKTYPE_IPOIB:
-      decodeIpoib(pkt);
+      decodeIpoib(pkt, off);
       return true;
     case LINKTYPE_IPNET:
-      decodeIpnet(pkt);
+      decodeIpnet(pkt, off);
       return true;
     case LINKTYPE_PFLOG:
-      decodePflog(pkt);
+      decodePflog(pkt, off);
       return true;
     case LINKTYPE_PKTAP:
-      decodePktap(pkt);
+      decodePktap(pkt, off);
       return true;
     case LINKTYPE_IEEE802_11:
-      decode80211(pkt, pkt.start, false, decodeNetwork);
+      decode80211(pkt, off, false, decodeNetwork);
       return true;
     case LINKTYPE_IEEE802_11_RADIOTAP:
-      decodeRadiotap(pkt, pkt.start, decodeNetwork);
+      decodeRadiotap(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_IEEE802_11_PRISM:
-      decodePrism(pkt, pkt.start, decodeNetwork);
+      decodePrism(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_IEEE802_11_AVS:
-      decodeAvs(pkt, pkt.start, decodeNetwork);
+      decodeAvs(pkt, off, decodeNetwork);
       return true;
     case LINKTYPE_PPI:
-      decodePpi(pkt, pkt.start, decodeNetwork, decodeEthernet);
+      decodePpi(pkt, off, decodeNetwork, decodeEthernet);
       return true;
     default:
       return false;
@@ -249,9 +254,8 @@ function decodeCarried(pkt: Packet, etherType: number, off: number): void {
   }
 }
 
-function decodeSll(pkt: Packet): void {
+function decodeSll(pkt: Packet, off: number): void {
   const buf = pkt.buf;
-  const off = pkt.start;
   if (pkt.end - off < 16) {
     pkt.markMalformed('sll', 'frame shorter than a Linux cooked header');
     return;
@@ -262,9 +266,8 @@ function decodeSll(pkt: Packet): void {
   decodeNetwork(pkt, u16be(buf, off + 14), off + 16);
 }
 
-function decodeSll2(pkt: Packet): void {
+function decodeSll2(pkt: Packet, off: number): void {
   const buf = pkt.buf;
-  const off = pkt.start;
   if (pkt.end - off < 20) {
     pkt.markMalformed('sll2', 'frame shorter than a Linux cooked v2 header');
     return;
@@ -295,10 +298,10 @@ const AF_INET6_LINUX = 10;
  * are in the byte order of the host that logged them, told from the first
  * TLV (its type is below 256).
  */
-function decodeNflog(pkt: Packet): void {
+function decodeNflog(pkt: Packet, off: number): void {
   const buf = pkt.buf;
   const end = pkt.end;
-  let p = pkt.start;
+  let p = off;
   if (end - p < NFLOG_HEADER) {
     pkt.markMalformed('nflog', 'frame shorter than an NFLOG header');
     return;
@@ -326,8 +329,7 @@ const IPOIB_HEADER = 44;
 const IPOIB_TYPE = 40;
 
 /** IP over InfiniBand: destination and source hardware addresses (20 bytes each), an EtherType, two reserved bytes. */
-function decodeIpoib(pkt: Packet): void {
-  const off = pkt.start;
+function decodeIpoib(pkt: Packet, off: number): void {
   if (pkt.end - off < IPOIB_HEADER) {
     pkt.markMalformed('ipoib', 'frame shorter than an IPoIB header');
     return;
@@ -338,8 +340,7 @@ function decodeIpoib(pkt: Packet): void {
 const IPNET_HEADER = 24;
 
 /** Solaris ipnet (snoop on the IP layer): a 24-byte header, then the IP packet. */
-function decodeIpnet(pkt: Packet): void {
-  const off = pkt.start;
+function decodeIpnet(pkt: Packet, off: number): void {
   if (pkt.end - off < IPNET_HEADER) {
     pkt.markMalformed('ipnet', 'frame shorter than an ipnet header');
     return;
@@ -350,8 +351,7 @@ function decodeIpnet(pkt: Packet): void {
 const PFLOG_MIN_HEADER = 45;
 
 /** BSD pf's log header (pflog0): its first byte is its length, padded to four bytes; the IP packet follows. */
-function decodePflog(pkt: Packet): void {
-  const off = pkt.start;
+function decodePflog(pkt: Packet, off: number): void {
   const len = off < pkt.end ? (pkt.buf[off]! + 3) & ~3 : 0;
   if (len < PFLOG_MIN_HEADER || pkt.end - off < len) {
     pkt.markMalformed('pflog', 'pflog header length out of bounds');
@@ -362,16 +362,13 @@ function decodePflog(pkt: Packet): void {
 
 const PKTAP_MIN_HEADER = 108;
 const PKTAP_TYPE_PACKET = 1;
-const DLT_NULL = 0;
-const DLT_EN10MB = 1;
 
 /**
  * Apple's PKTAP (tcpdump -i pktap on macOS): a little-endian header naming
- * the interface and process, then the frame in the link type it gives.
+ * the interface and process, then the frame in the link type (DLT) it gives.
  */
-function decodePktap(pkt: Packet): void {
+function decodePktap(pkt: Packet, off: number): void {
   const buf = pkt.buf;
-  const off = pkt.start;
   if (pkt.end - off < PKTAP_MIN_HEADER) {
     pkt.markMalformed('pktap', 'frame shorter than a PKTAP header');
     return;
@@ -383,10 +380,8 @@ function decodePktap(pkt: Packet): void {
   }
   if (u32le(buf, off + 4) !== PKTAP_TYPE_PACKET) return;
   const dlt = u32le(buf, off + 8);
-  const at = off + len;
-  if (dlt === DLT_EN10MB) decodeEthernet(pkt, at);
-  else if (dlt === DLT_NULL) decodeNull(pkt, at);
-  else if (dlt === LINKTYPE_RAW || dlt === DLT_RAW_BSD_A || dlt === DLT_RAW_BSD_B) decodeRawIp(pkt, at);
+  // Any link type the decoder reads, but not PKTAP again: a frame is not nested in itself.
+  if (dlt !== LINKTYPE_PKTAP) decodeLink(pkt, dlt, off + len);
 }
 
 /** Raw IP: the version nibble says which. */

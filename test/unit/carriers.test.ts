@@ -147,6 +147,18 @@ test('capture pseudo-headers: NFLOG in either byte order, pflog, PKTAP', () => {
   const viaPktap = decodeBytes(bytes(pktap, ethernet(B, A, ETHERTYPE_IPV4, UDP)), { linktype: LINKTYPE_PKTAP });
   assertUdp(viaPktap, 'PKTAP carrying Ethernet');
   assert.equal(viaPktap.ethSrc, 0x02000000000a);
+  // Whatever link type the header names, as the decoder reads it at the top level; never PKTAP again.
+  const pktapOf = (dlt: number, frame: Buffer): Packet => {
+    const h = Buffer.from(pktap);
+    h.writeUInt32LE(dlt, 8);
+    return decodeBytes(bytes(h, frame), { linktype: LINKTYPE_PKTAP });
+  };
+  assertUdp(pktapOf(0, bytes([2, 0, 0, 0], UDP)), 'PKTAP carrying BSD loopback');
+  assertUdp(pktapOf(12, UDP), 'PKTAP carrying raw IP');
+  assertUdp(pktapOf(LINKTYPE_PPP, bytes([0xff, 0x03, 0x00, 0x21], UDP)), 'PKTAP carrying PPP');
+  const nested = pktapOf(LINKTYPE_PKTAP, bytes(pktap, ethernet(B, A, ETHERTYPE_IPV4, UDP)));
+  assert.equal(nested.ipVersion, 0);
+  assert.equal(nested.malformed, null);
 });
 
 test('IP in IP and MPLS in GRE are tunnels whose inner packet the engine decodes', () => {
