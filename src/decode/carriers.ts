@@ -25,6 +25,20 @@ export const ETHERTYPE_VNTAG = 0x8926;
 export const ETHERTYPE_ETAG = 0x893f;
 export const ETHERTYPE_PBB = 0x88e7;
 
+/** Every EtherType whose frame the decoder walks through to what it carries (the live capture filter keeps them whole). */
+export const CARRIER_ETHERTYPES: readonly number[] = [
+  ETHERTYPE_MPLS,
+  ETHERTYPE_MPLS_MULTICAST,
+  ETHERTYPE_PPPOE_SESSION,
+  ETHERTYPE_MACSEC,
+  ETHERTYPE_NSH,
+  ETHERTYPE_ARISTA,
+  ETHERTYPE_CISCO_METADATA,
+  ETHERTYPE_VNTAG,
+  ETHERTYPE_ETAG,
+  ETHERTYPE_PBB,
+];
+
 const PPP_IPV4 = 0x0021;
 const PPP_IPV6 = 0x0057;
 const PPP_MPLS = 0x0281;

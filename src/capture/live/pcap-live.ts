@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { newRawFrame, type RawFrame } from '../frame.js';
+import { CARRIER_ETHERTYPES } from '../../decode/carriers.js';
 import { isWlanLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../linktypes.js';
 
 // Live capture from a network interface through the native libpcap addon
@@ -52,7 +53,7 @@ export const ANALYZED_TRAFFIC = [
  * EtherType, because libpcap's `mpls` and `pppoes` keywords, like `vlan`,
  * shift the offsets for the rest of the expression.
  */
-export const CARRIER_ETHERTYPES = [0x8847, 0x8848, 0x8864, 0x88e5, 0x894f, 0xd28b, 0x8909, 0x8926, 0x893f, 0x88e7].map((t) => `ether proto 0x${t.toString(16)}`).join(' or ');
+const CARRIERS = CARRIER_ETHERTYPES.map((t) => `ether proto 0x${t.toString(16)}`).join(' or ');
 
 /**
  * The kernel filter for Ethernet interfaces: the analysed traffic and the
@@ -62,7 +63,7 @@ export const CARRIER_ETHERTYPES = [0x8847, 0x8848, 0x8864, 0x88e5, 0x894f, 0xd28
  * A)": each `vlan` shifts the offsets for the REST of the expression
  * (pcap-filter(7)), so a third clause would really test for three tags.
  */
-const ETHERNET_PAYLOADS = `(${ANALYZED_TRAFFIC}) or ${CARRIER_ETHERTYPES}`;
+const ETHERNET_PAYLOADS = `(${ANALYZED_TRAFFIC}) or ${CARRIERS}`;
 export const LIVE_CAPTURE_FILTER = `${ETHERNET_PAYLOADS} or (vlan and (${ETHERNET_PAYLOADS} or (vlan and (${ETHERNET_PAYLOADS}))))`;
 
 /**
