@@ -36,6 +36,8 @@ export interface Analyzer {
   onTcp?(pkt: Packet): void;
   /** ICMP and ICMPv6 messages: the message starts at l4Start. */
   onIcmp?(pkt: Packet): void;
+  /** IP packets of other protocols (VRRP, OSPF...), first fragments and whole packets: pkt.ipProto says which, the payload is buf[payloadStart, payloadEnd). */
+  onIpPayload?(pkt: Packet): void;
   /** Unprotected 802.11 management frames (pkt.wlanManagement is the subtype; header at wlanHeader, body at wlanBody). */
   onWlanManagement?(pkt: Packet): void;
   /** End of input: report what only the whole picture shows. */

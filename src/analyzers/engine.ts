@@ -53,6 +53,7 @@ export class PacketEngine {
   private readonly udpHandlers: Analyzer[];
   private readonly tcpHandlers: Analyzer[];
   private readonly icmpHandlers: Analyzer[];
+  private readonly ipPayloadHandlers: Analyzer[];
   private readonly wlanHandlers: Analyzer[];
   private readonly redactor: SecretRedactor;
   /** Decrypts Wi-Fi captures of the networks named in the config; null without any. */
@@ -83,6 +84,7 @@ export class PacketEngine {
     this.udpHandlers = this.analyzers.filter((a) => a.onUdp);
     this.tcpHandlers = this.analyzers.filter((a) => a.onTcp);
     this.icmpHandlers = this.analyzers.filter((a) => a.onIcmp);
+    this.ipPayloadHandlers = this.analyzers.filter((a) => a.onIpPayload);
     this.wlanHandlers = this.analyzers.filter((a) => a.onWlanManagement);
   }
 
@@ -112,8 +114,9 @@ export class PacketEngine {
       if (pkt.srcPort >= 0) {
         if (pkt.ipProto === IPPROTO_UDP) this.toUdp(pkt);
         else if (pkt.ipProto === IPPROTO_TCP) this.toTcp(pkt);
-      } else if ((pkt.ipProto === IPPROTO_ICMP || pkt.ipProto === IPPROTO_ICMPV6) && !pkt.ipFragment && pkt.l4Start > 0) {
-        this.toIcmp(pkt);
+      } else if (!pkt.ipFragment && pkt.l4Start > 0) {
+        if (pkt.ipProto === IPPROTO_ICMP || pkt.ipProto === IPPROTO_ICMPV6) this.toIcmp(pkt);
+        else if (pkt.ipProto !== IPPROTO_TCP && pkt.ipProto !== IPPROTO_UDP) this.toIpPayload(pkt);
       }
     }
     if (pkt.wlanManagement >= 0) for (const a of this.wlanHandlers) a.onWlanManagement!(pkt);
@@ -200,6 +203,10 @@ export class PacketEngine {
     const n = h.length;
     if (n > 0) h[0]!.onIcmp!(pkt);
     for (let i = 1; i < n; i++) h[i]!.onIcmp!(pkt);
+  }
+
+  private toIpPayload(pkt: Packet): void {
+    for (const a of this.ipPayloadHandlers) a.onIpPayload!(pkt);
   }
 
   finish(): void {

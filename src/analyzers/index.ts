@@ -10,6 +10,7 @@ import { ipv6Analyzer } from './ipv6/ipv6-analyzer.js';
 import { namesAnalyzer } from './name-resolution/names-analyzer.js';
 import { credentialsAnalyzer } from './credentials/credentials-analyzer.js';
 import { wlanAnalyzer } from './wlan/wlan-analyzer.js';
+import { fhrpAnalyzer } from './fhrp/fhrp-analyzer.js';
 
 // Every wire analyzer, in dispatch order. A new protocol analyzer is a folder
 // beside arp/ and one line here.
@@ -19,6 +20,7 @@ export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [
   dhcpAnalyzer,
   snmpAnalyzer,
   ipv6Analyzer,
+  fhrpAnalyzer,
   namesAnalyzer,
   tlsAnalyzer,
   credentialsAnalyzer,

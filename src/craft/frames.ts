@@ -978,3 +978,102 @@ export function setIpv4TransportChecksum(frame: Buffer): Buffer {
   frame.writeUInt16BE(proto === 17 && c === 0 ? 0xffff : c, at);
   return frame;
 }
+
+export interface HsrpSpec {
+  /** 1 (RFC 2281) or 2 (TLVs). */
+  version?: 1 | 2;
+  opcode?: number;
+  /** Raw state: version 1 16 = Active, 8 = Standby, 4 = Speak; version 2 6 = Active, 5 = Standby, 4 = Speak. */
+  state: number;
+  priority: number;
+  group: number;
+  virtualIp: string;
+  /** Cleartext key (version 1 always carries 8 bytes; default 'cisco'); null with version 2 for none. */
+  key?: string | null;
+  helloSeconds?: number;
+  holdSeconds?: number;
+  /** Version 2's identifier (the sender's MAC). */
+  identifier?: string;
+}
+
+/** An HSRP message: version 1's fixed 20 bytes, or version 2's group state TLV (and a text authentication TLV). */
+export function hsrpPayload(s: HsrpSpec): Buffer {
+  const key = Buffer.alloc(8);
+  if (s.key !== null) key.write(s.key ?? 'cisco', 'latin1');
+  const hello = s.helloSeconds ?? 3;
+  const hold = s.holdSeconds ?? 10;
+  const v6 = s.virtualIp.includes(':');
+  if ((s.version ?? 1) === 1) {
+    const b = Buffer.alloc(20);
+    b[1] = s.opcode ?? 0;
+    b[2] = s.state;
+    b[3] = hello;
+    b[4] = hold;
+    b[5] = s.priority;
+    b[6] = s.group;
+    key.copy(b, 8);
+    ipv4Bytes(s.virtualIp).copy(b, 16);
+    return b;
+  }
+  const g = Buffer.alloc(42);
+  g[0] = 1;
+  g[1] = 40;
+  g[2] = 2;
+  g[3] = s.opcode ?? 0;
+  g[4] = s.state;
+  g[5] = v6 ? 6 : 4;
+  g.writeUInt16BE(s.group, 6);
+  macBytes(s.identifier ?? '00:00:00:00:00:00').copy(g, 8);
+  g.writeUInt32BE(s.priority, 14);
+  g.writeUInt32BE(hello * 1000, 18);
+  g.writeUInt32BE(hold * 1000, 22);
+  (v6 ? ipv6Bytes(s.virtualIp) : ipv4Bytes(s.virtualIp)).copy(g, 26);
+  return s.key === null ? g : Buffer.concat([g, Buffer.from([3, 8]), key]);
+}
+
+/** HSRP over IPv4 (UDP 1985 to 224.0.0.2 for version 1, 224.0.0.102 for version 2) with the given TTL (routers send 1). */
+export function hsrpFrame(ethSrc: string, src: string, s: HsrpSpec, ttl = 1): Buffer {
+  const v2 = s.version === 2;
+  const dst = v2 ? '224.0.0.102' : '224.0.0.2';
+  return ethernet(v2 ? '01:00:5e:00:00:66' : '01:00:5e:00:00:02', ethSrc, 0x0800, ipv4Packet(src, dst, 17, udpDatagram(1985, 1985, hsrpPayload(s)), ttl));
+}
+
+export interface VrrpSpec {
+  version?: 2 | 3;
+  vrid: number;
+  priority: number;
+  addresses: string[];
+  /** Advertisement interval in seconds. */
+  intervalSeconds?: number;
+  /** VRRPv2 simple text password (authentication type 1); none when absent. */
+  password?: string;
+}
+
+/** A VRRP advertisement (checksum over the message; VRRPv3's pseudo-header is not included). */
+export function vrrpPayload(s: VrrpSpec): Buffer {
+  const version = s.version ?? 2;
+  const v6 = s.addresses.some((a) => a.includes(':'));
+  const addrs = Buffer.concat(s.addresses.map((a) => (v6 ? ipv6Bytes(a) : ipv4Bytes(a))));
+  const h = Buffer.alloc(8);
+  h[0] = (version << 4) | 1;
+  h[1] = s.vrid;
+  h[2] = s.priority;
+  h[3] = s.addresses.length;
+  const interval = s.intervalSeconds ?? 1;
+  if (version === 2) {
+    h[4] = s.password !== undefined ? 1 : 0;
+    h[5] = interval;
+  } else {
+    h.writeUInt16BE((interval * 100) & 0x0fff, 4);
+  }
+  const auth = Buffer.alloc(version === 2 ? 8 : 0);
+  if (s.password !== undefined) auth.write(s.password, 'latin1');
+  const msg = Buffer.concat([h, addrs, auth]);
+  msg.writeUInt16BE(internetChecksum(msg), 6);
+  return msg;
+}
+
+/** VRRP over IPv4 to 224.0.0.18 from the group's virtual MAC unless another is given; routers send TTL 255. */
+export function vrrpFrame(src: string, s: VrrpSpec, ethSrc = `00:00:5e:00:01:${s.vrid.toString(16).padStart(2, '0')}`, ttl = 255): Buffer {
+  return ethernet('01:00:5e:00:00:12', ethSrc, 0x0800, ipv4Packet(src, '224.0.0.18', 112, vrrpPayload(s), ttl));
+}

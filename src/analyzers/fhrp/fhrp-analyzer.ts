@@ -1,0 +1,292 @@
+import { ip4ToString, ip6ToString, isVirtualRouterMac, macToString } from '../../decode/addr.js';
+import {
+  decodeHsrp,
+  decodeVrrp,
+  FhrpAuth,
+  FhrpMessage,
+  FhrpProto,
+  FhrpRole,
+  HSRP_DEFAULT_KEY,
+  IPPROTO_VRRP,
+  isHsrpPorts,
+} from '../../decode/fhrp.js';
+import type { Packet } from '../../decode/packet.js';
+import type { Entity, Severity } from '../../findings/finding.js';
+import { sectionOf } from '../../config/config.js';
+import { BoundedMap } from '../../util/bounded-map.js';
+import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import { srcAddrText } from '../endpoints.js';
+import { FHRP_SECTION, type FhrpConfig } from './fhrp-config.js';
+
+// First-hop redundancy takeover (T1557): HSRP and VRRP let whoever announces
+// the best priority become the segment's default gateway, so a station that
+// joins a group and claims the active role receives every host's off-link
+// traffic. Policy: the first router seen active in a group is its gateway;
+// the role moving between routers already seen in the group is an election.
+// A newcomer taking it is reported low (a router that just came up and
+// preempts looks the same), and high or medium when its messages show what
+// real routers of the group do not: an address outside `fhrp.routers`, a
+// TTL other than the protocol's, the active role claimed from its own MAC
+// where the group's routers use the virtual MAC, priority 255 (HSRP's
+// highest, what takeover tools send; VRRP's address owner, claimed by a
+// station that does not own the address), or another key than the group's.
+// Cleartext keys (HSRP's default 'cisco' included) are reported as exposed
+// credentials: whoever reads one can join the group.
+
+const MAX_GROUPS = 1024;
+const MAX_SPEAKERS_PER_GROUP = 32;
+/** HSRP's hold time when a message gives none (RFC 2281 default). */
+const DEFAULT_HOLD_MS = 10_000;
+/** IP TTL or hop limit the protocols prescribe: RFC 2281 sends HSRP with TTL 1, VRRP (RFC 5798) and HSRP for IPv6 with 255. */
+const HSRP_TTL = 1;
+const LINK_LOCAL_TTL = 255;
+const HIGHEST_PRIORITY = 255;
+/** A speaker's cleartext key is reported again at most this often while unchanged (keeps last_seen current). */
+const KEY_REPORT_INTERVAL_MS = 60_000;
+
+interface Speaker {
+  addr: string;
+  mac: number;
+  ttl: number;
+  firstSeen: number;
+  /** Last time it claimed the active role. */
+  activeAt: number;
+  holdMs: number;
+  /** The cleartext key it last sent, and when that was last reported. */
+  key: string | null;
+  keyReportedAt: number;
+  /** Took the role with evidence against it: never a model of the group's routers. */
+  suspect: boolean;
+}
+
+interface Group {
+  label: string;
+  proto: FhrpProto;
+  /** Text of the virtual addresses, once a message carried them. */
+  vips: string[];
+  virtualMac: number;
+  active: Speaker | null;
+  /** A router has held the active role without raising suspicion: later newcomers are compared with it. */
+  established: boolean;
+  macHabitKnown: boolean;
+  /** The group's routers send their active-state messages from the virtual MAC. */
+  activeFromVirtualMac: boolean;
+  /** The key the group's established routers use, as latin1 text; null until seen. */
+  key: string | null;
+  speakers: Map<string, Speaker>;
+}
+
+/** Evidence that a claim does not come from one of the group's routers; strong evidence makes a takeover high. */
+interface Evidence {
+  strong: string[];
+  weak: string[];
+}
+
+export class FhrpAnalyzer implements Analyzer {
+  private readonly msg = new FhrpMessage();
+  private readonly cfg: FhrpConfig;
+  private readonly groups = new BoundedMap<string, Group>(MAX_GROUPS);
+
+  constructor(private readonly ctx: AnalyzerContext) {
+    this.cfg = sectionOf(ctx.config, FHRP_SECTION);
+  }
+
+  stateSize(): number {
+    let n = this.groups.size;
+    for (const g of this.groups.values()) n += g.speakers.size;
+    return n;
+  }
+
+  onUdp(pkt: Packet): void {
+    if (!isHsrpPorts(pkt.srcPort, pkt.dstPort) || pkt.ipVersion === 0) return;
+    if (decodeHsrp(pkt, this.msg)) this.onMessage(pkt, this.msg);
+  }
+
+  onIpPayload(pkt: Packet): void {
+    if (pkt.ipProto !== IPPROTO_VRRP) return;
+    if (decodeVrrp(pkt, this.msg)) this.onMessage(pkt, this.msg);
+  }
+
+  private onMessage(pkt: Packet, m: FhrpMessage): void {
+    const g = this.groupOf(pkt, m);
+    const addr = srcAddrText(pkt);
+    const t = pkt.timeMs;
+    let sp = g.speakers.get(addr);
+    const known = sp !== undefined;
+    if (!sp) {
+      sp = { addr, mac: -1, ttl: pkt.ttl, firstSeen: t, activeAt: -Infinity, holdMs: DEFAULT_HOLD_MS, key: null, keyReportedAt: -Infinity, suspect: false };
+      if (g.speakers.size < MAX_SPEAKERS_PER_GROUP) g.speakers.set(addr, sp);
+    }
+    if (pkt.ethSrc !== -1 && !isVirtualRouterMac(pkt.ethSrc)) sp.mac = pkt.ethSrc;
+    sp.ttl = pkt.ttl;
+    if (m.holdMs > 0) sp.holdMs = m.holdMs;
+    if (m.vipCount > 0 && g.vips.length === 0) g.vips = vipTexts(pkt, m);
+    const keyText = m.auth === FhrpAuth.Text ? pkt.buf.toString('latin1', m.authOff, m.authOff + m.authLen) : null;
+    if (keyText !== null && (keyText !== sp.key || t - sp.keyReportedAt >= KEY_REPORT_INTERVAL_MS)) {
+      sp.key = keyText;
+      sp.keyReportedAt = t;
+      this.reportKey(pkt, m, g, sp, keyText);
+    }
+
+    if (m.role === FhrpRole.Resign) {
+      if (g.active === sp) g.active = null;
+      return;
+    }
+    if (m.role === FhrpRole.Candidate) return;
+    const fromVirtualMac = pkt.ethSrc === g.virtualMac;
+    if (g.active === sp) {
+      sp.activeAt = t;
+      if (m.role === FhrpRole.Active && !g.macHabitKnown && !sp.suspect) this.learnHabits(g, keyText, fromVirtualMac);
+      return;
+    }
+    const configured = this.cfg.routerAddrs.size > 0 || this.cfg.routerMacs.size > 0;
+    // Until a router has held the role there is nothing to take over and nothing to compare with: a first
+    // claim with another TTL than routers send (forged, or fuzzed) is not taken as the group's model.
+    if (!g.established && !configured && pkt.ttl !== expectedTtl(pkt, m)) return;
+    const previous = g.active;
+    const previousAlive = previous !== null && t - previous.activeAt <= previous.holdMs;
+    const ev = this.evidence(pkt, m, g, sp, keyText, fromVirtualMac);
+    const suspicious = ev.strong.length > 0 || ev.weak.length > 0;
+    g.active = sp;
+    sp.activeAt = t;
+    if (suspicious) {
+      sp.suspect = true;
+      this.reportTakeover(pkt, m, g, sp, previous, previousAlive, ev);
+      return;
+    }
+    // The first router seen active sets what the group's routers look like.
+    if (!g.established || (m.role === FhrpRole.Active && !g.macHabitKnown)) this.learnHabits(g, keyText, fromVirtualMac, m.role === FhrpRole.Active);
+    if (g.established && !known) this.reportNewActive(pkt, m, g, sp, previous, previousAlive);
+    g.established = true;
+  }
+
+  /** What the group's own routers do: the key they use, and whether they announce the active role from the virtual MAC. */
+  private learnHabits(g: Group, keyText: string | null, fromVirtualMac: boolean, active = true): void {
+    if (g.key === null && keyText !== null) g.key = keyText;
+    if (active) {
+      g.activeFromVirtualMac = fromVirtualMac;
+      g.macHabitKnown = true;
+    }
+  }
+
+  private groupOf(pkt: Packet, m: FhrpMessage): Group {
+    const vlan = pkt.vlanCount > 0 ? pkt.vlans[0]! : -1;
+    const v6 = pkt.ipVersion === 6;
+    const name = `${m.proto === FhrpProto.Hsrp ? 'HSRP' : 'VRRP'}v${m.version}${v6 ? ' (IPv6)' : ''} group ${m.group}${vlan >= 0 ? ` on VLAN ${vlan}` : ''}`;
+    let g = this.groups.get(name);
+    if (!g) {
+      g = { label: name, proto: m.proto, vips: [], virtualMac: virtualMacOf(m, v6), active: null, established: false, macHabitKnown: false, activeFromVirtualMac: false, key: null, speakers: new Map() };
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  private evidence(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, keyText: string | null, fromVirtualMac: boolean): Evidence {
+    const ev: Evidence = { strong: [], weak: [] };
+    const cfg = this.cfg;
+    if ((cfg.routerAddrs.size > 0 || cfg.routerMacs.size > 0) && !cfg.routerAddrs.has(sp.addr) && !cfg.routerMacs.has(sp.mac)) {
+      ev.strong.push('it is not one of the routers listed in fhrp.routers');
+    }
+    const ttl = expectedTtl(pkt, m);
+    if (pkt.ttl !== ttl) ev.strong.push(`its IP ${pkt.ipVersion === 6 ? 'hop limit' : 'TTL'} is ${pkt.ttl}, where every ${protoName(m)} router sends ${ttl}`);
+    if (m.role === FhrpRole.Active && g.activeFromVirtualMac && !fromVirtualMac && pkt.ethSrc !== -1) {
+      ev.strong.push(`it claims the role from ${macToString(pkt.ethSrc)}, where the group's routers announce it from the virtual MAC ${macToString(g.virtualMac)}`);
+    }
+    if (m.priority >= HIGHEST_PRIORITY) {
+      if (m.proto === FhrpProto.Vrrp && !g.vips.includes(sp.addr)) {
+        ev.strong.push(`it claims priority 255, which VRRP reserves for the owner of the virtual address, but ${sp.addr} is not ${g.vips.join(', ') || 'that address'}`);
+      } else if (m.proto === FhrpProto.Hsrp) {
+        ev.weak.push('it claims priority 255, the highest there is (what takeover tools send to win any election)');
+      }
+    }
+    if (g.key !== null && keyText !== null && keyText !== g.key) ev.weak.push("its key differs from the group's (the group's routers ignore it; hosts do not check keys)");
+    return ev;
+  }
+
+  private reportTakeover(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, previous: Speaker | null, previousAlive: boolean, ev: Evidence): void {
+    const severity: Severity = ev.strong.length > 0 ? 'high' : 'medium';
+    const how = m.role === FhrpRole.Coup ? 'sent a coup for' : 'claimed';
+    const from = previous === null ? '' : ` from ${previous.addr}${previousAlive ? ', which was still announcing it' : ''}`;
+    this.ctx.report('fhrp-takeover', `${g.label}|${sp.addr}`, pkt, {
+      message: `${station(sp)} ${how} the active role of ${g.label}${vipText(g)}${from} (priority ${m.priority}): ${[...ev.strong, ...ev.weak].join('; ')}`,
+      entities: this.entities(pkt, g, sp, previous, 'attacker'),
+      severity,
+    });
+  }
+
+  private reportNewActive(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, previous: Speaker | null, previousAlive: boolean): void {
+    const what =
+      previous === null ? '' : previousAlive ? `, preempting ${previous.addr}` : `, after ${previous.addr} went silent`;
+    this.ctx.report('fhrp-new-active-router', `${g.label}|${sp.addr}`, pkt, {
+      message: `${station(sp)}, not seen in ${g.label} before, became its active router${vipText(g)}${what} (priority ${m.priority})`,
+      entities: this.entities(pkt, g, sp, previous, 'router'),
+    });
+  }
+
+  private reportKey(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, key: string): void {
+    const isDefault = m.proto === FhrpProto.Hsrp && key === HSRP_DEFAULT_KEY;
+    this.ctx.report('cred-fhrp-auth', `${g.label}|${sp.addr}`, pkt, {
+      message: isDefault
+        ? `${g.label}${vipText(g)} runs without authentication: ${sp.addr} sends HSRP's default key, so any station on the segment can claim the gateway role`
+        : `${sp.addr} sends ${g.label}'s key in cleartext${vipText(g)}: whoever reads it can claim the gateway role`,
+      entities: [ipEntity(sp.addr, 'router'), ...macEntities(sp.mac, 'router'), ...g.vips.map((v) => ipEntity(v, 'virtual-gateway')), { type: 'protocol', value: g.label }],
+      secret: Buffer.from(key, 'latin1'),
+    });
+  }
+
+  private entities(pkt: Packet, g: Group, sp: Speaker, previous: Speaker | null, role: string): Entity[] {
+    const out: Entity[] = [ipEntity(sp.addr, role), ...macEntities(sp.mac, role)];
+    if (previous !== null) out.push(ipEntity(previous.addr, 'displaced-router'), ...macEntities(previous.mac, 'displaced-router'));
+    for (const v of g.vips) out.push(ipEntity(v, 'virtual-gateway'));
+    out.push({ type: 'protocol', value: g.label });
+    if (pkt.vlanCount > 0) out.push({ type: 'vlan', value: String(pkt.vlans[0]) });
+    return out;
+  }
+}
+
+function expectedTtl(pkt: Packet, m: FhrpMessage): number {
+  return m.proto === FhrpProto.Hsrp && pkt.ipVersion === 4 ? HSRP_TTL : LINK_LOCAL_TTL;
+}
+
+function protoName(m: FhrpMessage): string {
+  return m.proto === FhrpProto.Hsrp ? 'HSRP' : 'VRRP';
+}
+
+/** The MAC a group's active router uses: HSRPv1 0000.0c07.acXX, HSRPv2 0000.0c9f.fXXX, HSRP for IPv6 0005.73a0.0XXX, VRRP 0000.5e00.01XX / 02XX. */
+function virtualMacOf(m: FhrpMessage, v6: boolean): number {
+  if (m.proto === FhrpProto.Vrrp) return (v6 ? 0x00005e000200 : 0x00005e000100) + (m.group & 0xff);
+  if (v6) return 0x000573a00000 + (m.group & 0xfff);
+  return m.version === 1 ? 0x00000c07ac00 + (m.group & 0xff) : 0x00000c9ff000 + (m.group & 0xfff);
+}
+
+function vipTexts(pkt: Packet, m: FhrpMessage): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < m.vipCount && i < 4; i++) {
+    const off = m.vipOff + i * m.vipFamily;
+    out.push(m.vipFamily === 16 ? ip6ToString(pkt.buf, off) : ip4ToString(pkt.buf.readUInt32BE(off)));
+  }
+  return out;
+}
+
+function vipText(g: Group): string {
+  return g.vips.length > 0 ? ` (virtual gateway ${g.vips.join(', ')})` : '';
+}
+
+function station(sp: Speaker): string {
+  return sp.mac !== -1 ? `${sp.addr} (${macToString(sp.mac)})` : sp.addr;
+}
+
+function ipEntity(value: string, role: string): Entity {
+  return { type: 'ip', value, role };
+}
+
+function macEntities(mac: number, role: string): Entity[] {
+  return mac === -1 ? [] : [{ type: 'mac', value: macToString(mac), role }];
+}
+
+export const fhrpAnalyzer: AnalyzerDefinition = {
+  name: 'fhrp',
+  rules: ['fhrp-takeover', 'fhrp-new-active-router', 'cred-fhrp-auth'],
+  config: FHRP_SECTION as AnalyzerDefinition['config'],
+  create: (ctx): Analyzer => new FhrpAnalyzer(ctx),
+};
