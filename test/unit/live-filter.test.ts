@@ -25,6 +25,8 @@ import {
   TCP_PSH,
   TCP_SYN,
   udpDatagram,
+  hsrpFrame,
+  vrrpFrame,
 } from '../../src/craft/frames.js';
 import { writePcap } from '../helpers/captures.js';
 
@@ -89,6 +91,9 @@ const WANTED: [string, Buffer][] = [
   ['LLMNR', udp4(5355)],
   ['GENEVE', udp4(6081)],
   ['TZSP', udp4(37008)],
+  ['HSRP', hsrpFrame(A.mac, A.ip, { state: 16, priority: 100, group: 1, virtualIp: B.ip })],
+  ['802.1Q HSRP for IPv6', ethernet('33:33:00:00:00:66', A.mac, ETH_IPV6, ipv6Packet(17, udpDatagram(2029, 2029, Buffer.alloc(42))), [12])],
+  ['VRRP', vrrpFrame(A.ip, { vrid: 1, priority: 100, addresses: [B.ip] })],
   ['TCP SYN', tcpFrame(A.mac, B.mac, A.ip, B.ip, 40000, 445, 1, 0, TCP_SYN, Buffer.alloc(0))],
   ['TCP payload', tcpFrame(A.mac, B.mac, A.ip, B.ip, 40000, 21, 1, 1, TCP_PSH | TCP_ACK, Buffer.from('USER x\r\n'))],
   ['ICMP echo', icmp4()],

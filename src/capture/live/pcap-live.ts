@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { newRawFrame, type RawFrame } from '../frame.js';
 import { CARRIER_ETHERTYPES } from '../../decode/carriers.js';
+import { HSRP6_PORT, HSRP_PORT, IPPROTO_VRRP } from '../../decode/fhrp.js';
 import { isWlanLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../linktypes.js';
 
 // Live capture from a network interface through the native libpcap addon
@@ -28,6 +29,7 @@ const ANALYZED_UDP_PORTS = [
   5355, // LLMNR poisoning
   6081, // GENEVE tunnels
   37008, // TZSP: traffic mirrored to a collector
+  HSRP_PORT, HSRP6_PORT, // HSRP gateway takeovers
 ];
 
 /**
@@ -41,6 +43,7 @@ export const ANALYZED_TRAFFIC = [
   'icmp6', // neighbour discovery, router advertisements, redirects (IPv6 AitM)
   'proto gre', // GRE and ERSPAN: mirrored traffic (T1020.001), over IPv4 or IPv6
   'proto 4 or proto 41', // IP in IP (ipip, sit, ip6tnl tunnels): tunnelled and mirrored traffic
+  `proto ${IPPROTO_VRRP}`, // VRRP gateway takeovers
   `(udp and (${ANALYZED_UDP_PORTS.map((p) => `port ${p}`).join(' or ')}))`,
   '(ip[6:2] & 0x1fff != 0)', // later IPv4 fragments carry no ports; the decoder judges fragments itself
   '(ip6 and (ip6[6] == 0 or ip6[6] == 44))', // IPv6 with hop-by-hop (MLD, router alert) or fragment headers: ICMPv6/UDP behind them
