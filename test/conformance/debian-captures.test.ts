@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import { defaultConfig, loadConfig, type SniffwatchConfig } from '../../src/config/config.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { hasEntity, isAtLeast, withTempDir } from '../helpers/captures.js';
+import { DEBIAN_CAPTURES, DEBIAN_CAPTURES_MISSING, debianCapturesPresent } from '../helpers/debian.js';
 import { withMutatedFrames } from '../helpers/fuzz.js';
 import { sniffwatchIpFrames, tsharkAvailable, tsharkIpFrames } from '../helpers/ip-frames.js';
 
@@ -19,7 +19,7 @@ import { sniffwatchIpFrames, tsharkAvailable, tsharkIpFrames } from '../helpers/
 // with at most located read errors, and stay quiet (nothing of medium or
 // above) unless it really holds what a finding says.
 
-const DIR = process.env.SNIFFWATCH_DEBIAN_CAPTURES ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sniffwatch', 'debian-captures');
+const DIR = DEBIAN_CAPTURES;
 
 /** Captures whose medium-or-above findings are right, and what they must include. */
 const LOUD: Record<string, { rule: string; why: string }> = {
@@ -67,8 +67,8 @@ function wifiConfig(dir: string, ssid: string, passphrase: string): SniffwatchCo
   return loadConfig(file, CONFIG_SECTIONS);
 }
 
-if (!existsSync(join(DIR, '.complete'))) {
-  test('captures from Debian source packages', (t) => t.skip(`not found in ${DIR}: run scripts/fetch-debian-captures.sh (CI does)`));
+if (!debianCapturesPresent()) {
+  test('captures from Debian source packages', (t) => t.skip(DEBIAN_CAPTURES_MISSING));
 } else {
   test('every capture of the tcpdump and wireshark source packages scans, quietly unless it holds an attack', { timeout: 600_000 }, async () => {
     const all = files();
