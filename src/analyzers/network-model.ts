@@ -4,8 +4,9 @@ import { Ip6Table } from '../util/ip6-table.js';
 
 // Facts about the network that more than one analyzer uses: which IPv4
 // addresses are routers (configured, or learned from traffic or DHCP), which
-// MACs forward traffic for others, and which stations just won an address
-// contest (ARP, DHCP, IPv6 Neighbor Discovery, rogue DHCPv6).
+// MACs forward traffic for others, which stations just won an address
+// contest (ARP, DHCP, IPv6 Neighbor Discovery, rogue DHCPv6), and which
+// addresses are HSRP/VRRP virtual gateways that move between routers.
 
 const MAX_LEARNED = 4096;
 /** Keys tried per IPv6 address hash (only crafted collisions go past the first). */
@@ -25,6 +26,16 @@ interface Contest6 {
   how: ContestHow6;
   /** The winning station's MAC, -1 when unknown. */
   mac: number;
+}
+
+/** An IPv4 virtual gateway address of an HSRP or VRRP group, as the fhrp analyzer sees the group. */
+export interface RedundantAddress {
+  /** "VRRPv2 group 51". */
+  group: string;
+  /** Physical MACs of the group's routers (speakers whose claims raised no suspicion). */
+  routerMacs: Set<number>;
+  /** The active router's claim holds until then; after it (or a resignation) the address may move to any router. */
+  activeUntil: number;
 }
 
 /** Where IPv6 addresses are bound to MACs: the Neighbor Discovery watch of the ipv6 analyzer. */
@@ -49,9 +60,32 @@ export class NetworkModel {
   /** The MACs of those stations, with when and how: their own addresses in `neighbors` count as winners too. */
   private readonly contestWinnerMacs6 = new BoundedMap<number, Contest6>(MAX_LEARNED);
   private neighbors: NeighborBindings | null = null;
+  /** Virtual gateway addresses of first-hop redundancy groups (fhrp analyzer). */
+  private readonly redundantAddresses = new BoundedMap<number, RedundantAddress>(MAX_LEARNED);
 
   constructor(config: SniffwatchConfig) {
     for (const g of config.arp.gateways) this.learnConfiguredGateway(g);
+  }
+
+  /** The group record of a virtual gateway address, created on first use (the fhrp analyzer keeps it current). */
+  redundantAddress(ip: number, group: string): RedundantAddress {
+    let r = this.redundantAddresses.get(ip);
+    if (!r || r.group !== group) {
+      r = { group, routerMacs: new Set(), activeUntil: -Infinity };
+      this.redundantAddresses.set(ip, r);
+    }
+    return r;
+  }
+
+  /**
+   * The group whose virtual address `ip` is, when its moving to `mac` at `t` is the group handing it
+   * over: to one of its routers, or to any station once the active router went silent or resigned (a
+   * VRRP backup is silent until it takes over). Undefined otherwise, and for other addresses.
+   */
+  redundancyHandover(ip: number, mac: number, t: number): string | undefined {
+    const r = this.redundantAddresses.get(ip);
+    if (!r) return undefined;
+    return r.routerMacs.has(mac) || t > r.activeUntil ? r.group : undefined;
   }
 
   isGateway(ip: number): boolean {

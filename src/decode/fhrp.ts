@@ -205,9 +205,9 @@ export function decodeVrrp(pkt: Packet, msg: FhrpMessage): boolean {
   msg.group = buf[start + 1]!;
   msg.priority = buf[start + 2]!;
   msg.role = msg.priority === 0 ? FhrpRole.Resign : FhrpRole.Active;
-  // VRRPv2 counts the interval in seconds, v3 in centiseconds (12 bits); a backup waits three of them.
+  // VRRPv2 counts the interval in seconds, v3 in centiseconds (12 bits); a backup waits three of them (and a skew).
   const intervalMs = version === 2 ? buf[start + 5]! * 1000 : (u16be(buf, start + 4) & 0x0fff) * 10;
-  msg.holdMs = 3 * intervalMs + 1000;
+  msg.holdMs = 3 * intervalMs;
   msg.vipFamily = family;
   msg.vipOff = addrs;
   msg.vipCount = count;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/config.js';
-import { ethernet, hsrpFrame, hsrpPayload, ipv4Packet, ipv6Packet, ipv6UdpFrame, udpDatagram, vrrpFrame, vrrpPayload, type HsrpSpec } from '../../src/craft/frames.js';
+import { arpFrame, ethernet, hsrpFrame, hsrpPayload, ipv4Packet, ipv6Packet, ipv6UdpFrame, udpDatagram, vrrpFrame, vrrpPayload, type HsrpSpec } from '../../src/craft/frames.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
 import { decodeHsrp, decodeVrrp, FhrpAuth, FhrpMessage, FhrpRole } from '../../src/decode/fhrp.js';
 import { Packet } from '../../src/decode/packet.js';
@@ -81,7 +81,7 @@ test('VRRP: versions 2 and 3, passwords, and CARP passed over', () => {
   const m = new FhrpMessage();
   const v2 = decoded(vrrpFrame(R1.ip, { vrid: 42, priority: 200, addresses: [VIP, '198.18.0.250'], intervalSeconds: 2, password: 'vrrppass' }));
   assert.ok(decodeVrrp(v2, m));
-  assert.deepEqual([m.version, m.group, m.priority, m.role, m.vipCount, m.holdMs, m.auth], [2, 42, 200, FhrpRole.Active, 2, 7000, FhrpAuth.Text]);
+  assert.deepEqual([m.version, m.group, m.priority, m.role, m.vipCount, m.holdMs, m.auth], [2, 42, 200, FhrpRole.Active, 2, 6000, FhrpAuth.Text]);
   assert.equal(v2.buf.toString('latin1', m.authOff, m.authOff + m.authLen), 'vrrppass');
   const resign = decoded(vrrpFrame(R1.ip, { version: 3, vrid: 5, priority: 0, addresses: [VIP] }));
   assert.ok(decodeVrrp(resign, m));
@@ -196,6 +196,35 @@ test('VRRP: preemption by a newcomer is low; priority 255 for an address it does
   // The address owner itself (priority 255, its own address) is the group's rightful master.
   const real = await scanFrames([...master(0, 3), ...Array.from({ length: 3 }, (_, i) => ({ t: 3 + i, frame: vrrpFrame(VIP, spec(255)) }))]);
   assert.deepEqual(atLeast(real.findings, 'medium'), [], describe(real.findings));
+});
+
+test('keepalived-style VRRP (adverts and gratuitous ARP from the routers own MACs): failover and failback are ARP handovers, a stranger taking the address is not', async () => {
+  const spec = (priority: number) => ({ vrid: 51, priority, addresses: [VIP] });
+  const advert = (r: { mac: string; ip: string }, priority: number, t: number): TimedFrame => ({ t, frame: vrrpFrame(r.ip, spec(priority), r.mac) });
+  const garp = (mac: string, t: number): TimedFrame => ({ t, frame: arpFrame({ op: 1, senderMac: mac, senderIp: VIP, targetMac: '00:00:00:00:00:00', targetIp: VIP }) });
+  const frames: TimedFrame[] = [
+    advert(R1, 150, 0),
+    garp(R1.mac, 0.01),
+    advert(R1, 150, 1),
+    advert(R1, 150, 2),
+    // R1 dies; R2, silent until now, takes over 3.6 s after R1's last advertisement (its gratuitous ARP first).
+    garp(R2.mac, 5.6),
+    advert(R2, 100, 5.61),
+    advert(R2, 100, 6.6),
+    // R1 comes back and preempts (a known router).
+    advert(R1, 150, 7),
+    garp(R1.mac, 7.01),
+    advert(R1, 150, 8),
+  ];
+  const benign = await scanFrames(frames);
+  assert.deepEqual(atLeast(benign.findings, 'medium'), [], describe(benign.findings));
+  const handovers = byRule(benign.findings, 'arp-binding-changed');
+  assert.ok(handovers.length === 2 && handovers.every((f) => f.severity === 'info' && f.message.includes('VRRPv2 group 51')), describe(benign.findings));
+
+  // While R1 is alive, a stranger's gratuitous ARP for the virtual address is a gateway binding change.
+  const stranger = await scanFrames([...frames, garp(EVIL.mac, 8.5)]);
+  const moved = atLeast(stranger.findings, 'medium').filter((f) => f.rule_id.startsWith('arp-') && hasEntity(f, 'mac', EVIL.mac));
+  assert.ok(moved.length > 0, describe(stranger.findings));
 });
 
 test('a spray of HSRP groups and speakers keeps state bounded', async () => {

@@ -237,17 +237,20 @@ export class ArpAnalyzer implements Analyzer {
     st.since = t;
     const trustedMulti = this.ctx.config.arp.multiIpMacs;
     const virtual = isVirtualRouterMac(previous) || isVirtualRouterMac(mac);
+    // An HSRP/VRRP group's address following its active router between physical MACs (keepalived without use_vmac).
+    const handover = virtual ? undefined : this.ctx.network.redundancyHandover(ip, mac, t);
     const claimsOthers = (m: number): boolean => !trustedMulti.has(m) && (this.macs.get(m)?.ips.some((x) => x !== ip) ?? false);
     const newClaimsOthers = claimsOthers(mac);
     // Contested before it claims the address, so a taker that forwards is not learned as its router.
-    if (known === undefined && !virtual && (newClaimsOthers || flipFlop)) this.markContested(macState, mac);
+    if (known === undefined && !virtual && handover === undefined && (newClaimsOthers || flipFlop)) this.markContested(macState, mac);
     this.markTaken(macState, ip);
     this.claim(macState, mac, ip);
 
     if (known !== undefined) return; // the static binding decides; already reported if contradicted
-    if (virtual) {
+    if (virtual || handover !== undefined) {
+      const why = virtual ? 'first-hop redundancy virtual MAC: failover' : `the virtual address of ${handover}, handed over to its new active router`;
       this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
-        message: `${ip4ToString(ip)} moved from ${macToString(previous)} to ${macToString(mac)} (first-hop redundancy virtual MAC: failover)`,
+        message: `${ip4ToString(ip)} moved from ${macToString(previous)} to ${macToString(mac)} (${why})`,
         entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
         severity: 'info',
       });

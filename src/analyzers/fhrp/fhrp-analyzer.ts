@@ -15,6 +15,7 @@ import type { Entity, Severity } from '../../findings/finding.js';
 import { sectionOf } from '../../config/config.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
+import type { RedundantAddress } from '../network-model.js';
 import { srcAddrText } from '../endpoints.js';
 import { FHRP_SECTION, type FhrpConfig } from './fhrp-config.js';
 
@@ -43,6 +44,8 @@ const LINK_LOCAL_TTL = 255;
 const HIGHEST_PRIORITY = 255;
 /** A speaker's cleartext key is reported again at most this often while unchanged (keeps last_seen current). */
 const KEY_REPORT_INTERVAL_MS = 60_000;
+/** Virtual addresses of one message kept (vipTexts) and shared with the network model. */
+const MAX_ADDRESSES = 4;
 
 interface Speaker {
   addr: string;
@@ -129,14 +132,23 @@ export class FhrpAnalyzer implements Analyzer {
     }
 
     if (m.role === FhrpRole.Resign) {
-      if (g.active === sp) g.active = null;
+      if (g.active === sp) {
+        g.active = null;
+        // The role is free: the virtual address may move to whichever router takes it.
+        for (const r of this.addressesOf(pkt, m, g)) r.activeUntil = t;
+      }
       return;
     }
-    if (m.role === FhrpRole.Candidate) return;
+    if (m.role === FhrpRole.Candidate) {
+      // A standby or listening router of the group may receive the virtual address in a failover.
+      if (!sp.suspect) this.noteRouter(pkt, m, g, sp);
+      return;
+    }
     const fromVirtualMac = pkt.ethSrc === g.virtualMac;
     if (g.active === sp) {
       sp.activeAt = t;
       if (m.role === FhrpRole.Active && !g.macHabitKnown && !sp.suspect) this.learnHabits(g, keyText, fromVirtualMac);
+      this.holdAddresses(pkt, m, g, sp);
       return;
     }
     const configured = this.cfg.routerAddrs.size > 0 || this.cfg.routerMacs.size > 0;
@@ -149,15 +161,38 @@ export class FhrpAnalyzer implements Analyzer {
     const suspicious = ev.strong.length > 0 || ev.weak.length > 0;
     g.active = sp;
     sp.activeAt = t;
+    this.holdAddresses(pkt, m, g, sp);
     if (suspicious) {
       sp.suspect = true;
+      if (sp.mac !== -1) for (const r of this.addressesOf(pkt, m, g)) r.routerMacs.delete(sp.mac);
       this.reportTakeover(pkt, m, g, sp, previous, previousAlive, ev);
       return;
     }
     // The first router seen active sets what the group's routers look like.
     if (!g.established || (m.role === FhrpRole.Active && !g.macHabitKnown)) this.learnHabits(g, keyText, fromVirtualMac, m.role === FhrpRole.Active);
+    // A newcomer preempting a live router is not (yet) one of the group's routers for ARP: the
+    // address moving to it stays a gateway binding change.
+    if (!g.established || known || !previousAlive) this.noteRouter(pkt, m, g, sp);
     if (g.established && !known) this.reportNewActive(pkt, m, g, sp, previous, previousAlive);
     g.established = true;
+  }
+
+  /** The network model's records of the group's IPv4 virtual addresses (what the ARP analyzer consults). */
+  private addressesOf(pkt: Packet, m: FhrpMessage, g: Group): RedundantAddress[] {
+    if (pkt.ipVersion !== 4 || m.vipFamily !== 4) return [];
+    const out: RedundantAddress[] = [];
+    for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) out.push(this.ctx.network.redundantAddress(pkt.buf.readUInt32BE(m.vipOff + 4 * i), g.label));
+    return out;
+  }
+
+  private noteRouter(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker): void {
+    if (sp.mac === -1) return;
+    for (const r of this.addressesOf(pkt, m, g)) if (r.routerMacs.size < MAX_SPEAKERS_PER_GROUP) r.routerMacs.add(sp.mac);
+  }
+
+  /** The active router's claim holds the virtual addresses for its hold time. */
+  private holdAddresses(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker): void {
+    for (const r of this.addressesOf(pkt, m, g)) r.activeUntil = pkt.timeMs + sp.holdMs;
   }
 
   /** What the group's own routers do: the key they use, and whether they announce the active role from the virtual MAC. */
@@ -215,11 +250,13 @@ export class FhrpAnalyzer implements Analyzer {
   }
 
   private reportNewActive(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, previous: Speaker | null, previousAlive: boolean): void {
-    const what =
-      previous === null ? '' : previousAlive ? `, preempting ${previous.addr}` : `, after ${previous.addr} went silent`;
+    const what = previous === null ? ', after the active router resigned' : previousAlive ? `, preempting ${previous.addr}` : `, after ${previous.addr} went silent`;
+    // VRRP backups stay silent until the master fails: one taking over a dead or resigned master is the protocol working.
+    const failover = m.proto === FhrpProto.Vrrp && !previousAlive;
     this.ctx.report('fhrp-new-active-router', `${g.label}|${sp.addr}`, pkt, {
       message: `${station(sp)}, not seen in ${g.label} before, became its active router${vipText(g)}${what} (priority ${m.priority})`,
       entities: this.entities(pkt, g, sp, previous, 'router'),
+      severity: failover ? 'info' : undefined,
     });
   }
 
@@ -261,7 +298,7 @@ function virtualMacOf(m: FhrpMessage, v6: boolean): number {
 
 function vipTexts(pkt: Packet, m: FhrpMessage): string[] {
   const out: string[] = [];
-  for (let i = 0; i < m.vipCount && i < 4; i++) {
+  for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) {
     const off = m.vipOff + i * m.vipFamily;
     out.push(m.vipFamily === 16 ? ip6ToString(pkt.buf, off) : ip4ToString(pkt.buf.readUInt32BE(off)));
   }
