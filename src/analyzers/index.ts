@@ -20,10 +20,11 @@ export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [
   dhcpAnalyzer,
   snmpAnalyzer,
   ipv6Analyzer,
-  fhrpAnalyzer,
   namesAnalyzer,
   tlsAnalyzer,
   credentialsAnalyzer,
+  // After the per-packet analyzers: its UDP hook (HSRP ports only) takes a slot beyond the unrolled ones (engine.ts).
+  fhrpAnalyzer,
   wlanAnalyzer,
 ];
 

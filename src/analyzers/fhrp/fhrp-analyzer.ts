@@ -63,6 +63,8 @@ interface Speaker {
 }
 
 interface Group {
+  /** Key in FhrpAnalyzer.groups, and of the group's findings. */
+  id: string;
   label: string;
   proto: FhrpProto;
   /** Text of the virtual addresses, once a message carried them. */
@@ -123,7 +125,6 @@ export class FhrpAnalyzer implements Analyzer {
     if (pkt.ethSrc !== -1 && !isVirtualRouterMac(pkt.ethSrc)) sp.mac = pkt.ethSrc;
     sp.ttl = pkt.ttl;
     if (m.holdMs > 0) sp.holdMs = m.holdMs;
-    if (m.vipCount > 0 && g.vips.length === 0) g.vips = vipTexts(pkt, m);
     const keyText = m.auth === FhrpAuth.Text ? pkt.buf.toString('latin1', m.authOff, m.authOff + m.authLen) : null;
     if (keyText !== null && (keyText !== sp.key || t - sp.keyReportedAt >= KEY_REPORT_INTERVAL_MS)) {
       sp.key = keyText;
@@ -157,7 +158,7 @@ export class FhrpAnalyzer implements Analyzer {
     if (!g.established && !configured && pkt.ttl !== expectedTtl(pkt, m)) return;
     const previous = g.active;
     const previousAlive = previous !== null && t - previous.activeAt <= previous.holdMs;
-    const ev = this.evidence(pkt, m, g, sp, keyText, fromVirtualMac);
+    const ev = this.evidence(pkt, m, g, sp, known, keyText, fromVirtualMac);
     const suspicious = ev.strong.length > 0 || ev.weak.length > 0;
     g.active = sp;
     sp.activeAt = t;
@@ -204,36 +205,48 @@ export class FhrpAnalyzer implements Analyzer {
     }
   }
 
+  /**
+   * A group is its protocol, number, VLAN and (first) virtual address: group numbers are per
+   * interface, so one capture of several subnets holds many a "group 10". A claim for another
+   * address takes nothing over.
+   */
   private groupOf(pkt: Packet, m: FhrpMessage): Group {
     const vlan = pkt.vlanCount > 0 ? pkt.vlans[0]! : -1;
     const v6 = pkt.ipVersion === 6;
+    const vips = m.vipCount > 0 ? vipTexts(pkt, m) : [];
     const name = `${m.proto === FhrpProto.Hsrp ? 'HSRP' : 'VRRP'}v${m.version}${v6 ? ' (IPv6)' : ''} group ${m.group}${vlan >= 0 ? ` on VLAN ${vlan}` : ''}`;
-    let g = this.groups.get(name);
+    const key = `${name}|${vips[0] ?? ''}`;
+    let g = this.groups.get(key);
     if (!g) {
-      g = { label: name, proto: m.proto, vips: [], virtualMac: virtualMacOf(m, v6), active: null, established: false, macHabitKnown: false, activeFromVirtualMac: false, key: null, speakers: new Map() };
-      this.groups.set(name, g);
+      g = { id: key, label: name, proto: m.proto, vips, virtualMac: virtualMacOf(m, v6), active: null, established: false, macHabitKnown: false, activeFromVirtualMac: false, key: null, speakers: new Map() };
+      this.groups.set(key, g);
     }
     return g;
   }
 
-  private evidence(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, keyText: string | null, fromVirtualMac: boolean): Evidence {
+
+  /**
+   * What sets a claim apart from the group's routers. Until a router has held the role only the
+   * configured list counts (the first claim is what the group looks like); the weak signs count
+   * only for a speaker new to the group (networks do run HSRP at priority 255).
+   */
+  private evidence(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, known: boolean, keyText: string | null, fromVirtualMac: boolean): Evidence {
     const ev: Evidence = { strong: [], weak: [] };
     const cfg = this.cfg;
     if ((cfg.routerAddrs.size > 0 || cfg.routerMacs.size > 0) && !cfg.routerAddrs.has(sp.addr) && !cfg.routerMacs.has(sp.mac)) {
       ev.strong.push('it is not one of the routers listed in fhrp.routers');
     }
+    if (!g.established) return ev;
     const ttl = expectedTtl(pkt, m);
     if (pkt.ttl !== ttl) ev.strong.push(`its IP ${pkt.ipVersion === 6 ? 'hop limit' : 'TTL'} is ${pkt.ttl}, where every ${protoName(m)} router sends ${ttl}`);
     if (m.role === FhrpRole.Active && g.activeFromVirtualMac && !fromVirtualMac && pkt.ethSrc !== -1) {
       ev.strong.push(`it claims the role from ${macToString(pkt.ethSrc)}, where the group's routers announce it from the virtual MAC ${macToString(g.virtualMac)}`);
     }
-    if (m.priority >= HIGHEST_PRIORITY) {
-      if (m.proto === FhrpProto.Vrrp && !g.vips.includes(sp.addr)) {
-        ev.strong.push(`it claims priority 255, which VRRP reserves for the owner of the virtual address, but ${sp.addr} is not ${g.vips.join(', ') || 'that address'}`);
-      } else if (m.proto === FhrpProto.Hsrp) {
-        ev.weak.push('it claims priority 255, the highest there is (what takeover tools send to win any election)');
-      }
+    if (m.priority >= HIGHEST_PRIORITY && m.proto === FhrpProto.Vrrp && !g.vips.includes(sp.addr)) {
+      ev.strong.push(`it claims priority 255, which VRRP reserves for the owner of the virtual address, but ${sp.addr} is not ${g.vips.join(', ') || 'that address'}`);
     }
+    if (known) return ev;
+    if (m.priority >= HIGHEST_PRIORITY && m.proto === FhrpProto.Hsrp) ev.weak.push('it claims priority 255, the highest there is (what takeover tools send to win any election)');
     if (g.key !== null && keyText !== null && keyText !== g.key) ev.weak.push("its key differs from the group's (the group's routers ignore it; hosts do not check keys)");
     return ev;
   }
@@ -242,7 +255,7 @@ export class FhrpAnalyzer implements Analyzer {
     const severity: Severity = ev.strong.length > 0 ? 'high' : 'medium';
     const how = m.role === FhrpRole.Coup ? 'sent a coup for' : 'claimed';
     const from = previous === null ? '' : ` from ${previous.addr}${previousAlive ? ', which was still announcing it' : ''}`;
-    this.ctx.report('fhrp-takeover', `${g.label}|${sp.addr}`, pkt, {
+    this.ctx.report('fhrp-takeover', `${g.id}|${sp.addr}`, pkt, {
       message: `${station(sp)} ${how} the active role of ${g.label}${vipText(g)}${from} (priority ${m.priority}): ${[...ev.strong, ...ev.weak].join('; ')}`,
       entities: this.entities(pkt, g, sp, previous, 'attacker'),
       severity,
@@ -253,7 +266,7 @@ export class FhrpAnalyzer implements Analyzer {
     const what = previous === null ? ', after the active router resigned' : previousAlive ? `, preempting ${previous.addr}` : `, after ${previous.addr} went silent`;
     // VRRP backups stay silent until the master fails: one taking over a dead or resigned master is the protocol working.
     const failover = m.proto === FhrpProto.Vrrp && !previousAlive;
-    this.ctx.report('fhrp-new-active-router', `${g.label}|${sp.addr}`, pkt, {
+    this.ctx.report('fhrp-new-active-router', `${g.id}|${sp.addr}`, pkt, {
       message: `${station(sp)}, not seen in ${g.label} before, became its active router${vipText(g)}${what} (priority ${m.priority})`,
       entities: this.entities(pkt, g, sp, previous, 'router'),
       severity: failover ? 'info' : undefined,
@@ -262,7 +275,7 @@ export class FhrpAnalyzer implements Analyzer {
 
   private reportKey(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, key: string): void {
     const isDefault = m.proto === FhrpProto.Hsrp && key === HSRP_DEFAULT_KEY;
-    this.ctx.report('cred-fhrp-auth', `${g.label}|${sp.addr}`, pkt, {
+    this.ctx.report('cred-fhrp-auth', `${g.id}|${sp.addr}`, pkt, {
       message: isDefault
         ? `${g.label}${vipText(g)} runs without authentication: ${sp.addr} sends HSRP's default key, so any station on the segment can claim the gateway role`
         : `${sp.addr} sends ${g.label}'s key in cleartext${vipText(g)}: whoever reads it can claim the gateway role`,
