@@ -108,9 +108,9 @@ export class FhrpMessage {
   }
 }
 
-/** Whether a UDP datagram's ports are HSRP's. */
+/** Whether a UDP datagram's ports are HSRP's: routers send from and to the same port, so a client that happens to use 1985 as its own port is not read as HSRP. */
 export function isHsrpPorts(srcPort: number, dstPort: number): boolean {
-  return dstPort === HSRP_PORT || dstPort === HSRP6_PORT || srcPort === HSRP_PORT || srcPort === HSRP6_PORT;
+  return srcPort === dstPort && (dstPort === HSRP_PORT || dstPort === HSRP6_PORT);
 }
 
 /** Decodes the HSRP message in a UDP datagram; false when it holds no group claim (or is malformed: then marked). */

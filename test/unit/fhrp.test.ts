@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/config.js';
-import { arpFrame, ethernet, hsrpFrame, hsrpPayload, ipv4Packet, ipv6Packet, ipv6UdpFrame, udpDatagram, vrrpFrame, vrrpPayload, type HsrpSpec } from '../../src/craft/frames.js';
+import { arpFrame, ethernet, hsrpFrame, ipv4UdpFrame, hsrpPayload, ipv4Packet, ipv6Packet, ipv6UdpFrame, udpDatagram, vrrpFrame, vrrpPayload, type HsrpSpec } from '../../src/craft/frames.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
 import { decodeHsrp, decodeVrrp, FhrpAuth, FhrpMessage, FhrpRole } from '../../src/decode/fhrp.js';
 import { Packet } from '../../src/decode/packet.js';
@@ -95,6 +95,12 @@ test('VRRP: versions 2 and 3, passwords, and CARP passed over', () => {
   const carpPkt = decoded(ethernet('01:00:5e:00:00:12', '00:00:5e:00:01:01', 0x0800, ipv4Packet(R1.ip, '224.0.0.18', 112, carp, 255)));
   assert.equal(decodeVrrp(carpPkt, m), false);
   assert.equal(carpPkt.malformed, null);
+});
+
+test('a client that happens to use port 1985 is not read as HSRP', async () => {
+  const dns = Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0x61, 0, 0, 1, 0, 1]);
+  const r = await scanFrames([{ t: 0, frame: ipv4UdpFrame(R1.mac, R2.mac, R1.ip, R2.ip, 1985, 53, dns) }, { t: 1, frame: ipv4UdpFrame(R1.mac, R2.mac, R1.ip, R2.ip, 40000, 1985, Buffer.from('hello')) }]);
+  assert.deepEqual(r.findings.filter((f) => f.rule_id === 'decode-malformed'), [], describe(r.findings));
 });
 
 test('truncated HSRP and VRRP are malformed, located, and never read past the message', () => {
