@@ -16,6 +16,7 @@ import { atLeast, describe, hasEntity } from '../helpers/captures.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
 import { scapyPython, sleep, ATTACKER, GATEWAY, VICTIM, type Background, type Lan } from '../helpers/netns-lan.js';
+import { skipUnlessPcapAddon, startWatchIn } from '../helpers/watch.js';
 
 const work = new E2eWorkDir('fhrp');
 const workDir = work.path;
@@ -152,18 +153,31 @@ test('keepalived: a rogue keepalived preempting the live master is low (a perfec
   );
 });
 
-test('a forged VRRP advertisement (scapy) against keepalived is a high fhrp-takeover', { timeout: 90_000 }, async (t) => {
+test('a forged VRRP advertisement (scapy) against keepalived is a high fhrp-takeover, in the capture and live', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['keepalived', 'tcpdump'], { scapy: true }))) return;
   const lan = await freshLan(t);
   const dir = mkdtempSync(join(workDir, 'forged-'));
   const pcap = join(dir, 'vrrp-forged.pcap');
   const cap = await lan.startCapture(pcap);
+  // The live sensor on the bridge: its kernel filter must let VRRP (IP protocol 112) through.
+  const live = skipUnlessPcapAddon(t) ? startWatchIn(t, lan.bridgeNs, ['--iface', 'br0', '--format', 'jsonl', '--fail-on', 'none']) : undefined;
+  if (live) await live.waitStderr(/watching br0/, 15_000);
   const master = keepalived(lan, 'gateway', dir, 150);
   await sleep(4000);
   await lan.exec('attacker', [scapyPython()!, SPEAKER, 'vrrp', 'eth0', ATTACKER.mac, ATTACKER.ip, String(VRID), '200', VIP, '3'], { timeoutMs: 30_000 });
+  const seen = live ? await live.waitFinding((f) => f.rule_id === 'fhrp-takeover' && hasEntity(f, 'ip', ATTACKER.ip, 'attacker'), 'fhrp-takeover from the live sensor', 20_000) : undefined;
   await sleep(1000);
   await master.stop('SIGTERM', 3000);
   await settleAndStop(cap, 1000);
+
+  await t.test('the live sensor on the bridge reports it while it happens', (st) => {
+    if (!seen) {
+      st.skip('native pcap addon not built');
+      return;
+    }
+    assert.equal(seen.severity, 'high', describe([seen]));
+    assert.ok(hasEntity(seen, 'mac', ATTACKER.mac, 'attacker') && hasEntity(seen, 'ip', VIP, 'virtual-gateway'), describe([seen]));
+  });
 
   await t.test('scan reports high fhrp-takeover naming the attacker, its TTL and its MAC', (st) =>
     work.withPcap(st, pcap, () => {
