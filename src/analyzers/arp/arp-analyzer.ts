@@ -2,6 +2,7 @@ import { ARP_REPLY, ARP_REQUEST, type ArpMessage } from '../../decode/arp.js';
 import { ip4ToString, isBogonSenderIp4, isGroupMac, isVirtualRouterMac, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { ip4Entity, macEntity } from '../../findings/entities.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { recordBindingChange } from '../binding-history.js';
@@ -217,7 +218,7 @@ export class ArpAnalyzer implements Analyzer {
       this.claim(macState, mac, ip);
       this.ctx.report('arp-new-station', ip4ToString(ip), pkt, {
         message: `new station ${ip4ToString(ip)} at ${macToString(mac)}`,
-        entities: [ipEntity(ip, 'station'), macEntity(mac, 'station')],
+        entities: [ip4Entity(ip, 'station'), macEntity(mac, 'station')],
       });
       this.checkFirstClaim(a, pkt, macState);
       return;
@@ -251,7 +252,7 @@ export class ArpAnalyzer implements Analyzer {
       const why = virtual ? 'first-hop redundancy virtual MAC: failover' : `the virtual address of ${handover}, handed over to its new active router`;
       this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
         message: `${ip4ToString(ip)} moved from ${macToString(previous)} to ${macToString(mac)} (${why})`,
-        entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
+        entities: [ip4Entity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
         severity: 'info',
       });
       return;
@@ -302,7 +303,7 @@ export class ArpAnalyzer implements Analyzer {
     const severity: Severity = gateway || unsolicited ? 'medium' : 'low';
     this.ctx.report('arp-binding-changed', `${ip4ToString(ip)}|${macToString(mac)}`, pkt, {
       message: `${ip4ToString(ip)} changed from ${macToString(previous)} to ${reused ? 'previously seen ' : ''}${macToString(mac)}${unsolicited ? ' by an unsolicited reply' : ''}${gateway ? ' (a gateway)' : ''}`,
-      entities: [ipEntity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
+      entities: [ip4Entity(ip, 'station'), macEntity(previous, 'previous'), macEntity(mac, 'current')],
       severity,
     });
   }
@@ -339,7 +340,7 @@ export class ArpAnalyzer implements Analyzer {
     } else if (m.ips.length === MULTI_IP_THRESHOLD) {
       this.ctx.report('arp-mac-multiple-ips', macToString(mac), pkt, {
         message: `${macToString(mac)} speaks for ${m.ips.length} addresses: ${m.ips.map(ip4ToString).join(', ')}`,
-        entities: [macEntity(mac, 'claimant'), ...m.ips.map((ip) => ipEntity(ip, 'claimed'))],
+        entities: [macEntity(mac, 'claimant'), ...m.ips.map((ip) => ip4Entity(ip, 'claimed'))],
       });
     }
   }
@@ -350,14 +351,14 @@ export class ArpAnalyzer implements Analyzer {
    * finding's entities.
    */
   private blameAttacker(attacker: number, ip: number, legit: number, a: ArpMessage, timeMs: number): Entity[] {
-    const out: Entity[] = [macEntity(attacker, 'attacker'), ipEntity(ip, 'impersonated')];
+    const out: Entity[] = [macEntity(attacker, 'attacker'), ip4Entity(ip, 'impersonated')];
     const m = this.macs.get(attacker);
     for (const own of m?.ips ?? []) if (isOwn(m!, own)) this.ctx.network.noteContestWinner(own, timeMs);
-    for (const other of m?.ips ?? []) if (other !== ip) out.push(ipEntity(other, isOwn(m!, other) ? 'attacker' : 'impersonated'));
+    for (const other of m?.ips ?? []) if (other !== ip) out.push(ip4Entity(other, isOwn(m!, other) ? 'attacker' : 'impersonated'));
     if (legit !== -1) out.push(macEntity(legit, 'legitimate'));
     // A unicast reply names the station whose cache it poisons.
     if (a.op === ARP_REPLY && a.senderMac === attacker && a.targetIp !== ip && a.targetIp !== 0 && !isGroupMac(a.targetMac)) {
-      out.push(ipEntity(a.targetIp, 'victim'), macEntity(a.targetMac, 'victim'));
+      out.push(ip4Entity(a.targetIp, 'victim'), macEntity(a.targetMac, 'victim'));
     }
     return out;
   }
@@ -432,7 +433,7 @@ export class ArpAnalyzer implements Analyzer {
   private reportMismatch(a: ArpMessage, pkt: Packet, unsolicitedReply: boolean): void {
     this.ctx.report('arp-ethernet-sender-mismatch', `${macToString(pkt.ethSrc)}|${macToString(a.senderMac)}`, pkt, {
       message: `frame from ${macToString(pkt.ethSrc)} carries ARP sender ${macToString(a.senderMac)} for ${ip4ToString(a.senderIp)}${unsolicitedReply ? ' in an unsolicited reply' : ''}`,
-      entities: [macEntity(pkt.ethSrc, 'attacker'), macEntity(a.senderMac, 'claimed'), ipEntity(a.senderIp, 'impersonated')],
+      entities: [macEntity(pkt.ethSrc, 'attacker'), macEntity(a.senderMac, 'claimed'), ip4Entity(a.senderIp, 'impersonated')],
       severity: unsolicitedReply ? 'medium' : 'low',
     });
   }
@@ -440,14 +441,14 @@ export class ArpAnalyzer implements Analyzer {
   private reportBogon(a: ArpMessage, pkt: Packet, message: string): void {
     this.ctx.report('arp-bogon-sender', `${macToString(a.senderMac)}|${ip4ToString(a.senderIp)}`, pkt, {
       message,
-      entities: [macEntity(pkt.ethSrc !== -1 ? pkt.ethSrc : a.senderMac, 'attacker'), ipEntity(a.senderIp, 'claimed')],
+      entities: [macEntity(pkt.ethSrc !== -1 ? pkt.ethSrc : a.senderMac, 'attacker'), ip4Entity(a.senderIp, 'claimed')],
     });
   }
 
   private reportUnsolicited(a: ArpMessage, pkt: Packet): void {
     this.ctx.report('arp-unsolicited-reply', macToString(a.senderMac), pkt, {
       message: `${macToString(a.senderMac)} sent an unrequested reply claiming ${ip4ToString(a.senderIp)} to ${ip4ToString(a.targetIp)}`,
-      entities: [macEntity(a.senderMac, 'sender'), ipEntity(a.senderIp, 'claimed'), ipEntity(a.targetIp, 'victim')],
+      entities: [macEntity(a.senderMac, 'sender'), ip4Entity(a.senderIp, 'claimed'), ip4Entity(a.targetIp, 'victim')],
     });
   }
 
@@ -461,14 +462,6 @@ export class ArpAnalyzer implements Analyzer {
       severity: gateway ? 'critical' : 'high',
     });
   }
-}
-
-function macEntity(mac: number, role: string): Entity {
-  return { type: 'mac', value: macToString(mac), role };
-}
-
-function ipEntity(ip: number, role: string): Entity {
-  return { type: 'ip', value: ip4ToString(ip), role };
 }
 
 export const arpAnalyzer: AnalyzerDefinition = {

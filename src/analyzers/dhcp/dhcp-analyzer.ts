@@ -14,6 +14,7 @@ import {
 } from '../../decode/dhcp.js';
 import { MAX_VLAN_TAGS, type Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { ip4Entity, macEntity } from '../../findings/entities.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { dhcpConfigSection, type DhcpConfig } from './dhcp-config.js';
@@ -226,7 +227,7 @@ export class DhcpAnalyzer implements Analyzer {
     const forged = !oneSource && w.ethIsClient * 10 >= w.messages * 9;
     const entities: Entity[] = [];
     if (oneSource) entities.push(macEntity(w.ethSrc, relayed ? 'relay' : ROLE_ATTACKER));
-    if (relayed) entities.push(ipEntity(scope.relay, 'relay'));
+    if (relayed) entities.push(ip4Entity(scope.relay, 'relay'));
     // A few of the client addresses asked for, as examples (forged by a tool, or real in a boot storm).
     for (let i = 0; i < w.sampleCount; i++) entities.push(macEntity(w.samples[i]!, 'claimed-client'));
     if (scope.vlan > 0) entities.push({ type: 'vlan', value: String(scope.vlan), role: 'segment' });
@@ -264,7 +265,7 @@ export class DhcpAnalyzer implements Analyzer {
     if (c.reported || c.messages < this.cfg.clientFloodMessages) return;
     c.reported = true;
     const entities: Entity[] = [macEntity(key, relayed ? 'client' : ROLE_ATTACKER)];
-    if (relayed) entities.push(ipEntity(m.giaddr, 'relay'));
+    if (relayed) entities.push(ip4Entity(m.giaddr, 'relay'));
     else if (m.chaddr >= 0 && m.chaddr !== key) entities.push(macEntity(m.chaddr, 'claimed-client'));
     const kind = DHCP_MESSAGE_NAMES[m.msgType] ?? `type ${m.msgType}`;
     this.ctx.report('dhcp-flood', macToString(key), pkt, {
@@ -410,9 +411,9 @@ export class DhcpAnalyzer implements Analyzer {
     const before = known.map(ip4ToString).join(', ');
     for (const a of added) if (known.length < MAX_KNOWN_ADDRS) known.push(a);
     const what = routers ? 'router (option 3)' : 'DNS servers (option 6)';
-    const entities: Entity[] = [ipEntity(s.serverId, 'server')];
+    const entities: Entity[] = [ip4Entity(s.serverId, 'server')];
     if (s.mac >= 0) entities.push(macEntity(s.mac, 'server'));
-    for (const a of added) entities.push(ipEntity(a, routers ? 'new-router' : 'new-dns-server'));
+    for (const a of added) entities.push(ip4Entity(a, routers ? 'new-router' : 'new-dns-server'));
     this.addClientEntities(entities, m);
     this.ctx.report('dhcp-option-change', `${scope.key}|${ip4ToString(s.serverId)}|${routers ? 'router' : 'dns'}|${added.map(ip4ToString).join(',')}`, pkt, {
       message: `trusted DHCP server ${ip4ToString(s.serverId)} on ${describeScope(scope)} now hands out ${what} ${addrList(list, n)} in a ${DHCP_MESSAGE_NAMES[m.msgType]}; it handed out ${before} before`,
@@ -427,18 +428,18 @@ export class DhcpAnalyzer implements Analyzer {
     const dnsBad = this.redirects(scope, m, pkt, serverId, false);
     const severity: Severity = routersBad || dnsBad ? 'critical' : 'high';
     const entities: Entity[] = [];
-    entities.push(ipEntity(serverId, impersonated ? 'impersonated' : ROLE_ATTACKER));
+    entities.push(ip4Entity(serverId, impersonated ? 'impersonated' : ROLE_ATTACKER));
     if (mac >= 0) entities.push(macEntity(mac, ROLE_ATTACKER));
-    if (pkt.ip4Src !== serverId && pkt.ip4Src !== 0 && !(impersonated && pkt.ip4Src === impersonated.serverId)) entities.push(ipEntity(pkt.ip4Src, ROLE_ATTACKER));
+    if (pkt.ip4Src !== serverId && pkt.ip4Src !== 0 && !(impersonated && pkt.ip4Src === impersonated.serverId)) entities.push(ip4Entity(pkt.ip4Src, ROLE_ATTACKER));
     this.addClientEntities(entities, m);
     this.addOfferedEntities(entities, scope, m, serverId, true);
     this.addOfferedEntities(entities, scope, m, serverId, false);
     const legit = impersonated ?? scope.servers[0];
     // A first server not trusted for bypassing the subnet's known gateway: that is the evidence.
     const bypassed = impersonated || legit || this.cfg.servers.size > 0 ? [] : this.gatewaysBypassed(scope, m);
-    if (legit && !impersonated) entities.push(ipEntity(legit.serverId, 'legitimate'));
+    if (legit && !impersonated) entities.push(ip4Entity(legit.serverId, 'legitimate'));
     if (legit && legit.mac >= 0) entities.push(macEntity(legit.mac, 'legitimate'));
-    for (const g of bypassed.slice(0, 8)) entities.push(ipEntity(g, 'gateway'));
+    for (const g of bypassed.slice(0, 8)) entities.push(ip4Entity(g, 'gateway'));
     if (scope.vlan > 0) entities.push({ type: 'vlan', value: String(scope.vlan), role: 'segment' });
 
     // Other analyzers weigh traffic towards the rogue and the routers it hands out.
@@ -506,14 +507,14 @@ export class DhcpAnalyzer implements Analyzer {
       const bad = haveBaseline ? !this.isBaseline(scope, a, routers) : a === serverId;
       const role = bad ? ROLE_ATTACKER_CONTROLLED : routers ? 'offered-router' : 'offered-dns-server';
       // The rogue often names itself as both router and DNS server: one entity is enough.
-      if (!entities.some((e) => e.type === 'ip' && e.value === ip4ToString(a) && e.role === role)) entities.push(ipEntity(a, role));
+      if (!entities.some((e) => e.type === 'ip' && e.value === ip4ToString(a) && e.role === role)) entities.push(ip4Entity(a, role));
     }
   }
 
   private addClientEntities(entities: Entity[], m: DhcpMessage, role = ROLE_VICTIM): void {
     if (m.chaddr >= 0) entities.push(macEntity(m.chaddr, role));
-    if (m.yiaddr !== 0) entities.push(ipEntity(m.yiaddr, role));
-    else if (m.ciaddr !== 0) entities.push(ipEntity(m.ciaddr, role));
+    if (m.yiaddr !== 0) entities.push(ip4Entity(m.yiaddr, role));
+    else if (m.ciaddr !== 0) entities.push(ip4Entity(m.ciaddr, role));
   }
 
   /** Two servers offering a client different things in the same transaction. */
@@ -531,9 +532,9 @@ export class DhcpAnalyzer implements Analyzer {
       if (sameServer || sameOffer || bothConfigured || tx.reported) return;
       tx.reported = true;
       const [a, b] = tx.serverId <= serverId ? [tx.serverId, serverId] : [serverId, tx.serverId];
-      const entities: Entity[] = [ipEntity(tx.serverId, tx.trusted ? 'server' : 'suspect')];
+      const entities: Entity[] = [ip4Entity(tx.serverId, tx.trusted ? 'server' : 'suspect')];
       if (tx.mac >= 0) entities.push(macEntity(tx.mac, tx.trusted ? 'server' : 'suspect'));
-      entities.push(ipEntity(serverId, trusted ? 'server' : 'suspect'));
+      entities.push(ip4Entity(serverId, trusted ? 'server' : 'suspect'));
       if (mac >= 0) entities.push(macEntity(mac, trusted ? 'server' : 'suspect'));
       if (client >= 0) entities.push(macEntity(client, 'client'));
       this.ctx.report('dhcp-competing-offers', `${scope.key}|${ip4ToString(a)}|${ip4ToString(b)}`, pkt, {
@@ -626,14 +627,6 @@ function addrList(list: Uint32Array, n: number): string {
 
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
-}
-
-function macEntity(mac: number, role: string): Entity {
-  return { type: 'mac', value: macToString(mac), role };
-}
-
-function ipEntity(ip: number, role: string): Entity {
-  return { type: 'ip', value: ip4ToString(ip), role };
 }
 
 export const dhcpAnalyzer: AnalyzerDefinition = {

@@ -12,6 +12,7 @@ import {
 } from '../../decode/fhrp.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
+import { ipTextEntity, macEntities } from '../../findings/entities.js';
 import { sectionOf } from '../../config/config.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
@@ -279,15 +280,15 @@ export class FhrpAnalyzer implements Analyzer {
       message: isDefault
         ? `${g.label}${vipText(g)} runs without authentication: ${sp.addr} sends HSRP's default key, so any station on the segment can claim the gateway role`
         : `${sp.addr} sends ${g.label}'s key in cleartext${vipText(g)}: whoever reads it can claim the gateway role`,
-      entities: [ipEntity(sp.addr, 'router'), ...macEntities(sp.mac, 'router'), ...g.vips.map((v) => ipEntity(v, 'virtual-gateway')), { type: 'protocol', value: g.label }],
+      entities: [ipTextEntity(sp.addr, 'router'), ...macEntities(sp.mac, 'router'), ...g.vips.map((v) => ipTextEntity(v, 'virtual-gateway')), { type: 'protocol', value: g.label }],
       secret: Buffer.from(key, 'latin1'),
     });
   }
 
   private entities(pkt: Packet, g: Group, sp: Speaker, previous: Speaker | null, role: string): Entity[] {
-    const out: Entity[] = [ipEntity(sp.addr, role), ...macEntities(sp.mac, role)];
-    if (previous !== null) out.push(ipEntity(previous.addr, 'displaced-router'), ...macEntities(previous.mac, 'displaced-router'));
-    for (const v of g.vips) out.push(ipEntity(v, 'virtual-gateway'));
+    const out: Entity[] = [ipTextEntity(sp.addr, role), ...macEntities(sp.mac, role)];
+    if (previous !== null) out.push(ipTextEntity(previous.addr, 'displaced-router'), ...macEntities(previous.mac, 'displaced-router'));
+    for (const v of g.vips) out.push(ipTextEntity(v, 'virtual-gateway'));
     out.push({ type: 'protocol', value: g.label });
     if (pkt.vlanCount > 0) out.push({ type: 'vlan', value: String(pkt.vlans[0]) });
     return out;
@@ -324,14 +325,6 @@ function vipText(g: Group): string {
 
 function station(sp: Speaker): string {
   return sp.mac !== -1 ? `${sp.addr} (${macToString(sp.mac)})` : sp.addr;
-}
-
-function ipEntity(value: string, role: string): Entity {
-  return { type: 'ip', value, role };
-}
-
-function macEntities(mac: number, role: string): Entity[] {
-  return mac === -1 ? [] : [{ type: 'mac', value: macToString(mac), role }];
 }
 
 export const fhrpAnalyzer: AnalyzerDefinition = {

@@ -1,20 +1,15 @@
-import { ip4ToString, ip6ToString, isGroupMac, macToString } from '../../decode/addr.js';
+import { ip6ToString, isGroupMac } from '../../decode/addr.js';
 import { isMulticast6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
+import { ip4Entity, macEntity } from '../../findings/entities.js';
+
+export { ip4Entity, macEntity };
 
 // Entity builders shared by the IPv6 watches (built only when reporting).
 
-export function macEntity(mac: number, role: string): Entity {
-  return { type: 'mac', value: macToString(mac), role };
-}
-
 export function ip6Entity(buf: Buffer, off: number, role: string): Entity {
   return { type: 'ip', value: ip6ToString(buf, off), role };
-}
-
-export function ip4Entity(ip: number, role: string): Entity {
-  return { type: 'ip', value: ip4ToString(ip), role };
 }
 
 /** The sender of pkt (IPv6 source and Ethernet source) in `role`. */

@@ -3,6 +3,9 @@ import { NAME_PROTO_LABELS, TYPE_A, TYPE_AAAA, TYPE_NB, NameProto, type DnsMessa
 import { isMulticast6, parseIp6 } from '../../decode/ip6-addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity } from '../../findings/finding.js';
+import { ipTextEntity, macEntities } from '../../findings/entities.js';
+
+export { ipTextEntity, macEntities };
 import type { ContestHow6, NetworkModel } from '../network-model.js';
 import type { AddrBook } from './addr-book.js';
 
@@ -14,15 +17,6 @@ const MAX_NAME_CHARS = 256;
 
 export function ipEntity(book: AddrBook, id: number, role: string): Entity {
   return { type: 'ip', value: book.text(id), role };
-}
-
-/** An address given as text (answer data), as an entity. */
-export function ipTextEntity(text: string, role: string): Entity {
-  return { type: 'ip', value: text, role };
-}
-
-export function macEntities(mac: number, role: string): Entity[] {
-  return mac === -1 ? [] : [{ type: 'mac', value: macToString(mac), role }];
 }
 
 export function nameEntity(name: string, role: string): Entity {
