@@ -30,6 +30,8 @@ interface Contest6 {
 
 /** An IPv4 virtual gateway address of an HSRP or VRRP group, as the fhrp analyzer sees the group. */
 export interface RedundantAddress {
+  /** The group that announced the address first (the fhrp analyzer's group key); only it updates the record. */
+  owner: string;
   /** "VRRPv2 group 51". */
   group: string;
   /** Physical MACs of the group's routers (speakers whose claims raised no suspicion). */
@@ -67,14 +69,23 @@ export class NetworkModel {
     for (const g of config.arp.gateways) this.learnConfiguredGateway(g);
   }
 
-  /** The group record of a virtual gateway address, created on first use (the fhrp analyzer keeps it current). */
-  redundantAddress(ip: number, group: string): RedundantAddress {
+  /** The record of a virtual gateway address, if a group announced it. */
+  redundantAddressOf(ip: number): RedundantAddress | undefined {
+    return this.redundantAddresses.get(ip);
+  }
+
+  /**
+   * The record of a virtual gateway address for the group `owner` (the fhrp analyzer keeps it
+   * current), created on first use; undefined when another group announced the address first, so
+   * that a second group claiming it cannot make its own routers look like the address's.
+   */
+  claimRedundantAddress(ip: number, owner: string, group: string): RedundantAddress | undefined {
     let r = this.redundantAddresses.get(ip);
-    if (!r || r.group !== group) {
-      r = { group, routerMacs: new Set(), activeUntil: -Infinity };
+    if (!r) {
+      r = { owner, group, routerMacs: new Set(), activeUntil: -Infinity };
       this.redundantAddresses.set(ip, r);
     }
-    return r;
+    return r.owner === owner ? r : undefined;
   }
 
   /**

@@ -231,6 +231,13 @@ test('keepalived-style VRRP (adverts and gratuitous ARP from the routers own MAC
   const stranger = await scanFrames([...frames, garp(EVIL.mac, 8.5)]);
   const moved = atLeast(stranger.findings, 'medium').filter((f) => f.rule_id.startsWith('arp-') && hasEntity(f, 'mac', EVIL.mac));
   assert.ok(moved.length > 0, describe(stranger.findings));
+
+  // A stranger announcing the group's address as another virtual router of its own: a high takeover, and no handover.
+  const otherGroup = await scanFrames([...frames, { t: 8.4, frame: vrrpFrame(EVIL.ip, { vrid: 52, priority: 100, addresses: [VIP] }, EVIL.mac) }, garp(EVIL.mac, 8.5)]);
+  const hit = byRule(otherGroup.findings, 'fhrp-takeover');
+  assert.equal(hit[0]?.severity, 'high', describe(otherGroup.findings));
+  assert.match(hit[0]!.message, /the virtual address of VRRPv2 group 51, as VRRPv2 group 52/);
+  assert.ok(atLeast(otherGroup.findings, 'medium').some((f) => f.rule_id.startsWith('arp-') && hasEntity(f, 'mac', EVIL.mac)), describe(otherGroup.findings));
 });
 
 test('a spray of HSRP groups and speakers keeps state bounded', async () => {

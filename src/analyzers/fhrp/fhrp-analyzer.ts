@@ -51,8 +51,6 @@ const MAX_ADDRESSES = 4;
 interface Speaker {
   addr: string;
   mac: number;
-  ttl: number;
-  firstSeen: number;
   /** Last time it claimed the active role. */
   activeAt: number;
   holdMs: number;
@@ -120,11 +118,10 @@ export class FhrpAnalyzer implements Analyzer {
     let sp = g.speakers.get(addr);
     const known = sp !== undefined;
     if (!sp) {
-      sp = { addr, mac: -1, ttl: pkt.ttl, firstSeen: t, activeAt: -Infinity, holdMs: DEFAULT_HOLD_MS, key: null, keyReportedAt: -Infinity, suspect: false };
+      sp = { addr, mac: -1, activeAt: -Infinity, holdMs: DEFAULT_HOLD_MS, key: null, keyReportedAt: -Infinity, suspect: false };
       if (g.speakers.size < MAX_SPEAKERS_PER_GROUP) g.speakers.set(addr, sp);
     }
     if (pkt.ethSrc !== -1 && !isVirtualRouterMac(pkt.ethSrc)) sp.mac = pkt.ethSrc;
-    sp.ttl = pkt.ttl;
     if (m.holdMs > 0) sp.holdMs = m.holdMs;
     const keyText = m.auth === FhrpAuth.Text ? pkt.buf.toString('latin1', m.authOff, m.authOff + m.authLen) : null;
     if (keyText !== null && (keyText !== sp.key || t - sp.keyReportedAt >= KEY_REPORT_INTERVAL_MS)) {
@@ -183,7 +180,10 @@ export class FhrpAnalyzer implements Analyzer {
   private addressesOf(pkt: Packet, m: FhrpMessage, g: Group): RedundantAddress[] {
     if (pkt.ipVersion !== 4 || m.vipFamily !== 4) return [];
     const out: RedundantAddress[] = [];
-    for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) out.push(this.ctx.network.redundantAddress(pkt.buf.readUInt32BE(m.vipOff + 4 * i), g.label));
+    for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) {
+      const r = this.ctx.network.claimRedundantAddress(pkt.buf.readUInt32BE(m.vipOff + 4 * i), g.id, g.label);
+      if (r) out.push(r);
+    }
     return out;
   }
 
@@ -225,7 +225,6 @@ export class FhrpAnalyzer implements Analyzer {
     return g;
   }
 
-
   /**
    * What sets a claim apart from the group's routers. Until a router has held the role only the
    * configured list counts (the first claim is what the group looks like); the weak signs count
@@ -236,6 +235,12 @@ export class FhrpAnalyzer implements Analyzer {
     const cfg = this.cfg;
     if ((cfg.routerAddrs.size > 0 || cfg.routerMacs.size > 0) && !cfg.routerAddrs.has(sp.addr) && !cfg.routerMacs.has(sp.mac)) {
       ev.strong.push('it is not one of the routers listed in fhrp.routers');
+    }
+    if (pkt.ipVersion === 4 && m.vipFamily === 4) {
+      for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) {
+        const r = this.ctx.network.redundantAddressOf(pkt.buf.readUInt32BE(m.vipOff + 4 * i));
+        if (r && r.owner !== g.id) ev.strong.push(`it announces ${g.vips[i] ?? 'an address'}, the virtual address of ${r.group}, as ${g.label}`);
+      }
     }
     if (!g.established) return ev;
     const ttl = expectedTtl(pkt, m);
