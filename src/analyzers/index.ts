@@ -23,7 +23,7 @@ export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [
   namesAnalyzer,
   tlsAnalyzer,
   credentialsAnalyzer,
-  // After the per-packet analyzers: its UDP hook (HSRP ports only) takes a slot beyond the unrolled ones (engine.ts).
+  // After the analyzers that read most packets, so that their hooks keep the engine's first dispatch slots (engine.ts).
   fhrpAnalyzer,
   wlanAnalyzer,
 ];
