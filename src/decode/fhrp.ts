@@ -1,3 +1,4 @@
+import { ip4ToString, ip6ToString } from './addr.js';
 import { u16be, u32be } from './bytes.js';
 import type { Packet } from './packet.js';
 
@@ -217,6 +218,16 @@ export function decodeVrrp(pkt: Packet, msg: FhrpMessage): boolean {
     else if (authType === VRRP2_AUTH_AH) msg.auth = FhrpAuth.Digest;
   }
   return true;
+}
+
+/** The message's first `max` virtual addresses as text (for findings: allocates). */
+export function virtualAddressTexts(buf: Buffer, m: FhrpMessage, max: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < m.vipCount && i < max; i++) {
+    const off = m.vipOff + i * m.vipFamily;
+    out.push(m.vipFamily === 16 ? ip6ToString(buf, off) : ip4ToString(u32be(buf, off)));
+  }
+  return out;
 }
 
 /** A cleartext key field: NUL-padded (or NUL-terminated) text. */

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { readCapture } from '../../src/capture/reader.js';
 import { ethernet, hsrpFrame, hsrpPayload, ipv6Packet, ipv6UdpFrame, vrrpFrame, vrrpPayload } from '../../src/craft/frames.js';
 import { decodeFrame } from '../../src/decode/decoder.js';
-import { decodeHsrp, decodeVrrp, FhrpMessage, HSRP6_PORT, HSRP_PORT, IPPROTO_VRRP } from '../../src/decode/fhrp.js';
-import { ip4ToString, ip6ToString } from '../../src/decode/addr.js';
+import { decodeHsrp, decodeVrrp, FhrpMessage, IPPROTO_VRRP, isHsrpPorts, virtualAddressTexts } from '../../src/decode/fhrp.js';
 import { Packet } from '../../src/decode/packet.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, withTempDir, writePcap } from '../helpers/captures.js';
@@ -47,15 +46,10 @@ async function sniffwatchFhrp(path: string): Promise<Map<number, string>> {
   const m = new FhrpMessage();
   await readCapture(path, (f) => {
     if (!decodeFrame(f, pkt) || pkt.ipVersion === 0) return;
-    const hsrp = pkt.ipProto === 17 && (pkt.dstPort === HSRP_PORT || pkt.dstPort === HSRP6_PORT);
+    const hsrp = pkt.ipProto === 17 && isHsrpPorts(pkt.srcPort, pkt.dstPort);
     const ok = hsrp ? decodeHsrp(pkt, m) : pkt.ipProto === IPPROTO_VRRP && decodeVrrp(pkt, m);
     if (!ok) return;
-    const vips: string[] = [];
-    for (let i = 0; i < m.vipCount; i++) {
-      const off = m.vipOff + i * m.vipFamily;
-      vips.push(m.vipFamily === 16 ? ip6ToString(pkt.buf, off) : ip4ToString(pkt.buf.readUInt32BE(off)));
-    }
-    out.set(f.frameNo, `${m.group} ${hsrp ? m.state : '-'} ${m.priority} ${vips.join(',')}`);
+    out.set(f.frameNo, `${m.group} ${hsrp ? m.state : '-'} ${m.priority} ${virtualAddressTexts(pkt.buf, m, m.vipCount).join(',')}`);
   });
   return out;
 }

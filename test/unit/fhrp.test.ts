@@ -2,13 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/config.js';
 import { arpFrame, ethernet, hsrpFrame, ipv4UdpFrame, hsrpPayload, ipv4Packet, ipv6Packet, ipv6UdpFrame, udpDatagram, vrrpFrame, vrrpPayload, type HsrpSpec } from '../../src/craft/frames.js';
-import { decodeFrame } from '../../src/decode/decoder.js';
 import { decodeHsrp, decodeVrrp, FhrpAuth, FhrpMessage, FhrpRole } from '../../src/decode/fhrp.js';
-import { Packet } from '../../src/decode/packet.js';
-import { newRawFrame } from '../../src/capture/frame.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { decodeBytes } from '../helpers/decode.js';
 
 const R1 = { mac: '02:00:00:00:01:01', ip: '198.18.0.2' };
 const R2 = { mac: '02:00:00:00:01:02', ip: '198.18.0.3' };
@@ -19,18 +17,6 @@ const HSRP_VMAC = '00:00:0c:07:ac:01';
 const ACTIVE = 16;
 const STANDBY = 8;
 const SPEAK = 4;
-
-function decoded(frame: Buffer): Packet {
-  const raw = newRawFrame();
-  raw.data = frame;
-  raw.offset = 0;
-  raw.caplen = frame.length;
-  raw.origlen = frame.length;
-  raw.linktype = 1;
-  const pkt = new Packet();
-  assert.ok(decodeFrame(raw, pkt));
-  return pkt;
-}
 
 const hello = (state: number, priority: number, extra: Partial<HsrpSpec> = {}): HsrpSpec => ({ state, priority, group: 1, virtualIp: VIP, ...extra });
 
@@ -50,49 +36,49 @@ function byRule(findings: readonly Finding[], rule: string): Finding[] {
 
 test('HSRPv1: fields, roles and keys are decoded', () => {
   const m = new FhrpMessage();
-  const pkt = decoded(hsrpFrame(HSRP_VMAC, R1.ip, hello(ACTIVE, 110, { key: 'sekrit', holdSeconds: 12 })));
+  const pkt = decodeBytes(hsrpFrame(HSRP_VMAC, R1.ip, hello(ACTIVE, 110, { key: 'sekrit', holdSeconds: 12 })));
   assert.ok(decodeHsrp(pkt, m));
   assert.deepEqual([m.version, m.group, m.priority, m.role, m.holdMs, m.vipCount, m.auth], [1, 1, 110, FhrpRole.Active, 12_000, 1, FhrpAuth.Text]);
   assert.equal(pkt.buf.toString('latin1', m.authOff, m.authOff + m.authLen), 'sekrit');
-  assert.ok(decodeHsrp(decoded(hsrpFrame(R2.mac, R2.ip, hello(STANDBY, 100))), m));
+  assert.ok(decodeHsrp(decodeBytes(hsrpFrame(R2.mac, R2.ip, hello(STANDBY, 100))), m));
   assert.equal(m.role, FhrpRole.Candidate);
-  assert.ok(decodeHsrp(decoded(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 1 }))), m));
+  assert.ok(decodeHsrp(decodeBytes(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 1 }))), m));
   assert.equal(m.role, FhrpRole.Coup);
-  assert.ok(decodeHsrp(decoded(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 2 }))), m));
+  assert.ok(decodeHsrp(decodeBytes(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 2 }))), m));
   assert.equal(m.role, FhrpRole.Resign);
   // An interface-state advertisement (opcode 3) names no group: passed over, not malformed.
-  const advert = decoded(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 3 })));
+  const advert = decodeBytes(hsrpFrame(R2.mac, R2.ip, hello(SPEAK, 100, { opcode: 3 })));
   assert.equal(decodeHsrp(advert, m), false);
   assert.equal(advert.malformed, null);
 });
 
 test('HSRPv2: the group state TLV (IPv4 and IPv6) and the text authentication TLV', () => {
   const m = new FhrpMessage();
-  const v4 = decoded(hsrpFrame(R1.mac, R1.ip, hello(6, 150, { version: 2, group: 300, identifier: R1.mac, key: 'k2' })));
+  const v4 = decodeBytes(hsrpFrame(R1.mac, R1.ip, hello(6, 150, { version: 2, group: 300, identifier: R1.mac, key: 'k2' })));
   assert.ok(decodeHsrp(v4, m));
   assert.deepEqual([m.version, m.group, m.priority, m.role, m.holdMs, m.identifier, m.auth, m.vipFamily], [2, 300, 150, FhrpRole.Active, 10_000, 0x020000000101, FhrpAuth.Text, 4]);
   const payload = hsrpPayload(hello(5, 90, { version: 2, group: 7, virtualIp: 'fe80::1', key: null }));
-  const v6 = decoded(ipv6UdpFrame(R2.mac, '33:33:00:00:00:66', 'fe80::2', 'ff02::66', 2029, 2029, payload, 255));
+  const v6 = decodeBytes(ipv6UdpFrame(R2.mac, '33:33:00:00:00:66', 'fe80::2', 'ff02::66', 2029, 2029, payload, 255));
   assert.ok(decodeHsrp(v6, m));
   assert.deepEqual([m.group, m.role, m.vipFamily, m.vipCount, m.auth], [7, FhrpRole.Candidate, 16, 1, FhrpAuth.None]);
 });
 
 test('VRRP: versions 2 and 3, passwords, and CARP passed over', () => {
   const m = new FhrpMessage();
-  const v2 = decoded(vrrpFrame(R1.ip, { vrid: 42, priority: 200, addresses: [VIP, '198.18.0.250'], intervalSeconds: 2, password: 'vrrppass' }));
+  const v2 = decodeBytes(vrrpFrame(R1.ip, { vrid: 42, priority: 200, addresses: [VIP, '198.18.0.250'], intervalSeconds: 2, password: 'vrrppass' }));
   assert.ok(decodeVrrp(v2, m));
   assert.deepEqual([m.version, m.group, m.priority, m.role, m.vipCount, m.holdMs, m.auth], [2, 42, 200, FhrpRole.Active, 2, 6000, FhrpAuth.Text]);
   assert.equal(v2.buf.toString('latin1', m.authOff, m.authOff + m.authLen), 'vrrppass');
-  const resign = decoded(vrrpFrame(R1.ip, { version: 3, vrid: 5, priority: 0, addresses: [VIP] }));
+  const resign = decodeBytes(vrrpFrame(R1.ip, { version: 3, vrid: 5, priority: 0, addresses: [VIP] }));
   assert.ok(decodeVrrp(resign, m));
   assert.deepEqual([m.version, m.role, m.auth], [3, FhrpRole.Resign, FhrpAuth.None]);
-  const v6 = decoded(ethernet('33:33:00:00:00:12', '00:00:5e:00:02:07', 0x86dd, ipv6Packet('fe80::2', 'ff02::12', 112, vrrpPayload({ version: 3, vrid: 7, priority: 100, addresses: ['fe80::1', '2001:db8::1'] }), 255)));
+  const v6 = decodeBytes(ethernet('33:33:00:00:00:12', '00:00:5e:00:02:07', 0x86dd, ipv6Packet('fe80::2', 'ff02::12', 112, vrrpPayload({ version: 3, vrid: 7, priority: 100, addresses: ['fe80::1', '2001:db8::1'] }), 255)));
   assert.ok(decodeVrrp(v6, m));
   assert.deepEqual([m.vipFamily, m.vipCount], [16, 2]);
   const carp = Buffer.alloc(36);
   carp[0] = 0x21;
   carp[3] = 7;
-  const carpPkt = decoded(ethernet('01:00:5e:00:00:12', '00:00:5e:00:01:01', 0x0800, ipv4Packet(R1.ip, '224.0.0.18', 112, carp, 255)));
+  const carpPkt = decodeBytes(ethernet('01:00:5e:00:00:12', '00:00:5e:00:01:01', 0x0800, ipv4Packet(R1.ip, '224.0.0.18', 112, carp, 255)));
   assert.equal(decodeVrrp(carpPkt, m), false);
   assert.equal(carpPkt.malformed, null);
 });
@@ -113,7 +99,7 @@ test('truncated HSRP and VRRP are malformed, located, and never read past the me
     [ethernet('01:00:5e:00:00:12', R1.mac, 0x0800, ipv4Packet(R1.ip, '224.0.0.18', 112, Buffer.from([0x51, 1, 100, 0, 0, 1, 0, 0]), 255)), 'vrrp'],
   ];
   for (const [frame, layer] of cases) {
-    const pkt = decoded(frame);
+    const pkt = decodeBytes(frame);
     const ok = layer === 'hsrp' ? decodeHsrp(pkt, m) : decodeVrrp(pkt, m);
     assert.equal(ok, false);
     assert.equal(pkt.malformedLayer, layer, `${pkt.malformed}`);

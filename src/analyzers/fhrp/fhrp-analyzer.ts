@@ -1,4 +1,4 @@
-import { ip4ToString, ip6ToString, isVirtualRouterMac, macToString } from '../../decode/addr.js';
+import { isVirtualRouterMac, macToString } from '../../decode/addr.js';
 import {
   decodeHsrp,
   decodeVrrp,
@@ -9,6 +9,7 @@ import {
   HSRP_DEFAULT_KEY,
   IPPROTO_VRRP,
   isHsrpPorts,
+  virtualAddressTexts,
 } from '../../decode/fhrp.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Entity, Severity } from '../../findings/finding.js';
@@ -45,7 +46,7 @@ const LINK_LOCAL_TTL = 255;
 const HIGHEST_PRIORITY = 255;
 /** A speaker's cleartext key is reported again at most this often while unchanged (keeps last_seen current). */
 const KEY_REPORT_INTERVAL_MS = 60_000;
-/** Virtual addresses of one message kept (vipTexts) and shared with the network model. */
+/** Virtual addresses of one message kept and shared with the network model. */
 const MAX_ADDRESSES = 4;
 
 interface Speaker {
@@ -65,7 +66,6 @@ interface Group {
   /** Key in FhrpAnalyzer.groups, and of the group's findings. */
   id: string;
   label: string;
-  proto: FhrpProto;
   /** Text of the virtual addresses, once a message carried them. */
   vips: string[];
   virtualMac: number;
@@ -89,10 +89,13 @@ interface Evidence {
 export class FhrpAnalyzer implements Analyzer {
   private readonly msg = new FhrpMessage();
   private readonly cfg: FhrpConfig;
+  /** `fhrp.routers` names the routers: any other speaker's claim is a takeover. */
+  private readonly routerList: boolean;
   private readonly groups = new BoundedMap<string, Group>(MAX_GROUPS);
 
   constructor(private readonly ctx: AnalyzerContext) {
     this.cfg = sectionOf(ctx.config, FHRP_SECTION);
+    this.routerList = this.cfg.routerAddrs.size > 0 || this.cfg.routerMacs.size > 0;
   }
 
   stateSize(): number {
@@ -150,10 +153,9 @@ export class FhrpAnalyzer implements Analyzer {
       this.holdAddresses(pkt, m, g, sp);
       return;
     }
-    const configured = this.cfg.routerAddrs.size > 0 || this.cfg.routerMacs.size > 0;
     // Until a router has held the role there is nothing to take over and nothing to compare with: a first
     // claim with another TTL than routers send (forged, or fuzzed) is not taken as the group's model.
-    if (!g.established && !configured && pkt.ttl !== expectedTtl(pkt, m)) return;
+    if (!g.established && !this.routerList && pkt.ttl !== expectedTtl(pkt, m)) return;
     const previous = g.active;
     const previousAlive = previous !== null && t - previous.activeAt <= previous.holdMs;
     const ev = this.evidence(pkt, m, g, sp, known, keyText, fromVirtualMac);
@@ -214,12 +216,12 @@ export class FhrpAnalyzer implements Analyzer {
   private groupOf(pkt: Packet, m: FhrpMessage): Group {
     const vlan = pkt.vlanCount > 0 ? pkt.vlans[0]! : -1;
     const v6 = pkt.ipVersion === 6;
-    const vips = m.vipCount > 0 ? vipTexts(pkt, m) : [];
+    const vips = virtualAddressTexts(pkt.buf, m, MAX_ADDRESSES);
     const name = `${m.proto === FhrpProto.Hsrp ? 'HSRP' : 'VRRP'}v${m.version}${v6 ? ' (IPv6)' : ''} group ${m.group}${vlan >= 0 ? ` on VLAN ${vlan}` : ''}`;
     const key = `${name}|${vips[0] ?? ''}`;
     let g = this.groups.get(key);
     if (!g) {
-      g = { id: key, label: name, proto: m.proto, vips, virtualMac: virtualMacOf(m, v6), active: null, established: false, macHabitKnown: false, activeFromVirtualMac: false, key: null, speakers: new Map() };
+      g = { id: key, label: name, vips, virtualMac: virtualMacOf(m, v6), active: null, established: false, macHabitKnown: false, activeFromVirtualMac: false, key: null, speakers: new Map() };
       this.groups.set(key, g);
     }
     return g;
@@ -233,7 +235,7 @@ export class FhrpAnalyzer implements Analyzer {
   private evidence(pkt: Packet, m: FhrpMessage, g: Group, sp: Speaker, known: boolean, keyText: string | null, fromVirtualMac: boolean): Evidence {
     const ev: Evidence = { strong: [], weak: [] };
     const cfg = this.cfg;
-    if ((cfg.routerAddrs.size > 0 || cfg.routerMacs.size > 0) && !cfg.routerAddrs.has(sp.addr) && !cfg.routerMacs.has(sp.mac)) {
+    if (this.routerList && !cfg.routerAddrs.has(sp.addr) && !cfg.routerMacs.has(sp.mac)) {
       ev.strong.push('it is not one of the routers listed in fhrp.routers');
     }
     if (pkt.ipVersion === 4 && m.vipFamily === 4) {
@@ -313,15 +315,6 @@ function virtualMacOf(m: FhrpMessage, v6: boolean): number {
   if (m.proto === FhrpProto.Vrrp) return (v6 ? 0x00005e000200 : 0x00005e000100) + (m.group & 0xff);
   if (v6) return 0x000573a00000 + (m.group & 0xfff);
   return m.version === 1 ? 0x00000c07ac00 + (m.group & 0xff) : 0x00000c9ff000 + (m.group & 0xfff);
-}
-
-function vipTexts(pkt: Packet, m: FhrpMessage): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < m.vipCount && i < MAX_ADDRESSES; i++) {
-    const off = m.vipOff + i * m.vipFamily;
-    out.push(m.vipFamily === 16 ? ip6ToString(pkt.buf, off) : ip4ToString(pkt.buf.readUInt32BE(off)));
-  }
-  return out;
 }
 
 function vipText(g: Group): string {
