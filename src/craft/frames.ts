@@ -667,11 +667,13 @@ export interface NtlmAuthenticateSpec {
   workstation?: string;
   /** NtChallengeResponse; 24 bytes is NTLMv1-sized, longer is NTLMv2. */
   ntResponse: Buffer;
+  /** LmChallengeResponse; 24 zero bytes unless given. */
+  lmResponse?: Buffer;
 }
 
 /** An NTLMSSP AUTHENTICATE (type 3) message with Unicode strings, as SMB, HTTP and LDAP clients send it. */
 export function ntlmAuthenticateMessage(spec: NtlmAuthenticateSpec): Buffer {
-  const fields = [Buffer.alloc(24), spec.ntResponse, Buffer.from(spec.domain, 'utf16le'), Buffer.from(spec.user, 'utf16le'), Buffer.from(spec.workstation ?? 'WS01', 'utf16le'), Buffer.alloc(0)];
+  const fields = [spec.lmResponse ?? Buffer.alloc(24), spec.ntResponse, Buffer.from(spec.domain, 'utf16le'), Buffer.from(spec.user, 'utf16le'), Buffer.from(spec.workstation ?? 'WS01', 'utf16le'), Buffer.alloc(0)];
   const head = Buffer.alloc(64);
   head.write('NTLMSSP\0', 0, 'latin1');
   head.writeUInt32LE(3, 8);
@@ -684,6 +686,15 @@ export function ntlmAuthenticateMessage(spec: NtlmAuthenticateSpec): Buffer {
   });
   head.writeUInt32LE(0x00000001 | 0x00000200, 60); // NEGOTIATE_UNICODE | NEGOTIATE_NTLM
   return Buffer.concat([head, ...fields]);
+}
+
+/** An NTLMSSP CHALLENGE (type 2) message carrying the server's 8-byte challenge. */
+export function ntlmChallengeMessage(challenge: Buffer): Buffer {
+  const m = Buffer.alloc(48);
+  m.write('NTLMSSP\0', 0, 'latin1');
+  m.writeUInt32LE(2, 8);
+  challenge.copy(m, 24);
+  return m;
 }
 
 /** A BER element with a definite length (long form when the value needs it). */

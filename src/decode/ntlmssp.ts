@@ -19,6 +19,8 @@ export interface NtlmAuthenticate {
   workstation: string;
   /** NtChallengeResponse: the crackable proof of the password (NTLMv1/v2). */
   ntResponse: Buffer;
+  /** LmChallengeResponse (NTLMv1's second proof; LMv2 or zeros beside NTLMv2). */
+  lmResponse: Buffer;
 }
 
 /** Whether a TCP payload holds an NTLMSSP AUTHENTICATE message; cheap, allocation-free. */
@@ -59,7 +61,7 @@ export function parseNtlmAuthenticate(buf: Buffer, at: number, end: number): Ntl
   const text = (b: Buffer | undefined): string => (b ? (unicode ? b.toString('utf16le') : b.toString('latin1')).slice(0, MAX_NAME_CHARS) : '');
   const nt = field(20);
   if (!nt) return undefined;
-  return { ntResponse: nt, domain: text(field(28)), user: text(field(36)), workstation: text(field(44)) };
+  return { ntResponse: nt, lmResponse: field(12) ?? Buffer.alloc(0), domain: text(field(28)), user: text(field(36)), workstation: text(field(44)) };
 }
 
 function isBase64Char(c: number): boolean {

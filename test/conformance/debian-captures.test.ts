@@ -27,6 +27,11 @@ const LOUD: Record<string, { rule: string; why: string }> = {
   'wireshark/rsasnakeoil2.pcap': { rule: 'tls-weak-version', why: 'an SSL 3.0 session' },
   'wireshark/dhe1.pcapng.gz': { rule: 'tls-weak-version', why: 'a TLS 1.0 session' },
   'wireshark/dmgr.pcapng': { rule: 'tls-weak-version', why: 'a TLS 1.0 session' },
+  'wireshark/smb300-aes-128-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.0 share' },
+  'wireshark/smb311-aes-128-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
+  'wireshark/smb311-aes-128-gcm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
+  'wireshark/smb311-aes-256-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
+  'wireshark/smb311-aes-256-gcm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
 };
 
 /** Not captures at all (CBOR diagnostics, logs, text2pcap input): a located "not a capture file" error. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { berElement, berInteger, tcpFrame, ntlmAuthenticateMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import { berElement, berInteger, tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
@@ -349,14 +349,6 @@ function bindResponse(id: number, code: number, serverSaslCreds?: Buffer): Buffe
   const parts = [berElement(0x0a, Buffer.from([code])), berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0))];
   if (serverSaslCreds) parts.push(berElement(0x87, serverSaslCreds));
   return ldapMessage(id, berElement(0x61, Buffer.concat(parts)));
-}
-
-function ntlmChallengeMessage(challenge: Buffer): Buffer {
-  const m = Buffer.alloc(48);
-  m.write('NTLMSSP\0', 0, 'latin1');
-  m.writeUInt32LE(2, 8);
-  challenge.copy(m, 24);
-  return m;
 }
 
 test('LDAP: simple bind accepted, invalidCredentials (49) on a non-standard port, anonymous bind ignored, bytes one per segment', async () => {

@@ -214,7 +214,9 @@ test('NTLMSSP AUTHENTICATE is found raw and base64-encoded in HTTP', () => {
   const raw = Buffer.concat([Buffer.alloc(30, 0xfe), msg]);
   const at = findNtlmAuthenticate(raw, 0, raw.length);
   assert.equal(at, 30);
-  assert.deepEqual({ ...parseNtlmAuthenticate(raw, at, raw.length), ntResponse: undefined }, { user: 'alice', domain: 'CORP', workstation: 'WS01', ntResponse: undefined });
+  const parsed = parseNtlmAuthenticate(raw, at, raw.length);
+  assert.deepEqual({ ...parsed, ntResponse: undefined, lmResponse: undefined }, { user: 'alice', domain: 'CORP', workstation: 'WS01', ntResponse: undefined, lmResponse: undefined });
+  assert.deepEqual([parsed?.ntResponse, parsed?.lmResponse], [Buffer.alloc(48, 7), Buffer.alloc(24)]);
   const http = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nAuthorization: NTLM ${msg.toString('base64')}\r\n\r\n`, 'latin1');
   const hat = findNtlmAuthenticate(http, 0, http.length);
   assert.ok(hat > 0);

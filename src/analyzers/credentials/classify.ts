@@ -1,6 +1,7 @@
 import { startsHandshakeRecord } from '../../decode/tls.js';
 import { looksLikeHttpRequest } from './http.js';
 import { ldapRequestVerdict } from './ldap.js';
+import { smbRequestVerdict } from './smb.js';
 import { startsWithCI } from './text.js';
 
 // Which cleartext protocol a TCP flow speaks, from its first bytes (greeting
@@ -16,6 +17,7 @@ export const enum Proto {
   Imap,
   Smtp,
   Ldap,
+  Smb,
 }
 
 /** Verdicts besides a Proto. */
@@ -26,7 +28,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -46,12 +48,14 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [143, Proto.Imap],
   [389, Proto.Ldap],
   [3268, Proto.Ldap],
+  [139, Proto.Smb],
+  [445, Proto.Smb],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -111,6 +115,9 @@ const SHARED_USER_PASS = /^(USER|PASS|AUTH|QUIT|NOOP)\b/i;
 /** The client's first bytes, knowing what the server said (a Proto, FTP_OR_SMTP, SERVER_SILENT or 0). */
 export function classifyClient(buf: Buffer, start: number, end: number, serverSaid: number, serverPort: number): number {
   if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
+  const smb = smbRequestVerdict(buf, start, end);
+  if (smb === 1) return Proto.Smb;
+  if (smb === 0) return NEED_MORE;
   const ldap = ldapRequestVerdict(buf, start, end);
   if (ldap === 1) return Proto.Ldap;
   if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;

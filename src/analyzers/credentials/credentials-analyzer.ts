@@ -10,6 +10,7 @@ import { ImapParser } from './imap.js';
 import { LdapParser } from './ldap.js';
 import { Pop3Parser } from './pop3.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
 import { TelnetParser } from './telnet.js';
 import { BufferBudget, capText } from './text.js';
@@ -42,7 +43,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -264,6 +265,8 @@ export class CredentialsAnalyzer implements Analyzer {
         return new SmtpParser(session);
       case Proto.Ldap:
         return new LdapParser(session);
+      case Proto.Smb:
+        return new SmbParser(session);
     }
   }
 
@@ -324,7 +327,7 @@ function secretNoun(c: Credential): string {
 
 function credentialSeverity(c: Credential, outcome: Outcome): Severity {
   if (c.anonymous) return 'low';
-  if (c.kind === 'hash') return outcome === 'failed' ? 'low' : 'medium';
+  if (c.kind === 'hash') return outcome === 'failed' ? 'low' : c.weakHash ? 'high' : 'medium';
   if (c.secret.length === 0 || outcome === 'failed') return 'medium';
   return 'high';
 }
@@ -336,6 +339,7 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   let what: string;
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
   else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
+  else if (c.kind === 'hash' && c.weakHash) what = `user '${c.user}' sent an NTLMv1 challenge-response (${secret}) from which the NT hash is recovered whatever the password's strength, and the NT hash logs in as the user (pass-the-hash)`;
   else if (c.kind === 'hash') what = `user '${c.user}' sent ${c.mechanism.startsWith('APOP') ? 'an APOP digest' : 'an NTLM challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
   else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
   else what = `user '${c.user}' sent a password in cleartext (${secret})`;

@@ -1,7 +1,11 @@
+import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget, type LineSink } from './text.js';
 
-// HTTP/1.x: Authorization / Proxy-Authorization "Basic" headers and
+// HTTP/1.x: Authorization / Proxy-Authorization "Basic" headers, NTLM
+// exchanges in "NTLM" and "Negotiate" headers (the challenge from the
+// 401/407 response, the crackable response from the next request), and
 // urlencoded login forms in POST bodies. Messages are framed properly
 // (Content-Length, chunked, HEAD and bodiless statuses) so pipelined requests
 // pair with their responses: 401/407 refuse, 2xx/3xx accept.
@@ -13,7 +17,9 @@ const MAX_OUTSTANDING = 32;
 const MAX_HEADERS = 200;
 /** Headers each direction reads; the others (most of them) are skipped before any string is made. */
 const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization'] as const;
-const RESPONSE_HEADERS = ['content-length', 'transfer-encoding'] as const;
+const RESPONSE_HEADERS = ['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate'] as const;
+/** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
+const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
 
 const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
 const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
@@ -205,6 +211,8 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   private status = 0;
   private respLength = -1;
   private respChunked = false;
+  /** The server challenge of the last NTLM CHALLENGE seen (hex). */
+  private ntlmChallenge: string | null = null;
 
   constructor(private readonly session: Session) {
     this.client = new HttpStream(session.budget, this, true);
@@ -287,12 +295,26 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     else if (name === 'content-length') this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     else if (name === 'transfer-encoding') this.chunked = /chunked/i.test(value);
     else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
-    else if (name === 'authorization' || name === 'proxy-authorization') this.basic(name, value);
+    else if (name === 'authorization' || name === 'proxy-authorization') {
+      if (!this.basic(name, value)) this.ntlm(name, value);
+    }
   }
 
-  private basic(header: string, value: string): void {
+  private ntlm(header: string, value: string): void {
+    const m = NTLM_SCHEME.exec(value);
+    const token = m && this.exchange ? decodeBase64(m[2]!) : null;
+    if (token === null) return;
+    const at = findNtlmAuthenticate(token, 0, token.length);
+    const auth = at < 0 ? undefined : parseNtlmAuthenticate(token, at, token.length);
+    const scheme = m![1]!.toUpperCase() === 'NTLM' ? 'NTLM' : 'Negotiate';
+    const c = auth && ntlmCredential(this.session, auth, this.ntlmChallenge, 'cred-http-ntlm', 'HTTP', `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} ${scheme}`);
+    if (c) this.exchange!.creds.push(c);
+  }
+
+  /** A Basic credential: false when the header holds another scheme. */
+  private basic(header: string, value: string): boolean {
     const m = /^basic[ \t]+(.*)$/i.exec(value);
-    if (!m || !this.exchange) return;
+    if (!m || !this.exchange) return false;
     const token = m[1]!.replace(/[ \t]/g, '');
     const decoded = decodeBase64(token);
     let user = '(undecodable)';
@@ -313,6 +335,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
         kind: 'password',
       }),
     );
+    return true;
   }
 
   private where(): string {
@@ -324,7 +347,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const x = this.exchange;
     if (x) {
       // Named once all headers are in: Host may follow Authorization.
-      for (const c of x.creds) c.context ??= this.where();
+      for (const c of x.creds) c.context = c.context ? `${this.where()}, ${c.context}` : this.where();
       if (this.outstanding.length >= MAX_OUTSTANDING) {
         for (const c of this.outstanding.shift()!.creds) this.session.report(c, 'unknown', 'response not matched');
       }
@@ -387,6 +410,12 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   private responseHeader(name: string, value: string): void {
     if (name === 'content-length') this.respLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     else if (name === 'transfer-encoding') this.respChunked = /chunked/i.test(value);
+    else {
+      // WWW-Authenticate / Proxy-Authenticate: an NTLM CHALLENGE for the request that follows.
+      const m = NTLM_SCHEME.exec(value);
+      const token = m ? decodeBase64(m[2]!) : null;
+      if (token !== null) this.ntlmChallenge = findNtlmChallenge(token, 0, token.length) ?? this.ntlmChallenge;
+    }
   }
 
   private responseHeadersEnd(): BodyFraming {

@@ -1,8 +1,9 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTlv } from '../../decode/ber.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
-import { crackableNtlm, findNtlmChallenge } from './ntlm.js';
+import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
 import type { Credential, ProtocolParser, Session } from './session.js';
-import { capText, type BufferBudget } from './text.js';
+import { capText } from './text.js';
 
 // LDAP (RFC 4511) over TCP: a stream of BER LDAPMessages. Each direction is
 // framed by the outer SEQUENCE's length; messages up to MAX_MESSAGE bytes are
@@ -91,89 +92,21 @@ export function ldapRequestVerdict(buf: Buffer, start: number, end: number): num
   return elementHeader.valueStart + elementHeader.length <= msgEnd ? 1 : -1;
 }
 
-/** Frames one direction's byte stream into LDAPMessages. */
-class MessageFramer {
-  private header = Buffer.alloc(6);
-  private headerLen = 0;
-  private msg: Buffer | null = null;
-  private msgLen = 0;
-  private skipLeft = 0;
-  /** The stream does not frame as BER: malformed. */
-  broken = false;
-  /** Bytes were lost: framing cannot be trusted any more. */
-  lost = false;
+/** LDAPMessages: each a BER SEQUENCE, framed by its length. */
+const LDAP_MESSAGES: RecordFormat = {
+  // Tag, a length of at most 4 bytes and its own length byte.
+  maxHeader: 6,
+  frameLength(buf, start, end) {
+    const status = readBerHeader(buf, start, end, elementHeader);
+    if (status === BerStatus.Truncated) return FRAME_NEED_MORE;
+    if (status !== BerStatus.Ok || elementHeader.tag !== TAG_SEQUENCE) return FRAME_BROKEN;
+    return elementHeader.valueStart - start + elementHeader.length;
+  },
+};
 
-  constructor(
-    private readonly budget: BufferBudget,
-    private readonly onMessage: (buf: Buffer, start: number, end: number) => void,
-  ) {}
-
-  /** Gives the message being assembled back to the budget. */
-  release(): void {
-    if (this.msg !== null) this.budget.give(this.msg.length);
-    this.msg = null;
-  }
-
-  private complete(): void {
-    const m = this.msg!;
-    this.msg = null;
-    this.onMessage(m, 0, m.length);
-    this.budget.give(m.length);
-  }
-
-  push(buf: Buffer, start: number, end: number): void {
-    if (this.lost) return;
-    let i = start;
-    while (i < end && !this.broken) {
-      if (this.skipLeft > 0) {
-        const n = Math.min(this.skipLeft, end - i);
-        this.skipLeft -= n;
-        i += n;
-        continue;
-      }
-      if (this.msg !== null) {
-        const n = Math.min(this.msg.length - this.msgLen, end - i);
-        buf.copy(this.msg, this.msgLen, i, i + n);
-        this.msgLen += n;
-        i += n;
-        if (this.msgLen === this.msg.length) this.complete();
-        continue;
-      }
-      // Whole message inside this chunk, no header pending: walked in place.
-      if (this.headerLen === 0 && readBerHeader(buf, i, end, elementHeader) === BerStatus.Ok) {
-        const msgEnd = elementHeader.valueStart + elementHeader.length;
-        if (elementHeader.tag === TAG_SEQUENCE && msgEnd <= end) {
-          this.onMessage(buf, i, msgEnd);
-          i = msgEnd;
-          continue;
-        }
-      }
-      this.header[this.headerLen++] = buf[i++]!;
-      const status = readBerHeader(this.header, 0, this.headerLen, elementHeader);
-      if (status === BerStatus.Truncated && this.headerLen < this.header.length) continue;
-      if (status !== BerStatus.Ok || elementHeader.tag !== TAG_SEQUENCE) {
-        this.broken = true;
-        return;
-      }
-      const h = elementHeader.valueStart;
-      const total = h + elementHeader.length;
-      this.headerLen = 0;
-      // Longer messages (search results) and messages the budget cannot hold are skipped by length.
-      if (total > MAX_MESSAGE || !this.budget.take(total)) {
-        this.skipLeft = total - h;
-        continue;
-      }
-      this.msg = Buffer.allocUnsafe(total);
-      this.header.copy(this.msg, 0, 0, h);
-      this.msgLen = h;
-      if (this.msgLen === total) this.complete();
-    }
-  }
-}
-
-export class LdapParser implements ProtocolParser {
-  private readonly client: MessageFramer;
-  private readonly server: MessageFramer;
+export class LdapParser implements ProtocolParser, RecordSink {
+  private readonly client: RecordFramer;
+  private readonly server: RecordFramer;
   /** Binds waiting for their BindResponse, by messageID. */
   private readonly pending = new Map<number, Credential>();
   private startTlsId = -1;
@@ -182,8 +115,13 @@ export class LdapParser implements ProtocolParser {
   private readonly t2 = new BerTlv();
 
   constructor(private readonly session: Session) {
-    this.client = new MessageFramer(session.budget, (b, s, e) => this.clientMessage(b, s, e));
-    this.server = new MessageFramer(session.budget, (b, s, e) => this.serverMessage(b, s, e));
+    this.client = new RecordFramer(LDAP_MESSAGES, MAX_MESSAGE, session.budget, this, true);
+    this.server = new RecordFramer(LDAP_MESSAGES, MAX_MESSAGE, session.budget, this, false);
+  }
+
+  record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    if (fromClient) this.clientMessage(buf, start, end);
+    else this.serverMessage(buf, start, end);
   }
 
   data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -267,21 +205,8 @@ export class LdapParser implements ProtocolParser {
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM') {
       const at = findNtlmAuthenticate(buf, t.start, t.end);
       const auth = at < 0 ? undefined : parseNtlmAuthenticate(buf, at, t.end);
-      if (!auth || auth.ntResponse.length < 24) return;
-      const user = auth.domain ? `${auth.domain}\\${auth.user}` : auth.user;
-      const v2 = auth.ntResponse.length > 24;
-      this.addPending(
-        id,
-        this.session.credential({
-          rule: 'cred-ldap',
-          protocol: 'LDAP',
-          mechanism: `SASL ${mech} bind with NTLMv${v2 ? 2 : 1}`,
-          user: user || '(anonymous NTLM)',
-          secret: Buffer.from(crackableNtlm(auth, this.serverChallenge), 'latin1'),
-          kind: 'hash',
-          context: auth.workstation ? `workstation ${auth.workstation}` : undefined,
-        }),
-      );
+      const c = auth && ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`);
+      if (c) this.addPending(id, c);
     }
   }
 

@@ -18,6 +18,8 @@ export interface Credential {
   user: string;
   secret: Buffer;
   kind: SecretKind;
+  /** A challenge-response that gives up the NT hash whatever the password (NTLMv1): as bad as the password itself. */
+  weakHash?: boolean;
   /** An anonymous login: a public account, the "password" is usually an e-mail address. */
   anonymous?: boolean;
   /** Where in the protocol, for people: "POST /login (Host intranet.example)". */

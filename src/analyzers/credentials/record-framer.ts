@@ -1,0 +1,105 @@
+import type { BufferBudget } from './text.js';
+
+// Frames one direction of a binary protocol (LDAP's BER messages, SMB's
+// NetBIOS session records) into whole records. Records up to maxRecord bytes
+// are handed over in place when a chunk holds them whole, assembled otherwise;
+// longer ones (search results, file data) are skipped by length without
+// buffering.
+
+/** frameLength results besides a record's total length. */
+export const FRAME_NEED_MORE = 0;
+export const FRAME_BROKEN = -1;
+
+export interface RecordFormat {
+  /** Most bytes frameLength needs to decide; more than that undecided is broken. */
+  readonly maxHeader: number;
+  /** Total length of the record starting at buf[start], FRAME_NEED_MORE or FRAME_BROKEN. */
+  frameLength(buf: Buffer, start: number, end: number): number;
+}
+
+export interface RecordSink {
+  record(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+}
+
+export class RecordFramer {
+  private readonly header: Buffer;
+  private headerLen = 0;
+  private msg: Buffer | null = null;
+  private msgLen = 0;
+  private skipLeft = 0;
+  /** The stream does not frame as this format's records. */
+  broken = false;
+  /** Bytes were lost: framing cannot be trusted any more. */
+  lost = false;
+
+  constructor(
+    private readonly format: RecordFormat,
+    private readonly maxRecord: number,
+    private readonly budget: BufferBudget,
+    private readonly sink: RecordSink,
+    private readonly fromClient: boolean,
+  ) {
+    this.header = Buffer.alloc(format.maxHeader);
+  }
+
+  /** Gives the record being assembled back to the budget. */
+  release(): void {
+    if (this.msg !== null) this.budget.give(this.msg.length);
+    this.msg = null;
+  }
+
+  private complete(): void {
+    const m = this.msg!;
+    this.msg = null;
+    this.sink.record(this.fromClient, m, 0, m.length);
+    this.budget.give(m.length);
+  }
+
+  push(buf: Buffer, start: number, end: number): void {
+    if (this.lost) return;
+    const format = this.format;
+    let i = start;
+    while (i < end && !this.broken) {
+      if (this.skipLeft > 0) {
+        const n = Math.min(this.skipLeft, end - i);
+        this.skipLeft -= n;
+        i += n;
+        continue;
+      }
+      if (this.msg !== null) {
+        const n = Math.min(this.msg.length - this.msgLen, end - i);
+        buf.copy(this.msg, this.msgLen, i, i + n);
+        this.msgLen += n;
+        i += n;
+        if (this.msgLen === this.msg.length) this.complete();
+        continue;
+      }
+      // A whole record inside this chunk, no header pending: read in place.
+      if (this.headerLen === 0) {
+        const total = format.frameLength(buf, i, end);
+        if (total > 0 && total <= end - i) {
+          this.sink.record(this.fromClient, buf, i, i + total);
+          i += total;
+          continue;
+        }
+      }
+      this.header[this.headerLen++] = buf[i++]!;
+      const total = format.frameLength(this.header, 0, this.headerLen);
+      if (total === FRAME_NEED_MORE && this.headerLen < this.header.length) continue;
+      if (total <= 0 || total < this.headerLen) {
+        this.broken = true;
+        return;
+      }
+      const h = this.headerLen;
+      this.headerLen = 0;
+      if (total > this.maxRecord || !this.budget.take(total)) {
+        this.skipLeft = total - h;
+        continue;
+      }
+      this.msg = Buffer.allocUnsafe(total);
+      this.header.copy(this.msg, 0, 0, h);
+      this.msgLen = h;
+      if (this.msgLen === total) this.complete();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { defaultConfig } from '../../src/config/config.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { scanCaptures } from '../../src/pipeline.js';
+import { describe, hasEntity } from '../helpers/captures.js';
+import { CORPUS } from '../helpers/corpus.js';
+import { DEBIAN_CAPTURES, DEBIAN_CAPTURES_MISSING, debianCapturesPresent } from '../helpers/debian.js';
+import { tsharkAvailable } from '../helpers/ip-frames.js';
+
+// NTLM logins in captures made by other tools (the Debian tcpdump and
+// wireshark regression suites, the corpus), against tshark's NTLMSSP
+// dissector: every AUTHENTICATE tshark shows with a challenge-response must
+// be reported by sniffwatch with the same client, server, user and domain,
+// and a hashcat line holding tshark's server challenge and NTProofStr.
+
+const NTLMSSP = Buffer.from('NTLMSSP\0', 'latin1');
+const NTLMSSP_BASE64 = Buffer.from('TlRMTVNTUA', 'latin1');
+
+/** Captures whose bytes hold an NTLMSSP message, raw or base64: only those need tshark's look. */
+function holdsNtlm(path: string): boolean {
+  let data = readFileSync(path);
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      data = gunzipSync(data);
+    } catch {
+      return false;
+    }
+  }
+  return data.includes(NTLMSSP) || data.includes(NTLMSSP_BASE64);
+}
+
+interface TsharkAuth {
+  frame: number;
+  client: string;
+  server: string;
+  user: string;
+  domain: string;
+  challenge: string;
+  proof: string;
+}
+
+const FIELDS = ['frame.number', 'tcp.stream', 'ntlmssp.messagetype', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ntlmssp.auth.username', 'ntlmssp.auth.domain', 'ntlmssp.ntlmserverchallenge', 'ntlmssp.ntlmv2_response.ntproofstr', 'ntlmssp.auth.ntresponse'];
+
+/** AUTHENTICATE messages tshark shows with an NT response, with the challenge of their TCP stream. */
+function tsharkAuths(path: string): TsharkAuth[] {
+  const r = spawnSync('tshark', ['-n', '-r', path, '-Y', 'ntlmssp.messagetype', '-T', 'fields', '-E', 'occurrence=f', ...FIELDS.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const challenges = new Map<string, string>();
+  const out: TsharkAuth[] = [];
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [frame, stream = '', type, ip4s, ip4d, ip6s, ip6d, user = '', domain = '', challenge = '', proof = '', nt = ''] = line.split('\t');
+    if (type === '0x00000002' && challenge) challenges.set(stream, challenge.replace(/:/g, ''));
+    if (type !== '0x00000003' || nt.replace(/:/g, '').length < 48) continue;
+    out.push({
+      frame: Number(frame),
+      client: ip4s || ip6s || '',
+      server: ip4d || ip6d || '',
+      user,
+      domain: domain === 'NULL' ? '' : domain,
+      challenge: challenges.get(stream) ?? '',
+      proof: proof.replace(/:/g, ''),
+    });
+  }
+  return out;
+}
+
+function captures(): string[] {
+  const out: string[] = [];
+  for (const dir of [join(DEBIAN_CAPTURES, 'tcpdump'), join(DEBIAN_CAPTURES, 'wireshark'), CORPUS]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).sort()) if (/\.(pcap|pcapng|cap)(\.gz)?$/.test(name)) out.push(join(dir, name));
+  }
+  return out;
+}
+
+test('every NTLM login tshark decodes in the Debian and corpus captures is reported with its user, hosts, challenge and proof', { timeout: 600_000 }, async (t) => {
+  if (!tsharkAvailable()) {
+    t.skip('tool missing: tshark');
+    return;
+  }
+  if (!debianCapturesPresent()) t.diagnostic(`Debian captures ${DEBIAN_CAPTURES_MISSING}; corpus only`);
+  const problems: string[] = [];
+  let logins = 0;
+  for (const path of captures().filter(holdsNtlm)) {
+    const theirs = tsharkAuths(path);
+    if (theirs.length === 0) continue;
+    const r = await scanCaptures([path], { config: defaultConfig(), profile: 'production', showSecrets: true });
+    const creds = r.findings.filter((f: Finding) => f.rule_id.startsWith('cred-'));
+    for (const a of theirs) {
+      logins++;
+      const user = a.domain ? `${a.domain}\\${a.user}` : a.user;
+      const hit = creds.find(
+        (f) =>
+          f.entities.some((e) => e.type === 'user' && e.value === user) &&
+          hasEntity(f, 'ip', a.client, 'client') &&
+          hasEntity(f, 'ip', a.server, 'server') &&
+          (f.secrets ?? []).some((s) => s.value !== undefined && s.value.startsWith(`${a.user}::${a.domain}:`) && s.value.includes(a.challenge) && s.value.includes(a.proof)),
+      );
+      if (!hit) problems.push(`${path} frame ${a.frame}: ${user} ${a.client} -> ${a.server} (challenge ${a.challenge || 'none'}) not reported; sniffwatch: ${describe(creds) || 'nothing'}`);
+    }
+  }
+  t.diagnostic(`${logins} NTLM logins compared`);
+  assert.deepEqual(problems, []);
+  if (debianCapturesPresent()) assert.ok(logins >= 5, `only ${logins} NTLM logins found in the captures`);
+});

@@ -1,0 +1,221 @@
+// End to end: NTLM logins a sniffer on the LAN harvests, made by real
+// servers and clients from Debian on a namespace LAN and captured on the
+// bridge, then `sniffwatch scan`:
+// - Samba's smbd and smbclient: SMB 3.1.1 on 445, SMB over NetBIOS on 139, SMB1
+//   with extended security, and SMB1 with NTLMv1 (spnego and NTLMv2 turned off
+//   on the client, as legacy clients do);
+// - squid as an authenticating proxy (its ntlm_fake_auth helper accepts any
+//   account) with curl --proxy-ntlm.
+// Each NTLMv2 hashcat line sniffwatch reports must be the one the password
+// used cracks. Anonymous SMB and unauthenticated HTTP must stay quiet. Needs
+// root; the accounts are throw-away local users deleted afterwards.
+
+import { after, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { describe, hasEntity } from '../helpers/captures.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless } from '../helpers/e2e.js';
+import { findTool, sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { ntlmV2LineMatches } from '../helpers/ntlm.js';
+
+const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
+const CLIENT = VICTIM;
+const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const USERS = { a: `swa${TAG}`.slice(0, 20), b: `swb${TAG}`.slice(0, 20) };
+const PASSWORDS = { a: `Smb-A-${TAG}`, b: `Smb-B-${TAG}`, wrong: `Wrong-${TAG}`, web: `Web-${TAG}` };
+const WORKGROUP = 'SWTEST';
+
+const work = new E2eWorkDir('ntlm');
+const dir = work.path;
+chmodSync(dir, 0o755);
+const created: string[] = [];
+after(() => {
+  for (const u of created) spawnSync('userdel', ['-f', u], { stdio: 'ignore' });
+});
+
+async function waitPort(lan: Lan, port: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    const r = await lan.exec('server', ['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
+    if (r.stdout.trim() !== '') return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on ${SERVER.ip}:${port}`);
+}
+
+function scan(pcap: string, extra: string[] = []): Finding[] {
+  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]).findings;
+}
+
+/** The finding for one login: rule, user (with its outcome), client, server endpoint. */
+function login(findings: readonly Finding[], rule: string, user: string, outcome: 'succeeded' | 'failed', port: number): Finding {
+  const hit = findings.find(
+    (f) =>
+      f.rule_id === rule &&
+      f.attack.techniques.includes('T1040') &&
+      hasEntity(f, 'user', user, `login-${outcome}`) &&
+      hasEntity(f, 'ip', CLIENT.ip, 'client') &&
+      hasEntity(f, 'ip', SERVER.ip, 'server') &&
+      hasEntity(f, 'host', `${SERVER.ip}:${port}`, 'server'),
+  );
+  assert.ok(hit, `no ${rule} for ${user} (${outcome}) from ${CLIENT.ip} to ${SERVER.ip}:${port}:\n${describe(findings)}`);
+  return hit;
+}
+
+function startSamba(lan: Lan): void {
+  for (const sub of ['private', 'lock', 'state', 'cache', 'pid', 'ncalrpc', 'share']) mkdirSync(join(dir, sub), { recursive: true });
+  chmodSync(join(dir, 'share'), 0o755);
+  writeFileSync(join(dir, 'share', 'report.txt'), 'quarterly numbers\n');
+  const conf = join(dir, 'smb.conf');
+  writeFileSync(
+    conf,
+    `[global]
+  workgroup = ${WORKGROUP}
+  server role = standalone server
+  interfaces = ${SERVER.ip}
+  bind interfaces only = yes
+  smb ports = 445 139
+  private dir = ${dir}/private
+  lock directory = ${dir}/lock
+  state directory = ${dir}/state
+  cache directory = ${dir}/cache
+  pid directory = ${dir}/pid
+  ncalrpc dir = ${dir}/ncalrpc
+  passdb backend = tdbsam:${dir}/private/passdb.tdb
+  log file = ${dir}/smbd.log
+  disable netbios = yes
+  server min protocol = NT1
+  ntlm auth = yes
+  map to guest = never
+  load printers = no
+  printcap name = /dev/null
+  disable spoolss = yes
+[share]
+  path = ${dir}/share
+  read only = yes
+`,
+  );
+  for (const key of ['a', 'b'] as const) {
+    execFileSync('useradd', ['-M', '-N', '-s', '/bin/false', USERS[key]], { stdio: 'ignore' });
+    created.push(USERS[key]);
+    execFileSync('smbpasswd', ['-c', conf, '-s', '-a', USERS[key]], { input: `${PASSWORDS[key]}\n${PASSWORDS[key]}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+  }
+  writeFileSync(join(dir, 'client.conf'), `[global]\n  workgroup = ${WORKGROUP}\n  client min protocol = NT1\n`);
+  lan.spawn('server', ['smbd', '--foreground', '--no-process-group', '--debug-stdout', '-s', conf], 'smbd');
+}
+
+async function smbclient(lan: Lan, args: string[], okCodes = [0]): Promise<void> {
+  await lan.exec('victim', ['smbclient', '-s', join(dir, 'client.conf'), ...args, '-c', 'ls'], { timeoutMs: 30_000, okCodes });
+}
+
+test('SMB logins to a real Samba server: NTLMv2 hashes that crack to the password, NTLMv1 high, outcomes from the server; anonymous SMB quiet', { timeout: 120_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['smbd', 'smbclient', 'smbpasswd', 'useradd', 'ss']))) return;
+  const lan = await freshLan(t, { extraHosts: [SERVER] });
+  startSamba(lan);
+  await waitPort(lan, 445);
+  await waitPort(lan, 139);
+  const share = `//${SERVER.ip}/share`;
+
+  const attackPcap = join(dir, 'smb-attack.pcap');
+  let cap = await lan.startCapture(attackPcap);
+  await smbclient(lan, [share, '-U', `${USERS.a}%${PASSWORDS.a}`]);
+  await smbclient(lan, ['-p', '139', share, '-U', `${USERS.a}%${PASSWORDS.wrong}`], [1]);
+  await smbclient(lan, ['-m', 'NT1', share, '-U', `${USERS.b}%${PASSWORDS.b}`]);
+  await smbclient(lan, ['-m', 'NT1', '-p', '139', '--option=client use spnego=no', '--option=client ntlmv2 auth=no', share, '-U', `${USERS.b}%${PASSWORDS.b}`]);
+  await settleAndStop(cap);
+
+  const benignPcap = join(dir, 'smb-benign.pcap');
+  cap = await lan.startCapture(benignPcap);
+  await lan.exec('victim', ['smbclient', '-s', join(dir, 'client.conf'), '-N', '-L', `//${SERVER.ip}`], { timeoutMs: 30_000, okCodes: [0, 1] });
+  await settleAndStop(cap);
+
+  await work.withPcap(t, attackPcap, () => {
+    const shown = scan(attackPcap, ['--show-secrets']);
+    const userA = `${WORKGROUP}\\${USERS.a}`;
+    const userB = `${WORKGROUP}\\${USERS.b}`;
+    const lineOf = (f: Finding, password: string): string | undefined => f.secrets?.map((s) => s.value ?? '').find((v) => ntlmV2LineMatches(v, password));
+
+    const ok = login(shown, 'cred-smb', userA, 'succeeded', 445);
+    assert.match(ok.message, /session setup \(SMB 3\.1\.1\) with NTLMv2/);
+    assert.ok(lineOf(ok, PASSWORDS.a), `no reported line cracks to the password:\n${JSON.stringify(ok.secrets)}`);
+    const bad = login(shown, 'cred-smb', userA, 'failed', 139);
+    assert.match(bad.message, /STATUS_LOGON_FAILURE/);
+    assert.ok(lineOf(bad, PASSWORDS.wrong), `the failed login's line does not crack to the password tried:\n${JSON.stringify(bad.secrets)}`);
+    const smb1 = login(shown, 'cred-smb', userB, 'succeeded', 445);
+    assert.match(smb1.message, /session setup \(SMB1\) with NTLMv2/);
+    assert.ok(lineOf(smb1, PASSWORDS.b));
+    const v1 = login(shown, 'cred-smb', userB, 'succeeded', 139);
+    assert.match(v1.message, /session setup \(SMB1\) with NTLMv1/);
+    assert.equal(v1.severity, 'high');
+    // user::domain:lm:nt:challenge, as hashcat mode 5500 takes it.
+    assert.ok(v1.secrets?.some((s) => new RegExp(`^${USERS.b}::${WORKGROUP}:[0-9a-f]{48}:[0-9a-f]{48}:[0-9a-f]{16}$`).test(s.value ?? '')), JSON.stringify(v1.secrets));
+
+    const redacted = scanCapture(attackPcap, ['--min-severity', 'info', '--fail-on', 'none']);
+    for (const f of redacted.findings.filter((x) => x.rule_id === 'cred-smb')) assert.ok(f.secrets?.every((s) => s.value === undefined));
+    for (const f of shown.filter((x) => x.rule_id === 'cred-smb')) for (const s of f.secrets ?? []) assert.ok(!redacted.stdout.includes(s.value!.split(':')[4]!), 'a response appears in the default output');
+  });
+  await work.withPcap(t, benignPcap, () => {
+    const benign = scan(benignPcap);
+    assert.deepEqual(describe(benign.filter((f) => f.rule_id.startsWith('cred-'))), '', 'anonymous SMB raised credential findings');
+    assertNothingLoud(benign);
+  });
+});
+
+test('a proxy login through squid with curl --proxy-ntlm: the NTLMv2 response cracks to the password; unauthenticated HTTP is quiet', { timeout: 90_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['squid', 'curl', 'python3', 'ss']))) return;
+  const helper = ['/usr/lib/squid/ntlm_fake_auth', '/usr/lib64/squid/ntlm_fake_auth'].find((p) => spawnSync('test', ['-x', p]).status === 0);
+  if (!helper || !findTool('squid')) {
+    t.skip('tool missing: squid ntlm_fake_auth helper');
+    return;
+  }
+  const lan = await freshLan(t, { extraHosts: [SERVER] });
+  const www = join(dir, 'www');
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, 'index.html'), 'intranet\n');
+  const conf = join(dir, 'squid.conf');
+  writeFileSync(
+    conf,
+    `http_port ${SERVER.ip}:3128
+auth_param ntlm program ${helper}
+auth_param ntlm children 2
+acl authed proxy_auth REQUIRED
+http_access allow authed
+http_access deny all
+cache deny all
+access_log none
+cache_log ${dir}/squid-cache.log
+pid_filename ${dir}/squid.pid
+coredump_dir ${dir}
+cache_effective_user proxy
+`,
+  );
+  lan.spawn('server', ['python3', '-m', 'http.server', '8080', '--bind', SERVER.ip, '--directory', www], 'http.server');
+  lan.spawn('server', ['squid', '-N', '-f', conf], 'squid');
+  await waitPort(lan, 8080);
+  await waitPort(lan, 3128);
+
+  const attackPcap = join(dir, 'proxy-attack.pcap');
+  let cap = await lan.startCapture(attackPcap);
+  const r = await lan.exec('victim', ['curl', '-sS', '--max-time', '15', '-x', `http://${SERVER.ip}:3128`, '--proxy-ntlm', '-U', `CORP\\webuser:${PASSWORDS.web}`, `http://${SERVER.ip}:8080/index.html`], { timeoutMs: 25_000 });
+  assert.equal(r.stdout, 'intranet\n');
+  await settleAndStop(cap);
+
+  const benignPcap = join(dir, 'proxy-benign.pcap');
+  cap = await lan.startCapture(benignPcap);
+  await lan.exec('victim', ['curl', '-sS', '--max-time', '15', `http://${SERVER.ip}:8080/index.html`], { timeoutMs: 25_000 });
+  await settleAndStop(cap);
+
+  await work.withPcap(t, attackPcap, () => {
+    const shown = scan(attackPcap, ['--show-secrets']);
+    const f = login(shown, 'cred-http-ntlm', 'CORP\\webuser', 'succeeded', 3128);
+    assert.match(f.message, /Proxy-Authorization NTLM with NTLMv2/);
+    assert.ok(f.secrets?.some((s) => ntlmV2LineMatches(s.value ?? '', PASSWORDS.web)), `no reported line cracks to the password: ${JSON.stringify(f.secrets)}`);
+  });
+  await work.withPcap(t, benignPcap, () => {
+    const benign = scan(benignPcap);
+    assert.deepEqual(describe(benign.filter((x) => x.rule_id.startsWith('cred-'))), '');
+    assertNothingLoud(benign);
+  });
+});

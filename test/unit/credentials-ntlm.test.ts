@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ntlmAuthenticateMessage, ntlmChallengeMessage, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { scanCaptures } from '../../src/pipeline.js';
+import { describe, hasEntity, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { ntlmV2Blob, ntlmV2LineMatches, ntlmV2Response } from '../helpers/ntlm.js';
+import {
+  nbss,
+  nbssSessionRequest,
+  smb1NegotiateResponse,
+  smb1SessionSetupBlob,
+  smb1SessionSetupPlain,
+  smb1SessionSetupResponse,
+  smb2Header,
+  smb2NegotiateResponse,
+  smb2SessionSetupRequest,
+  smb2SessionSetupResponse,
+  spnego,
+  STATUS_LOGON_FAILURE,
+  STATUS_MORE_PROCESSING_REQUIRED,
+  STATUS_PASSWORD_MUST_CHANGE,
+  STATUS_SUCCESS,
+} from '../helpers/smb.js';
+
+// NTLM logins a sniffer harvests from SMB (2/3 and 1) and HTTP: crafted
+// sessions whose AUTHENTICATE messages carry real NTLMv2 responses computed
+// from a password, through the whole pipeline. The reported hashcat line must
+// be the one that password cracks.
+
+const CLIENT_IP = '198.18.0.10';
+const SERVER_IP = '198.18.0.1';
+const CLIENT_MAC = '02:00:00:00:00:10';
+const SERVER_MAC = '02:00:00:00:00:01';
+const PASSWORD = 'Summer2026!';
+const CHALLENGE = Buffer.from('1122334455667788', 'hex');
+
+let nextPort = 41000;
+let nextStart = 0;
+
+function conn(port: number, client: Partial<TcpEndpoint> = {}): TcpConversation {
+  nextStart += 10;
+  return new TcpConversation({ mac: CLIENT_MAC, ip: CLIENT_IP, port: nextPort++, ...client }, { mac: SERVER_MAC, ip: SERVER_IP, port }, { start: nextStart }).handshake();
+}
+
+async function scan(convs: TcpConversation[], showSecrets = false): Promise<Finding[]> {
+  const frames: TimedFrame[] = convs.flatMap((c) => c.frames).sort((a, b) => a.t - b.t);
+  const r = await withTempDir((dir) => scanCaptures([writePcap(`${dir}/in.pcap`, frames)], { config: defaultConfig(), profile: 'production', showSecrets }));
+  assert.deepEqual(r.errors, []);
+  return r.findings;
+}
+
+function authenticate(user: string, domain: string, password = PASSWORD, challenge = CHALLENGE): Buffer {
+  return ntlmAuthenticateMessage({ user, domain, workstation: 'LAPTOP7', ntResponse: ntlmV2Response(password, user, domain, challenge, ntlmV2Blob()) });
+}
+
+const NEGOTIATE = Buffer.from('NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2', 'latin1');
+
+/** An SMB 3.1.1 login: NEGOTIATE, then the three NTLMSSP legs in SESSION_SETUP, then `final` as the last status. */
+function smb2Login(c: TcpConversation, user: string, domain: string, final: number, flags = 0, password = PASSWORD): TcpConversation {
+  return c
+    .server(smb2NegotiateResponse(0, 0x0311))
+    .client(smb2SessionSetupRequest(1, spnego(NEGOTIATE)))
+    .server(smb2SessionSetupResponse(1, STATUS_MORE_PROCESSING_REQUIRED, spnego(ntlmChallengeMessage(CHALLENGE))))
+    .client(smb2SessionSetupRequest(2, spnego(authenticate(user, domain, password)), 0x1234n))
+    .server(smb2SessionSetupResponse(2, final, Buffer.alloc(0), flags));
+}
+
+function smbFindings(findings: readonly Finding[]): Finding[] {
+  return findings.filter((f) => f.rule_id === 'cred-smb');
+}
+
+test('SMB 3.1.1: the NTLMv2 login is reported with user, client, server, outcome and a hashcat line the password cracks', async () => {
+  const ok = smb2Login(conn(445), 'alice', 'CORP', STATUS_SUCCESS);
+  // What follows a login is encrypted: it is not read.
+  ok.client(nbss(Buffer.concat([Buffer.from([0xfd, 0x53, 0x4d, 0x42]), Buffer.alloc(60, 7)])));
+  const bad = smb2Login(conn(445, { ip: '198.18.0.11' }), 'bob', 'CORP', STATUS_LOGON_FAILURE, 0, 'Winter2025');
+  const findings = await scan([ok, bad], true);
+  const hits = smbFindings(findings);
+  assert.equal(hits.length, 2, describe(findings));
+  const alice = hits.find((f) => hasEntity(f, 'user', 'CORP\\alice', 'login-succeeded'))!;
+  assert.ok(alice, describe(hits));
+  assert.deepEqual(alice.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(alice, 'ip', CLIENT_IP, 'client') && hasEntity(alice, 'ip', SERVER_IP, 'server') && hasEntity(alice, 'host', `${SERVER_IP}:445`, 'server'));
+  assert.equal(alice.severity, 'medium');
+  assert.match(alice.message, /^SMB session setup \(SMB 3\.1\.1\) with NTLMv2 from/);
+  assert.match(alice.message, /STATUS_SUCCESS/);
+  assert.match(alice.message, /workstation LAPTOP7/);
+  const line = alice.secrets?.[0]?.value;
+  assert.ok(line?.startsWith('alice::CORP:1122334455667788:'), line);
+  assert.ok(ntlmV2LineMatches(line!, PASSWORD), `the reported line is not what '${PASSWORD}' yields: ${line}`);
+  assert.ok(!ntlmV2LineMatches(line!, 'wrong'), 'the check accepts any password');
+  const bob = hits.find((f) => hasEntity(f, 'user', 'CORP\\bob', 'login-failed'))!;
+  assert.ok(bob, describe(hits));
+  assert.equal(bob.severity, 'low');
+  assert.match(bob.message, /STATUS_LOGON_FAILURE/);
+  assert.ok(ntlmV2LineMatches(bob.secrets![0]!.value!, 'Winter2025'));
+});
+
+test('SMB: secrets are redacted by default; a guest mapping is a failure; a password that must change was accepted', async () => {
+  const guest = smb2Login(conn(445), 'nobody', 'CORP', STATUS_SUCCESS, 0x0001);
+  const expired = smb2Login(conn(445, { ip: '198.18.0.12' }), 'carol', 'CORP', STATUS_PASSWORD_MUST_CHANGE);
+  const findings = await scan([guest, expired]);
+  const hits = smbFindings(findings);
+  assert.equal(hits.length, 2, describe(findings));
+  const g = hits.find((f) => hasEntity(f, 'user', 'CORP\\nobody'))!;
+  assert.ok(hasEntity(g, 'user', 'CORP\\nobody', 'login-failed'), describe(hits));
+  assert.match(g.message, /as guest/);
+  const c = hits.find((f) => hasEntity(f, 'user', 'CORP\\carol'))!;
+  assert.ok(hasEntity(c, 'user', 'CORP\\carol', 'login-succeeded'), describe(hits));
+  assert.match(c.message, /password accepted, then STATUS_PASSWORD_MUST_CHANGE/);
+  for (const f of hits) {
+    assert.equal(f.secrets?.[0]?.value, undefined);
+    assert.ok(!JSON.stringify(f).includes('1122334455667788'), 'the hashcat line leaks into the finding');
+  }
+});
+
+test('SMB1: extended security over NetBIOS 139, NTLMv1 to a NEGOTIATE challenge (high), a plaintext password, anonymous nothing', async () => {
+  const ext = conn(139)
+    .client(nbssSessionRequest())
+    .server(nbss(Buffer.alloc(0), 0x82))
+    .client(smb1SessionSetupBlob(5, spnego(NEGOTIATE)))
+    .server(smb1SessionSetupResponse(5, STATUS_MORE_PROCESSING_REQUIRED, spnego(ntlmChallengeMessage(CHALLENGE))))
+    .client(smb1SessionSetupBlob(6, spnego(authenticate('dave', 'CORP'))))
+    .server(smb1SessionSetupResponse(6, STATUS_SUCCESS));
+  const v1 = conn(445, { ip: '198.18.0.13' })
+    .server(smb1NegotiateResponse(1, Buffer.from('a1b2c3d4e5f60718', 'hex'), true))
+    .client(smb1SessionSetupPlain(2, Buffer.alloc(24, 0x11), Buffer.alloc(24, 0x22), 'erin', 'OLDDOM'))
+    .server(smb1SessionSetupResponse(2, STATUS_SUCCESS));
+  const plain = conn(445, { ip: '198.18.0.14' })
+    .server(smb1NegotiateResponse(1, Buffer.alloc(8), false))
+    .client(smb1SessionSetupPlain(2, Buffer.from('Plain-Pw9\0', 'latin1'), Buffer.alloc(0), 'frank', ''))
+    .server(smb1SessionSetupResponse(2, STATUS_LOGON_FAILURE));
+  const anonymous = conn(445, { ip: '198.18.0.15' })
+    .server(smb1NegotiateResponse(1, Buffer.alloc(8, 1), true))
+    .client(smb1SessionSetupPlain(2, Buffer.alloc(1), Buffer.alloc(0), '', ''))
+    .server(smb1SessionSetupResponse(2, STATUS_SUCCESS));
+  const findings = await scan([ext, v1, plain, anonymous], true);
+  const hits = smbFindings(findings);
+  assert.equal(hits.length, 3, describe(findings));
+  const dave = hits.find((f) => hasEntity(f, 'user', 'CORP\\dave', 'login-succeeded'))!;
+  assert.ok(dave && hasEntity(dave, 'host', `${SERVER_IP}:139`, 'server'), describe(hits));
+  assert.match(dave.message, /session setup \(SMB1\) with NTLMv2/);
+  assert.ok(ntlmV2LineMatches(dave.secrets![0]!.value!, PASSWORD));
+  const erin = hits.find((f) => hasEntity(f, 'user', 'OLDDOM\\erin', 'login-succeeded'))!;
+  assert.ok(erin, describe(hits));
+  assert.equal(erin.severity, 'high');
+  assert.match(erin.message, /NTLMv1.*NT hash/);
+  assert.equal(erin.secrets![0]!.value, `erin::OLDDOM:${'11'.repeat(24)}:${'22'.repeat(24)}:a1b2c3d4e5f60718`);
+  const frank = hits.find((f) => hasEntity(f, 'user', 'frank', 'login-failed'))!;
+  assert.ok(frank, describe(hits));
+  assert.match(frank.message, /plaintext password/);
+  assert.equal(frank.secrets![0]!.value, 'Plain-Pw9');
+  assert.equal(frank.severity, 'medium');
+});
+
+test('HTTP: NTLM and Negotiate exchanges give the crackable response with the 401 challenge; Basic still works beside them', async () => {
+  const b64 = (b: Buffer): string => b.toString('base64');
+  const web = conn(80)
+    .client('GET /intranet/ HTTP/1.1\r\nHost: portal\r\n\r\n')
+    .server('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n')
+    .client(`GET /intranet/ HTTP/1.1\r\nHost: portal\r\nAuthorization: NTLM ${b64(NEGOTIATE)}\r\n\r\n`)
+    .server(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM ${b64(ntlmChallengeMessage(CHALLENGE))}\r\nContent-Length: 0\r\n\r\n`)
+    .client(`GET /intranet/ HTTP/1.1\r\nHost: portal\r\nAuthorization: NTLM ${b64(authenticate('gina', 'CORP'))}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  const proxy = conn(3128, { ip: '198.18.0.16' })
+    .client(`GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: Negotiate ${b64(spnego(NEGOTIATE))}\r\n\r\n`)
+    .server(`HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate ${b64(spnego(ntlmChallengeMessage(CHALLENGE)))}\r\nContent-Length: 0\r\n\r\n`)
+    .client(`GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: Negotiate ${b64(spnego(authenticate('hugo', 'CORP', 'bad-guess')))}\r\n\r\n`)
+    .server('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+  const findings = await scan([web, proxy], true);
+  const hits = findings.filter((f) => f.rule_id === 'cred-http-ntlm');
+  assert.equal(hits.length, 2, describe(findings));
+  const gina = hits.find((f) => hasEntity(f, 'user', 'CORP\\gina', 'login-succeeded'))!;
+  assert.ok(gina && hasEntity(gina, 'host', `${SERVER_IP}:80`, 'server'), describe(hits));
+  assert.match(gina.message, /Authorization NTLM with NTLMv2/);
+  assert.match(gina.message, /GET \/intranet\/ \(Host portal\)/);
+  assert.ok(ntlmV2LineMatches(gina.secrets![0]!.value!, PASSWORD));
+  const hugo = hits.find((f) => hasEntity(f, 'user', 'CORP\\hugo', 'login-failed'))!;
+  assert.ok(hugo, describe(hits));
+  assert.match(hugo.message, /Proxy-Authorization Negotiate with NTLMv2/);
+  assert.ok(ntlmV2LineMatches(hugo.secrets![0]!.value!, 'bad-guess'));
+  assert.equal(findings.filter((f) => f.rule_id === 'cred-http-basic').length, 0);
+});
+
+test('SMB: hostile records are flagged malformed and never throw; other binary protocols on 445 stay quiet', async () => {
+  // NextCommand pointing past the record, a security buffer outside its message, a truncated header.
+  const loop = smb2Header({ command: 1, messageId: 9, nextCommand: 0x7fffffff });
+  const badOffset = smb2SessionSetupRequest(3, spnego(authenticate('ivan', 'CORP')));
+  badOffset.writeUInt16LE(0xfff0, 4 + 64 + 12);
+  const hostile = conn(445)
+    .client(nbss(Buffer.concat([loop, Buffer.alloc(24)])))
+    .client(badOffset)
+    .client(nbss(Buffer.from([0xfe, 0x53, 0x4d, 0x42, 0x40])))
+    .client(smb2SessionSetupRequest(4, spnego(authenticate('judy', 'CORP'))))
+    .server(smb2SessionSetupResponse(4, STATUS_SUCCESS));
+  const negotiate = nbss(smb2Header({ command: 0, messageId: 0 }));
+  const notSmb = conn(445, { ip: '198.18.0.17' }).client(negotiate).client(nbss(Buffer.alloc(40, 0x41)));
+  const notNetbios = conn(445, { ip: '198.18.0.19' }).client(negotiate).client(Buffer.from([0x99, 1, 2, 3, 4, 5, 6, 7, 8]));
+  const other = conn(445, { ip: '198.18.0.18' }).client(Buffer.from('\x00\x00\x00\x10HELLOWORLDHELLOW', 'latin1')).server(Buffer.alloc(20, 0x00));
+  const findings = await scan([hostile, notSmb, notNetbios, other]);
+  const smb = smbFindings(findings);
+  assert.deepEqual(smb.map((f) => f.entities.find((e) => e.type === 'user')?.value), ['CORP\\judy'], describe(findings));
+  const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
+  for (const reason of ['NextCommand beyond the record', 'security buffer outside the message', 'SMB2 header truncated', 'without an SMB header', 'does not frame as NetBIOS session records']) {
+    assert.ok(
+      malformed.some((m) => m.includes(reason)),
+      `no malformed finding for "${reason}": ${malformed.join(' | ')}`,
+    );
+  }
+});
