@@ -71,6 +71,11 @@ export function readTlv(buf: Buffer, off: number, limit: number, out: BerTlv): B
   return BerStatus.Ok;
 }
 
+/** Reads the element at buf[off] that must end by `limit` into `out`: its tag, or -1 when malformed or cut. */
+export function readTag(buf: Buffer, off: number, limit: number, out: BerTlv): number {
+  return readTlv(buf, off, limit, out) === BerStatus.Ok ? out.tag : -1;
+}
+
 /**
  * A two's-complement INTEGER of 1 to 4 bytes (5 when the first is a sign
  * padding 0x00, as unsigned 32-bit values are encoded), or NaN.

@@ -83,6 +83,7 @@ const WANTED: [string, Buffer][] = [
   ['DNS', udp4(53)],
   ['802.1Q DNS', udp4(53, [7])],
   ['NBNS', udp4(137)],
+  ['Kerberos', udp4(88)],
   ['SNMP', udp4(161)],
   ['SNMP trap', udp4(162)],
   ['VXLAN', udp4(4789)],

@@ -7,6 +7,7 @@ import { classifyClient, classifyServer, FTP_OR_SMTP, looksLikeClientFirst, NEED
 import { FtpParser } from './ftp.js';
 import { HttpParser } from './http.js';
 import { ImapParser } from './imap.js';
+import { KERBEROS_PORT, KerberosDatagrams, KerberosParser, type DatagramReporter } from './kerberos.js';
 import { LdapParser } from './ldap.js';
 import { Pop3Parser } from './pop3.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
@@ -43,7 +44,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-kerberos', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -82,7 +83,7 @@ class FlowSession implements Session {
   }
 
   credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
-    return { ...c, user: capText(c.user), frame: this.analyzer.frame, timeMs: this.analyzer.timeMs };
+    return this.analyzer.credential(c);
   }
 
   report(c: Credential, outcome: Outcome, detail: string): void {
@@ -190,8 +191,9 @@ class FlowSession implements Session {
   }
 }
 
-export class CredentialsAnalyzer implements Analyzer {
+export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
   private readonly reasm: TcpReassembler<FlowSession>;
+  private readonly kdc = new KerberosDatagrams(this);
   private pkt: Packet | null = null;
   /** What all parsers may buffer at once. */
   readonly budget: BufferBudget;
@@ -224,12 +226,23 @@ export class CredentialsAnalyzer implements Analyzer {
     this.pkt = null;
   }
 
+  /** Kerberos over UDP; the other protocols are TCP. */
+  onUdp(pkt: Packet): void {
+    if (pkt.dstPort !== KERBEROS_PORT && pkt.srcPort !== KERBEROS_PORT) return;
+    this.pkt = pkt;
+    this.frame = pkt.frameNo;
+    this.timeMs = pkt.timeMs;
+    this.kdc.handle(pkt);
+    this.pkt = null;
+  }
+
   finish(): void {
     this.reasm.finish();
+    this.kdc.finish();
   }
 
   stateSize(): number {
-    return this.reasm.size;
+    return this.reasm.size + this.kdc.size;
   }
 
   private data(flow: TcpFlow<FlowSession>, fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -267,6 +280,8 @@ export class CredentialsAnalyzer implements Analyzer {
         return new LdapParser(session);
       case Proto.Smb:
         return new SmbParser(session);
+      case Proto.Kerberos:
+        return new KerberosParser(session);
     }
   }
 
@@ -290,18 +305,8 @@ export class CredentialsAnalyzer implements Analyzer {
     const flow = session.flow;
     const client = flow.clientIp();
     const server = flow.serverEndpoint();
-    const entities: Entity[] = [
-      { type: 'ip', value: client, role: 'client' },
-      { type: 'ip', value: flow.serverIp(), role: 'server' },
-      { type: 'host', value: server, role: 'server' },
-      { type: 'user', value: c.user, role: `login-${outcome}` },
-    ];
-    const r: Report = {
-      message: credentialMessage(c, client, server, outcome, detail),
-      entities,
-      severity: credentialSeverity(c, outcome),
-      secret: c.secret,
-    };
+    const r = credentialReport(c, outcome, detail, client, flow.serverIp(), server);
+    const entities = r.entities;
     this.emit(flow, c.rule, `${client}|${server}|${c.user}`, c.timeMs, r);
     if (session.startTlsOffered && !session.tlsUpgraded && !session.startTlsReported && STARTTLS_PROTOCOLS.has(c.protocol)) {
       session.startTlsReported = true;
@@ -312,6 +317,23 @@ export class CredentialsAnalyzer implements Analyzer {
     }
   }
 
+  // --- Kerberos over UDP (DatagramReporter) ----------------------------------
+
+  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
+    return { ...c, user: capText(c.user), frame: this.frame, timeMs: this.timeMs };
+  }
+
+  reportDatagram(c: Credential, outcome: Outcome, detail: string, client: string, server: string, service: string): void {
+    const r = credentialReport(c, outcome, detail, client, server, service);
+    const key = `${client}|${service}|${c.user}`;
+    if (this.pkt !== null) this.ctx.report(c.rule, key, this.pkt, r);
+    else this.ctx.reportAt(c.rule, key, c.timeMs, r);
+  }
+
+  malformedDatagram(layer: string, reason: string): void {
+    this.pkt?.markMalformed(layer, reason);
+  }
+
   private emit(flow: TcpFlow<FlowSession>, rule: string, key: string, timeMs: number, r: Report): void {
     // Evidence is the packet being handled when it belongs to the flow; otherwise (timeouts, end of input) none.
     if (this.pkt !== null && this.reasm.current === flow) this.ctx.report(rule, key, this.pkt, r);
@@ -319,9 +341,19 @@ export class CredentialsAnalyzer implements Analyzer {
   }
 }
 
+function credentialReport(c: Credential, outcome: Outcome, detail: string, client: string, serverIp: string, server: string): Report & { entities: Entity[] } {
+  const entities: Entity[] = [
+    { type: 'ip', value: client, role: 'client' },
+    { type: 'ip', value: serverIp, role: 'server' },
+    { type: 'host', value: server, role: 'server' },
+    { type: 'user', value: c.user, role: `login-${outcome}` },
+  ];
+  return { message: credentialMessage(c, client, server, outcome, detail), entities, severity: credentialSeverity(c, outcome), secret: c.secret };
+}
+
 function secretNoun(c: Credential): string {
   if (c.kind === 'token') return 'bearer token';
-  if (c.kind === 'hash') return c.mechanism.startsWith('APOP') ? 'APOP digest' : 'NTLM challenge-response';
+  if (c.kind === 'hash') return (c.proof ?? 'a challenge-response').replace(/^an? /, '');
   return 'password';
 }
 
@@ -340,7 +372,7 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
   else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
   else if (c.kind === 'hash' && c.weakHash) what = `user '${c.user}' sent an NTLMv1 challenge-response (${secret}) from which the NT hash is recovered whatever the password's strength, and the NT hash logs in as the user (pass-the-hash)`;
-  else if (c.kind === 'hash') what = `user '${c.user}' sent ${c.mechanism.startsWith('APOP') ? 'an APOP digest' : 'an NTLM challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
+  else if (c.kind === 'hash') what = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? 'a challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
   else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
   else what = `user '${c.user}' sent a password in cleartext (${secret})`;
   return `${c.protocol} ${c.mechanism} from ${client} to ${server}${where}: ${what}; ${verdict} (${detail})`;

@@ -1,4 +1,4 @@
-import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTlv } from '../../decode/ber.js';
+import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
@@ -51,11 +51,6 @@ const RESULT_NAMES: Record<number, string> = {
 
 /** Headers of elements whose content may not have arrived yet (stream framing, first-bytes test). */
 const elementHeader = new BerHeader();
-
-/** Reads a complete element into `out`; its tag, or -1 when malformed or cut. */
-function tlv(buf: Buffer, pos: number, end: number, out: BerTlv): number {
-  return readTlv(buf, pos, end, out) === BerStatus.Ok ? out.tag : -1;
-}
 
 /** A messageID or resultCode: a non-negative INTEGER/ENUMERATED, or -1. */
 function smallInt(buf: Buffer, t: BerTlv): number {
@@ -152,11 +147,11 @@ export class LdapParser implements ProtocolParser, RecordSink {
   /** Walks SEQUENCE { messageID, protocolOp, ... }; returns the messageID and leaves the op in this.t. */
   private open(buf: Buffer, start: number, end: number): number {
     const t = this.t;
-    if (tlv(buf, start, end, t) !== TAG_SEQUENCE) return -1;
+    if (readTag(buf, start, end, t) !== TAG_SEQUENCE) return -1;
     const body = t.end;
-    if (tlv(buf, t.start, body, t) !== TAG_INTEGER) return -1;
+    if (readTag(buf, t.start, body, t) !== TAG_INTEGER) return -1;
     const id = smallInt(buf, t);
-    if (id < 0 || tlv(buf, t.end, body, t) < 0) return -1;
+    if (id < 0 || readTag(buf, t.end, body, t) < 0) return -1;
     return id;
   }
 
@@ -169,17 +164,17 @@ export class LdapParser implements ProtocolParser, RecordSink {
     const op = this.t;
     if (op.tag === TAG_EXTENDED_REQUEST) {
       const t2 = this.t2;
-      if (tlv(buf, op.start, op.end, t2) === TAG_EXT_NAME && buf.toString('latin1', t2.start, t2.end) === START_TLS_OID) this.startTlsId = id;
+      if (readTag(buf, op.start, op.end, t2) === TAG_EXT_NAME && buf.toString('latin1', t2.start, t2.end) === START_TLS_OID) this.startTlsId = id;
       return;
     }
     if (op.tag !== TAG_BIND_REQUEST) return;
     const opEnd = op.end;
     const t = this.t2;
     // version INTEGER, name LDAPDN, authentication CHOICE
-    if (tlv(buf, op.start, opEnd, t) !== TAG_INTEGER) return this.session.malformed('ldap', 'BindRequest without version');
-    if (tlv(buf, t.end, opEnd, t) !== TAG_OCTETS) return this.session.malformed('ldap', 'BindRequest without name');
+    if (readTag(buf, op.start, opEnd, t) !== TAG_INTEGER) return this.session.malformed('ldap', 'BindRequest without version');
+    if (readTag(buf, t.end, opEnd, t) !== TAG_OCTETS) return this.session.malformed('ldap', 'BindRequest without name');
     const name = capText(buf.toString('utf8', t.start, t.end));
-    const authTag = tlv(buf, t.end, opEnd, t);
+    const authTag = readTag(buf, t.end, opEnd, t);
     if (authTag < 0) return this.session.malformed('ldap', 'BindRequest without authentication');
     if (authTag === TAG_AUTH_SIMPLE) {
       // Anonymous bind: no name, no password, nothing exposed.
@@ -192,9 +187,9 @@ export class LdapParser implements ProtocolParser, RecordSink {
 
   private saslBind(id: number, name: string, buf: Buffer, start: number, end: number): void {
     const t = this.t2;
-    if (tlv(buf, start, end, t) !== TAG_OCTETS) return this.session.malformed('ldap', 'SASL bind without mechanism');
+    if (readTag(buf, start, end, t) !== TAG_OCTETS) return this.session.malformed('ldap', 'SASL bind without mechanism');
     const mech = buf.toString('latin1', t.start, t.end).toUpperCase();
-    if (tlv(buf, t.end, end, t) !== TAG_OCTETS) return; // no credentials in this step
+    if (readTag(buf, t.end, end, t) !== TAG_OCTETS) return; // no credentials in this step
     if (mech === 'PLAIN') {
       const creds = buf.subarray(t.start, t.end);
       const a = creds.indexOf(0);
@@ -227,7 +222,7 @@ export class LdapParser implements ProtocolParser, RecordSink {
     const op = this.t;
     if (op.tag !== TAG_BIND_RESPONSE && op.tag !== TAG_EXTENDED_RESPONSE) return;
     const t = this.t2;
-    if (tlv(buf, op.start, op.end, t) !== TAG_ENUM) return this.session.malformed('ldap', 'LDAPResult without resultCode');
+    if (readTag(buf, op.start, op.end, t) !== TAG_ENUM) return this.session.malformed('ldap', 'LDAPResult without resultCode');
     const code = smallInt(buf, t);
     if (op.tag === TAG_EXTENDED_RESPONSE) {
       if (id === this.startTlsId && code === RESULT_SUCCESS) {
@@ -240,7 +235,7 @@ export class LdapParser implements ProtocolParser, RecordSink {
       // The NTLM CHALLENGE rides in serverSaslCreds [7], after matchedDN, diagnosticMessage and an optional referral.
       let pos = t.end;
       while (pos < op.end) {
-        const tag = tlv(buf, pos, op.end, t);
+        const tag = readTag(buf, pos, op.end, t);
         if (tag < 0) break;
         if (tag === TAG_SERVER_SASL_CREDS) {
           this.serverChallenge = findNtlmChallenge(buf, t.start, t.end) ?? this.serverChallenge;

@@ -44,6 +44,7 @@ export function ntlmCredential(session: Session, auth: NtlmAuthenticate, challen
     user: user || '(anonymous NTLM)',
     secret: Buffer.from(crackableNtlm(auth, challenge), 'latin1'),
     kind: 'hash',
+    proof: 'an NTLM challenge-response',
     weakHash: !v2,
     context: auth.workstation ? `workstation ${auth.workstation}` : undefined,
   });

@@ -37,7 +37,7 @@ export class Pop3Parser extends LineProtocolParser {
       const args = buf.toString('utf8', argStart(buf, start, end), end).trim();
       const sp = args.lastIndexOf(' ');
       if (sp <= 0) return;
-      this.attempt({ mechanism: 'APOP', user: capText(args.slice(0, sp).trim()), secret: Buffer.from(args.slice(sp + 1), 'latin1'), kind: 'hash' });
+      this.attempt({ mechanism: 'APOP', user: capText(args.slice(0, sp).trim()), secret: Buffer.from(args.slice(sp + 1), 'latin1'), kind: 'hash', proof: 'an APOP digest' });
     } else if (isCommand(buf, start, end, 'AUTH')) {
       const args = buf.toString('latin1', argStart(buf, start, end), end).trim().split(/\s+/);
       // "AUTH" alone lists mechanisms (RFC 1734).

@@ -18,6 +18,10 @@ export interface Credential {
   user: string;
   secret: Buffer;
   kind: SecretKind;
+  /** What a 'hash' secret is, for people, with its article ("an NTLM challenge-response"). */
+  proof?: string;
+  /** The server sent the proof (an AS-REP), not the user. */
+  proofFromServer?: boolean;
   /** A challenge-response that gives up the NT hash whatever the password (NTLMv1): as bad as the password itself. */
   weakHash?: boolean;
   /** An anonymous login: a public account, the "password" is usually an e-mail address. */

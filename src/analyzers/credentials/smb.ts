@@ -366,6 +366,7 @@ export class SmbParser implements ProtocolParser, RecordSink {
         user: capText(user),
         secret: Buffer.from(line, 'latin1'),
         kind: 'hash',
+        proof: 'an NTLM challenge-response',
         weakHash: !v2,
       });
     }

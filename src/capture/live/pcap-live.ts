@@ -21,6 +21,7 @@ export const PERMISSION_MESSAGE =
 const ANALYZED_UDP_PORTS = [
   53, // DNS (name-resolution spoofing)
   67, 68, // DHCP server/client (rogue DHCP, starvation)
+  88, // Kerberos (crackable pre-authentication and AS-REP)
   137, // NBNS (NetBIOS name poisoning)
   161, 162, // SNMP and traps (community strings, mirroring configuration)
   546, 547, // DHCPv6 client/server (rogue DHCPv6)

@@ -1,0 +1,313 @@
+import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR } from '../../decode/kerberos.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
+import type { Packet } from '../../decode/packet.js';
+import { dstAddrText, hostPort, srcAddrText } from '../endpoints.js';
+import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { capText } from './text.js';
+
+// Kerberos logins on the wire (UDP and TCP 88, or any TCP port whose client
+// speaks first with an AS-REQ): what a sniffer cracks offline.
+// - An AS-REQ with PA-ENC-TIMESTAMP: the current time encrypted with the key
+//   derived from the user's password (hashcat 7500 for RC4-HMAC, 19800 and
+//   19900 for AES). The KDC's answer gives the outcome: AS-REP accepted,
+//   KRB-ERROR PREAUTH_FAILED (24) refused.
+// - An AS-REP answering an AS-REQ without pre-authentication: its enc-part is
+//   encrypted with the same key (hashcat 18200; "AS-REP roasting"), and the KDC
+//   hands it to anyone who asks for that account.
+// DES keys (etypes 1 and 3) are recovered whatever the password: high.
+
+const KRB_PREAUTH_REQUIRED = 25;
+/** Errors given only once the key checked out: the password is right. */
+const KEY_ACCEPTED = new Set([23]); // KDC_ERR_KEY_EXPIRED
+const KRB_ERROR_NAMES: ReadonlyMap<number, string> = new Map([
+  [6, 'KDC_ERR_C_PRINCIPAL_UNKNOWN'],
+  [12, 'KDC_ERR_POLICY'],
+  [14, 'KDC_ERR_ETYPE_NOSUPP'],
+  [18, 'KDC_ERR_CLIENT_REVOKED'],
+  [23, 'KDC_ERR_KEY_EXPIRED'],
+  [24, 'KDC_ERR_PREAUTH_FAILED'],
+  [25, 'KDC_ERR_PREAUTH_REQUIRED'],
+  [37, 'KRB_AP_ERR_SKEW'],
+]);
+
+const ETYPE_NAMES: ReadonlyMap<number, string> = new Map([
+  [1, 'DES-CBC-CRC'],
+  [3, 'DES-CBC-MD5'],
+  [16, 'DES3-CBC-SHA1'],
+  [17, 'AES128-CTS-HMAC-SHA1-96'],
+  [18, 'AES256-CTS-HMAC-SHA1-96'],
+  [19, 'AES128-CTS-HMAC-SHA256-128'],
+  [20, 'AES256-CTS-HMAC-SHA384-192'],
+  [23, 'RC4-HMAC'],
+  [24, 'RC4-HMAC-EXP'],
+]);
+const ETYPE_RC4 = 23;
+const DES_ETYPES = new Set([1, 3]);
+/** RC4-HMAC's checksum leads the cipher; AES's (HMAC-SHA1-96) ends it. */
+const RC4_CHECKSUM = 16;
+const AES_SHA1_CHECKSUM = 12;
+
+const MAX_KDC_MESSAGE = 65536;
+
+/** What the login logic needs of where it reports: the TCP flow's session, or a datagram exchange. */
+export type LoginSink = Pick<Session, 'credential' | 'report' | 'malformed'>;
+
+/**
+ * The hashcat line for an encrypted timestamp (`pa`) or an AS-REP enc-part
+ * (`asrep`) in buf[start, end), for the etypes hashcat takes; the etype and
+ * the cipher otherwise.
+ */
+function crackableKerberos(kind: 'pa' | 'asrep', etype: number, user: string, realm: string, buf: Buffer, start: number, end: number): string {
+  const hex = (s: number, e: number): string => buf.toString('hex', s, e);
+  if (etype === ETYPE_RC4 && end - start > RC4_CHECKSUM) {
+    const sum = start + RC4_CHECKSUM;
+    return kind === 'pa' ? `$krb5pa$23$${user}$${realm}$dummy$${hex(sum, end)}${hex(start, sum)}` : `$krb5asrep$23$${user}@${realm}:${hex(start, sum)}$${hex(sum, end)}`;
+  }
+  if ((etype === 17 || etype === 18) && end - start > AES_SHA1_CHECKSUM) {
+    const sum = end - AES_SHA1_CHECKSUM;
+    return kind === 'pa' ? `$krb5pa$${etype}$${user}$${realm}$${hex(start, end)}` : `$krb5asrep$${etype}$${user}$${realm}$${hex(sum, end)}$${hex(start, sum)}`;
+  }
+  return `$krb5${kind}$${etype}$${user}$${realm}$${hex(start, end)}`;
+}
+
+function etypeName(etype: number): string {
+  return ETYPE_NAMES.get(etype) ?? `etype ${etype}`;
+}
+
+/** One client's AS exchanges with a KDC: pre-authentication waiting for the KDC's answer. */
+export class KerberosLogins {
+  private readonly msg = new KdcMessage();
+  private pending: Credential | null = null;
+  /** An AS-REQ without pre-authentication was sent: an AS-REP to it exposes the account's key. */
+  private askedWithoutPreauth = false;
+
+  constructor(private readonly sink: LoginSink) {}
+
+  /** A KDC message from the client (`fromClient`) or the KDC. */
+  message(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    const m = this.msg;
+    if (!decodeKdcMessage(buf, start, end, m)) {
+      if (m.malformed !== null) this.sink.malformed('kerberos', m.malformed);
+      return;
+    }
+    if (fromClient && m.msgType === KRB_AS_REQ) this.request(m, buf);
+    else if (!fromClient && m.msgType === KRB_AS_REP) this.reply(m, buf);
+    else if (!fromClient && m.msgType === KRB_ERROR) this.error(m);
+  }
+
+  private request(m: KdcMessage, buf: Buffer): void {
+    if (m.paEtype < 0) {
+      this.askedWithoutPreauth = true;
+      return;
+    }
+    this.askedWithoutPreauth = false;
+    const user = capText(m.cname);
+    const realm = capText(m.realm);
+    this.settle('unknown', 'the client tried again before the KDC answered');
+    this.pending = this.sink.credential({
+      rule: 'cred-kerberos',
+      protocol: 'Kerberos',
+      mechanism: `AS-REQ pre-authentication (${etypeName(m.paEtype)})`,
+      user: realm ? `${user}@${realm}` : user,
+      secret: Buffer.from(crackableKerberos('pa', m.paEtype, user, realm, buf, m.paCipherStart, m.paCipherEnd), 'latin1'),
+      kind: 'hash',
+      proof: 'a timestamp encrypted with the key of the password',
+      weakHash: DES_ETYPES.has(m.paEtype),
+    });
+  }
+
+  private reply(m: KdcMessage, buf: Buffer): void {
+    if (this.pending !== null) {
+      this.settle('succeeded', 'AS-REP');
+      return;
+    }
+    if (!this.askedWithoutPreauth || m.encEtype < 0) return;
+    this.askedWithoutPreauth = false;
+    const user = capText(m.cname);
+    const realm = capText(m.realm);
+    const c = this.sink.credential({
+      rule: 'cred-kerberos',
+      protocol: 'Kerberos',
+      mechanism: `AS-REP without pre-authentication (${etypeName(m.encEtype)})`,
+      user: realm ? `${user}@${realm}` : user,
+      secret: Buffer.from(crackableKerberos('asrep', m.encEtype, user, realm, buf, m.encStart, m.encEnd), 'latin1'),
+      kind: 'hash',
+      proof: 'an AS-REP part encrypted with the key of the password',
+      proofFromServer: true,
+      weakHash: DES_ETYPES.has(m.encEtype),
+      context: 'the account does not require pre-authentication: anyone can ask the KDC for this (AS-REP roasting)',
+    });
+    this.sink.report(c, 'succeeded', 'AS-REP');
+  }
+
+  private error(m: KdcMessage): void {
+    if (m.errorCode === KRB_PREAUTH_REQUIRED || this.pending === null) return;
+    const name = KRB_ERROR_NAMES.get(m.errorCode) ?? `KRB-ERROR ${m.errorCode}`;
+    if (KEY_ACCEPTED.has(m.errorCode)) this.settle('succeeded', `password accepted, then ${name}`);
+    else this.settle('failed', name);
+  }
+
+  private settle(outcome: Outcome, detail: string): void {
+    const c = this.pending;
+    if (c === null) return;
+    this.pending = null;
+    this.sink.report(c, outcome, detail);
+  }
+
+  /** The exchange ended (connection closed, forgotten, end of input). */
+  close(): void {
+    this.settle('unknown', 'no KDC reply seen');
+  }
+}
+
+/** Kerberos over TCP: each message behind a 4-byte big-endian length whose top bit is reserved. */
+const KERBEROS_RECORDS: RecordFormat = {
+  maxHeader: 4,
+  frameLength(buf, start, end) {
+    if (end - start < 4) return FRAME_NEED_MORE;
+    const len = buf.readUInt32BE(start);
+    return len >= 0x80000000 || len === 0 ? FRAME_BROKEN : 4 + len;
+  },
+};
+
+/** Does a client stream begin with a length-prefixed AS-REQ or TGS-REQ? 1 yes, -1 no, 0 too few bytes. */
+export function kerberosRequestVerdict(buf: Buffer, start: number, end: number): number {
+  if (end - start < 5) return end > start && buf[start] === 0 ? 0 : -1;
+  const len = buf.readUInt32BE(start);
+  const tag = buf[start + 4];
+  return len > 0 && len <= MAX_KDC_MESSAGE && (tag === 0x6a || tag === 0x6c) ? 1 : -1;
+}
+
+export class KerberosParser implements ProtocolParser, RecordSink {
+  private readonly client: RecordFramer;
+  private readonly server: RecordFramer;
+  private readonly logins: KerberosLogins;
+
+  constructor(private readonly session: Session) {
+    this.logins = new KerberosLogins(session);
+    this.client = new RecordFramer(KERBEROS_RECORDS, MAX_KDC_MESSAGE, session.budget, this, true);
+    this.server = new RecordFramer(KERBEROS_RECORDS, MAX_KDC_MESSAGE, session.budget, this, false);
+  }
+
+  record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    this.logins.message(fromClient, buf, start + 4, end);
+  }
+
+  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    const f = fromClient ? this.client : this.server;
+    f.push(buf, start, end);
+    if (f.broken) {
+      this.session.malformed('kerberos', 'Kerberos TCP stream does not frame as length-prefixed messages');
+      this.close();
+      this.session.stop();
+    }
+  }
+
+  gap(fromClient: boolean): void {
+    (fromClient ? this.client : this.server).lost = true;
+  }
+
+  close(): void {
+    this.logins.close();
+  }
+
+  release(): void {
+    this.client.release();
+    this.server.release();
+  }
+}
+
+export const KERBEROS_PORT = 88;
+/** Datagram exchanges followed at once, and how long one waits for the KDC. */
+const MAX_EXCHANGES = 4096;
+const EXCHANGE_MS = 30_000;
+
+/** Where datagram logins are reported, with the exchange's endpoints. */
+export interface DatagramReporter {
+  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential;
+  reportDatagram(c: Credential, outcome: Outcome, detail: string, client: string, server: string, service: string): void;
+  malformedDatagram(layer: string, reason: string): void;
+}
+
+/** One client endpoint's exchange with a KDC over UDP. */
+class DatagramExchange implements LoginSink {
+  readonly logins: KerberosLogins;
+  lastMs = 0;
+
+  constructor(
+    private readonly reporter: DatagramReporter,
+    readonly client: string,
+    readonly server: string,
+    readonly service: string,
+  ) {
+    this.logins = new KerberosLogins(this);
+  }
+
+  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
+    return this.reporter.credential(c);
+  }
+
+  report(c: Credential, outcome: Outcome, detail: string): void {
+    this.reporter.reportDatagram(c, outcome, detail, this.client, this.server, this.service);
+  }
+
+  malformed(layer: string, reason: string): void {
+    this.reporter.malformedDatagram(layer, reason);
+  }
+}
+
+/**
+ * Kerberos over UDP: each request and its reply share the client's address
+ * and port, which name the exchange. Exchanges are bounded in number and
+ * forgotten (an unanswered login reported as such) after EXCHANGE_MS.
+ */
+export class KerberosDatagrams {
+  private readonly exchanges = new Map<string, DatagramExchange>();
+
+  constructor(private readonly reporter: DatagramReporter) {}
+
+  get size(): number {
+    return this.exchanges.size;
+  }
+
+  /** A UDP datagram from or to port 88. */
+  handle(pkt: Packet): void {
+    const toKdc = pkt.dstPort === KERBEROS_PORT;
+    const client = toKdc ? srcAddrText(pkt) : dstAddrText(pkt);
+    const server = toKdc ? dstAddrText(pkt) : srcAddrText(pkt);
+    const clientPort = toKdc ? pkt.srcPort : pkt.dstPort;
+    const key = `${client}|${clientPort}|${server}`;
+    this.expire(pkt.timeMs);
+    let x = this.exchanges.get(key);
+    if (x === undefined) {
+      // Only a request opens an exchange: a stray reply has nothing to answer.
+      if (!toKdc) return;
+      if (this.exchanges.size >= MAX_EXCHANGES) this.forget(this.exchanges.keys().next().value!);
+      x = new DatagramExchange(this.reporter, client, server, hostPort(server, KERBEROS_PORT));
+      this.exchanges.set(key, x);
+    } else {
+      // Kept in order of last use, so the oldest is first.
+      this.exchanges.delete(key);
+      this.exchanges.set(key, x);
+    }
+    x.lastMs = pkt.timeMs;
+    x.logins.message(toKdc, pkt.buf, pkt.payloadStart, pkt.payloadEnd);
+  }
+
+  private expire(now: number): void {
+    for (const [key, x] of this.exchanges) {
+      if (now - x.lastMs < EXCHANGE_MS) return;
+      this.forget(key);
+    }
+  }
+
+  private forget(key: string): void {
+    const x = this.exchanges.get(key);
+    this.exchanges.delete(key);
+    x?.logins.close();
+  }
+
+  finish(): void {
+    for (const key of [...this.exchanges.keys()]) this.forget(key);
+  }
+}

@@ -1,0 +1,203 @@
+import { BerStatus, BerTlv, readBerInt, readTag, readTlv } from './ber.js';
+
+// Kerberos KDC messages (RFC 4120 section 5.4): what a sniffer can crack
+// offline. An AS-REQ's PA-ENC-TIMESTAMP is a timestamp encrypted with the
+// client's long-term key, derived from its password; so is the enc-part of
+// the AS-REP that answers it. KRB-ERROR says whether the KDC accepted the
+// pre-authentication. Fields are walked with every length checked against
+// its enclosing element (decode/ber.ts); nothing here allocates except the
+// names read for a finding.
+
+export const KRB_AS_REQ = 10;
+export const KRB_AS_REP = 11;
+export const KRB_ERROR = 30;
+
+const APPLICATION = 0x60;
+const SEQUENCE = 0x30;
+const INTEGER = 0x02;
+const OCTET_STRING = 0x04;
+const GENERAL_STRING = 0x1b;
+const PA_ENC_TIMESTAMP = 2;
+/** Longest principal component or realm put into a finding. */
+const MAX_NAME = 128;
+const MAX_COMPONENTS = 4;
+
+const enum Ctx {
+  // KDC-REQ
+  ReqPadata = 3,
+  ReqBody = 4,
+  BodyCname = 1,
+  BodyRealm = 2,
+  // KDC-REP
+  RepCrealm = 3,
+  RepCname = 4,
+  RepEncPart = 6,
+  // KRB-ERROR
+  ErrCode = 6,
+  ErrCrealm = 7,
+  ErrCname = 8,
+  // PrincipalName, PA-DATA, EncryptedData
+  NameStrings = 1,
+  PaType = 1,
+  PaValue = 2,
+  EncEtype = 0,
+  EncCipher = 2,
+}
+
+/** One decoded KDC message; reused. Offsets point into the buffer decoded. */
+export class KdcMessage {
+  msgType = 0;
+  /** Client principal ("alice", "host/ws1") and realm; empty when absent. */
+  cname = '';
+  realm = '';
+  /** PA-ENC-TIMESTAMP of an AS-REQ: its etype and cipher, or -1. */
+  paEtype = -1;
+  paCipherStart = 0;
+  paCipherEnd = 0;
+  /** enc-part of an AS-REP: its etype and cipher, or -1. */
+  encEtype = -1;
+  encStart = 0;
+  encEnd = 0;
+  /** KRB-ERROR error-code, or -1. */
+  errorCode = -1;
+  /** Why the message could not be read (set when decodeKdcMessage returns false on a Kerberos-looking message). */
+  malformed: string | null = null;
+
+  reset(): void {
+    this.msgType = 0;
+    this.cname = '';
+    this.realm = '';
+    this.paEtype = -1;
+    this.encEtype = -1;
+    this.errorCode = -1;
+    this.malformed = null;
+  }
+}
+
+const t = new BerTlv();
+const t2 = new BerTlv();
+const t3 = new BerTlv();
+
+/** Finds the child of a SEQUENCE body tagged `tag`, leaving its value in `out`. */
+function child(buf: Buffer, start: number, end: number, tag: number, out: BerTlv): boolean {
+  let p = start;
+  while (p < end) {
+    if (readTlv(buf, p, end, out) !== BerStatus.Ok) return false;
+    if (out.tag === tag) return true;
+    p = out.end;
+  }
+  return false;
+}
+
+/** [n] wrapping an INTEGER, as Kerberos encodes every integer field; NaN when absent or malformed. */
+function contextInt(buf: Buffer, start: number, end: number, n: number): number {
+  if (!child(buf, start, end, 0xa0 + n, t3)) return Number.NaN;
+  if (readTag(buf, t3.start, t3.end, t3) !== INTEGER) return Number.NaN;
+  return readBerInt(buf, t3.start, t3.end);
+}
+
+/** [n] wrapping a KerberosString. */
+function contextString(buf: Buffer, start: number, end: number, n: number): string {
+  if (!child(buf, start, end, 0xa0 + n, t3)) return '';
+  if (readTag(buf, t3.start, t3.end, t3) !== GENERAL_STRING) return '';
+  return buf.toString('utf8', t3.start, Math.min(t3.end, t3.start + MAX_NAME));
+}
+
+/** [n] wrapping a PrincipalName: its name-strings joined with '/'. */
+function contextPrincipal(buf: Buffer, start: number, end: number, n: number): string {
+  if (!child(buf, start, end, 0xa0 + n, t2)) return '';
+  if (readTag(buf, t2.start, t2.end, t2) !== SEQUENCE) return '';
+  if (!child(buf, t2.start, t2.end, 0xa0 + Ctx.NameStrings, t2)) return '';
+  if (readTag(buf, t2.start, t2.end, t2) !== SEQUENCE) return '';
+  const parts: string[] = [];
+  for (let p = t2.start; p < t2.end && parts.length < MAX_COMPONENTS; p = t3.end) {
+    if (readTlv(buf, p, t2.end, t3) !== BerStatus.Ok) break;
+    if (t3.tag === GENERAL_STRING) parts.push(buf.toString('utf8', t3.start, Math.min(t3.end, t3.start + MAX_NAME)));
+  }
+  return parts.join('/');
+}
+
+/** The DER EncryptedData at buf[start, end): its etype, with the cipher's bounds left in `out`; -1 when malformed. */
+function readEncryptedData(buf: Buffer, start: number, end: number, out: BerTlv): number {
+  if (readTag(buf, start, end, out) !== SEQUENCE) return -1;
+  const s = out.start;
+  const e = out.end;
+  const etype = contextInt(buf, s, e, Ctx.EncEtype);
+  if (!Number.isInteger(etype) || !child(buf, s, e, 0xa0 + Ctx.EncCipher, out)) return -1;
+  if (readTag(buf, out.start, out.end, out) !== OCTET_STRING) return -1;
+  return etype;
+}
+
+/** Whether buf[start] opens an AS-REQ, AS-REP or KRB-ERROR (the messages read here), by its APPLICATION tag. */
+export function isKdcMessageStart(buf: Buffer, start: number, end: number): boolean {
+  if (end - start < 2) return false;
+  const tag = buf[start]!;
+  return tag === (APPLICATION | KRB_AS_REQ) || tag === (APPLICATION | KRB_AS_REP) || tag === (APPLICATION | KRB_ERROR);
+}
+
+/**
+ * Decodes the KDC message at buf[start, end) into `m`: true for an AS-REQ,
+ * AS-REP or KRB-ERROR read whole; false otherwise, with `m.malformed` saying
+ * why when it began like one.
+ */
+export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: KdcMessage): boolean {
+  m.reset();
+  if (readTlv(buf, start, end, t) !== BerStatus.Ok) {
+    if (isKdcMessageStart(buf, start, end)) m.malformed = 'Kerberos message length beyond the bytes present';
+    return false;
+  }
+  const type = t.tag - APPLICATION;
+  if (type !== KRB_AS_REQ && type !== KRB_AS_REP && type !== KRB_ERROR) return false;
+  if (readTag(buf, t.start, t.end, t) !== SEQUENCE) {
+    m.malformed = 'Kerberos message is not a SEQUENCE';
+    return false;
+  }
+  m.msgType = type;
+  const body = t.start;
+  const bodyEnd = t.end;
+  if (type === KRB_AS_REQ) {
+    decodeAsReq(buf, body, bodyEnd, m);
+  } else if (type === KRB_AS_REP) {
+    m.realm = contextString(buf, body, bodyEnd, Ctx.RepCrealm);
+    m.cname = contextPrincipal(buf, body, bodyEnd, Ctx.RepCname);
+    if (child(buf, body, bodyEnd, 0xa0 + Ctx.RepEncPart, t)) {
+      m.encEtype = readEncryptedData(buf, t.start, t.end, t);
+      m.encStart = t.start;
+      m.encEnd = t.end;
+    }
+  } else {
+    const code = contextInt(buf, body, bodyEnd, Ctx.ErrCode);
+    m.errorCode = Number.isInteger(code) ? code : -1;
+    m.realm = contextString(buf, body, bodyEnd, Ctx.ErrCrealm);
+    m.cname = contextPrincipal(buf, body, bodyEnd, Ctx.ErrCname);
+  }
+  if (m.msgType !== KRB_ERROR && m.cname === '' && m.realm === '') m.malformed = 'Kerberos message without client name or realm';
+  return m.malformed === null;
+}
+
+function decodeAsReq(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage): void {
+  if (child(buf, body, bodyEnd, 0xa0 + Ctx.ReqBody, t) && readTlv(buf, t.start, t.end, t) === BerStatus.Ok && t.tag === SEQUENCE) {
+    const reqStart = t.start;
+    const reqEnd = t.end;
+    m.cname = contextPrincipal(buf, reqStart, reqEnd, Ctx.BodyCname);
+    m.realm = contextString(buf, reqStart, reqEnd, Ctx.BodyRealm);
+  }
+  if (!child(buf, body, bodyEnd, 0xa0 + Ctx.ReqPadata, t) || readTag(buf, t.start, t.end, t) !== SEQUENCE) return;
+  // SEQUENCE OF PA-DATA: the one of type PA-ENC-TIMESTAMP holds an EncryptedData.
+  const listEnd = t.end;
+  for (let p = t.start; p < listEnd; ) {
+    if (readTag(buf, p, listEnd, t) !== SEQUENCE) return;
+    p = t.end;
+    const paStart = t.start;
+    const paEnd = t.end;
+    if (contextInt(buf, paStart, paEnd, Ctx.PaType) !== PA_ENC_TIMESTAMP) continue;
+    if (!child(buf, paStart, paEnd, 0xa0 + Ctx.PaValue, t) || readTag(buf, t.start, t.end, t) !== OCTET_STRING) return;
+    // The OCTET STRING holds a DER EncryptedData.
+    const etype = readEncryptedData(buf, t.start, t.end, t2);
+    if (etype < 0) return;
+    m.paEtype = etype;
+    m.paCipherStart = t2.start;
+    m.paCipherEnd = t2.end;
+    return;
+  }
+}
