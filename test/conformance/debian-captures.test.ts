@@ -27,6 +27,8 @@ const LOUD: Record<string, { rule: string; why: string }> = {
   'wireshark/rsasnakeoil2.pcap': { rule: 'tls-weak-version', why: 'an SSL 3.0 session' },
   'wireshark/dhe1.pcapng.gz': { rule: 'tls-weak-version', why: 'a TLS 1.0 session' },
   'wireshark/dmgr.pcapng': { rule: 'tls-weak-version', why: 'a TLS 1.0 session' },
+  'tcpdump/afs.pcap': { rule: 'cred-kerberos', why: 'a DES AS-REP to a request without pre-authentication' },
+  'wireshark/krb-816.pcap.gz': { rule: 'cred-kerberos', why: 'RC4 and DES pre-authentication' },
   'wireshark/smb300-aes-128-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.0 share' },
   'wireshark/smb311-aes-128-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
   'wireshark/smb311-aes-128-gcm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },

@@ -371,8 +371,12 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   let what: string;
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
   else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
-  else if (c.kind === 'hash' && c.weakHash) what = `user '${c.user}' sent an NTLMv1 challenge-response (${secret}) from which the NT hash is recovered whatever the password's strength, and the NT hash logs in as the user (pass-the-hash)`;
-  else if (c.kind === 'hash') what = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? 'a challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
+  else if (c.kind === 'hash') {
+    const who = c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`;
+    what = c.weakHash
+      ? `${who} ${c.proof ?? 'a challenge-response'} (${secret}) made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
+      : `${who} ${c.proof ?? 'a challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
+  }
   else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
   else what = `user '${c.user}' sent a password in cleartext (${secret})`;
   return `${c.protocol} ${c.mechanism} from ${client} to ${server}${where}: ${what}; ${verdict} (${detail})`;

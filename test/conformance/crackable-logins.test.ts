@@ -12,25 +12,31 @@ import { CORPUS } from '../helpers/corpus.js';
 import { DEBIAN_CAPTURES, DEBIAN_CAPTURES_MISSING, debianCapturesPresent } from '../helpers/debian.js';
 import { tsharkAvailable } from '../helpers/ip-frames.js';
 
-// NTLM logins in captures made by other tools (the Debian tcpdump and
-// wireshark regression suites, the corpus), against tshark's NTLMSSP
-// dissector: every AUTHENTICATE tshark shows with a challenge-response must
-// be reported by sniffwatch with the same client, server, user and domain,
-// and a hashcat line holding tshark's server challenge and NTProofStr.
+// Crackable logins in captures made by other tools (the Debian tcpdump and
+// wireshark regression suites, the corpus), against tshark's dissectors:
+// - every NTLMSSP AUTHENTICATE tshark shows with a challenge-response must be
+//   reported with the same client, server, user and domain, and a hashcat
+//   line holding tshark's server challenge and NTProofStr;
+// - every Kerberos AS-REQ with PA-ENC-TIMESTAMP tshark shows must be reported
+//   with the same client, KDC and principal, and a line holding its cipher.
 
 const NTLMSSP = Buffer.from('NTLMSSP\0', 'latin1');
 const NTLMSSP_BASE64 = Buffer.from('TlRMTVNTUA', 'latin1');
 
+/** A capture's bytes, decompressed when gzipped (empty when the compression is broken). */
+function readCapture(path: string): Buffer {
+  const data = readFileSync(path);
+  if (data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  try {
+    return gunzipSync(data);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
 /** Captures whose bytes hold an NTLMSSP message, raw or base64: only those need tshark's look. */
 function holdsNtlm(path: string): boolean {
-  let data = readFileSync(path);
-  if (data[0] === 0x1f && data[1] === 0x8b) {
-    try {
-      data = gunzipSync(data);
-    } catch {
-      return false;
-    }
-  }
+  const data = readCapture(path);
   return data.includes(NTLMSSP) || data.includes(NTLMSSP_BASE64);
 }
 
@@ -66,6 +72,34 @@ function tsharkAuths(path: string): TsharkAuth[] {
     });
   }
   return out;
+}
+
+/** The DER opening of an AS-REQ (pvno 5, msg-type 10): only captures holding one need tshark's look. */
+const AS_REQ_START = Buffer.from('a103020105a20302010a', 'hex');
+
+function holdsAsReq(path: string): boolean {
+  return readCapture(path).includes(AS_REQ_START);
+}
+
+interface TsharkPreauth {
+  frame: number;
+  client: string;
+  server: string;
+  principal: string;
+  cipher: string;
+}
+
+/** AS-REQs with PA-ENC-TIMESTAMP (padata type 2): the first cipher of the message is its encrypted timestamp. */
+function tsharkPreauths(path: string): TsharkPreauth[] {
+  const fields = ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'kerberos.CNameString', 'kerberos.realm', 'kerberos.cipher'];
+  const r = spawnSync('tshark', ['-n', '-r', path, '-Y', 'kerberos.msg_type == 10 && kerberos.padata_type == 2', '-T', 'fields', '-E', 'occurrence=f', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [frame, ip4s, ip4d, ip6s, ip6d, name = '', realm = '', cipher = ''] = line.split('\t');
+      return { frame: Number(frame), client: ip4s || ip6s || '', server: ip4d || ip6d || '', principal: `${name}@${realm}`, cipher: cipher.replace(/:/g, '') };
+    });
 }
 
 function captures(): string[] {
@@ -106,4 +140,35 @@ test('every NTLM login tshark decodes in the Debian and corpus captures is repor
   t.diagnostic(`${logins} NTLM logins compared`);
   assert.deepEqual(problems, []);
   if (debianCapturesPresent()) assert.ok(logins >= 5, `only ${logins} NTLM logins found in the captures`);
+});
+
+test('every Kerberos pre-authentication tshark decodes in the Debian and corpus captures is reported with its principal, hosts and cipher', { timeout: 600_000 }, async (t) => {
+  if (!tsharkAvailable()) {
+    t.skip('tool missing: tshark');
+    return;
+  }
+  if (!debianCapturesPresent()) t.diagnostic(`Debian captures ${DEBIAN_CAPTURES_MISSING}; corpus only`);
+  const problems: string[] = [];
+  let logins = 0;
+  for (const path of captures().filter(holdsAsReq)) {
+    const theirs = tsharkPreauths(path);
+    if (theirs.length === 0) continue;
+    const r = await scanCaptures([path], { config: defaultConfig(), profile: 'production', showSecrets: true });
+    const creds = r.findings.filter((f: Finding) => f.rule_id === 'cred-kerberos');
+    for (const a of theirs) {
+      logins++;
+      // RC4-HMAC lines put the checksum (the cipher's first 16 bytes) last; AES lines keep the cipher whole.
+      const hit = creds.find(
+        (f) =>
+          f.entities.some((e) => e.type === 'user' && e.value === a.principal) &&
+          hasEntity(f, 'ip', a.client, 'client') &&
+          hasEntity(f, 'ip', a.server, 'server') &&
+          (f.secrets ?? []).some((s) => s.value !== undefined && s.value.includes(a.cipher.slice(32)) && s.value.includes(a.cipher.slice(0, 32))),
+      );
+      if (!hit) problems.push(`${path} frame ${a.frame}: ${a.principal} ${a.client} -> ${a.server} not reported; sniffwatch: ${describe(creds) || 'nothing'}`);
+    }
+  }
+  t.diagnostic(`${logins} Kerberos pre-authentications compared`);
+  assert.deepEqual(problems, []);
+  if (debianCapturesPresent()) assert.ok(logins >= 3, `only ${logins} pre-authentications found in the captures`);
 });

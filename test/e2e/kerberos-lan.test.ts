@@ -1,0 +1,134 @@
+// End to end: Kerberos logins a sniffer on the LAN harvests, made by MIT
+// Kerberos from Debian (krb5kdc, kinit) on a namespace LAN and captured on
+// the bridge, then `sniffwatch scan`: a user who requires pre-authentication
+// logging in over UDP and over TCP, the same user with a wrong password, an
+// account without pre-authentication (AS-REP roasting), and, as the benign
+// run, a principal the KDC does not know. The encrypted timestamp in each
+// reported line must be the one tshark reads from the same frame. Needs root.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
+import { describe, hasEntity } from '../helpers/captures.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless } from '../helpers/e2e.js';
+import { sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+
+const KDC: HostSpec = { name: 'kdc', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
+const REALM = 'SNIFFWATCH.TEST';
+const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const PASSWORDS = { alice: `Alice-${TAG}`, bob: `Bob-${TAG}`, wrong: `Wrong-${TAG}` };
+
+const work = new E2eWorkDir('kerberos');
+const dir = work.path;
+
+function krb5conf(extra: string): string {
+  return `[libdefaults]\n  default_realm = ${REALM}\n  dns_lookup_kdc = false\n  dns_lookup_realm = false\n  rdns = false\n${extra}[realms]\n  ${REALM} = {\n    kdc = ${KDC.ip}\n  }\n`;
+}
+
+function setUpKdc(): { env: Record<string, string> } {
+  writeFileSync(join(dir, 'krb5.conf'), krb5conf(''));
+  writeFileSync(join(dir, 'krb5-tcp.conf'), krb5conf('  udp_preference_limit = 1\n'));
+  writeFileSync(
+    join(dir, 'kdc.conf'),
+    `[kdcdefaults]\n  kdc_listen = ${KDC.ip}\n  kdc_tcp_listen = ${KDC.ip}\n[realms]\n  ${REALM} = {\n    database_name = ${dir}/principal\n    key_stash_file = ${dir}/stash\n    acl_file = ${dir}/kadm5.acl\n  }\n[logging]\n  kdc = FILE:${dir}/kdc.log\n`,
+  );
+  const env = { ...process.env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5_KDC_PROFILE: join(dir, 'kdc.conf') } as Record<string, string>;
+  execFileSync('kdb5_util', ['create', '-s', '-P', `Master-${TAG}`, '-r', REALM], { env, stdio: 'ignore' });
+  execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.alice} +requires_preauth alice`], { env, stdio: 'ignore' });
+  execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.bob} -requires_preauth bob`], { env, stdio: 'ignore' });
+  return { env };
+}
+
+async function waitKdc(lan: Lan): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await lan.exec('kdc', ['ss', '-Hltn', 'sport = :88'], { timeoutMs: 5000 });
+    if (r.stdout.trim() !== '') return;
+    await sleep(100);
+  }
+  throw new Error(`the KDC does not listen on ${KDC.ip}:88`);
+}
+
+async function kinit(lan: Lan, conf: string, principal: string, password: string, ok: boolean): Promise<void> {
+  await lan.exec('victim', ['sh', '-c', `echo '${password}' | KRB5_CONFIG=${join(dir, conf)} KRB5CCNAME=FILE:${join(dir, `cc-${principal}-${Date.now()}`)} kinit ${principal}`], { timeoutMs: 20_000, okCodes: ok ? [0] : [1] });
+}
+
+/** AS-REQs with PA-ENC-TIMESTAMP as tshark reads them: transport, principal and the timestamp's cipher. */
+function tsharkPreauths(pcap: string): { transport: string; principal: string; cipher: string }[] {
+  const r = spawnSync('tshark', ['-n', '-r', pcap, '-Y', 'kerberos.msg_type == 10 && kerberos.padata_type == 2', '-T', 'fields', '-E', 'occurrence=f', '-e', 'tcp.srcport', '-e', 'kerberos.CNameString', '-e', 'kerberos.realm', '-e', 'kerberos.cipher'], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [tcp, name, realm, cipher] = l.split('\t');
+      return { transport: tcp ? 'tcp' : 'udp', principal: `${name}@${realm}`, cipher: (cipher ?? '').replace(/:/g, '') };
+    });
+}
+
+function kerberosFinding(findings: readonly Finding[], user: string, outcome: string): Finding {
+  const f = findings.find(
+    (x) =>
+      x.rule_id === 'cred-kerberos' &&
+      x.attack.techniques.includes('T1040') &&
+      hasEntity(x, 'user', user, `login-${outcome}`) &&
+      hasEntity(x, 'ip', VICTIM.ip, 'client') &&
+      hasEntity(x, 'ip', KDC.ip, 'server') &&
+      hasEntity(x, 'host', `${KDC.ip}:88`, 'server'),
+  );
+  assert.ok(f, `no cred-kerberos for ${user} (${outcome}) from ${VICTIM.ip} to ${KDC.ip}:88:\n${describe(findings)}`);
+  return f;
+}
+
+test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome, AS-REP roasting; an unknown principal stays quiet', { timeout: 90_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit', 'tshark', 'ss']))) return;
+  const { env } = setUpKdc();
+  const lan = await freshLan(t, { extraHosts: [KDC] });
+  lan.spawn('kdc', ['env', `KRB5_CONFIG=${env.KRB5_CONFIG}`, `KRB5_KDC_PROFILE=${env.KRB5_KDC_PROFILE}`, 'krb5kdc', '-n'], 'krb5kdc');
+  await waitKdc(lan);
+
+  const attackPcap = join(dir, 'attack.pcap');
+  let cap = await lan.startCapture(attackPcap);
+  await kinit(lan, 'krb5.conf', 'alice', PASSWORDS.alice, true);
+  await kinit(lan, 'krb5-tcp.conf', 'alice', PASSWORDS.wrong, false);
+  await kinit(lan, 'krb5.conf', 'bob', PASSWORDS.bob, true);
+  await settleAndStop(cap);
+  const tcpPcap = join(dir, 'tcp.pcap');
+  cap = await lan.startCapture(tcpPcap);
+  await kinit(lan, 'krb5-tcp.conf', 'alice', PASSWORDS.alice, true);
+  await settleAndStop(cap);
+  const benignPcap = join(dir, 'benign.pcap');
+  cap = await lan.startCapture(benignPcap);
+  await kinit(lan, 'krb5.conf', 'nobody', PASSWORDS.wrong, false);
+  await settleAndStop(cap);
+
+  for (const pcap of [attackPcap, tcpPcap]) {
+    await work.withPcap(t, pcap, () => {
+      const run = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', '--show-secrets']);
+      const theirs = tsharkPreauths(pcap);
+      assert.ok(theirs.length >= (pcap === attackPcap ? 2 : 1), `tshark found ${theirs.length} pre-authentications`);
+      for (const a of theirs) {
+        const f = run.findings.find((x) => x.rule_id === 'cred-kerberos' && hasEntity(x, 'user', a.principal) && (x.secrets ?? []).some((s) => (s.value ?? '').endsWith(`$${a.cipher}`)));
+        assert.ok(f, `no cred-kerberos line holding the ${a.transport} cipher of ${a.principal}:\n${describe(run.findings)}`);
+      }
+      if (pcap === attackPcap) {
+        kerberosFinding(run.findings, `alice@${REALM}`, 'succeeded');
+        // The refused attempt joins the same finding (same client, KDC and user), with its outcome as the user's role.
+        kerberosFinding(run.findings, `alice@${REALM}`, 'failed');
+        const roast = kerberosFinding(run.findings, `bob@${REALM}`, 'succeeded');
+        assert.match(roast.message, /AS-REP without pre-authentication.*AS-REP roasting/);
+        assert.ok(roast.secrets?.some((s) => new RegExp(`^\\$krb5asrep\\$\\d+\\$bob\\$${REALM.replace(/\./g, '\\.')}\\$[0-9a-f]{24}\\$[0-9a-f]+$`).test(s.value ?? '')), JSON.stringify(roast.secrets));
+        const redacted = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
+        for (const a of theirs) assert.ok(!redacted.stdout.includes(a.cipher.slice(0, 32)), 'a cipher appears in the default output');
+      } else {
+        kerberosFinding(run.findings, `alice@${REALM}`, 'succeeded');
+      }
+    });
+  }
+  await work.withPcap(t, benignPcap, () => {
+    const benign = scanCapture(benignPcap, ['--min-severity', 'info', '--fail-on', 'none']).findings;
+    assert.deepEqual(describe(benign.filter((f) => f.rule_id.startsWith('cred-'))), '');
+    assertNothingLoud(benign);
+  });
+});

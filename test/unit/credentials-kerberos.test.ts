@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ipv4UdpFrame, TcpConversation } from '../../src/craft/frames.js';
+import { defaultConfig } from '../../src/config/config.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { scanCaptures } from '../../src/pipeline.js';
+import { describe, hasEntity, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { rng } from '../helpers/fuzz.js';
+import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, USAGE_AS_REP_ENC_PART } from '../helpers/kerberos.js';
+
+// Kerberos AS exchanges over UDP and TCP, with RC4-HMAC encryption computed
+// from a password, through the whole pipeline: the reported hashcat line must
+// decrypt with that password, and the KDC's answer must give the outcome.
+
+const CLIENT = { ip: '198.18.0.10', mac: '02:00:00:00:00:10' };
+const KDC = { ip: '198.18.0.2', mac: '02:00:00:00:00:02' };
+const REALM = 'CORP.EXAMPLE';
+const PASSWORD = 'Autumn2026!';
+
+let clock = 0;
+let nextPort = 50000;
+
+/** One UDP exchange: each message a datagram, client to KDC and back, 10 ms apart. */
+function udpExchange(messages: [fromClient: boolean, msg: Buffer][], client = CLIENT): TimedFrame[] {
+  const port = nextPort++;
+  return messages.map(([fromClient, msg]) => {
+    clock += 10;
+    const frame = fromClient ? ipv4UdpFrame(client.mac, KDC.mac, client.ip, KDC.ip, port, 88, msg) : ipv4UdpFrame(KDC.mac, client.mac, KDC.ip, client.ip, 88, port, msg);
+    return { t: clock, frame };
+  });
+}
+
+async function scan(frames: TimedFrame[], showSecrets = true): Promise<Finding[]> {
+  const r = await withTempDir((dir) => scanCaptures([writePcap(`${dir}/in.pcap`, frames.sort((a, b) => a.t - b.t))], { config: defaultConfig(), profile: 'production', showSecrets }));
+  assert.deepEqual(r.errors, []);
+  return r.findings;
+}
+
+function kerberos(findings: readonly Finding[], user: string, outcome: string, client = CLIENT.ip): Finding {
+  const f = findings.find((x) => x.rule_id === 'cred-kerberos' && hasEntity(x, 'user', user, `login-${outcome}`) && hasEntity(x, 'ip', client, 'client'));
+  assert.ok(f, `no cred-kerberos for ${user} (${outcome}) from ${client}:\n${describe(findings)}`);
+  assert.deepEqual(f.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(f, 'ip', KDC.ip, 'server') && hasEntity(f, 'host', `${KDC.ip}:88`, 'server'));
+  return f;
+}
+
+const rc4Preauth = (password = PASSWORD): { etype: number; cipher: Buffer } => ({ etype: ETYPE_RC4_HMAC, cipher: encryptedTimestamp(password) });
+
+test('Kerberos over UDP: RC4 pre-authentication accepted (AS-REP) and refused (PREAUTH_FAILED), each line decrypting with the password used', async () => {
+  const ok = udpExchange([
+    [true, asReq({ user: 'alice', realm: REALM })],
+    [false, krbError(25, REALM, 'alice')],
+    [true, asReq({ user: 'alice', realm: REALM, preauth: rc4Preauth() })],
+    [false, asRep('alice', REALM, ETYPE_RC4_HMAC, rc4HmacEncrypt(PASSWORD, USAGE_AS_REP_ENC_PART, Buffer.alloc(40, 1)))],
+  ]);
+  const bad = udpExchange([[true, asReq({ user: 'bob', realm: REALM, preauth: rc4Preauth('guess-1') })], [false, krbError(24, REALM, 'bob')]]);
+  const findings = await scan([...ok, ...bad]);
+  const alice = kerberos(findings, `alice@${REALM}`, 'succeeded');
+  assert.equal(alice.severity, 'medium');
+  assert.match(alice.message, /AS-REQ pre-authentication \(RC4-HMAC\).*sent a timestamp encrypted with the key of the password.*login succeeded \(AS-REP\)/);
+  const line = alice.secrets?.[0]?.value ?? '';
+  assert.match(line, new RegExp(`^\\$krb5pa\\$23\\$alice\\$${REALM.replace('.', '\\.')}\\$`));
+  assert.ok(kerberosRc4LineMatches(line, PASSWORD), `the line does not decrypt with the password: ${line}`);
+  assert.ok(!kerberosRc4LineMatches(line, 'wrong'), 'the check accepts any password');
+  const bob = kerberos(findings, `bob@${REALM}`, 'failed');
+  assert.equal(bob.severity, 'low');
+  assert.match(bob.message, /KDC_ERR_PREAUTH_FAILED/);
+  assert.ok(kerberosRc4LineMatches(bob.secrets![0]!.value!, 'guess-1'));
+  // The first AS-REQ carries nothing crackable, and PREAUTH_REQUIRED is not an outcome.
+  assert.equal(findings.filter((f) => f.rule_id === 'cred-kerberos').length, 2, describe(findings));
+});
+
+test('Kerberos over TCP (length-prefixed, one byte per segment for the reply), AS-REP roasting, DES high, an unanswered login unknown', async () => {
+  clock += 100;
+  const tcp = new TcpConversation({ ...CLIENT, port: nextPort++ }, { ...KDC, port: 88 }, { start: clock }).handshake();
+  tcp.client(tcpRecord(asReq({ user: 'carol', realm: REALM, preauth: rc4Preauth() }))).server(tcpRecord(asRep('carol', REALM, 18, Buffer.alloc(200, 7))), 1);
+  const roast = udpExchange([
+    [true, asReq({ user: 'svc-backup', realm: REALM })],
+    [false, asRep('svc-backup', REALM, ETYPE_RC4_HMAC, rc4HmacEncrypt('Backup#1', USAGE_AS_REP_ENC_PART, Buffer.alloc(60, 2)))],
+  ]);
+  const des = udpExchange([[true, asReq({ user: 'legacy', realm: REALM, preauth: { etype: 3, cipher: Buffer.alloc(40, 9) } })], [false, asRep('legacy', REALM, 3, Buffer.alloc(64, 3))]]);
+  const silent = udpExchange([[true, asReq({ user: 'dave', realm: REALM, preauth: rc4Preauth() })]]);
+  const findings = await scan([...tcp.frames, ...roast, ...des, ...silent]);
+  const carol = kerberos(findings, `carol@${REALM}`, 'succeeded');
+  assert.ok(kerberosRc4LineMatches(carol.secrets![0]!.value!, PASSWORD));
+  const svc = kerberos(findings, `svc-backup@${REALM}`, 'succeeded');
+  assert.match(svc.message, /AS-REP without pre-authentication.*AS-REP roasting.*the server sent user/);
+  assert.ok(kerberosRc4LineMatches(svc.secrets![0]!.value!, 'Backup#1'), svc.secrets![0]!.value);
+  const legacy = kerberos(findings, `legacy@${REALM}`, 'succeeded');
+  assert.equal(legacy.severity, 'high');
+  assert.match(legacy.message, /DES-CBC-MD5.*broken cryptography/);
+  const dave = kerberos(findings, `dave@${REALM}`, 'unknown');
+  assert.match(dave.message, /no KDC reply seen/);
+});
+
+test('Kerberos: hostile datagrams and streams are flagged malformed and never throw', async () => {
+  const valid = asReq({ user: 'erin', realm: REALM, preauth: rc4Preauth() });
+  const cut = valid.subarray(0, valid.length - 30);
+  const huge = Buffer.from(valid);
+  huge[1] = 0x84;
+  const frames = udpExchange([
+    [true, cut],
+    [true, huge],
+    [true, Buffer.from([0x6a, 0x03, 0x30, 0x01, 0x02])],
+    [true, Buffer.alloc(64, 0x41)],
+  ]);
+  clock += 100;
+  const tcp = new TcpConversation({ ...CLIENT, port: nextPort++ }, { ...KDC, port: 88 }, { start: clock }).handshake();
+  tcp.client(tcpRecord(asReq({ user: 'fay', realm: REALM }))).client(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x6a]));
+  const r = rng(7);
+  for (let n = 0; n < 300; n++) {
+    const b = Buffer.from(valid);
+    for (let k = 0; k < 4; k++) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+    frames.push(...udpExchange([[true, b], [false, krbError(24, REALM, 'erin')]]));
+  }
+  const findings = await scan([...frames, ...tcp.frames], false);
+  const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
+  assert.ok(malformed.some((m) => m.includes('kerberos')), describe(findings));
+  assert.ok(malformed.some((m) => m.includes('does not frame as length-prefixed messages')), malformed.join(' | '));
+  for (const f of findings.filter((x) => x.rule_id === 'cred-kerberos')) assert.equal(f.secrets?.[0]?.value, undefined);
+});
