@@ -22,27 +22,22 @@ const PA_ENC_TIMESTAMP = 2;
 const MAX_NAME = 128;
 const MAX_COMPONENTS = 4;
 
-const enum Ctx {
-  // KDC-REQ
-  ReqPadata = 3,
-  ReqBody = 4,
-  BodyCname = 1,
-  BodyRealm = 2,
-  // KDC-REP
-  RepCrealm = 3,
-  RepCname = 4,
-  RepEncPart = 6,
-  // KRB-ERROR
-  ErrCode = 6,
-  ErrCrealm = 7,
-  ErrCname = 8,
-  // PrincipalName, PA-DATA, EncryptedData
-  NameStrings = 1,
-  PaType = 1,
-  PaValue = 2,
-  EncEtype = 0,
-  EncCipher = 2,
-}
+// Context tags ([n]) of the fields read, per structure.
+const REQ_PADATA = 3;
+const REQ_BODY = 4;
+const BODY_CNAME = 1;
+const BODY_REALM = 2;
+const REP_CREALM = 3;
+const REP_CNAME = 4;
+const REP_ENC_PART = 6;
+const ERR_CODE = 6;
+const ERR_CREALM = 7;
+const ERR_CNAME = 8;
+const NAME_STRINGS = 1;
+const PA_TYPE = 1;
+const PA_VALUE = 2;
+const ENC_ETYPE = 0;
+const ENC_CIPHER = 2;
 
 /** One decoded KDC message; reused. Offsets point into the buffer decoded. */
 export class KdcMessage {
@@ -107,7 +102,7 @@ function contextString(buf: Buffer, start: number, end: number, n: number): stri
 function contextPrincipal(buf: Buffer, start: number, end: number, n: number): string {
   if (!child(buf, start, end, 0xa0 + n, t2)) return '';
   if (readTag(buf, t2.start, t2.end, t2) !== SEQUENCE) return '';
-  if (!child(buf, t2.start, t2.end, 0xa0 + Ctx.NameStrings, t2)) return '';
+  if (!child(buf, t2.start, t2.end, 0xa0 + NAME_STRINGS, t2)) return '';
   if (readTag(buf, t2.start, t2.end, t2) !== SEQUENCE) return '';
   const parts: string[] = [];
   for (let p = t2.start; p < t2.end && parts.length < MAX_COMPONENTS; p = t3.end) {
@@ -122,8 +117,8 @@ function readEncryptedData(buf: Buffer, start: number, end: number, out: BerTlv)
   if (readTag(buf, start, end, out) !== SEQUENCE) return -1;
   const s = out.start;
   const e = out.end;
-  const etype = contextInt(buf, s, e, Ctx.EncEtype);
-  if (!Number.isInteger(etype) || !child(buf, s, e, 0xa0 + Ctx.EncCipher, out)) return -1;
+  const etype = contextInt(buf, s, e, ENC_ETYPE);
+  if (!Number.isInteger(etype) || !child(buf, s, e, 0xa0 + ENC_CIPHER, out)) return -1;
   if (readTag(buf, out.start, out.end, out) !== OCTET_STRING) return -1;
   return etype;
 }
@@ -158,31 +153,31 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
   if (type === KRB_AS_REQ) {
     decodeAsReq(buf, body, bodyEnd, m);
   } else if (type === KRB_AS_REP) {
-    m.realm = contextString(buf, body, bodyEnd, Ctx.RepCrealm);
-    m.cname = contextPrincipal(buf, body, bodyEnd, Ctx.RepCname);
-    if (child(buf, body, bodyEnd, 0xa0 + Ctx.RepEncPart, t)) {
+    m.realm = contextString(buf, body, bodyEnd, REP_CREALM);
+    m.cname = contextPrincipal(buf, body, bodyEnd, REP_CNAME);
+    if (child(buf, body, bodyEnd, 0xa0 + REP_ENC_PART, t)) {
       m.encEtype = readEncryptedData(buf, t.start, t.end, t);
       m.encStart = t.start;
       m.encEnd = t.end;
     }
   } else {
-    const code = contextInt(buf, body, bodyEnd, Ctx.ErrCode);
+    const code = contextInt(buf, body, bodyEnd, ERR_CODE);
     m.errorCode = Number.isInteger(code) ? code : -1;
-    m.realm = contextString(buf, body, bodyEnd, Ctx.ErrCrealm);
-    m.cname = contextPrincipal(buf, body, bodyEnd, Ctx.ErrCname);
+    m.realm = contextString(buf, body, bodyEnd, ERR_CREALM);
+    m.cname = contextPrincipal(buf, body, bodyEnd, ERR_CNAME);
   }
   if (m.msgType !== KRB_ERROR && m.cname === '' && m.realm === '') m.malformed = 'Kerberos message without client name or realm';
   return m.malformed === null;
 }
 
 function decodeAsReq(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage): void {
-  if (child(buf, body, bodyEnd, 0xa0 + Ctx.ReqBody, t) && readTlv(buf, t.start, t.end, t) === BerStatus.Ok && t.tag === SEQUENCE) {
+  if (child(buf, body, bodyEnd, 0xa0 + REQ_BODY, t) && readTlv(buf, t.start, t.end, t) === BerStatus.Ok && t.tag === SEQUENCE) {
     const reqStart = t.start;
     const reqEnd = t.end;
-    m.cname = contextPrincipal(buf, reqStart, reqEnd, Ctx.BodyCname);
-    m.realm = contextString(buf, reqStart, reqEnd, Ctx.BodyRealm);
+    m.cname = contextPrincipal(buf, reqStart, reqEnd, BODY_CNAME);
+    m.realm = contextString(buf, reqStart, reqEnd, BODY_REALM);
   }
-  if (!child(buf, body, bodyEnd, 0xa0 + Ctx.ReqPadata, t) || readTag(buf, t.start, t.end, t) !== SEQUENCE) return;
+  if (!child(buf, body, bodyEnd, 0xa0 + REQ_PADATA, t) || readTag(buf, t.start, t.end, t) !== SEQUENCE) return;
   // SEQUENCE OF PA-DATA: the one of type PA-ENC-TIMESTAMP holds an EncryptedData.
   const listEnd = t.end;
   for (let p = t.start; p < listEnd; ) {
@@ -190,8 +185,8 @@ function decodeAsReq(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage):
     p = t.end;
     const paStart = t.start;
     const paEnd = t.end;
-    if (contextInt(buf, paStart, paEnd, Ctx.PaType) !== PA_ENC_TIMESTAMP) continue;
-    if (!child(buf, paStart, paEnd, 0xa0 + Ctx.PaValue, t) || readTag(buf, t.start, t.end, t) !== OCTET_STRING) return;
+    if (contextInt(buf, paStart, paEnd, PA_TYPE) !== PA_ENC_TIMESTAMP) continue;
+    if (!child(buf, paStart, paEnd, 0xa0 + PA_VALUE, t) || readTag(buf, t.start, t.end, t) !== OCTET_STRING) return;
     // The OCTET STRING holds a DER EncryptedData.
     const etype = readEncryptedData(buf, t.start, t.end, t2);
     if (etype < 0) return;
