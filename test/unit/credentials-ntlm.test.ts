@@ -254,3 +254,44 @@ test('SMB and HTTP NTLM sessions with bytes flipped anywhere in their payloads: 
   // Most mutants still hold logins: the mutations reached the parsers rather than breaking every flow at its start.
   assert.ok(reported > 400, `only ${reported} credentials in 400 mutants`);
 });
+
+test('SMTP, IMAP and POP3 AUTH NTLM: the response with the challenge of the 334 / "+" line, under each protocol\'s rule, with its verdict', async () => {
+  const b64 = (b: Buffer): string => b.toString('base64');
+  const challenge = b64(ntlmChallengeMessage(CHALLENGE));
+  const smtp = conn(25)
+    .server('220 mail.corp ESMTP\r\n')
+    .client('EHLO ws7\r\n')
+    .server('250-mail.corp\r\n250 AUTH NTLM LOGIN\r\n')
+    .client(`AUTH NTLM ${b64(NEGOTIATE)}\r\n`)
+    .server(`334 ${challenge}\r\n`)
+    .client(`${b64(authenticate('pat', 'CORP'))}\r\n`)
+    .server('235 2.7.0 Authentication successful\r\n');
+  const imap = conn(143, { ip: '198.18.0.21' })
+    .server('* OK IMAP4rev1 ready\r\n')
+    .client('a1 AUTHENTICATE NTLM\r\n')
+    .server('+\r\n')
+    .client(`${b64(NEGOTIATE)}\r\n`)
+    .server(`+ ${challenge}\r\n`)
+    .client(`${b64(authenticate('quinn', 'CORP'))}\r\n`)
+    .server('a1 OK AUTHENTICATE completed\r\n');
+  const pop3 = conn(110, { ip: '198.18.0.22' })
+    .server('+OK POP3 ready\r\n')
+    .client('AUTH NTLM\r\n')
+    .server('+ \r\n')
+    .client(`${b64(NEGOTIATE)}\r\n`)
+    .server(`+ ${challenge}\r\n`)
+    .client(`${b64(authenticate('rhea', 'CORP', 'not-it'))}\r\n`)
+    .server('-ERR authentication failed\r\n');
+  const findings = await scan([smtp, imap, pop3], true);
+  for (const [rule, user, outcome, password, client] of [
+    ['cred-smtp', 'CORP\\pat', 'succeeded', PASSWORD, CLIENT_IP],
+    ['cred-imap', 'CORP\\quinn', 'succeeded', PASSWORD, '198.18.0.21'],
+    ['cred-pop3', 'CORP\\rhea', 'failed', 'not-it', '198.18.0.22'],
+  ] as const) {
+    const f = findings.find((x) => x.rule_id === rule && hasEntity(x, 'user', user, `login-${outcome}`) && hasEntity(x, 'ip', client, 'client'));
+    assert.ok(f, `no ${rule} for ${user}:\n${describe(findings)}`);
+    assert.match(f.message, /NTLM with NTLMv2.*NTLM challenge-response/);
+    assert.equal(f.severity, outcome === 'failed' ? 'low' : 'medium');
+    assert.ok(ntlmV2LineMatches(f.secrets![0]!.value!, password), `${rule}: ${f.secrets![0]!.value}`);
+  }
+});

@@ -170,7 +170,11 @@ export class ImapParser extends LineProtocolParser {
       if (containsCI(buf, start, Math.min(end, start + 512), 'CAPABILITY') && containsCI(buf, start, end, 'STARTTLS')) this.session.offerStartTls();
       if (buf[start] === 0x2a) return;
     }
-    if (buf[start] === 0x2b) return; // continuation request
+    if (buf[start] === 0x2b) {
+      // A continuation request: an AUTHENTICATE challenge, or a literal's go-ahead.
+      this.sasl.challenge(buf.toString('latin1', start + 1, end));
+      return;
+    }
     let sp = start;
     while (sp < end && buf[sp] !== 0x20) sp++;
     if (sp >= end) return;

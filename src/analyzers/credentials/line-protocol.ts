@@ -1,4 +1,4 @@
-import { PendingLogin, type Credential, type ProtocolParser, type Session } from './session.js';
+import { PendingLogin, type LoginAttempt, type ProtocolParser, type Session } from './session.js';
 import { argStart, copyBytes, LineReader, text, type LineSink } from './text.js';
 
 // What the line-based login protocols (FTP, SMTP, POP3, IMAP) share: a line
@@ -8,7 +8,6 @@ import { argStart, copyBytes, LineReader, text, type LineSink } from './text.js'
 // own commands and replies.
 
 /** A credential as a protocol parser knows it; rule, protocol and frame are added here. */
-export type LoginAttempt = Omit<Credential, 'rule' | 'protocol' | 'frame' | 'timeMs'>;
 
 export abstract class LineProtocolParser implements ProtocolParser, LineSink {
   protected readonly client: LineReader;

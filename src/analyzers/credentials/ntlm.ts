@@ -1,5 +1,5 @@
 import type { NtlmAuthenticate } from '../../decode/ntlmssp.js';
-import type { Credential, Session } from './session.js';
+import type { Credential, LoginAttempt, Session } from './session.js';
 
 // What a sniffer keeps of an NTLM exchange ([MS-NLMP]) on any protocol that
 // carries one (LDAP, SMB, HTTP): the server's 8-byte challenge from the
@@ -30,16 +30,14 @@ export function crackableNtlm(auth: NtlmAuthenticate, challenge: string | null):
 }
 
 /**
- * The credential an AUTHENTICATE exposes, `carrier` naming how it travelled
- * ("SMB2 session setup"); null for an anonymous one, which proves nothing.
+ * What an AUTHENTICATE exposes, `carrier` naming how it travelled ("SMB2
+ * session setup", "AUTH NTLM"); null for an anonymous one, which proves nothing.
  */
-export function ntlmCredential(session: Session, auth: NtlmAuthenticate, challenge: string | null, rule: string, protocol: string, carrier: string): Credential | null {
+export function ntlmAttempt(auth: NtlmAuthenticate, challenge: string | null, carrier: string): LoginAttempt | null {
   if (auth.ntResponse.length < NTLMV1_RESPONSE) return null;
   const v2 = auth.ntResponse.length > NTLMV1_RESPONSE;
   const user = auth.domain ? `${auth.domain}\\${auth.user}` : auth.user;
-  return session.credential({
-    rule,
-    protocol,
+  return {
     mechanism: `${carrier} with NTLMv${v2 ? 2 : 1}`,
     user: user || '(anonymous NTLM)',
     secret: Buffer.from(crackableNtlm(auth, challenge), 'latin1'),
@@ -47,5 +45,11 @@ export function ntlmCredential(session: Session, auth: NtlmAuthenticate, challen
     proof: 'an NTLM challenge-response',
     weakHash: !v2,
     context: auth.workstation ? `workstation ${auth.workstation}` : undefined,
-  });
+  };
+}
+
+/** The same, stamped as a credential of `rule` and `protocol`. */
+export function ntlmCredential(session: Session, auth: NtlmAuthenticate, challenge: string | null, rule: string, protocol: string, carrier: string): Credential | null {
+  const attempt = ntlmAttempt(auth, challenge, carrier);
+  return attempt && session.credential({ rule, protocol, ...attempt });
 }

@@ -57,7 +57,11 @@ export class Pop3Parser extends LineProtocolParser {
     }
     const ok = startsWithCI(buf, start, end, '+OK');
     const err = !ok && startsWithCI(buf, start, end, '-ERR');
-    if (!ok && !err) return;
+    if (!ok && !err) {
+      // "+ <base64>": a SASL challenge, the exchange goes on.
+      if (end - start >= 2 && buf[start] === 0x2b && buf[start + 1] === 0x20) this.sasl.challenge(buf.toString('latin1', start + 2, end));
+      return;
+    }
     if (err) this.capaListing = false;
     if (this.stlsSent) {
       this.stlsSent = false;

@@ -1,18 +1,16 @@
-import type { SecretKind } from './session.js';
+import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { findNtlmChallenge, ntlmAttempt } from './ntlm.js';
+import type { LoginAttempt } from './session.js';
 import { capText, decodeBase64 } from './text.js';
 
 // The client side of the SASL mechanisms that put a reusable secret on the
 // wire in base64 (RFC 4616 PLAIN, the LOGIN draft, Google's XOAUTH2 and
-// RFC 7628 OAUTHBEARER), shared by POP3 AUTH, IMAP AUTHENTICATE and SMTP AUTH.
-// Other mechanisms (CRAM-MD5, SCRAM, GSSAPI) are followed only so their
+// RFC 7628 OAUTHBEARER), and NTLM, whose response cracks offline with the
+// challenge the server sent; shared by POP3 AUTH, IMAP AUTHENTICATE and SMTP
+// AUTH. Other mechanisms (CRAM-MD5, SCRAM, GSSAPI) are followed only so their
 // responses are not mistaken for commands.
 
-export interface SaslCredential {
-  mechanism: string;
-  user: string;
-  secret: Buffer;
-  kind: SecretKind;
-}
+export type SaslCredential = LoginAttempt;
 
 const MAX_RESPONSE = 16384;
 
@@ -22,6 +20,8 @@ export class SaslExchange {
   private mech = '';
   private user = '';
   private haveUser = false;
+  /** NTLM: the server challenge of the exchange (hex). */
+  private ntlmChallenge: string | null = null;
 
   /** AUTH <mech> [initial-response]; returns the credential when the initial response completes it. */
   begin(mechanism: string, initial: string | null): SaslCredential | null {
@@ -29,6 +29,7 @@ export class SaslExchange {
     this.mech = mechanism.toUpperCase();
     this.user = '';
     this.haveUser = false;
+    this.ntlmChallenge = null;
     // "=" is an empty initial response (RFC 4954), a missing one waits for a challenge.
     if (initial === null || initial === '') return null;
     return this.respond(initial === '=' ? '' : initial);
@@ -53,9 +54,18 @@ export class SaslExchange {
       case 'XOAUTH2':
       case 'OAUTHBEARER':
         return this.bearer(bytes);
+      case 'NTLM':
+        return this.ntlm(bytes);
       default:
         return null;
     }
+  }
+
+  /** A server challenge (the base64 of "334 ..." or "+ ..."). */
+  challenge(text: string): void {
+    if (!this.active || this.mech !== 'NTLM') return;
+    const bytes = decodeBase64(text, MAX_RESPONSE);
+    if (bytes !== null) this.ntlmChallenge = findNtlmChallenge(bytes, 0, bytes.length) ?? this.ntlmChallenge;
   }
 
   /** The server ended the exchange (final reply). */
@@ -85,6 +95,14 @@ export class SaslExchange {
     }
     this.active = false;
     return { mechanism: 'AUTH LOGIN', user: this.user, secret: Buffer.from(bytes), kind: 'password' };
+  }
+
+  private ntlm(bytes: Buffer): SaslCredential | null {
+    const at = findNtlmAuthenticate(bytes, 0, bytes.length);
+    const auth = at < 0 ? undefined : parseNtlmAuthenticate(bytes, at, bytes.length);
+    if (!auth) return null;
+    this.active = false;
+    return ntlmAttempt(auth, this.ntlmChallenge, 'AUTH NTLM');
   }
 
   /** "user=alice\x01auth=Bearer tok\x01\x01" (XOAUTH2) or "n,a=alice,\x01auth=Bearer tok\x01\x01" (OAUTHBEARER). */

@@ -33,6 +33,9 @@ export interface Credential {
   timeMs: number;
 }
 
+/** A credential before the parser stamps its rule, protocol and frame. */
+export type LoginAttempt = Omit<Credential, 'rule' | 'protocol' | 'frame' | 'timeMs'>;
+
 export interface Session {
   /** Frame number and time of the packet being parsed. */
   readonly frame: number;

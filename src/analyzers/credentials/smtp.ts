@@ -60,7 +60,11 @@ export class SmtpParser extends LineProtocolParser {
         return;
       }
     }
-    if (code === 334) return; // SASL challenge: the exchange goes on
+    if (code === 334) {
+      // SASL challenge: the exchange goes on.
+      this.sasl.challenge(buf.toString('latin1', Math.min(end, start + 4), end));
+      return;
+    }
     if (this.authSent) {
       this.authSent = false;
       this.sasl.end();
