@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -111,7 +111,23 @@ function captures(): string[] {
   return out;
 }
 
-test('every NTLM login tshark decodes in the Debian and corpus captures is reported with its user, hosts, challenge and proof', { timeout: 600_000 }, async (t) => {
+/** A login tshark shows: where, who, and what of it the reported hashcat line must hold. */
+interface TsharkLogin {
+  frame: number;
+  client: string;
+  server: string;
+  user: string;
+  /** Pieces of the line (challenge, proof, cipher parts) and how it must start. */
+  lineStart: string;
+  linePieces: string[];
+}
+
+/**
+ * For every capture `holds` picks, each login `theirs` reads with tshark must
+ * be a finding of `rule` (a prefix) naming its user, client and server, whose
+ * shown secret holds the pieces.
+ */
+async function compareWithTshark(t: TestContext, what: string, rule: string, holds: (path: string) => boolean, theirs: (path: string) => TsharkLogin[], minimum: number): Promise<void> {
   if (!tsharkAvailable()) {
     t.skip('tool missing: tshark');
     return;
@@ -119,56 +135,37 @@ test('every NTLM login tshark decodes in the Debian and corpus captures is repor
   if (!debianCapturesPresent()) t.diagnostic(`Debian captures ${DEBIAN_CAPTURES_MISSING}; corpus only`);
   const problems: string[] = [];
   let logins = 0;
-  for (const path of captures().filter(holdsNtlm)) {
-    const theirs = tsharkAuths(path);
-    if (theirs.length === 0) continue;
+  for (const path of captures().filter(holds)) {
+    const logs = theirs(path);
+    if (logs.length === 0) continue;
     const r = await scanCaptures([path], { config: defaultConfig(), profile: 'production', showSecrets: true });
-    const creds = r.findings.filter((f: Finding) => f.rule_id.startsWith('cred-'));
-    for (const a of theirs) {
+    const creds = r.findings.filter((f: Finding) => f.rule_id.startsWith(rule));
+    for (const a of logs) {
       logins++;
-      const user = a.domain ? `${a.domain}\\${a.user}` : a.user;
       const hit = creds.find(
         (f) =>
-          f.entities.some((e) => e.type === 'user' && e.value === user) &&
+          f.entities.some((e) => e.type === 'user' && e.value === a.user) &&
           hasEntity(f, 'ip', a.client, 'client') &&
           hasEntity(f, 'ip', a.server, 'server') &&
-          (f.secrets ?? []).some((s) => s.value !== undefined && s.value.startsWith(`${a.user}::${a.domain}:`) && s.value.includes(a.challenge) && s.value.includes(a.proof)),
+          (f.secrets ?? []).some((s) => s.value !== undefined && s.value.startsWith(a.lineStart) && a.linePieces.every((p) => s.value!.includes(p))),
       );
-      if (!hit) problems.push(`${path} frame ${a.frame}: ${user} ${a.client} -> ${a.server} (challenge ${a.challenge || 'none'}) not reported; sniffwatch: ${describe(creds) || 'nothing'}`);
+      if (!hit) problems.push(`${path} frame ${a.frame}: ${a.user} ${a.client} -> ${a.server} (${a.linePieces.join(', ') || 'nothing'}) not reported; sniffwatch: ${describe(creds) || 'nothing'}`);
     }
   }
-  t.diagnostic(`${logins} NTLM logins compared`);
+  t.diagnostic(`${logins} ${what} compared`);
   assert.deepEqual(problems, []);
-  if (debianCapturesPresent()) assert.ok(logins >= 5, `only ${logins} NTLM logins found in the captures`);
+  if (debianCapturesPresent()) assert.ok(logins >= minimum, `only ${logins} ${what} found in the captures`);
+}
+
+test('every NTLM login tshark decodes in the Debian and corpus captures is reported with its user, hosts, challenge and proof', { timeout: 600_000 }, async (t) => {
+  await compareWithTshark(t, 'NTLM logins', 'cred-', holdsNtlm, (path) =>
+    tsharkAuths(path).map((a) => ({ ...a, user: a.domain ? `${a.domain}\\${a.user}` : a.user, lineStart: `${a.user}::${a.domain}:`, linePieces: [a.challenge, a.proof] })),
+  5);
 });
 
 test('every Kerberos pre-authentication tshark decodes in the Debian and corpus captures is reported with its principal, hosts and cipher', { timeout: 600_000 }, async (t) => {
-  if (!tsharkAvailable()) {
-    t.skip('tool missing: tshark');
-    return;
-  }
-  if (!debianCapturesPresent()) t.diagnostic(`Debian captures ${DEBIAN_CAPTURES_MISSING}; corpus only`);
-  const problems: string[] = [];
-  let logins = 0;
-  for (const path of captures().filter(holdsAsReq)) {
-    const theirs = tsharkPreauths(path);
-    if (theirs.length === 0) continue;
-    const r = await scanCaptures([path], { config: defaultConfig(), profile: 'production', showSecrets: true });
-    const creds = r.findings.filter((f: Finding) => f.rule_id === 'cred-kerberos');
-    for (const a of theirs) {
-      logins++;
-      // RC4-HMAC lines put the checksum (the cipher's first 16 bytes) last; AES lines keep the cipher whole.
-      const hit = creds.find(
-        (f) =>
-          f.entities.some((e) => e.type === 'user' && e.value === a.principal) &&
-          hasEntity(f, 'ip', a.client, 'client') &&
-          hasEntity(f, 'ip', a.server, 'server') &&
-          (f.secrets ?? []).some((s) => s.value !== undefined && s.value.includes(a.cipher.slice(32)) && s.value.includes(a.cipher.slice(0, 32))),
-      );
-      if (!hit) problems.push(`${path} frame ${a.frame}: ${a.principal} ${a.client} -> ${a.server} not reported; sniffwatch: ${describe(creds) || 'nothing'}`);
-    }
-  }
-  t.diagnostic(`${logins} Kerberos pre-authentications compared`);
-  assert.deepEqual(problems, []);
-  if (debianCapturesPresent()) assert.ok(logins >= 3, `only ${logins} pre-authentications found in the captures`);
+  // RC4-HMAC lines put the checksum (the cipher's first 16 bytes) last; AES lines keep the cipher whole.
+  await compareWithTshark(t, 'Kerberos pre-authentications', 'cred-kerberos', holdsAsReq, (path) =>
+    tsharkPreauths(path).map((a) => ({ ...a, user: a.principal, lineStart: '$krb5pa$', linePieces: [a.cipher.slice(32), a.cipher.slice(0, 32)] })),
+  3);
 });

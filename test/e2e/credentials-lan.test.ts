@@ -14,8 +14,8 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless } from '../helpers/e2e.js';
-import { findTool, missingTool, sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { findTool, missingTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const CLIENT = VICTIM;
@@ -74,15 +74,6 @@ async function curl(lan: Lan, args: string[], okCodes = [0]): Promise<string> {
   return r.stdout;
 }
 
-async function waitPort(lan: Lan, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await lan.exec('server', ['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
-    if (r.stdout.trim() !== '') return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on ${SERVER.ip}:${port}`);
-}
-
 function createLocalUser(): void {
   if (userCreated) return;
   const home = join(workDir, 'home');
@@ -127,7 +118,7 @@ const ftp: Service = {
       ].join('\n'),
     );
     lan.spawn('server', ['vsftpd', conf], 'vsftpd');
-    await waitPort(lan, 21);
+    await waitTcpListener(lan, 'server', 21);
   },
   async attack(lan) {
     await curl(lan, ['--list-only', `ftp://${SERVER.ip}/`, '--user', `${LOCAL_USER}:${PASSWORDS.local}`]);
@@ -271,7 +262,7 @@ http {
 `,
     );
     lan.spawn('server', ['nginx', '-c', conf, '-p', workDir], 'nginx');
-    await waitPort(lan, 80);
+    await waitTcpListener(lan, 'server', 80);
   },
   async attack(lan) {
     await curl(lan, ['-f', '-u', `${HTTP_USER}:${PASSWORDS.http}`, `http://${SERVER.ip}/private/`]);
@@ -342,9 +333,9 @@ service submission-login {
 `,
     );
     lan.spawn('server', ['dovecot', '-F', '-c', conf], 'dovecot');
-    await waitPort(lan, 110);
-    await waitPort(lan, 143);
-    await waitPort(lan, 587);
+    await waitTcpListener(lan, 'server', 110);
+    await waitTcpListener(lan, 'server', 143);
+    await waitTcpListener(lan, 'server', 587);
   },
   async attack(lan) {
     const good = `${MAIL_USER}:${PASSWORDS.mail}`;
@@ -398,8 +389,8 @@ directory ${db}
     );
     // 389 and a non-standard port: LDAP is recognised by content there.
     lan.spawn('server', ['slapd', '-d', '0', '-f', conf, '-h', `ldap://${SERVER.ip}:389/ ldap://${SERVER.ip}:10389/`], 'slapd');
-    await waitPort(lan, 389);
-    await waitPort(lan, 10389);
+    await waitTcpListener(lan, 'server', 389);
+    await waitTcpListener(lan, 'server', 10389);
   },
   async attack(lan) {
     await lan.exec('victim', ['ldapwhoami', '-x', '-H', `ldap://${SERVER.ip}:389`, '-D', LDAP_ADMIN, '-w', PASSWORDS.ldap], { timeoutMs: 15_000 });

@@ -13,8 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless } from '../helpers/e2e.js';
-import { sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const KDC: HostSpec = { name: 'kdc', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const REALM = 'SNIFFWATCH.TEST';
@@ -40,15 +40,6 @@ function setUpKdc(): { env: Record<string, string> } {
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.alice} +requires_preauth alice`], { env, stdio: 'ignore' });
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.bob} -requires_preauth bob`], { env, stdio: 'ignore' });
   return { env };
-}
-
-async function waitKdc(lan: Lan): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await lan.exec('kdc', ['ss', '-Hltn', 'sport = :88'], { timeoutMs: 5000 });
-    if (r.stdout.trim() !== '') return;
-    await sleep(100);
-  }
-  throw new Error(`the KDC does not listen on ${KDC.ip}:88`);
 }
 
 async function kinit(lan: Lan, conf: string, principal: string, password: string, ok: boolean): Promise<void> {
@@ -86,7 +77,7 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
   const { env } = setUpKdc();
   const lan = await freshLan(t, { extraHosts: [KDC] });
   lan.spawn('kdc', ['env', `KRB5_CONFIG=${env.KRB5_CONFIG}`, `KRB5_KDC_PROFILE=${env.KRB5_KDC_PROFILE}`, 'krb5kdc', '-n'], 'krb5kdc');
-  await waitKdc(lan);
+  await waitTcpListener(lan, 'kdc', 88);
 
   const attackPcap = join(dir, 'attack.pcap');
   let cap = await lan.startCapture(attackPcap);

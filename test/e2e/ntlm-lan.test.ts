@@ -17,8 +17,8 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless } from '../helpers/e2e.js';
-import { findTool, sleep, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { findTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ntlmV2LineMatches } from '../helpers/ntlm.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -35,15 +35,6 @@ const created: string[] = [];
 after(() => {
   for (const u of created) spawnSync('userdel', ['-f', u], { stdio: 'ignore' });
 });
-
-async function waitPort(lan: Lan, port: number): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    const r = await lan.exec('server', ['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
-    if (r.stdout.trim() !== '') return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on ${SERVER.ip}:${port}`);
-}
 
 function scan(pcap: string, extra: string[] = []): Finding[] {
   return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]).findings;
@@ -114,8 +105,8 @@ test('SMB logins to a real Samba server: NTLMv2 hashes that crack to the passwor
   if (!(await skipUnless(t, ['smbd', 'smbclient', 'smbpasswd', 'useradd', 'ss']))) return;
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   startSamba(lan);
-  await waitPort(lan, 445);
-  await waitPort(lan, 139);
+  await waitTcpListener(lan, 'server', 445);
+  await waitTcpListener(lan, 'server', 139);
   const share = `//${SERVER.ip}/share`;
 
   const attackPcap = join(dir, 'smb-attack.pcap');
@@ -193,8 +184,8 @@ cache_effective_user proxy
   );
   lan.spawn('server', ['python3', '-m', 'http.server', '8080', '--bind', SERVER.ip, '--directory', www], 'http.server');
   lan.spawn('server', ['squid', '-N', '-f', conf], 'squid');
-  await waitPort(lan, 8080);
-  await waitPort(lan, 3128);
+  await waitTcpListener(lan, 'server', 8080);
+  await waitTcpListener(lan, 'server', 3128);
 
   const attackPcap = join(dir, 'proxy-attack.pcap');
   let cap = await lan.startCapture(attackPcap);

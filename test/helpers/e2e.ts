@@ -74,6 +74,16 @@ export async function settleAndStop(cap: Capture, settleMs = 2000): Promise<void
   await cap.stop();
 }
 
+/** Waits until something listens on TCP `port` in `host`'s namespace; throws after about 15 s. */
+export async function waitTcpListener(lan: Lan, host: string, port: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    const r = await lan.exec(host, ['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
+    if (r.stdout.trim() !== '') return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on TCP port ${port} in ${host}`);
+}
+
 /**
  * Benign LAN chatter, at once: the victim pings upstream through the gateway
  * (`pings` times) and announces itself with gratuitous ARP, the attacker's

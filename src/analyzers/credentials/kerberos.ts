@@ -1,8 +1,8 @@
 import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR } from '../../decode/kerberos.js';
-import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
 import type { Packet } from '../../decode/packet.js';
 import { dstAddrText, hostPort, srcAddrText } from '../endpoints.js';
-import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
+import type { Credential, Outcome, Session } from './session.js';
 import { capText } from './text.js';
 
 // Kerberos logins on the wire (UDP and TCP 88, or any TCP port whose client
@@ -178,42 +178,20 @@ export function kerberosRequestVerdict(buf: Buffer, start: number, end: number):
   return len > 0 && len <= MAX_KDC_MESSAGE && (tag === 0x6a || tag === 0x6c) ? 1 : -1;
 }
 
-export class KerberosParser implements ProtocolParser, RecordSink {
-  private readonly client: RecordFramer;
-  private readonly server: RecordFramer;
+export class KerberosParser extends FramedParser {
   private readonly logins: KerberosLogins;
 
-  constructor(private readonly session: Session) {
+  constructor(session: Session) {
+    super(session, KERBEROS_RECORDS, MAX_KDC_MESSAGE, 'kerberos', 'Kerberos TCP stream does not frame as length-prefixed messages');
     this.logins = new KerberosLogins(session);
-    this.client = new RecordFramer(KERBEROS_RECORDS, MAX_KDC_MESSAGE, session.budget, this, true);
-    this.server = new RecordFramer(KERBEROS_RECORDS, MAX_KDC_MESSAGE, session.budget, this, false);
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
     this.logins.message(fromClient, buf, start + 4, end);
   }
 
-  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
-    const f = fromClient ? this.client : this.server;
-    f.push(buf, start, end);
-    if (f.broken) {
-      this.session.malformed('kerberos', 'Kerberos TCP stream does not frame as length-prefixed messages');
-      this.close();
-      this.session.stop();
-    }
-  }
-
-  gap(fromClient: boolean): void {
-    (fromClient ? this.client : this.server).lost = true;
-  }
-
   close(): void {
     this.logins.close();
-  }
-
-  release(): void {
-    this.client.release();
-    this.server.release();
   }
 }
 

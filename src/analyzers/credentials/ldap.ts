@@ -1,8 +1,8 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
-import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
-import type { Credential, ProtocolParser, Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
+import { PendingById, type Session } from './session.js';
 import { capText } from './text.js';
 
 // LDAP (RFC 4511) over TCP: a stream of BER LDAPMessages. Each direction is
@@ -99,19 +99,17 @@ const LDAP_MESSAGES: RecordFormat = {
   },
 };
 
-export class LdapParser implements ProtocolParser, RecordSink {
-  private readonly client: RecordFramer;
-  private readonly server: RecordFramer;
+export class LdapParser extends FramedParser {
   /** Binds waiting for their BindResponse, by messageID. */
-  private readonly pending = new Map<number, Credential>();
+  private readonly pending: PendingById;
   private startTlsId = -1;
   private serverChallenge: string | null = null;
   private readonly t = new BerTlv();
   private readonly t2 = new BerTlv();
 
-  constructor(private readonly session: Session) {
-    this.client = new RecordFramer(LDAP_MESSAGES, MAX_MESSAGE, session.budget, this, true);
-    this.server = new RecordFramer(LDAP_MESSAGES, MAX_MESSAGE, session.budget, this, false);
+  constructor(session: Session) {
+    super(session, LDAP_MESSAGES, MAX_MESSAGE, 'ldap', 'LDAP stream does not frame as BER messages');
+    this.pending = new PendingById(session, MAX_PENDING, 'no BindResponse seen', 'messageID reused before a BindResponse');
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -119,29 +117,8 @@ export class LdapParser implements ProtocolParser, RecordSink {
     else this.serverMessage(buf, start, end);
   }
 
-  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
-    const f = fromClient ? this.client : this.server;
-    f.push(buf, start, end);
-    if (f.broken) {
-      this.session.malformed('ldap', 'LDAP stream does not frame as BER messages');
-      this.close();
-      this.session.stop();
-    }
-  }
-
-  gap(fromClient: boolean): void {
-    // Framing is lost with the bytes: nothing after a gap can be trusted to align.
-    (fromClient ? this.client : this.server).lost = true;
-  }
-
   close(): void {
-    for (const c of this.pending.values()) this.session.report(c, 'unknown', 'no BindResponse seen');
-    this.pending.clear();
-  }
-
-  release(): void {
-    this.client.release();
-    this.server.release();
+    this.pending.close();
   }
 
   /** Walks SEQUENCE { messageID, protocolOp, ... }; returns the messageID and leaves the op in this.t. */
@@ -179,7 +156,7 @@ export class LdapParser implements ProtocolParser, RecordSink {
     if (authTag === TAG_AUTH_SIMPLE) {
       // Anonymous bind: no name, no password, nothing exposed.
       if (name === '' && t.end === t.start) return;
-      this.addPending(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'simple bind', user: name || '(empty DN)', secret: Buffer.from(buf.subarray(t.start, t.end)), kind: 'password' }));
+      this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'simple bind', user: name || '(empty DN)', secret: Buffer.from(buf.subarray(t.start, t.end)), kind: 'password' }));
     } else if (authTag === TAG_AUTH_SASL) {
       this.saslBind(id, name, buf, t.start, t.end);
     }
@@ -196,24 +173,13 @@ export class LdapParser implements ProtocolParser, RecordSink {
       const b = a < 0 ? -1 : creds.indexOf(0, a + 1);
       if (b < 0) return;
       const user = creds.toString('utf8', a + 1, b) || creds.toString('utf8', 0, a);
-      this.addPending(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
+      this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM') {
       const at = findNtlmAuthenticate(buf, t.start, t.end);
       const auth = at < 0 ? undefined : parseNtlmAuthenticate(buf, at, t.end);
       const c = auth && ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`);
-      if (c) this.addPending(id, c);
+      if (c) this.pending.add(id, c);
     }
-  }
-
-  private addPending(id: number, c: Credential): void {
-    const earlier = this.pending.get(id);
-    if (earlier) this.session.report(earlier, 'unknown', 'messageID reused before a BindResponse');
-    else if (this.pending.size >= MAX_PENDING) {
-      const [oldId, oldest] = this.pending.entries().next().value!;
-      this.pending.delete(oldId);
-      this.session.report(oldest, 'unknown', 'no BindResponse seen');
-    }
-    this.pending.set(id, c);
   }
 
   private serverMessage(buf: Buffer, start: number, end: number): void {
@@ -243,9 +209,8 @@ export class LdapParser implements ProtocolParser, RecordSink {
         pos = t.end;
       }
     }
-    const c = this.pending.get(id);
+    const c = this.pending.take(id);
     if (!c) return;
-    this.pending.delete(id);
     const detail = `resultCode ${code} ${RESULT_NAMES[code] ?? ''}`.trim();
     if (code === RESULT_SUCCESS) this.session.report(c, 'succeeded', detail);
     else if (code === RESULT_SASL_IN_PROGRESS) this.session.report(c, 'unknown', detail);

@@ -1,10 +1,11 @@
+import type { ProtocolParser, Session } from './session.js';
 import type { BufferBudget } from './text.js';
 
 // Frames one direction of a binary protocol (LDAP's BER messages, SMB's
 // NetBIOS session records) into whole records. Records up to maxRecord bytes
 // are handed over in place when a chunk holds them whole, assembled otherwise;
 // longer ones (search results, file data) are skipped by length without
-// buffering.
+// buffering. FramedParser is a protocol parser over one framer per direction.
 
 /** frameLength results besides a record's total length. */
 export const FRAME_NEED_MORE = 0;
@@ -101,5 +102,50 @@ export class RecordFramer {
       this.msgLen = h;
       if (this.msgLen === total) this.complete();
     }
+  }
+}
+
+/**
+ * A parser of a record-framed protocol: each direction framed by `format`,
+ * records handed to record(). A stream that stops framing is flagged
+ * malformed (`layer`, `brokenReason`) and no longer followed; a gap loses the
+ * framing of its direction for good.
+ */
+export abstract class FramedParser implements ProtocolParser, RecordSink {
+  private readonly client: RecordFramer;
+  private readonly server: RecordFramer;
+
+  constructor(
+    protected readonly session: Session,
+    format: RecordFormat,
+    maxRecord: number,
+    private readonly layer: string,
+    private readonly brokenReason: string,
+  ) {
+    this.client = new RecordFramer(format, maxRecord, session.budget, this, true);
+    this.server = new RecordFramer(format, maxRecord, session.budget, this, false);
+  }
+
+  abstract record(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+
+  abstract close(): void;
+
+  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    const f = fromClient ? this.client : this.server;
+    f.push(buf, start, end);
+    if (f.broken) {
+      this.session.malformed(this.layer, this.brokenReason);
+      this.close();
+      this.session.stop();
+    }
+  }
+
+  gap(fromClient: boolean): void {
+    (fromClient ? this.client : this.server).lost = true;
+  }
+
+  release(): void {
+    this.client.release();
+    this.server.release();
   }
 }

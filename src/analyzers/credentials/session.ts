@@ -101,3 +101,47 @@ export class PendingLogin {
     this.resolve('unknown', 'no server reply seen');
   }
 }
+
+/**
+ * Logins waiting for their verdict by request id (LDAP messageID, SMB
+ * message id), at most `max`: the oldest is reported without one to make room.
+ */
+export class PendingById {
+  private readonly pending = new Map<number, Credential>();
+
+  constructor(
+    private readonly session: Session,
+    private readonly max: number,
+    /** Detail of a login that got no reply. */
+    private readonly noReply: string,
+    /** Detail of a login whose id a later request reused first. */
+    private readonly reused: string,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(id: number, c: Credential): void {
+    const earlier = this.pending.get(id);
+    if (earlier) this.session.report(earlier, 'unknown', this.reused);
+    else if (this.pending.size >= this.max) {
+      const [oldId, oldest] = this.pending.entries().next().value!;
+      this.pending.delete(oldId);
+      this.session.report(oldest, 'unknown', this.noReply);
+    }
+    this.pending.set(id, c);
+  }
+
+  /** The login waiting for the reply to `id`, no longer pending. */
+  take(id: number): Credential | undefined {
+    const c = this.pending.get(id);
+    if (c) this.pending.delete(id);
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.pending.values()) this.session.report(c, 'unknown', this.noReply);
+    this.pending.clear();
+  }
+}

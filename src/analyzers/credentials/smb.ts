@@ -1,7 +1,7 @@
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
-import { FRAME_BROKEN, FRAME_NEED_MORE, RecordFramer, type RecordFormat, type RecordSink } from './record-framer.js';
-import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
+import { PendingById, type Credential, type Outcome, type Session } from './session.js';
 import { capText } from './text.js';
 
 // SMB logins ([MS-SMB2], [MS-CIFS]) over TCP 445 or NetBIOS 139, on any port
@@ -120,11 +120,9 @@ function outcomeOf(status: number): Outcome {
   return status === STATUS_SUCCESS || PASSWORD_ACCEPTED.has(status) ? 'succeeded' : 'failed';
 }
 
-export class SmbParser implements ProtocolParser, RecordSink {
-  private readonly client: RecordFramer;
-  private readonly server: RecordFramer;
+export class SmbParser extends FramedParser {
   /** Logins waiting for their response, by message id (SMB2) or multiplex id (SMB1). */
-  private readonly pending = new Map<number, Credential>();
+  private readonly pending: PendingById;
   /** The NTLM server challenge of the exchange in progress (hex). */
   private challenge: string | null = null;
   /** SMB1 without extended security: the NEGOTIATE response's challenge, and whether passwords go in clear. */
@@ -134,32 +132,13 @@ export class SmbParser implements ProtocolParser, RecordSink {
   private dialect = '2/3';
   private idleRecords = 0;
 
-  constructor(private readonly session: Session) {
-    this.client = new RecordFramer(NBSS_RECORDS, MAX_RECORD, session.budget, this, true);
-    this.server = new RecordFramer(NBSS_RECORDS, MAX_RECORD, session.budget, this, false);
-  }
-
-  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
-    const f = fromClient ? this.client : this.server;
-    f.push(buf, start, end);
-    if (f.broken) {
-      this.session.malformed('smb', 'SMB stream does not frame as NetBIOS session records');
-      this.done();
-    }
-  }
-
-  gap(fromClient: boolean): void {
-    (fromClient ? this.client : this.server).lost = true;
+  constructor(session: Session) {
+    super(session, NBSS_RECORDS, MAX_RECORD, 'smb', 'SMB stream does not frame as NetBIOS session records');
+    this.pending = new PendingById(session, MAX_PENDING, 'no SESSION_SETUP response seen', 'message id reused before a response');
   }
 
   close(): void {
-    for (const c of this.pending.values()) this.session.report(c, 'unknown', 'no SESSION_SETUP response seen');
-    this.pending.clear();
-  }
-
-  release(): void {
-    this.client.release();
-    this.server.release();
+    this.pending.close();
   }
 
   private done(): void {
@@ -257,21 +236,14 @@ export class SmbParser implements ProtocolParser, RecordSink {
   }
 
   private addPending(id: number, c: Credential): void {
-    const earlier = this.pending.get(id);
-    if (earlier) this.session.report(earlier, 'unknown', 'message id reused before a response');
-    else if (this.pending.size >= MAX_PENDING) {
-      const [oldId, oldest] = this.pending.entries().next().value!;
-      this.pending.delete(oldId);
-      this.session.report(oldest, 'unknown', 'no SESSION_SETUP response seen');
-    }
-    this.pending.set(id, c);
+    this.pending.add(id, c);
     this.idleRecords = 0;
   }
 
+
   private resolve(id: number, status: number, guest: boolean): void {
-    const c = this.pending.get(id);
+    const c = this.pending.take(id);
     if (!c) return;
-    this.pending.delete(id);
     if (status === STATUS_SUCCESS && guest) {
       // Mapped to the guest account: the server did not accept the credential.
       this.session.report(c, 'failed', `${statusText(status)} as guest`);
