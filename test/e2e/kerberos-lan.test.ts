@@ -104,11 +104,13 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
         assert.ok(f, `no cred-kerberos line holding the ${a.transport} cipher of ${a.principal}:\n${describe(run.findings)}`);
       }
       if (pcap === attackPcap) {
-        kerberosFinding(run.findings, `alice@${REALM}`, 'succeeded');
+        // MIT's default keys are AES: a login is low, the roastable account medium.
+        assert.equal(kerberosFinding(run.findings, `alice@${REALM}`, 'succeeded').severity, 'low');
         // The refused attempt joins the same finding (same client, KDC and user), with its outcome as the user's role.
         kerberosFinding(run.findings, `alice@${REALM}`, 'failed');
         const roast = kerberosFinding(run.findings, `bob@${REALM}`, 'succeeded');
         assert.match(roast.message, /AS-REP without pre-authentication.*AS-REP roasting/);
+        assert.equal(roast.severity, 'medium');
         assert.ok(roast.secrets?.some((s) => new RegExp(`^\\$krb5asrep\\$\\d+\\$bob\\$${REALM.replace(/\./g, '\\.')}\\$[0-9a-f]{24}\\$[0-9a-f]+$`).test(s.value ?? '')), JSON.stringify(roast.secrets));
         const redacted = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
         for (const a of theirs) assert.ok(!redacted.stdout.includes(a.cipher.slice(0, 32)), 'a cipher appears in the default output');

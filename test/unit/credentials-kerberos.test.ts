@@ -80,11 +80,17 @@ test('Kerberos over TCP (length-prefixed, one byte per segment for the reply), A
   ]);
   const des = udpExchange([[true, asReq({ user: 'legacy', realm: REALM, preauth: { etype: 3, cipher: Buffer.alloc(40, 9) } })], [false, asRep('legacy', REALM, 3, Buffer.alloc(64, 3))]]);
   const silent = udpExchange([[true, asReq({ user: 'dave', realm: REALM, preauth: rc4Preauth() })]]);
-  const findings = await scan([...tcp.frames, ...roast, ...des, ...silent]);
+  const aes = udpExchange([[true, asReq({ user: 'gus', realm: REALM, preauth: { etype: 18, cipher: Buffer.alloc(56, 4) } })], [false, asRep('gus', REALM, 18, Buffer.alloc(64, 5))]]);
+  const findings = await scan([...tcp.frames, ...roast, ...des, ...silent, ...aes]);
+  // AES pre-authentication, every domain login's, is low; its line is hashcat's $krb5pa$18$ form with the whole cipher.
+  const gus = kerberos(findings, `gus@${REALM}`, 'succeeded');
+  assert.equal(gus.severity, 'low');
+  assert.equal(gus.secrets![0]!.value, `$krb5pa$18$gus$${REALM}$${'04'.repeat(56)}`);
   const carol = kerberos(findings, `carol@${REALM}`, 'succeeded');
   assert.ok(kerberosRc4LineMatches(carol.secrets![0]!.value!, PASSWORD));
   const svc = kerberos(findings, `svc-backup@${REALM}`, 'succeeded');
   assert.match(svc.message, /AS-REP without pre-authentication.*AS-REP roasting.*the server sent user/);
+  assert.equal(svc.severity, 'medium');
   assert.ok(kerberosRc4LineMatches(svc.secrets![0]!.value!, 'Backup#1'), svc.secrets![0]!.value);
   const legacy = kerberos(findings, `legacy@${REALM}`, 'succeeded');
   assert.equal(legacy.severity, 'high');

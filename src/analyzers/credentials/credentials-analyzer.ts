@@ -359,7 +359,7 @@ function secretNoun(c: Credential): string {
 
 function credentialSeverity(c: Credential, outcome: Outcome): Severity {
   if (c.anonymous) return 'low';
-  if (c.kind === 'hash') return outcome === 'failed' ? 'low' : c.weakHash ? 'high' : 'medium';
+  if (c.kind === 'hash') return outcome === 'failed' || c.slowHash ? 'low' : c.weakHash ? 'high' : 'medium';
   if (c.secret.length === 0 || outcome === 'failed') return 'medium';
   return 'high';
 }

@@ -14,7 +14,10 @@ import { capText } from './text.js';
 // - An AS-REP answering an AS-REQ without pre-authentication: its enc-part is
 //   encrypted with the same key (hashcat 18200; "AS-REP roasting"), and the KDC
 //   hands it to anyone who asks for that account.
-// DES keys (etypes 1 and 3) are recovered whatever the password: high.
+// DES keys (etypes 1 and 3) are recovered whatever the password: high. AES
+// pre-authentication, the default of Active Directory and MIT Kerberos, only
+// gives way for weak passwords (PBKDF2): low, so that every domain login does
+// not sound like an attack; RC4-HMAC (the NT hash as key) is medium.
 
 const KRB_PREAUTH_REQUIRED = 25;
 /** Errors given only once the key checked out: the password is right. */
@@ -43,6 +46,8 @@ const ETYPE_NAMES: ReadonlyMap<number, string> = new Map([
 ]);
 const ETYPE_RC4 = 23;
 const DES_ETYPES = new Set([1, 3]);
+/** AES keys come from PBKDF2 (4096 rounds): the default in Active Directory and MIT, slow to crack. */
+const AES_ETYPES = new Set([17, 18, 19, 20]);
 /** RC4-HMAC's checksum leads the cipher; AES's (HMAC-SHA1-96) ends it. */
 const RC4_CHECKSUM = 16;
 const AES_SHA1_CHECKSUM = 12;
@@ -113,6 +118,7 @@ export class KerberosLogins {
       kind: 'hash',
       proof: 'a timestamp encrypted with the key of the password',
       weakHash: DES_ETYPES.has(m.paEtype),
+      slowHash: AES_ETYPES.has(m.paEtype),
     });
   }
 
