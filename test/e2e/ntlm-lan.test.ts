@@ -6,6 +6,9 @@
 //   on the client, as legacy clients do);
 // - squid as an authenticating proxy (its ntlm_fake_auth helper accepts any
 //   account) with curl --proxy-ntlm.
+// AUTH NTLM in mail protocols is covered by crafted sessions only
+// (test/unit/credentials-ntlm.test.ts): Debian's dovecot is built without
+// the NTLM mechanism.
 // Each NTLMv2 hashcat line sniffwatch reports must be the one the password
 // used cracks. Anonymous SMB and unauthenticated HTTP must stay quiet. Needs
 // root; the accounts are throw-away local users deleted afterwards.
