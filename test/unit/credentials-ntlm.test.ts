@@ -10,6 +10,7 @@ import { FindingAggregator } from '../../src/findings/aggregate.js';
 import { rng } from '../helpers/fuzz.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { describe, hasEntity, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { bindResponse, saslBind } from '../helpers/ldap.js';
 import { ntlmV2Blob, ntlmV2LineMatches, ntlmV2Response } from '../helpers/ntlm.js';
 import {
   nbss,
@@ -294,4 +295,37 @@ test('SMTP, IMAP and POP3 AUTH NTLM: the response with the challenge of the 334 
     assert.equal(f.severity, outcome === 'failed' ? 'low' : 'medium');
     assert.ok(ntlmV2LineMatches(f.secrets![0]!.value!, password), `${rule}: ${f.secrets![0]!.value}`);
   }
+});
+
+test('NTLM relay: the victim\'s SMB login to the relay, passed on to LDAP on another server, names the relay, the victim and the target', async () => {
+  const victim = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
+  const relay = { mac: '02:00:00:00:00:66', ip: '198.18.0.66' };
+  const target = { mac: '02:00:00:00:00:01', ip: '198.18.0.1' };
+  // ntlmrelayx hands the target's challenge to the victim and the victim's answer to the target: one AUTHENTICATE, two connections.
+  const auth = spnego(authenticate('vera', 'CORP'));
+  nextStart += 10;
+  const leg1 = new TcpConversation({ ...victim, port: 50001 }, { ...relay, port: 445 }, { start: nextStart }).handshake();
+  const leg2 = new TcpConversation({ ...relay, port: 50002 }, { ...target, port: 389 }, { start: nextStart + 1 }).handshake();
+  leg1.server(smb2NegotiateResponse(0, 0x0302)).client(smb2SessionSetupRequest(1, spnego(NEGOTIATE)));
+  leg2.client(saslBind(1, 'GSS-SPNEGO', spnego(NEGOTIATE))).server(bindResponse(1, 14, ntlmChallengeMessage(CHALLENGE)));
+  leg1.server(smb2SessionSetupResponse(1, STATUS_MORE_PROCESSING_REQUIRED, spnego(ntlmChallengeMessage(CHALLENGE)))).client(smb2SessionSetupRequest(2, auth));
+  leg2.client(saslBind(2, 'GSS-SPNEGO', auth)).server(bindResponse(2, 0));
+  leg1.server(smb2SessionSetupResponse(2, STATUS_LOGON_FAILURE));
+  // The same login seen twice through a NAT (both legs end at the same server), and two different logins: no relay.
+  const natAuth = spnego(authenticate('walt', 'CORP'));
+  const inside = conn(445).client(smb2SessionSetupRequest(1, natAuth)).server(smb2SessionSetupResponse(1, STATUS_SUCCESS));
+  const outside = conn(445, { ip: '198.19.0.1', mac: '02:00:00:00:01:01' }).client(smb2SessionSetupRequest(1, natAuth)).server(smb2SessionSetupResponse(1, STATUS_SUCCESS));
+  const other = conn(445, { ip: '198.18.0.23' }).client(smb2SessionSetupRequest(1, spnego(authenticate('walt', 'CORP')))).server(smb2SessionSetupResponse(1, STATUS_SUCCESS));
+  const findings = await scan([leg1, leg2, inside, outside, other]);
+  const relays = findings.filter((f) => f.rule_id === 'ntlm-relay');
+  assert.equal(relays.length, 1, describe(findings));
+  const f = relays[0]!;
+  assert.equal(f.severity, 'high');
+  assert.deepEqual(f.attack.techniques, ['T1557.001']);
+  assert.ok(hasEntity(f, 'ip', relay.ip, 'attacker'), JSON.stringify(f.entities));
+  assert.ok(hasEntity(f, 'ip', victim.ip, 'victim'));
+  assert.ok(hasEntity(f, 'host', `${relay.ip}:445`, 'relay'));
+  assert.ok(hasEntity(f, 'host', `${target.ip}:389`, 'target'));
+  assert.ok(hasEntity(f, 'user', 'CORP\\vera', 'relayed'));
+  assert.match(f.message, /NTLM relay by 198\.18\.0\.66: 198\.18\.0\.10 authenticated as 'CORP\\vera' to 198\.18\.0\.66:445 \(SMB\).*198\.18\.0\.66 to 198\.18\.0\.1:389 \(LDAP\)/);
 });

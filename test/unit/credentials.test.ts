@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { berElement, berInteger, tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
+import { bindResponse, ldapMessage, saslBind, simpleBind } from '../helpers/ldap.js';
+import { tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
@@ -331,25 +332,6 @@ test('SMTP: STARTTLS accepted (220) then TLS is benign', async () => {
 });
 
 // --- LDAP ---------------------------------------------------------------------
-
-function ldapMessage(id: number, op: Buffer): Buffer {
-  return berElement(0x30, Buffer.concat([berInteger(id), op]));
-}
-
-function simpleBind(id: number, dn: string, password: string): Buffer {
-  return ldapMessage(id, berElement(0x60, Buffer.concat([berInteger(3), berElement(0x04, Buffer.from(dn)), berElement(0x80, Buffer.from(password))])));
-}
-
-function saslBind(id: number, mechanism: string, credentials?: Buffer): Buffer {
-  const sasl = Buffer.concat([berElement(0x04, Buffer.from(mechanism)), ...(credentials ? [berElement(0x04, credentials)] : [])]);
-  return ldapMessage(id, berElement(0x60, Buffer.concat([berInteger(3), berElement(0x04, Buffer.alloc(0)), berElement(0xa3, sasl)])));
-}
-
-function bindResponse(id: number, code: number, serverSaslCreds?: Buffer): Buffer {
-  const parts = [berElement(0x0a, Buffer.from([code])), berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0))];
-  if (serverSaslCreds) parts.push(berElement(0x87, serverSaslCreds));
-  return ldapMessage(id, berElement(0x61, Buffer.concat(parts)));
-}
 
 test('LDAP: simple bind accepted, invalidCredentials (49) on a non-standard port, anonymous bind ignored, bytes one per segment', async () => {
   const ok = conn(389).client(simpleBind(1, 'cn=admin,dc=example,dc=org', 'adminpw')).server(bindResponse(1, 0));

@@ -9,6 +9,7 @@ import { HttpParser } from './http.js';
 import { ImapParser } from './imap.js';
 import { KERBEROS_PORT, KerberosDatagrams, KerberosParser, type DatagramReporter } from './kerberos.js';
 import { LdapParser } from './ldap.js';
+import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { SmbParser } from './smb.js';
@@ -44,7 +45,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-kerberos', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-kerberos', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -194,6 +195,7 @@ class FlowSession implements Session {
 export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
   private readonly reasm: TcpReassembler<FlowSession>;
   private readonly kdc = new KerberosDatagrams(this);
+  private readonly relays = new NtlmRelayWatch();
   private pkt: Packet | null = null;
   /** What all parsers may buffer at once. */
   readonly budget: BufferBudget;
@@ -239,10 +241,11 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
   finish(): void {
     this.reasm.finish();
     this.kdc.finish();
+    this.relays.clear();
   }
 
   stateSize(): number {
-    return this.reasm.size + this.kdc.size;
+    return this.reasm.size + this.kdc.size + this.relays.size;
   }
 
   private data(flow: TcpFlow<FlowSession>, fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -308,6 +311,10 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
     const r = credentialReport(c, outcome, detail, client, flow.serverIp(), server);
     const entities = r.entities;
     this.emit(flow, c.rule, `${client}|${server}|${c.user}`, c.timeMs, r);
+    if (c.relayKey !== undefined) {
+      const relay = this.relays.observe(c.relayKey, { client, serverIp: flow.serverIp(), server, protocol: c.protocol, user: c.user, timeMs: c.timeMs });
+      if (relay) this.emit(flow, 'ntlm-relay', `${relay.relay ?? relay.from.client}|${relay.to.server}|${c.user}`, c.timeMs, relayReport(relay));
+    }
     if (session.startTlsOffered && !session.tlsUpgraded && !session.startTlsReported && STARTTLS_PROTOCOLS.has(c.protocol)) {
       session.startTlsReported = true;
       this.emit(flow, 'starttls-not-used', `${c.protocol}|${client}|${server}`, c.timeMs, {
@@ -349,6 +356,22 @@ function credentialReport(c: Credential, outcome: Outcome, detail: string, clien
     { type: 'user', value: c.user, role: `login-${outcome}` },
   ];
   return { message: credentialMessage(c, client, server, outcome, detail), entities, severity: credentialSeverity(c, outcome), secret: c.secret };
+}
+
+function relayReport(r: NtlmRelay): Report {
+  const { from, to, relay } = r;
+  const entities: Entity[] = [
+    { type: 'ip', value: from.client, role: 'victim' },
+    { type: 'host', value: from.server, role: 'relay' },
+    { type: 'host', value: to.server, role: 'target' },
+    { type: 'ip', value: to.serverIp, role: 'target' },
+    { type: 'user', value: from.user, role: 'relayed' },
+  ];
+  if (relay !== null) entities.unshift({ type: 'ip', value: relay, role: 'attacker' });
+  const legs = `${from.client} authenticated as '${from.user}' to ${from.server} (${from.protocol}), and the same NTLM response went from ${to.client} to ${to.server} (${to.protocol})`;
+  return relay !== null
+    ? { message: `NTLM relay by ${relay}: ${legs}; ${relay} logged in to ${to.server} as the user (ntlmrelayx, MultiRelay, Inveigh)`, entities, severity: 'high' }
+    : { message: `NTLM response replayed: ${legs}; no address links the two connections (a relay behind another address, or a replay)`, entities, severity: 'medium', confidence: 0.7 };
 }
 
 function secretNoun(c: Credential): string {

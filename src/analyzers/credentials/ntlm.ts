@@ -45,7 +45,13 @@ export function ntlmAttempt(auth: NtlmAuthenticate, challenge: string | null, ca
     proof: 'an NTLM challenge-response',
     weakHash: !v2,
     context: auth.workstation ? `workstation ${auth.workstation}` : undefined,
+    relayKey: ntlmRelayKey(user, auth.ntResponse, 0, auth.ntResponse.length),
   };
+}
+
+/** What identifies one AUTHENTICATE: the user and the first bytes of its NT response (NTLMv2's NTProofStr, NTLMv1's whole response). */
+export function ntlmRelayKey(user: string, nt: Buffer, start: number, end: number): string {
+  return `${user}|${nt.toString('hex', start, Math.min(end, start + NTLMV1_RESPONSE))}`;
 }
 
 /** The same, stamped as a credential of `rule` and `protocol`. */

@@ -1,5 +1,5 @@
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
-import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
+import { findNtlmChallenge, ntlmCredential, ntlmRelayKey } from './ntlm.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Credential, type Outcome, type Session } from './session.js';
 import { capText } from './text.js';
@@ -340,6 +340,7 @@ export class SmbParser extends FramedParser {
         kind: 'hash',
         proof: 'an NTLM challenge-response',
         weakHash: !v2,
+        relayKey: ntlmRelayKey(capText(user), buf, uni, uni + uniLen),
       });
     }
     this.addPending(mid, c);
