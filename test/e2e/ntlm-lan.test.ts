@@ -4,6 +4,8 @@
 // - Samba's smbd and smbclient: SMB 3.1.1 on 445, SMB over NetBIOS on 139, SMB1
 //   with extended security, and SMB1 with NTLMv1 (spnego and NTLMv2 turned off
 //   on the client, as legacy clients do);
+// - impacket's NTLM relay (ntlmrelayx's library) on the attacker's host,
+//   passing the victim's smbclient login on to Samba;
 // - squid as an authenticating proxy (its ntlm_fake_auth helper accepts any
 //   account) with curl --proxy-ntlm.
 // AUTH NTLM in mail protocols is covered by crafted sessions only
@@ -21,9 +23,10 @@ import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
-import { findTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { ATTACKER, findTool, pythonWith, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ntlmV2LineMatches } from '../helpers/ntlm.js';
 
+const HELPERS = new URL('../../../test/helpers/', import.meta.url).pathname;
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const CLIENT = VICTIM;
 const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -92,8 +95,11 @@ function startSamba(lan: Lan): void {
 `,
   );
   for (const key of ['a', 'b'] as const) {
-    execFileSync('useradd', ['-M', '-N', '-s', '/bin/false', USERS[key]], { stdio: 'ignore' });
-    created.push(USERS[key]);
+    // The namespaces share /etc/passwd: each account is created once per run, its Samba password once per server.
+    if (!created.includes(USERS[key])) {
+      execFileSync('useradd', ['-M', '-N', '-s', '/bin/false', USERS[key]], { stdio: 'ignore' });
+      created.push(USERS[key]);
+    }
     execFileSync('smbpasswd', ['-c', conf, '-s', '-a', USERS[key]], { input: `${PASSWORDS[key]}\n${PASSWORDS[key]}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
   }
   writeFileSync(join(dir, 'client.conf'), `[global]\n  workgroup = ${WORKGROUP}\n  client min protocol = NT1\n`);
@@ -211,5 +217,42 @@ cache_effective_user proxy
     const benign = scan(benignPcap);
     assert.deepEqual(describe(benign.filter((x) => x.rule_id.startsWith('cred-'))), '');
     assertNothingLoud(benign);
+  });
+});
+
+test("impacket's NTLM relay between a victim's smbclient and Samba names the relaying host, the victim and the target", { timeout: 120_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['smbd', 'smbclient', 'smbpasswd', 'useradd', 'ss']))) return;
+  const python = pythonWith('impacket.examples.ntlmrelayx.servers');
+  if (!python) {
+    t.skip('tool missing: python3 with impacket (Debian package python3-impacket)');
+    return;
+  }
+  const lan = await freshLan(t, { extraHosts: [SERVER] });
+  startSamba(lan);
+  await waitTcpListener(lan, 'server', 445);
+  const relay = lan.spawn('attacker', [python, join(HELPERS, 'ntlm-relay.py'), ATTACKER.ip, `smb://${SERVER.ip}`, join(dir, 'loot')], 'ntlm-relay');
+  await relay.waitFor(/relay ready/, 20_000);
+  await waitTcpListener(lan, 'attacker', 445);
+
+  const pcap = join(dir, 'relay.pcap');
+  const cap = await lan.startCapture(pcap);
+  // The victim logs in to the attacker's address (as after a poisoned name lookup); the relay passes the login on to Samba.
+  await smbclient(lan, [`//${ATTACKER.ip}/share`, '-U', `${USERS.a}%${PASSWORDS.a}`], [0, 1]);
+  await relay.waitFor(/relayed /, 20_000);
+  await settleAndStop(cap);
+
+  await work.withPcap(t, pcap, () => {
+    const findings = scan(pcap);
+    const user = `${WORKGROUP}\\${USERS.a}`;
+    const f = findings.find((x) => x.rule_id === 'ntlm-relay');
+    assert.ok(f, `no ntlm-relay:\n${describe(findings)}`);
+    assert.equal(f.severity, 'high');
+    assert.deepEqual(f.attack.techniques, ['T1557.001']);
+    assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'), JSON.stringify(f.entities));
+    assert.ok(hasEntity(f, 'ip', CLIENT.ip, 'victim'));
+    assert.ok(hasEntity(f, 'host', `${SERVER.ip}:445`, 'target'));
+    assert.ok(hasEntity(f, 'user', user, 'relayed'));
+    assert.match(f.message, new RegExp(`${ATTACKER.ip.replace(/\./g, '\\.')} logged in to ${SERVER.ip.replace(/\./g, '\\.')}:445 as the user`));
+    assert.ok(!findings.some((x) => x.rule_id === 'ntlm-relay' && !hasEntity(x, 'ip', ATTACKER.ip, 'attacker')), 'another host named as a relay');
   });
 });

@@ -129,6 +129,15 @@ const TOOL_PACKAGES: Record<string, string> = {
   ss: 'iproute2',
   bettercap: 'bettercap',
   mount: 'mount',
+  smbd: 'samba',
+  smbpasswd: 'samba-common-bin',
+  smbclient: 'smbclient',
+  squid: 'squid',
+  krb5kdc: 'krb5-kdc',
+  kdb5_util: 'krb5-kdc',
+  'kadmin.local': 'krb5-admin-server',
+  kinit: 'krb5-user',
+  tshark: 'tshark',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */
@@ -607,27 +616,32 @@ export function gratuitousArpArgv(ip: string, ifname = 'eth0', count = 3): { arg
   return { argv: ['arping', '-U', '-c', String(count), '-i', ifname, '-S', ip, ip], okCodes: [0, 1] };
 }
 
-let scapyInterpreter: string | null | undefined;
+const interpreters = new Map<string, string | null>();
 
 /**
- * A python3 that can import scapy, Debian's first: python3-scapy installs for
- * /usr/bin/python3, not for other interpreters (pyenv) that may come first on
- * the PATH. Undefined when there is none.
+ * A python3 that can import `module`, Debian's first: python3-* packages
+ * install for /usr/bin/python3, not for other interpreters (pyenv) that may
+ * come first on the PATH. Undefined when there is none.
  */
-export function scapyPython(): string | undefined {
-  if (scapyInterpreter === undefined) {
-    scapyInterpreter = null;
+export function pythonWith(module: string): string | undefined {
+  if (!interpreters.has(module)) {
+    interpreters.set(module, null);
     for (const python of ['/usr/bin/python3', 'python3']) {
       try {
-        execFileSync(python, ['-c', 'import scapy.all'], { timeout: 30_000, stdio: 'ignore', env: childEnv() });
-        scapyInterpreter = python;
+        execFileSync(python, ['-c', `import ${module}`], { timeout: 30_000, stdio: 'ignore', env: childEnv() });
+        interpreters.set(module, python);
         break;
       } catch {
         // not this one
       }
     }
   }
-  return scapyInterpreter ?? undefined;
+  return interpreters.get(module) ?? undefined;
+}
+
+/** A python3 that can import scapy. */
+export function scapyPython(): string | undefined {
+  return pythonWith('scapy.all');
 }
 
 /**

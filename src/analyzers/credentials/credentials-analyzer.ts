@@ -312,7 +312,7 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
     const entities = r.entities;
     this.emit(flow, c.rule, `${client}|${server}|${c.user}`, c.timeMs, r);
     if (c.relayKey !== undefined) {
-      const relay = this.relays.observe(c.relayKey, { client, serverIp: flow.serverIp(), server, protocol: c.protocol, user: c.user, timeMs: c.timeMs });
+      const relay = this.relays.observe(c.relayKey, { client, serverIp: flow.serverIp(), server, protocol: c.protocol, user: c.user, timeMs: c.timeMs, outcome });
       if (relay) this.emit(flow, 'ntlm-relay', `${relay.relay ?? relay.from.client}|${relay.to.server}|${c.user}`, c.timeMs, relayReport(relay));
     }
     if (session.startTlsOffered && !session.tlsUpgraded && !session.startTlsReported && STARTTLS_PROTOCOLS.has(c.protocol)) {
@@ -369,8 +369,10 @@ function relayReport(r: NtlmRelay): Report {
   ];
   if (relay !== null) entities.unshift({ type: 'ip', value: relay, role: 'attacker' });
   const legs = `${from.client} authenticated as '${from.user}' to ${from.server} (${from.protocol}), and the same NTLM response went from ${to.client} to ${to.server} (${to.protocol})`;
+  const result =
+    to.outcome === 'succeeded' ? `${relay} logged in to ${to.server} as the user` : to.outcome === 'failed' ? `${to.server} refused it` : `${to.server}'s answer was not seen`;
   return relay !== null
-    ? { message: `NTLM relay by ${relay}: ${legs}; ${relay} logged in to ${to.server} as the user (ntlmrelayx, MultiRelay, Inveigh)`, entities, severity: 'high' }
+    ? { message: `NTLM relay by ${relay}: ${legs}; ${result} (ntlmrelayx, MultiRelay, Inveigh)`, entities, severity: 'high' }
     : { message: `NTLM response replayed: ${legs}; no address links the two connections (a relay behind another address, or a replay)`, entities, severity: 'medium', confidence: 0.7 };
 }
 

@@ -1,3 +1,5 @@
+import type { Outcome } from './session.js';
+
 // NTLM relaying (T1557.001: ntlmrelayx, MultiRelay, Inveigh): a host in the
 // middle passes a victim's NTLM exchange on to another server, so the same
 // AUTHENTICATE (the same challenge-response, answering the target's
@@ -19,6 +21,8 @@ export interface NtlmLeg {
   protocol: string;
   user: string;
   timeMs: number;
+  /** What the leg's server answered. */
+  outcome: Outcome;
 }
 
 export interface NtlmRelay {
