@@ -64,6 +64,12 @@ export function parseNtlmAuthenticate(buf: Buffer, at: number, end: number): Ntl
   return { ntResponse: nt, lmResponse: field(12) ?? Buffer.alloc(0), domain: text(field(28)), user: text(field(36)), workstation: text(field(44)) };
 }
 
+/** The AUTHENTICATE message inside buf[start, end), raw or base64, when there is one whose fields fit. */
+export function readNtlmAuthenticate(buf: Buffer, start: number, end: number): NtlmAuthenticate | undefined {
+  const at = findNtlmAuthenticate(buf, start, end);
+  return at < 0 ? undefined : parseNtlmAuthenticate(buf, at, end);
+}
+
 function isBase64Char(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x3d;
 }

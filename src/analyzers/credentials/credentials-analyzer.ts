@@ -332,18 +332,17 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
 
   reportDatagram(c: Credential, outcome: Outcome, detail: string, client: string, server: string, service: string): void {
     const r = credentialReport(c, outcome, detail, client, server, service);
-    const key = `${client}|${service}|${c.user}`;
-    if (this.pkt !== null) this.ctx.report(c.rule, key, this.pkt, r);
-    else this.ctx.reportAt(c.rule, key, c.timeMs, r);
+    this.emit(null, c.rule, `${client}|${service}|${c.user}`, c.timeMs, r);
   }
 
   malformedDatagram(layer: string, reason: string): void {
     this.pkt?.markMalformed(layer, reason);
   }
 
-  private emit(flow: TcpFlow<FlowSession>, rule: string, key: string, timeMs: number, r: Report): void {
+  /** A report about `flow`, or (null) about the datagram being handled. */
+  private emit(flow: TcpFlow<FlowSession> | null, rule: string, key: string, timeMs: number, r: Report): void {
     // Evidence is the packet being handled when it belongs to the flow; otherwise (timeouts, end of input) none.
-    if (this.pkt !== null && this.reasm.current === flow) this.ctx.report(rule, key, this.pkt, r);
+    if (this.pkt !== null && (flow === null || this.reasm.current === flow)) this.ctx.report(rule, key, this.pkt, r);
     else this.ctx.reportAt(rule, key, timeMs, r);
   }
 }
@@ -397,10 +396,10 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
   else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
   else if (c.kind === 'hash') {
-    const who = c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`;
+    const sent = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? 'a challenge-response'} (${secret})`;
     what = c.weakHash
-      ? `${who} ${c.proof ?? 'a challenge-response'} (${secret}) made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
-      : `${who} ${c.proof ?? 'a challenge-response'} (${secret}) that can be cracked offline; the password itself did not travel`;
+      ? `${sent} made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
+      : `${sent} that can be cracked offline; the password itself did not travel`;
   }
   else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
   else what = `user '${c.user}' sent a password in cleartext (${secret})`;

@@ -1,4 +1,4 @@
-import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget, type LineSink } from './text.js';
@@ -304,8 +304,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const m = NTLM_SCHEME.exec(value);
     const token = m && this.exchange ? decodeBase64(m[2]!) : null;
     if (token === null) return;
-    const at = findNtlmAuthenticate(token, 0, token.length);
-    const auth = at < 0 ? undefined : parseNtlmAuthenticate(token, at, token.length);
+    const auth = readNtlmAuthenticate(token, 0, token.length);
     const scheme = m![1]!.toUpperCase() === 'NTLM' ? 'NTLM' : 'Negotiate';
     const c = auth && ntlmCredential(this.session, auth, this.ntlmChallenge, 'cred-http-ntlm', 'HTTP', `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} ${scheme}`);
     if (c) this.exchange!.creds.push(c);

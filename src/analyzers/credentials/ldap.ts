@@ -1,5 +1,5 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
-import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Session } from './session.js';
@@ -175,8 +175,7 @@ export class LdapParser extends FramedParser {
       const user = creds.toString('utf8', a + 1, b) || creds.toString('utf8', 0, a);
       this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM') {
-      const at = findNtlmAuthenticate(buf, t.start, t.end);
-      const auth = at < 0 ? undefined : parseNtlmAuthenticate(buf, at, t.end);
+      const auth = readNtlmAuthenticate(buf, t.start, t.end);
       const c = auth && ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`);
       if (c) this.pending.add(id, c);
     }

@@ -1,4 +1,4 @@
-import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmAttempt } from './ntlm.js';
 import type { LoginAttempt } from './session.js';
 import { capText, decodeBase64 } from './text.js';
@@ -98,8 +98,7 @@ export class SaslExchange {
   }
 
   private ntlm(bytes: Buffer): SaslCredential | null {
-    const at = findNtlmAuthenticate(bytes, 0, bytes.length);
-    const auth = at < 0 ? undefined : parseNtlmAuthenticate(bytes, at, bytes.length);
+    const auth = readNtlmAuthenticate(bytes, 0, bytes.length);
     if (!auth) return null;
     this.active = false;
     return ntlmAttempt(auth, this.ntlmChallenge, 'AUTH NTLM');
