@@ -24,7 +24,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
 import { ATTACKER, findTool, pythonWith, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
-import { ntlmV2LineMatches } from '../helpers/ntlm.js';
+import { ntlmV2LineMatches } from '../helpers/challenge-response.js';
 
 const HELPERS = new URL('../../../test/helpers/', import.meta.url).pathname;
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };

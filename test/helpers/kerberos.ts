@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { berElement, berInteger } from '../../src/craft/frames.js';
-import { ntHash } from './ntlm.js';
+import { ntHash } from './challenge-response.js';
 
 // Kerberos KDC messages as MIT and Windows clients and KDCs encode them
 // (RFC 4120), with RC4-HMAC encryption (RFC 4757) computed from a password,

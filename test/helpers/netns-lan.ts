@@ -138,6 +138,7 @@ const TOOL_PACKAGES: Record<string, string> = {
   'kadmin.local': 'krb5-admin-server',
   kinit: 'krb5-user',
   tshark: 'tshark',
+  lighttpd: 'lighttpd',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */

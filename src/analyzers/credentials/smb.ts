@@ -240,7 +240,6 @@ export class SmbParser extends FramedParser {
     this.idleRecords = 0;
   }
 
-
   private resolve(id: number, status: number, guest: boolean): void {
     const c = this.pending.take(id);
     if (!c) return;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { ntlmAuthenticateMessage, ntlmChallengeMessage, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import type { Finding } from '../../src/findings/finding.js';
@@ -11,7 +12,7 @@ import { rng } from '../helpers/fuzz.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { describe, hasEntity, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { bindResponse, saslBind } from '../helpers/ldap.js';
-import { ntlmV2Blob, ntlmV2LineMatches, ntlmV2Response } from '../helpers/ntlm.js';
+import { httpDigestLineMatches, ntlmV2Blob, ntlmV2LineMatches, ntlmV2Response } from '../helpers/challenge-response.js';
 import {
   nbss,
   nbssSessionRequest,
@@ -328,4 +329,29 @@ test('NTLM relay: the victim\'s SMB login to the relay, passed on to LDAP on ano
   assert.ok(hasEntity(f, 'host', `${target.ip}:389`, 'target'));
   assert.ok(hasEntity(f, 'user', 'CORP\\vera', 'relayed'));
   assert.match(f.message, /NTLM relay by 198\.18\.0\.66: 198\.18\.0\.10 authenticated as 'CORP\\vera' to 198\.18\.0\.66:445 \(SMB\).*198\.18\.0\.66 to 198\.18\.0\.1:389 \(LDAP\)/);
+});
+
+test('HTTP Digest: the response with realm, nonce, method and URI as a line the password cracks; quoted escapes read; outcome from the status', async () => {
+  const md5 = (t: string): string => createHash('md5').update(t).digest('hex');
+  const realm = 'cam "lobby"';
+  const ha1 = md5(`xavier:${realm}:${PASSWORD}`);
+  const response = md5(`${ha1}:n0nce:00000001:c1:auth:${md5('GET:/snapshot.jpg')}`);
+  const header = `Digest username="xavier", realm="cam \\"lobby\\"", nonce="n0nce", uri="/snapshot.jpg", algorithm=MD5, qop=auth, nc=00000001, cnonce="c1", response="${response}"`;
+  const ok = conn(80).client(`GET /snapshot.jpg HTTP/1.1\r\nHost: cam\r\nAuthorization: ${header}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const legacy = md5(`${md5(`yara:router:guess`)}:abc:${md5('GET:/')}`);
+  const bad = conn(8080, { ip: '198.18.0.24' })
+    .client(`GET / HTTP/1.1\r\nHost: router\r\nAuthorization: Digest username="yara", realm="router", nonce="abc", uri="/", response="${legacy}"\r\n\r\n`)
+    .server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  const findings = await scan([ok, bad], true);
+  const hits = findings.filter((f) => f.rule_id === 'cred-http-digest');
+  assert.equal(hits.length, 2, describe(findings));
+  const x = hits.find((f) => hasEntity(f, 'user', 'xavier', 'login-succeeded'))!;
+  assert.ok(x, describe(hits));
+  assert.equal(x.severity, 'medium');
+  assert.match(x.message, /Authorization Digest \(MD5\).*a Digest response/);
+  assert.ok(httpDigestLineMatches(x.secrets![0]!.value!, PASSWORD), x.secrets![0]!.value);
+  const y = hits.find((f) => hasEntity(f, 'user', 'yara', 'login-failed'))!;
+  assert.ok(y, describe(hits));
+  assert.equal(y.severity, 'low');
+  assert.ok(httpDigestLineMatches(y.secrets![0]!.value!, 'guess'), 'RFC 2617 digest without qop');
 });

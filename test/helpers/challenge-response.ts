@@ -1,9 +1,10 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
-// NTLMv2 as a client computes it ([MS-NLMP] 3.3.2), to build real
-// AUTHENTICATE messages and to check that a reported hashcat line is the one
-// a cracker would crack with the password. OpenSSL 3 ships MD4 only in its
-// legacy provider, so MD4 (RFC 1320) is written out here.
+// Challenge-response logins as clients compute them (NTLMv2, [MS-NLMP]
+// 3.3.2; HTTP Digest, RFC 7616): to build real AUTHENTICATE messages, and to
+// check that a reported line is the one a cracker would crack with the
+// password. OpenSSL 3 ships MD4 only in its legacy provider, so MD4 (RFC 1320)
+// is written out here.
 
 function md4(input: Buffer): Buffer {
   const len = input.length;
@@ -85,4 +86,17 @@ export function ntlmV2LineMatches(line: string, password: string): boolean {
   if (user === undefined || domain === undefined || !challenge || !proof || !blob) return false;
   const key = hmacMd5(ntHash(password), Buffer.from(user.toUpperCase() + domain, 'utf16le'));
   return hmacMd5(key, Buffer.from(challenge, 'hex'), Buffer.from(blob, 'hex')).toString('hex') === proof.toLowerCase();
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
+}
+
+/** Whether John the Ripper's HDAA line ($response$resp$user$realm$method$uri$nonce$nc$cnonce$qop) is what `password` yields. */
+export function httpDigestLineMatches(line: string, password: string): boolean {
+  const [, tag, response, user, realm, method, uri, nonce, nc, cnonce, qop] = line.split('$');
+  if (tag !== 'response' || response === undefined || qop === undefined) return false;
+  const ha1 = md5(`${user}:${realm}:${password}`);
+  const ha2 = md5(`${method}:${uri}`);
+  return (qop ? md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`)) === response;
 }
