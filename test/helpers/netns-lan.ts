@@ -139,6 +139,8 @@ const TOOL_PACKAGES: Record<string, string> = {
   kinit: 'krb5-user',
   tshark: 'tshark',
   lighttpd: 'lighttpd',
+  psql: 'postgresql-client',
+  runuser: 'util-linux',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */

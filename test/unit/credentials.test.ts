@@ -557,3 +557,54 @@ test('a mid-stream flow between two high ports whose roles were guessed wrong is
   const r = await scanFrames(frames);
   assertCredential(one(r.findings, 'cred-http-basic'), 60000, 'kim', 'succeeded', 6);
 });
+
+// --- PostgreSQL ---------------------------------------------------------------
+
+function pgStartup(user: string, database: string, code = 0x00030000): Buffer {
+  const params = Buffer.from(`user\0${user}\0database\0${database}\0application_name\0psql\0\0`, 'latin1');
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + params.length, 0);
+  head.writeUInt32BE(code, 4);
+  return Buffer.concat([head, params]);
+}
+
+function pgMessage(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+const pgAuth = (code: number, extra = Buffer.alloc(0)): Buffer => pgMessage('R', Buffer.concat([Buffer.from([0, 0, 0, code]), extra]));
+const pgPassword = (text: string): Buffer => pgMessage('p', Buffer.from(`${text}\0`, 'latin1'));
+const pgError = (code: string): Buffer => pgMessage('E', Buffer.from(`SFATAL\0C${code}\0Mpassword authentication failed\0\0`, 'latin1'));
+
+test('PostgreSQL: a cleartext password after a refused SSLRequest (high), an MD5 response with its salt, a refusal (28P01), SSL accepted and SCRAM not reported', async () => {
+  const sslNo = Buffer.alloc(8);
+  sslNo.writeUInt32BE(8, 0);
+  sslNo.writeUInt32BE(80877103, 4);
+  const clear = conn(5432).client(sslNo).server('N').client(pgStartup('app', 'orders')).server(pgAuth(3)).client(pgPassword('Pg-clear-1')).server(Buffer.concat([pgAuth(0), pgMessage('Z', Buffer.from('I'))]));
+  const md5 = conn(15432, { ip: '198.18.0.31' })
+    .client(pgStartup('report', 'sales'))
+    .server(pgAuth(5, Buffer.from('a1b2c3d4', 'hex')))
+    .client(pgPassword(`md5${'e'.repeat(32)}`))
+    .server(pgError('28P01'));
+  const tls = conn(5432, { ip: '198.18.0.32' }).client(sslNo).server('S').client(Buffer.from([0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5]));
+  const scram = conn(5432, { ip: '198.18.0.33' })
+    .client(pgStartup('svc', 'db'))
+    .server(pgAuth(10, Buffer.from('SCRAM-SHA-256\0\0', 'latin1')))
+    .client(pgMessage('p', Buffer.from('SCRAM-SHA-256\0\0\0\0\x20n,,n=,r=abcdefghijklmnopqrstuvwx', 'latin1')))
+    .server(pgAuth(0));
+  const findings = await findingsOf(clear, md5, tls, scram);
+  const hits = cred(findings, 'cred-postgres');
+  assert.equal(hits.length, 2, describe(findings));
+  const app = hits.find((f) => hasEntity(f, 'user', 'app'))!;
+  assertCredential(app, 5432, 'app', 'succeeded', 10);
+  assert.equal(app.severity, 'high');
+  assert.match(app.message, /cleartext password.*database orders/);
+  const report = hits.find((f) => hasEntity(f, 'user', 'report'))!;
+  assert.ok(hasEntity(report, 'user', 'report', 'login-failed') && hasEntity(report, 'ip', '198.18.0.31', 'client'), describe(hits));
+  assert.equal(report.severity, 'low');
+  assert.match(report.message, /md5 password.*ErrorResponse 28P01/);
+  assert.equal(report.secrets?.[0]?.length, `$postgres$report*a1b2c3d4*${'e'.repeat(32)}`.length);
+});

@@ -2,6 +2,7 @@ import { startsHandshakeRecord } from '../../decode/tls.js';
 import { looksLikeHttpRequest } from './http.js';
 import { ldapRequestVerdict } from './ldap.js';
 import { kerberosRequestVerdict } from './kerberos.js';
+import { postgresRequestVerdict } from './postgres.js';
 import { smbRequestVerdict } from './smb.js';
 import { startsWithCI } from './text.js';
 
@@ -20,6 +21,7 @@ export const enum Proto {
   Ldap,
   Smb,
   Kerberos,
+  Postgres,
 }
 
 /** Verdicts besides a Proto. */
@@ -30,7 +32,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -53,12 +55,13 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [139, Proto.Smb],
   [445, Proto.Smb],
   [88, Proto.Kerberos],
+  [5432, Proto.Postgres],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -124,6 +127,9 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   const kerberos = kerberosRequestVerdict(buf, start, end);
   if (kerberos === 1) return Proto.Kerberos;
   if (kerberos === 0) return NEED_MORE;
+  const postgres = postgresRequestVerdict(buf, start, end);
+  if (postgres === 1) return Proto.Postgres;
+  if (postgres === 0) return NEED_MORE;
   const ldap = ldapRequestVerdict(buf, start, end);
   if (ldap === 1) return Proto.Ldap;
   if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;

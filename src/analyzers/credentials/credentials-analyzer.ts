@@ -11,6 +11,7 @@ import { KERBEROS_PORT, KerberosDatagrams, KerberosParser, type DatagramReporter
 import { LdapParser } from './ldap.js';
 import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
+import { PostgresParser } from './postgres.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
@@ -45,7 +46,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -285,6 +286,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new SmbParser(session);
       case Proto.Kerberos:
         return new KerberosParser(session);
+      case Proto.Postgres:
+        return new PostgresParser(session);
     }
   }
 

@@ -106,10 +106,11 @@ export class RecordFramer {
 }
 
 /**
- * A parser of a record-framed protocol: each direction framed by `format`,
- * records handed to record(). A stream that stops framing is flagged
- * malformed (`layer`, `brokenReason`) and no longer followed; a gap loses the
- * framing of its direction for good.
+ * A parser of a record-framed protocol: each direction framed by its format
+ * (`format`, or `serverFormat` for the server's when it differs), records
+ * handed to record(). A stream that stops framing is flagged malformed
+ * (`layer`, `brokenReason`) and no longer followed; a gap loses the framing
+ * of its direction for good.
  */
 export abstract class FramedParser implements ProtocolParser, RecordSink {
   private readonly client: RecordFramer;
@@ -121,9 +122,10 @@ export abstract class FramedParser implements ProtocolParser, RecordSink {
     maxRecord: number,
     private readonly layer: string,
     private readonly brokenReason: string,
+    serverFormat: RecordFormat = format,
   ) {
     this.client = new RecordFramer(format, maxRecord, session.budget, this, true);
-    this.server = new RecordFramer(format, maxRecord, session.budget, this, false);
+    this.server = new RecordFramer(serverFormat, maxRecord, session.budget, this, false);
   }
 
   abstract record(fromClient: boolean, buf: Buffer, start: number, end: number): void;
