@@ -100,3 +100,15 @@ export function httpDigestLineMatches(line: string, password: string): boolean {
   const ha2 = md5(`${method}:${uri}`);
   return (qop ? md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`)) === response;
 }
+
+/** Whether a hashcat 11200 line ($mysqlna$scramble*response) is what `password` yields under mysql_native_password. */
+export function mysqlNativeLineMatches(line: string, password: string): boolean {
+  const m = /^\$mysqlna\$([0-9a-f]{40})\*([0-9a-f]{40})$/.exec(line);
+  if (!m) return false;
+  const sha1 = (...parts: Buffer[]): Buffer => parts.reduce((h, p) => h.update(p), createHash('sha1')).digest();
+  const stage1 = sha1(Buffer.from(password, 'utf8'));
+  const mask = sha1(Buffer.from(m[1]!, 'hex'), sha1(stage1));
+  const expected = Buffer.alloc(20);
+  for (let i = 0; i < 20; i++) expected[i] = stage1[i]! ^ mask[i]!;
+  return expected.toString('hex') === m[2];
+}

@@ -141,6 +141,9 @@ const TOOL_PACKAGES: Record<string, string> = {
   lighttpd: 'lighttpd',
   psql: 'postgresql-client',
   runuser: 'util-linux',
+  mariadbd: 'mariadb-server',
+  'mariadb-install-db': 'mariadb-server',
+  mariadb: 'mariadb-client',
 };
 
 /** Absolute path of an executable, looking in PATH and the sbin directories. */

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { bindResponse, ldapMessage, saslBind, simpleBind } from '../helpers/ldap.js';
@@ -6,6 +7,8 @@ import { tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_P
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
+import { mysqlNativeLineMatches } from '../helpers/challenge-response.js';
+import { scanCaptures } from '../../src/pipeline.js';
 import { parseConfig, sectionOf } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import { CREDENTIALS_SECTION, CredentialsAnalyzer } from '../../src/analyzers/credentials/credentials-analyzer.js';
@@ -607,4 +610,71 @@ test('PostgreSQL: a cleartext password after a refused SSLRequest (high), an MD5
   assert.equal(report.severity, 'low');
   assert.match(report.message, /md5 password.*ErrorResponse 28P01/);
   assert.equal(report.secrets?.[0]?.length, `$postgres$report*a1b2c3d4*${'e'.repeat(32)}`.length);
+});
+
+// --- MySQL / MariaDB ------------------------------------------------------------
+
+function myPacket(seq: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+
+function myGreeting(scramble: Buffer, plugin = 'mysql_native_password'): Buffer {
+  const caps = Buffer.alloc(2);
+  caps.writeUInt16LE(0xf7ff);
+  const upper = Buffer.alloc(2);
+  upper.writeUInt16LE(0x81bf);
+  return myPacket(
+    0,
+    Buffer.concat([Buffer.from([0x0a]), Buffer.from('10.11.6-MariaDB-0+deb12u1\0', 'latin1'), Buffer.alloc(4, 7), scramble.subarray(0, 8), Buffer.from([0]), caps, Buffer.from([0x2d]), Buffer.from([2, 0]), upper, Buffer.from([21]), Buffer.alloc(10), scramble.subarray(8), Buffer.from([0]), Buffer.from(`${plugin}\0`, 'latin1')]),
+  );
+}
+
+function myNative(password: string, scramble: Buffer): Buffer {
+  const sha1 = (...parts: Buffer[]): Buffer => parts.reduce((h, p) => h.update(p), createHash('sha1')).digest();
+  const stage1 = sha1(Buffer.from(password));
+  const mask = sha1(scramble, sha1(stage1));
+  return Buffer.from(stage1.map((b, i) => b ^ mask[i]!));
+}
+
+/** HandshakeResponse41 with CLIENT_SECURE_CONNECTION, CONNECT_WITH_DB and PLUGIN_AUTH. */
+function myLogin(user: string, auth: Buffer, database: string, plugin = 'mysql_native_password'): Buffer {
+  const head = Buffer.alloc(32);
+  head.writeUInt32LE(0x000aa20d | 0x8000 | 0x8 | 0x80000, 0);
+  head.writeUInt32LE(16777216, 4);
+  head[8] = 0x2d;
+  return myPacket(1, Buffer.concat([head, Buffer.from(`${user}\0`), Buffer.from([auth.length]), auth, Buffer.from(`${database}\0${plugin}\0`)]));
+}
+
+test('MySQL: a native-password login whose line cracks to the password, an auth switch, a cleartext plugin (high), ERR 1045, SSL not followed', async () => {
+  const scramble = Buffer.from('0123456789abcdefghij', 'latin1');
+  const ok = conn(3306).server(myGreeting(scramble)).client(myLogin('shop', myNative('Db-pw-1', scramble), 'shopdb')).server(myPacket(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+  const fresh = Buffer.from('ABCDEFGHIJKLMNOPQRST', 'latin1');
+  const switched = conn(13306, { ip: '198.18.0.41' })
+    .server(myGreeting(scramble, 'caching_sha2_password'))
+    .client(myLogin('ops', Buffer.alloc(32, 1), '', 'caching_sha2_password'))
+    .server(myPacket(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('mysql_native_password\0'), fresh, Buffer.from([0])])))
+    .client(myPacket(3, myNative('Ops-pw-2', fresh)))
+    .server(myPacket(4, Buffer.concat([Buffer.from([0xff, 0x15, 0x04]), Buffer.from('#28000Access denied')])));
+  const clear = conn(3306, { ip: '198.18.0.42' }).server(myGreeting(scramble, 'mysql_clear_password')).client(myLogin('legacy', Buffer.from('Clear-pw-3\0'), 'old', 'mysql_clear_password')).server(myPacket(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+  const sslHead = Buffer.alloc(32);
+  sslHead.writeUInt32LE(0x000aa20d | 0x800, 0);
+  const tls = conn(3306, { ip: '198.18.0.43' }).server(myGreeting(scramble)).client(myPacket(1, sslHead)).client(Buffer.from([0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5]));
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, switched, clear, tls))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-mysql');
+  assert.equal(hits.length, 3, describe(r.findings));
+  const shop = hits.find((f) => hasEntity(f, 'user', 'shop', 'login-succeeded'))!;
+  assert.ok(shop, describe(hits));
+  assert.equal(shop.severity, 'medium');
+  assert.match(shop.message, /mysql_native_password.*database shopdb.*login succeeded \(OK\)/);
+  assert.ok(mysqlNativeLineMatches(shop.secrets![0]!.value!, 'Db-pw-1'), shop.secrets![0]!.value);
+  const ops = hits.find((f) => hasEntity(f, 'user', 'ops', 'login-failed'))!;
+  assert.ok(ops, describe(hits));
+  assert.match(ops.message, /ERR 1045/);
+  assert.ok(mysqlNativeLineMatches(ops.secrets![0]!.value!, 'Ops-pw-2'), 'the line is not the one of the auth switch');
+  const legacy = hits.find((f) => hasEntity(f, 'user', 'legacy', 'login-succeeded'))!;
+  assert.equal(legacy.severity, 'high');
+  assert.equal(legacy.secrets![0]!.value, 'Clear-pw-3');
 });

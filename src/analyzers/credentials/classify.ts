@@ -2,6 +2,7 @@ import { startsHandshakeRecord } from '../../decode/tls.js';
 import { looksLikeHttpRequest } from './http.js';
 import { ldapRequestVerdict } from './ldap.js';
 import { kerberosRequestVerdict } from './kerberos.js';
+import { mysqlGreetingVerdict } from './mysql.js';
 import { postgresRequestVerdict } from './postgres.js';
 import { smbRequestVerdict } from './smb.js';
 import { startsWithCI } from './text.js';
@@ -22,6 +23,7 @@ export const enum Proto {
   Smb,
   Kerberos,
   Postgres,
+  Mysql,
 }
 
 /** Verdicts besides a Proto. */
@@ -32,7 +34,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -56,12 +58,13 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [445, Proto.Smb],
   [88, Proto.Kerberos],
   [5432, Proto.Postgres],
+  [3306, Proto.Mysql],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -95,6 +98,9 @@ export function classifyServer(buf: Buffer, start: number, end: number, serverPo
   if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
   if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
   if (startsWithCI(buf, start, end, 'SSH-')) return NOT_CLEARTEXT;
+  const mysql = mysqlGreetingVerdict(buf, start, end);
+  if (mysql === 1) return Proto.Mysql;
+  if (mysql === 0) return NEED_MORE;
   if (isBinary(buf, start, end)) return SERVER_SILENT;
   const nl = lineEnd(buf, start, end);
   if (nl < 0) {

@@ -9,6 +9,7 @@ import { HttpParser } from './http.js';
 import { ImapParser } from './imap.js';
 import { KERBEROS_PORT, KerberosDatagrams, KerberosParser, type DatagramReporter } from './kerberos.js';
 import { LdapParser } from './ldap.js';
+import { MysqlParser } from './mysql.js';
 import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
 import { PostgresParser } from './postgres.js';
@@ -46,7 +47,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -288,6 +289,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new KerberosParser(session);
       case Proto.Postgres:
         return new PostgresParser(session);
+      case Proto.Mysql:
+        return new MysqlParser(session);
     }
   }
 

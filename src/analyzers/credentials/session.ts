@@ -94,6 +94,11 @@ export class PendingLogin {
     this.cred = c;
   }
 
+  /** Forgets the pending login unreported (a later attempt in the same exchange replaces it). */
+  drop(): void {
+    this.cred = null;
+  }
+
   resolve(outcome: Outcome, detail: string): void {
     if (!this.cred) return;
     const c = this.cred;
