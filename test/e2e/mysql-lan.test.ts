@@ -1,8 +1,8 @@
 // End to end: MariaDB logins a sniffer harvests, made by Debian's MariaDB
 // server and client on a namespace LAN, captured on the bridge, then
 // `sniffwatch scan`: mysql_native_password logins (accepted and refused),
-// whose reported line must crack to each password used. Needs root; the
-// server runs as the mysql user.
+// whose reported line must crack to each password used, and, as the benign
+// run, the same login over TLS. Needs root; the server runs as the mysql user.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { mysqlNativeLineMatches } from '../helpers/challenge-response.js';
-import { E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -26,8 +26,8 @@ async function mariadb(lan: Lan, password: string, extra: string[], ok: boolean)
   await lan.exec('victim', ['mariadb', '--no-defaults', '-h', SERVER.ip, '-u', 'shop', `-p${password}`, '--connect-timeout=10', ...extra, 'shopdb', '-e', 'select 1'], { timeoutMs: 20_000, okCodes: ok ? [0] : [1] });
 }
 
-test('MariaDB logins with the mariadb client: mysql_native_password lines that crack to each password used, the outcome', { timeout: 120_000 }, async (t: TestContext) => {
-  if (!(await skipUnless(t, ['mariadbd', 'mariadb-install-db', 'mariadb', 'ss']))) return;
+test('MariaDB logins with the mariadb client: mysql_native_password lines that crack to each password used, the outcome; over TLS nothing', { timeout: 120_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['mariadbd', 'mariadb-install-db', 'mariadb', 'openssl', 'ss']))) return;
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
   mkdirSync(data);
@@ -35,8 +35,9 @@ test('MariaDB logins with the mariadb client: mysql_native_password lines that c
   execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--user=mysql', '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
   // Inside the data directory: the server, running as mysql, creates them.
   const socket = join(data, 'mysqld.sock');
+  const { cert, key } = selfSignedCertificate(dir, SERVER.ip);
   const lan = await freshLan(t, { extraHosts: [SERVER] });
-  lan.spawn('server', ['mariadbd', '--no-defaults', `--datadir=${data}`, '--user=mysql', `--bind-address=${SERVER.ip}`, `--socket=${socket}`, `--pid-file=${join(data, 'mysqld.pid')}`, '--skip-name-resolve', '--ssl=0'], 'mariadbd');
+  lan.spawn('server', ['mariadbd', '--no-defaults', `--datadir=${data}`, '--user=mysql', `--bind-address=${SERVER.ip}`, `--socket=${socket}`, `--pid-file=${join(data, 'mysqld.pid')}`, '--skip-name-resolve', `--ssl-cert=${cert}`, `--ssl-key=${key}`], 'mariadbd');
   await waitTcpListener(lan, 'server', 3306);
   const sql = `CREATE DATABASE shopdb; CREATE USER 'shop'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('${PASSWORD}'); GRANT ALL ON shopdb.* TO 'shop'@'%';`;
   await lan.exec('server', ['mariadb', '--no-defaults', `--socket=${socket}`, '-u', 'root', '-e', sql], { timeoutMs: 20_000 });
@@ -46,6 +47,10 @@ test('MariaDB logins with the mariadb client: mysql_native_password lines that c
   await mariadb(lan, PASSWORD, ['--skip-ssl'], true);
   await mariadb(lan, WRONG, ['--skip-ssl'], false);
   await settleAndStop(cap);
+  const benignPcap = join(dir, 'benign.pcap');
+  const tlsCap = await lan.startCapture(benignPcap);
+  await mariadb(lan, PASSWORD, ['--ssl'], true);
+  await settleAndStop(tlsCap);
 
   await work.withPcap(t, attackPcap, () => {
     const findings = scanCapture(attackPcap, ['--min-severity', 'info', '--fail-on', 'none', '--show-secrets']).findings;
@@ -58,5 +63,10 @@ test('MariaDB logins with the mariadb client: mysql_native_password lines that c
     assert.ok(lines.some((l) => mysqlNativeLineMatches(l, PASSWORD)), `no line cracks to the password: ${lines.join(' | ')}`);
     assert.ok(lines.some((l) => mysqlNativeLineMatches(l, WRONG)), `no line cracks to the wrong password tried: ${lines.join(' | ')}`);
     assert.ok(!lines.some((l) => mysqlNativeLineMatches(l, 'not-it')), 'the check accepts any password');
+  });
+  await work.withPcap(t, benignPcap, () => {
+    const benign = scanCapture(benignPcap, ['--min-severity', 'info', '--fail-on', 'none']).findings;
+    assert.deepEqual(describe(benign.filter((f) => f.rule_id.startsWith('cred-'))), '', 'a TLS login raised credential findings');
+    assertNothingLoud(benign);
   });
 });
