@@ -1,6 +1,6 @@
 import { FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingLogin, type Session } from './session.js';
-import { capText } from './text.js';
+import { capText, nulEnd } from './text.js';
 
 // MySQL and MariaDB logins (client/server protocol 4.1) on 3306 or any port
 // whose server greets with a protocol-10 handshake. mysql_native_password
@@ -46,12 +46,6 @@ export function mysqlGreetingVerdict(buf: Buffer, start: number, end: number): n
   return end - start < 4 + len ? 0 : -1;
 }
 
-function nulTerminated(buf: Buffer, start: number, end: number): number {
-  let p = start;
-  while (p < end && buf[p] !== 0) p++;
-  return p;
-}
-
 export class MysqlParser extends FramedParser {
   private readonly pending: PendingLogin;
   /** The scramble of the greeting or of the last AuthSwitchRequest (hex), and the plugin it goes with. */
@@ -86,7 +80,7 @@ export class MysqlParser extends FramedParser {
     }
     const type = buf[p]!;
     if (type === AUTH_SWITCH && end - p > 1) {
-      const nameEnd = nulTerminated(buf, p + 1, end);
+      const nameEnd = nulEnd(buf, p + 1, end);
       this.plugin = buf.toString('latin1', p + 1, nameEnd);
       const data = nameEnd + 1;
       this.scramble = end - data >= SCRAMBLE ? buf.toString('hex', data, data + SCRAMBLE) : '';
@@ -108,13 +102,13 @@ export class MysqlParser extends FramedParser {
   private greeting(buf: Buffer, p: number, end: number): void {
     this.greeted = true;
     if (buf[p] !== PROTOCOL_10) return this.done('MySQL greeting of an unknown protocol version');
-    const versionEnd = nulTerminated(buf, p + 1, end);
+    const versionEnd = nulEnd(buf, p + 1, end);
     const part1 = versionEnd + 1 + 4;
     const part2 = part1 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10;
     if (part2 + 12 > end) return this.done('MySQL greeting truncated');
     this.scramble = buf.toString('hex', part1, part1 + 8) + buf.toString('hex', part2, part2 + 12);
-    const nameStart = nulTerminated(buf, part2, end) + 1;
-    this.plugin = nameStart < end ? buf.toString('latin1', nameStart, nulTerminated(buf, nameStart, end)) : NATIVE;
+    const nameStart = nulEnd(buf, part2, end) + 1;
+    this.plugin = nameStart < end ? buf.toString('latin1', nameStart, nulEnd(buf, nameStart, end)) : NATIVE;
   }
 
   private clientPacket(buf: Buffer, p: number, end: number): void {
@@ -131,7 +125,7 @@ export class MysqlParser extends FramedParser {
       return;
     }
     let q = p + 32;
-    const userEnd = nulTerminated(buf, q, end);
+    const userEnd = nulEnd(buf, q, end);
     this.user = capText(buf.toString('utf8', q, userEnd)) || '(no user)';
     q = userEnd + 1;
     let authStart = q;
@@ -143,16 +137,16 @@ export class MysqlParser extends FramedParser {
       authStart = q + 1;
       authEnd = authStart + buf[q]!;
     } else {
-      authEnd = nulTerminated(buf, q, end);
+      authEnd = nulEnd(buf, q, end);
     }
     if (authEnd > end) return this.session.malformed('mysql', 'MySQL handshake response longer than its packet');
     q = (caps & (CLIENT_PLUGIN_AUTH_LENENC | CLIENT_SECURE_CONNECTION)) !== 0 ? authEnd : authEnd + 1;
     if ((caps & CLIENT_CONNECT_WITH_DB) !== 0 && q < end) {
-      const dbEnd = nulTerminated(buf, q, end);
+      const dbEnd = nulEnd(buf, q, end);
       this.database = buf.toString('utf8', q, dbEnd);
       q = dbEnd + 1;
     }
-    if ((caps & CLIENT_PLUGIN_AUTH) !== 0 && q < end) this.plugin = buf.toString('latin1', q, nulTerminated(buf, q, end));
+    if ((caps & CLIENT_PLUGIN_AUTH) !== 0 && q < end) this.plugin = buf.toString('latin1', q, nulEnd(buf, q, end));
     this.login(buf, authStart, authEnd);
   }
 
@@ -163,7 +157,7 @@ export class MysqlParser extends FramedParser {
       const line = `$mysqlna$${this.scramble}*${buf.toString('hex', start, end)}`;
       this.pending.set(this.session.credential({ rule: 'cred-mysql', protocol: 'MySQL', mechanism: NATIVE, user: this.user, secret: Buffer.from(line, 'latin1'), kind: 'hash', proof: 'a scrambled SHA1 of the password', context }));
     } else if (this.plugin === CLEAR && end > start) {
-      const stop = nulTerminated(buf, start, end);
+      const stop = nulEnd(buf, start, end);
       this.pending.set(this.session.credential({ rule: 'cred-mysql', protocol: 'MySQL', mechanism: CLEAR, user: this.user, secret: Buffer.from(buf.subarray(start, stop)), kind: 'password', context }));
     }
   }

@@ -1,6 +1,6 @@
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingLogin, type Session } from './session.js';
-import { capText } from './text.js';
+import { capText, nulEnd } from './text.js';
 
 // PostgreSQL logins (frontend/backend protocol 3.0) on 5432 or any port whose
 // client opens with a StartupMessage. The server asks for the password in
@@ -100,8 +100,7 @@ export class PostgresParser extends FramedParser {
     }
     if (buf[start] !== TYPE_PASSWORD || (this.asked !== AUTH_CLEARTEXT && this.asked !== AUTH_MD5)) return;
     // PasswordMessage: a NUL-terminated string.
-    let stop = start + 5;
-    while (stop < end && buf[stop] !== 0) stop++;
+    const stop = nulEnd(buf, start + 5, end);
     const text = buf.toString('latin1', start + 5, stop);
     const where = this.database ? `database ${capText(this.database)}` : undefined;
     if (this.asked === AUTH_MD5) {
@@ -118,10 +117,8 @@ export class PostgresParser extends FramedParser {
   private startup(buf: Buffer, start: number, end: number): void {
     let p = start;
     while (p < end && buf[p] !== 0) {
-      let q = p;
-      while (q < end && buf[q] !== 0) q++;
-      let r = q + 1;
-      while (r < end && buf[r] !== 0) r++;
+      const q = nulEnd(buf, p, end);
+      const r = nulEnd(buf, q + 1, end);
       const name = buf.toString('latin1', p, q);
       const value = buf.toString('utf8', q + 1, Math.min(r, end));
       if (name === 'user') this.user = capText(value);
@@ -162,8 +159,7 @@ function errorCode(buf: Buffer, start: number, end: number): string {
   let p = start;
   while (p < end && buf[p] !== 0) {
     const field = buf[p]!;
-    let q = p + 1;
-    while (q < end && buf[q] !== 0) q++;
+    const q = nulEnd(buf, p + 1, end);
     if (field === 0x43) return capText(buf.toString('latin1', p + 1, q));
     p = q + 1;
   }

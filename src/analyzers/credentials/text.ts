@@ -187,6 +187,13 @@ export function text(buf: Buffer, start: number, end: number): string {
   return s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s;
 }
 
+/** Where the NUL-terminated string at buf[start] ends (its NUL, or `end` when it has none). */
+export function nulEnd(buf: Buffer, start: number, end: number): number {
+  let p = start;
+  while (p < end && buf[p] !== 0) p++;
+  return p;
+}
+
 export function capText(s: string): string {
   return s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s;
 }
