@@ -2,7 +2,7 @@ import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR } from 
 import type { Packet } from '../../decode/packet.js';
 import { dstAddrText, hostPort, srcAddrText } from '../endpoints.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import type { Credential, Outcome, Session } from './session.js';
+import { PendingLogin, type Credential, type Outcome, type Session } from './session.js';
 import { capText } from './text.js';
 
 // Kerberos logins on the wire (UDP and TCP 88, or any TCP port whose client
@@ -82,11 +82,13 @@ function etypeName(etype: number): string {
 /** One client's AS exchanges with a KDC: pre-authentication waiting for the KDC's answer. */
 export class KerberosLogins {
   private readonly msg = new KdcMessage();
-  private pending: Credential | null = null;
+  private readonly pending: PendingLogin;
   /** An AS-REQ without pre-authentication was sent: an AS-REP to it exposes the account's key. */
   private askedWithoutPreauth = false;
 
-  constructor(private readonly sink: LoginSink) {}
+  constructor(private readonly sink: LoginSink) {
+    this.pending = new PendingLogin(sink);
+  }
 
   /** A KDC message from the client (`fromClient`) or the KDC. */
   message(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -108,8 +110,8 @@ export class KerberosLogins {
     this.askedWithoutPreauth = false;
     const user = capText(m.cname);
     const realm = capText(m.realm);
-    this.settle('unknown', 'the client tried again before the KDC answered');
-    this.pending = this.sink.credential({
+    this.pending.resolve('unknown', 'the client tried again before the KDC answered');
+    this.pending.set(this.sink.credential({
       rule: 'cred-kerberos',
       protocol: 'Kerberos',
       mechanism: `AS-REQ pre-authentication (${etypeName(m.paEtype)})`,
@@ -119,12 +121,12 @@ export class KerberosLogins {
       proof: 'a timestamp encrypted with the key of the password',
       weakHash: DES_ETYPES.has(m.paEtype),
       slowHash: AES_ETYPES.has(m.paEtype),
-    });
+    }));
   }
 
   private reply(m: KdcMessage, buf: Buffer): void {
-    if (this.pending !== null) {
-      this.settle('succeeded', 'AS-REP');
+    if (this.pending.active) {
+      this.pending.resolve('succeeded', 'AS-REP');
       return;
     }
     if (!this.askedWithoutPreauth || m.encEtype < 0) return;
@@ -147,22 +149,15 @@ export class KerberosLogins {
   }
 
   private error(m: KdcMessage): void {
-    if (m.errorCode === KRB_PREAUTH_REQUIRED || this.pending === null) return;
+    if (m.errorCode === KRB_PREAUTH_REQUIRED || !this.pending.active) return;
     const name = KRB_ERROR_NAMES.get(m.errorCode) ?? `KRB-ERROR ${m.errorCode}`;
-    if (KEY_ACCEPTED.has(m.errorCode)) this.settle('succeeded', `password accepted, then ${name}`);
-    else this.settle('failed', name);
-  }
-
-  private settle(outcome: Outcome, detail: string): void {
-    const c = this.pending;
-    if (c === null) return;
-    this.pending = null;
-    this.sink.report(c, outcome, detail);
+    if (KEY_ACCEPTED.has(m.errorCode)) this.pending.resolve('succeeded', `password accepted, then ${name}`);
+    else this.pending.resolve('failed', name);
   }
 
   /** The exchange ended (connection closed, forgotten, end of input). */
   close(): void {
-    this.settle('unknown', 'no KDC reply seen');
+    this.pending.resolve('unknown', 'no KDC reply seen');
   }
 }
 

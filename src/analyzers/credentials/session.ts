@@ -79,7 +79,7 @@ export interface ProtocolParser {
 export class PendingLogin {
   private cred: Credential | null = null;
 
-  constructor(private readonly session: Session) {}
+  constructor(private readonly session: Pick<Session, 'report'>) {}
 
   get active(): boolean {
     return this.cred !== null;
