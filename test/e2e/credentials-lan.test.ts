@@ -14,7 +14,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { findTool, missingTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -118,7 +118,7 @@ const ftp: Service = {
       ].join('\n'),
     );
     lan.spawn('server', ['vsftpd', conf], 'vsftpd');
-    await waitTcpListener(lan, 'server', 21);
+    await waitListener(lan, 'server', 21);
   },
   async attack(lan) {
     await curl(lan, ['--list-only', `ftp://${SERVER.ip}/`, '--user', `${LOCAL_USER}:${PASSWORDS.local}`]);
@@ -262,7 +262,7 @@ http {
 `,
     );
     lan.spawn('server', ['nginx', '-c', conf, '-p', workDir], 'nginx');
-    await waitTcpListener(lan, 'server', 80);
+    await waitListener(lan, 'server', 80);
   },
   async attack(lan) {
     await curl(lan, ['-f', '-u', `${HTTP_USER}:${PASSWORDS.http}`, `http://${SERVER.ip}/private/`]);
@@ -333,9 +333,9 @@ service submission-login {
 `,
     );
     lan.spawn('server', ['dovecot', '-F', '-c', conf], 'dovecot');
-    await waitTcpListener(lan, 'server', 110);
-    await waitTcpListener(lan, 'server', 143);
-    await waitTcpListener(lan, 'server', 587);
+    await waitListener(lan, 'server', 110);
+    await waitListener(lan, 'server', 143);
+    await waitListener(lan, 'server', 587);
   },
   async attack(lan) {
     const good = `${MAIL_USER}:${PASSWORDS.mail}`;
@@ -389,8 +389,8 @@ directory ${db}
     );
     // 389 and a non-standard port: LDAP is recognised by content there.
     lan.spawn('server', ['slapd', '-d', '0', '-f', conf, '-h', `ldap://${SERVER.ip}:389/ ldap://${SERVER.ip}:10389/`], 'slapd');
-    await waitTcpListener(lan, 'server', 389);
-    await waitTcpListener(lan, 'server', 10389);
+    await waitListener(lan, 'server', 389);
+    await waitListener(lan, 'server', 10389);
   },
   async attack(lan) {
     await lan.exec('victim', ['ldapwhoami', '-x', '-H', `ldap://${SERVER.ip}:389`, '-D', LDAP_ADMIN, '-w', PASSWORDS.ldap], { timeoutMs: 15_000 });

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { httpDigestLineMatches } from '../helpers/challenge-response.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -47,7 +47,7 @@ auth.require = ("/" => ("method" => "digest", "realm" => "${REALM}", "require" =
 `,
   );
   lan.spawn('server', ['lighttpd', '-D', '-f', conf], 'lighttpd');
-  await waitTcpListener(lan, 'server', 80);
+  await waitListener(lan, 'server', 80);
   const curl = (args: string[]): Promise<unknown> => lan.exec('victim', ['curl', '-sS', '--max-time', '15', '-o', '/dev/null', '-w', '%{http_code}', ...args, `http://${SERVER.ip}/snapshot.txt`], { timeoutMs: 25_000 });
 
   const attackPcap = join(dir, 'attack.pcap');

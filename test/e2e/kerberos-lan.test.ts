@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const KDC: HostSpec = { name: 'kdc', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -77,7 +77,7 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
   const { env } = setUpKdc();
   const lan = await freshLan(t, { extraHosts: [KDC] });
   lan.spawn('kdc', ['env', `KRB5_CONFIG=${env.KRB5_CONFIG}`, `KRB5_KDC_PROFILE=${env.KRB5_KDC_PROFILE}`, 'krb5kdc', '-n'], 'krb5kdc');
-  await waitTcpListener(lan, 'kdc', 88);
+  await waitListener(lan, 'kdc', 88);
 
   const attackPcap = join(dir, 'attack.pcap');
   let cap = await lan.startCapture(attackPcap);

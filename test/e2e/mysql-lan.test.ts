@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { mysqlNativeLineMatches } from '../helpers/challenge-response.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -38,7 +38,7 @@ test('MariaDB logins with the mariadb client: mysql_native_password lines that c
   const { cert, key } = selfSignedCertificate(dir, SERVER.ip);
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   lan.spawn('server', ['mariadbd', '--no-defaults', `--datadir=${data}`, '--user=mysql', `--bind-address=${SERVER.ip}`, `--socket=${socket}`, `--pid-file=${join(data, 'mysqld.pid')}`, '--skip-name-resolve', `--ssl-cert=${cert}`, `--ssl-key=${key}`], 'mariadbd');
-  await waitTcpListener(lan, 'server', 3306);
+  await waitListener(lan, 'server', 3306);
   const sql = `CREATE DATABASE shopdb; CREATE USER 'shop'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('${PASSWORD}'); GRANT ALL ON shopdb.* TO 'shop'@'%';`;
   await lan.exec('server', ['mariadb', '--no-defaults', `--socket=${socket}`, '-u', 'root', '-e', sql], { timeoutMs: 20_000 });
 

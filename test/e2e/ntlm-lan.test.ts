@@ -22,7 +22,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { ATTACKER, findTool, pythonWith, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ntlmV2LineMatches } from '../helpers/challenge-response.js';
 
@@ -114,8 +114,8 @@ test('SMB logins to a real Samba server: NTLMv2 hashes that crack to the passwor
   if (!(await skipUnless(t, ['smbd', 'smbclient', 'smbpasswd', 'useradd', 'ss']))) return;
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   startSamba(lan);
-  await waitTcpListener(lan, 'server', 445);
-  await waitTcpListener(lan, 'server', 139);
+  await waitListener(lan, 'server', 445);
+  await waitListener(lan, 'server', 139);
   const share = `//${SERVER.ip}/share`;
 
   const attackPcap = join(dir, 'smb-attack.pcap');
@@ -193,8 +193,8 @@ cache_effective_user proxy
   );
   lan.spawn('server', ['python3', '-m', 'http.server', '8080', '--bind', SERVER.ip, '--directory', www], 'http.server');
   lan.spawn('server', ['squid', '-N', '-f', conf], 'squid');
-  await waitTcpListener(lan, 'server', 8080);
-  await waitTcpListener(lan, 'server', 3128);
+  await waitListener(lan, 'server', 8080);
+  await waitListener(lan, 'server', 3128);
 
   const attackPcap = join(dir, 'proxy-attack.pcap');
   let cap = await lan.startCapture(attackPcap);
@@ -229,10 +229,10 @@ test("impacket's NTLM relay between a victim's smbclient and Samba names the rel
   }
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   startSamba(lan);
-  await waitTcpListener(lan, 'server', 445);
+  await waitListener(lan, 'server', 445);
   const relay = lan.spawn('attacker', [python, join(HELPERS, 'ntlm-relay.py'), ATTACKER.ip, `smb://${SERVER.ip}`, join(dir, 'loot')], 'ntlm-relay');
   await relay.waitFor(/relay ready/, 20_000);
-  await waitTcpListener(lan, 'attacker', 445);
+  await waitListener(lan, 'attacker', 445);
 
   const pcap = join(dir, 'relay.pcap');
   const cap = await lan.startCapture(pcap);

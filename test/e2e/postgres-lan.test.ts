@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitTcpListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -62,7 +62,7 @@ test('PostgreSQL logins with psql: a cleartext password (high), a salted MD5 tha
   execFileSync('chown', ['postgres:postgres', join(data, 'pg_hba.conf')]);
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   lan.spawn('server', ['runuser', '-u', 'postgres', '--', join(bin, 'postgres'), '-D', data, '-c', `listen_addresses=${SERVER.ip}`, '-c', `unix_socket_directories=${data}`, '-c', 'ssl=off'], 'postgres');
-  await waitTcpListener(lan, 'server', 5432);
+  await waitListener(lan, 'server', 5432);
 
   const attackPcap = join(dir, 'attack.pcap');
   let cap = await lan.startCapture(attackPcap);

@@ -31,8 +31,8 @@ export function writePcap(path: string, frames: readonly TimedFrame[], linktype 
   return path;
 }
 
-export async function scanFrames(frames: readonly TimedFrame[], config: SniffwatchConfig = defaultConfig(), linktype = LINKTYPE_ETHERNET): Promise<ScanResult> {
-  return withTempDir(async (dir) => scanCaptures([writePcap(join(dir, 'in.pcap'), frames, linktype)], { config, profile: 'production' }));
+export async function scanFrames(frames: readonly TimedFrame[], config: SniffwatchConfig = defaultConfig(), linktype = LINKTYPE_ETHERNET, showSecrets = false): Promise<ScanResult> {
+  return withTempDir(async (dir) => scanCaptures([writePcap(join(dir, 'in.pcap'), frames, linktype)], { config, profile: 'production', showSecrets }));
 }
 
 export function isAtLeast(f: Finding, level: Severity): boolean {

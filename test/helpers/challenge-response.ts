@@ -92,13 +92,30 @@ function md5(text: string): string {
   return createHash('md5').update(text).digest('hex');
 }
 
+/** RFC 2617 3.2.2 with MD5: the Digest response `password` yields for these parameters. */
+function digestResponse(password: string, user: string, realm: string, method: string, uri: string, nonce: string, nc: string, cnonce: string, qop: string): string {
+  const ha1 = md5(`${user}:${realm}:${password}`);
+  const ha2 = md5(`${method}:${uri}`);
+  return qop ? md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+}
+
 /** Whether John the Ripper's HDAA line ($response$resp$user$realm$method$uri$nonce$nc$cnonce$qop) is what `password` yields. */
 export function httpDigestLineMatches(line: string, password: string): boolean {
   const [, tag, response, user, realm, method, uri, nonce, nc, cnonce, qop] = line.split('$');
   if (tag !== 'response' || response === undefined || qop === undefined) return false;
-  const ha1 = md5(`${user}:${realm}:${password}`);
-  const ha2 = md5(`${method}:${uri}`);
-  return (qop ? md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`)) === response;
+  return digestResponse(password, user!, realm!, method!, uri!, nonce!, nc!, cnonce!, qop) === response;
+}
+
+/**
+ * Whether a hashcat 11400 line ($sip$*server*client*user*realm*method*prefix*resource*suffix*nonce*cnonce*nc*qop*MD5*response)
+ * is what `password` yields: the URI is prefix:resource:suffix, the empty parts left out, as hashcat builds it.
+ */
+export function sipLineMatches(line: string, password: string): boolean {
+  const f = line.split('*');
+  if (f.length !== 15 || f[0] !== '$sip$' || f[13] !== 'MD5') return false;
+  const [, , , user, realm, method, prefix, resource, suffix, nonce, cnonce, nc, qop, , response] = f as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const uri = [prefix, resource, suffix].filter((p) => p !== '').join(':');
+  return digestResponse(password, user, realm, method, uri, nonce, nc, cnonce, qop === 'auth' || qop === 'auth-int' ? qop : '') === response;
 }
 
 /** Whether a hashcat 11200 line ($mysqlna$scramble*response) is what `password` yields under mysql_native_password. */

@@ -74,14 +74,14 @@ export async function settleAndStop(cap: Capture, settleMs = 2000): Promise<void
   await cap.stop();
 }
 
-/** Waits until something listens on TCP `port` in `host`'s namespace; throws after about 15 s. */
-export async function waitTcpListener(lan: Lan, host: string, port: number): Promise<void> {
+/** Waits until something listens on `port` (TCP or UDP) in `host`'s namespace; throws after about 15 s. */
+export async function waitListener(lan: Lan, host: string, port: number, proto: 'tcp' | 'udp' = 'tcp'): Promise<void> {
   for (let i = 0; i < 150; i++) {
-    const r = await lan.exec(host, ['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
+    const r = await lan.exec(host, ['ss', proto === 'tcp' ? '-Hltn' : '-Hlun', `sport = :${port}`], { timeoutMs: 5000 });
     if (r.stdout.trim() !== '') return;
     await sleep(100);
   }
-  throw new Error(`nothing listens on TCP port ${port} in ${host}`);
+  throw new Error(`nothing listens on ${proto.toUpperCase()} port ${port} in ${host}`);
 }
 
 /**

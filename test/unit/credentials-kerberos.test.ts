@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { ipv4UdpFrame, TcpConversation } from '../../src/craft/frames.js';
 import { defaultConfig } from '../../src/config/config.js';
 import type { Finding } from '../../src/findings/finding.js';
-import { scanCaptures } from '../../src/pipeline.js';
-import { describe, hasEntity, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { rng } from '../helpers/fuzz.js';
 import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, USAGE_AS_REP_ENC_PART } from '../helpers/kerberos.js';
 
@@ -31,7 +31,7 @@ function udpExchange(messages: [fromClient: boolean, msg: Buffer][], client = CL
 }
 
 async function scan(frames: TimedFrame[], showSecrets = true): Promise<Finding[]> {
-  const r = await withTempDir((dir) => scanCaptures([writePcap(`${dir}/in.pcap`, frames.sort((a, b) => a.t - b.t))], { config: defaultConfig(), profile: 'production', showSecrets }));
+  const r = await scanFrames(frames.sort((a, b) => a.t - b.t), defaultConfig(), LINKTYPE_ETHERNET, showSecrets);
   assert.deepEqual(r.errors, []);
   return r.findings;
 }

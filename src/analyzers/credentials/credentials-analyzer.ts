@@ -7,13 +7,15 @@ import { classifyClient, classifyServer, FTP_OR_SMTP, looksLikeClientFirst, NEED
 import { FtpParser } from './ftp.js';
 import { HttpParser } from './http.js';
 import { ImapParser } from './imap.js';
-import { KERBEROS_PORT, KerberosDatagrams, KerberosParser, type DatagramReporter } from './kerberos.js';
+import { DatagramExchanges, type DatagramReporter } from './datagrams.js';
+import { KERBEROS_PORT, KerberosLogins, KerberosParser } from './kerberos.js';
 import { LdapParser } from './ldap.js';
 import { MysqlParser } from './mysql.js';
 import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
 import { PostgresParser } from './postgres.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
+import { SipLogins, SIP_PORT, sipDirection } from './sip.js';
 import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
 import { TelnetParser } from './telnet.js';
@@ -47,7 +49,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -196,7 +198,8 @@ class FlowSession implements Session {
 
 export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
   private readonly reasm: TcpReassembler<FlowSession>;
-  private readonly kdc = new KerberosDatagrams(this);
+  private readonly kdc = new DatagramExchanges(this, (sink) => new KerberosLogins(sink));
+  private readonly sip = new DatagramExchanges(this, (sink) => new SipLogins(sink));
   private readonly relays = new NtlmRelayWatch();
   private pkt: Packet | null = null;
   /** What all parsers may buffer at once. */
@@ -230,24 +233,30 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
     this.pkt = null;
   }
 
-  /** Kerberos over UDP; the other protocols are TCP. */
+  /** Kerberos and SIP over UDP; the other protocols are TCP. */
   onUdp(pkt: Packet): void {
-    if (pkt.dstPort !== KERBEROS_PORT && pkt.srcPort !== KERBEROS_PORT) return;
+    const kerberos = pkt.dstPort === KERBEROS_PORT || pkt.srcPort === KERBEROS_PORT;
+    if (!kerberos && pkt.dstPort !== SIP_PORT && pkt.srcPort !== SIP_PORT) return;
+    // A SIP request goes to the server whatever the ports (phones listen on 5060 too).
+    const sipRequest = kerberos ? undefined : sipDirection(pkt.buf, pkt.payloadStart, pkt.payloadEnd);
+    if (!kerberos && sipRequest === undefined) return;
     this.pkt = pkt;
     this.frame = pkt.frameNo;
     this.timeMs = pkt.timeMs;
-    this.kdc.handle(pkt);
+    if (kerberos) this.kdc.handle(pkt, pkt.dstPort === KERBEROS_PORT);
+    else this.sip.handle(pkt, sipRequest!);
     this.pkt = null;
   }
 
   finish(): void {
     this.reasm.finish();
     this.kdc.finish();
+    this.sip.finish();
     this.relays.clear();
   }
 
   stateSize(): number {
-    return this.reasm.size + this.kdc.size + this.relays.size;
+    return this.reasm.size + this.kdc.size + this.sip.size + this.relays.size;
   }
 
   private data(flow: TcpFlow<FlowSession>, fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -330,7 +339,7 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
     }
   }
 
-  // --- Kerberos over UDP (DatagramReporter) ----------------------------------
+  // --- Kerberos and SIP over UDP (DatagramReporter) ---------------------------
 
   credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
     return { ...c, user: capText(c.user), frame: this.frame, timeMs: this.timeMs };

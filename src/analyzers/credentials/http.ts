@@ -1,5 +1,6 @@
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
+import { hdaaLine, readDigestResponse } from './digest.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget, type LineSink } from './text.js';
 
@@ -18,9 +19,6 @@ const MAX_HEADERS = 200;
 /** Headers each direction reads; the others (most of them) are skipped before any string is made. */
 const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization'] as const;
 const RESPONSE_HEADERS = ['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate'] as const;
-/** name=value or name="quoted \"value\"" pairs of a Digest header. */
-const DIGEST_PARAM = /([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.){0,4096})"|([^\s,"]{0,4096}))/g;
-const MAX_DIGEST_PARAMS = 16;
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
 const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
 
@@ -309,22 +307,17 @@ export class HttpParser implements ProtocolParser, HttpMessages {
    * offline. The secret is John the Ripper's HDAA line. False for another scheme.
    */
   private digest(header: string, value: string): boolean {
-    if (!/^digest[ \t]/i.test(value) || !this.exchange) return false;
-    const p = new Map<string, string>();
-    for (const m of value.slice(7).matchAll(DIGEST_PARAM)) if (p.size < MAX_DIGEST_PARAMS) p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
-    const user = p.get('username');
-    const response = p.get('response');
-    if (user === undefined || response === undefined) return true;
-    const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
-    const fields = [response, user, p.get('realm') ?? '', this.method, p.get('uri') ?? this.target, p.get('nonce') ?? '', p.get('nc') ?? '', p.get('cnonce') ?? '', p.get('qop') ?? ''];
-    const line = `${algorithm === 'MD5' ? '$response$' : `$digest-${algorithm.toLowerCase()}$`}${fields.join('$')}`;
+    if (!this.exchange) return false;
+    const d = readDigestResponse(value);
+    if (d === undefined) return false;
+    if (d === null) return true;
     this.exchange.creds.push(
       this.session.credential({
         rule: 'cred-http-digest',
         protocol: 'HTTP',
-        mechanism: `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} Digest (${capText(algorithm)})`,
-        user: capText(user),
-        secret: Buffer.from(line, 'utf8'),
+        mechanism: `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} Digest (${capText(d.algorithm)})`,
+        user: capText(d.user),
+        secret: Buffer.from(hdaaLine(d, this.method, d.uri ?? this.target), 'utf8'),
         kind: 'hash',
         proof: 'a Digest response',
       }),

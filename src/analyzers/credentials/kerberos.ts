@@ -1,8 +1,7 @@
 import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR } from '../../decode/kerberos.js';
-import type { Packet } from '../../decode/packet.js';
-import { dstAddrText, hostPort, srcAddrText } from '../endpoints.js';
+import type { DatagramLogins } from './datagrams.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Credential, type Outcome, type Session } from './session.js';
+import { PendingLogin, type LoginSink, type Session } from './session.js';
 import { capText } from './text.js';
 
 // Kerberos logins on the wire (UDP and TCP 88, or any TCP port whose client
@@ -54,9 +53,6 @@ const AES_SHA1_CHECKSUM = 12;
 
 const MAX_KDC_MESSAGE = 65536;
 
-/** What the login logic needs of where it reports: the TCP flow's session, or a datagram exchange. */
-export type LoginSink = Pick<Session, 'credential' | 'report' | 'malformed'>;
-
 /**
  * The hashcat line for an encrypted timestamp (`pa`) or an AS-REP enc-part
  * (`asrep`) in buf[start, end), for the etypes hashcat takes; the etype and
@@ -80,7 +76,7 @@ function etypeName(etype: number): string {
 }
 
 /** One client's AS exchanges with a KDC: pre-authentication waiting for the KDC's answer. */
-export class KerberosLogins {
+export class KerberosLogins implements DatagramLogins {
   private readonly msg = new KdcMessage();
   private readonly pending: PendingLogin;
   /** An AS-REQ without pre-authentication was sent: an AS-REP to it exposes the account's key. */
@@ -197,96 +193,3 @@ export class KerberosParser extends FramedParser {
 }
 
 export const KERBEROS_PORT = 88;
-/** Datagram exchanges followed at once, and how long one waits for the KDC. */
-const MAX_EXCHANGES = 4096;
-const EXCHANGE_MS = 30_000;
-
-/** Where datagram logins are reported, with the exchange's endpoints. */
-export interface DatagramReporter {
-  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential;
-  reportDatagram(c: Credential, outcome: Outcome, detail: string, client: string, server: string, service: string): void;
-  malformedDatagram(layer: string, reason: string): void;
-}
-
-/** One client endpoint's exchange with a KDC over UDP. */
-class DatagramExchange implements LoginSink {
-  readonly logins: KerberosLogins;
-  lastMs = 0;
-
-  constructor(
-    private readonly reporter: DatagramReporter,
-    readonly client: string,
-    readonly server: string,
-    readonly service: string,
-  ) {
-    this.logins = new KerberosLogins(this);
-  }
-
-  credential(c: Omit<Credential, 'frame' | 'timeMs'>): Credential {
-    return this.reporter.credential(c);
-  }
-
-  report(c: Credential, outcome: Outcome, detail: string): void {
-    this.reporter.reportDatagram(c, outcome, detail, this.client, this.server, this.service);
-  }
-
-  malformed(layer: string, reason: string): void {
-    this.reporter.malformedDatagram(layer, reason);
-  }
-}
-
-/**
- * Kerberos over UDP: each request and its reply share the client's address
- * and port, which name the exchange. Exchanges are bounded in number and
- * forgotten (an unanswered login reported as such) after EXCHANGE_MS.
- */
-export class KerberosDatagrams {
-  private readonly exchanges = new Map<string, DatagramExchange>();
-
-  constructor(private readonly reporter: DatagramReporter) {}
-
-  get size(): number {
-    return this.exchanges.size;
-  }
-
-  /** A UDP datagram from or to port 88. */
-  handle(pkt: Packet): void {
-    const toKdc = pkt.dstPort === KERBEROS_PORT;
-    const client = toKdc ? srcAddrText(pkt) : dstAddrText(pkt);
-    const server = toKdc ? dstAddrText(pkt) : srcAddrText(pkt);
-    const clientPort = toKdc ? pkt.srcPort : pkt.dstPort;
-    const key = `${client}|${clientPort}|${server}`;
-    this.expire(pkt.timeMs);
-    let x = this.exchanges.get(key);
-    if (x === undefined) {
-      // Only a request opens an exchange: a stray reply has nothing to answer.
-      if (!toKdc) return;
-      if (this.exchanges.size >= MAX_EXCHANGES) this.forget(this.exchanges.keys().next().value!);
-      x = new DatagramExchange(this.reporter, client, server, hostPort(server, KERBEROS_PORT));
-      this.exchanges.set(key, x);
-    } else {
-      // Kept in order of last use, so the oldest is first.
-      this.exchanges.delete(key);
-      this.exchanges.set(key, x);
-    }
-    x.lastMs = pkt.timeMs;
-    x.logins.message(toKdc, pkt.buf, pkt.payloadStart, pkt.payloadEnd);
-  }
-
-  private expire(now: number): void {
-    for (const [key, x] of this.exchanges) {
-      if (now - x.lastMs < EXCHANGE_MS) return;
-      this.forget(key);
-    }
-  }
-
-  private forget(key: string): void {
-    const x = this.exchanges.get(key);
-    this.exchanges.delete(key);
-    x?.logins.close();
-  }
-
-  finish(): void {
-    for (const key of [...this.exchanges.keys()]) this.forget(key);
-  }
-}

@@ -75,6 +75,9 @@ export interface ProtocolParser {
   release(): void;
 }
 
+/** What login logic needs of where it reports: a TCP flow's session, or a datagram exchange. */
+export type LoginSink = Pick<Session, 'credential' | 'report' | 'malformed'>;
+
 /** One credential waiting for the server's verdict (protocols without pipelining of logins). */
 export class PendingLogin {
   private cred: Credential | null = null;
@@ -113,13 +116,14 @@ export class PendingLogin {
 
 /**
  * Logins waiting for their verdict by request id (LDAP messageID, SMB
- * message id), at most `max`: the oldest is reported without one to make room.
+ * message id, SIP Call-ID and CSeq), at most `max`: the oldest is reported
+ * without one to make room.
  */
-export class PendingById {
-  private readonly pending = new Map<number, Credential>();
+export class PendingById<K = number> {
+  private readonly pending = new Map<K, Credential>();
 
   constructor(
-    private readonly session: Session,
+    private readonly session: Pick<Session, 'report'>,
     private readonly max: number,
     /** Detail of a login that got no reply. */
     private readonly noReply: string,
@@ -131,7 +135,11 @@ export class PendingById {
     return this.pending.size;
   }
 
-  add(id: number, c: Credential): void {
+  has(id: K): boolean {
+    return this.pending.has(id);
+  }
+
+  add(id: K, c: Credential): void {
     const earlier = this.pending.get(id);
     if (earlier) this.session.report(earlier, 'unknown', this.reused);
     else if (this.pending.size >= this.max) {
@@ -143,7 +151,7 @@ export class PendingById {
   }
 
   /** The login waiting for the reply to `id`, no longer pending. */
-  take(id: number): Credential | undefined {
+  take(id: K): Credential | undefined {
     const c = this.pending.get(id);
     if (c) this.pending.delete(id);
     return c;

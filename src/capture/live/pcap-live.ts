@@ -25,6 +25,7 @@ const ANALYZED_UDP_PORTS = [
   137, // NBNS (NetBIOS name poisoning)
   161, 162, // SNMP and traps (community strings, mirroring configuration)
   546, 547, // DHCPv6 client/server (rogue DHCPv6)
+  5060, // SIP (crackable Digest responses)
   4789, 8472, // VXLAN (IANA, Linux default): mirrored and tunnelled traffic
   5353, // mDNS poisoning
   5355, // LLMNR poisoning

@@ -1,0 +1,57 @@
+// Digest authentication responses (RFC 7616, RFC 2617; SIP's RFC 3261 22.4):
+// the Authorization or Proxy-Authorization parameters of HTTP and SIP, read
+// once for both. The response is an MD5 (or SHA-256) of the password with
+// the realm, nonce, method and URI, which travel beside it: it cracks offline.
+
+/** name=value or name="quoted \"value\"" pairs of a Digest header. */
+const DIGEST_PARAM = /([A-Za-z][A-Za-z0-9_-]{0,31})[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.){0,4096})"|([^\s,"]{0,4096}))/g;
+const MAX_DIGEST_PARAMS = 16;
+const DIGEST_SCHEME = /^digest[ \t]/i;
+
+export interface DigestResponse {
+  user: string;
+  response: string;
+  realm: string;
+  /** Absent when the header does not repeat it (the request line's target is meant). */
+  uri: string | undefined;
+  nonce: string;
+  nc: string;
+  cnonce: string;
+  qop: string;
+  /** Upper case; MD5 when the header names none. */
+  algorithm: string;
+}
+
+/** The parameters of a Digest challenge or response, quoted strings unescaped, names in lower case. */
+export function digestParams(value: string): Map<string, string> | undefined {
+  if (!DIGEST_SCHEME.test(value)) return undefined;
+  const p = new Map<string, string>();
+  for (const m of value.slice(7).matchAll(DIGEST_PARAM)) if (p.size < MAX_DIGEST_PARAMS) p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+  return p;
+}
+
+/** The header's Digest response; undefined for another scheme, null for a Digest header without user name or response. */
+export function readDigestResponse(value: string): DigestResponse | null | undefined {
+  const p = digestParams(value);
+  if (p === undefined) return undefined;
+  const user = p.get('username');
+  const response = p.get('response');
+  if (user === undefined || response === undefined) return null;
+  return {
+    user,
+    response,
+    realm: p.get('realm') ?? '',
+    uri: p.get('uri'),
+    nonce: p.get('nonce') ?? '',
+    nc: p.get('nc') ?? '',
+    cnonce: p.get('cnonce') ?? '',
+    qop: p.get('qop') ?? '',
+    algorithm: (p.get('algorithm') ?? 'MD5').toUpperCase(),
+  };
+}
+
+/** John the Ripper's HDAA line ($response$ for MD5; other algorithms named), for any method. */
+export function hdaaLine(d: DigestResponse, method: string, uri: string): string {
+  const fields = [d.response, d.user, d.realm, method, uri, d.nonce, d.nc, d.cnonce, d.qop];
+  return `${d.algorithm === 'MD5' ? '$response$' : `$digest-${d.algorithm.toLowerCase()}$`}${fields.join('$')}`;
+}
