@@ -762,15 +762,37 @@ export function snmpV1TrapPayload(community: string, agentAddr: string, genericT
   return berElement(0x30, Buffer.concat([berInteger(0), berElement(0x04, Buffer.from(community, 'latin1')), pdu]));
 }
 
-/** An SNMPv3 message (noAuthNoPriv, user "alice") carrying a GetRequest: no community anywhere. */
-export function snmpV3Payload(msgId: number): Buffer {
-  const global = berElement(0x30, Buffer.concat([berInteger(msgId), berInteger(65507), berElement(0x04, Buffer.from([0x04])), berInteger(3)]));
+export interface SnmpV3Options {
+  /** msgFlags: 0 noAuthNoPriv (default 4: reportable), 1 auth, 3 auth and priv. */
+  flags?: number;
+  user?: string;
+  engineId?: Buffer;
+  /** msgAuthenticationParameters (an HMAC, zeroed while it is computed). */
+  auth?: Buffer;
+  /** PDU tag (GetRequest by default), and the first varbind's OID bytes (a Report's usmStats counter). */
+  pdu?: number;
+  oid?: Buffer;
+  /** The scoped PDU as encrypted bytes (authPriv) instead of in the clear. */
+  encrypted?: Buffer;
+}
+
+/** An SNMPv3 message under the User-based Security Model; by default noAuthNoPriv, user "alice", a GetRequest: no community anywhere. */
+export function snmpV3Payload(msgId: number, o: SnmpV3Options = {}): Buffer {
+  const global = berElement(0x30, Buffer.concat([berInteger(msgId), berInteger(65507), berElement(0x04, Buffer.from([o.flags ?? 0x04])), berInteger(3)]));
   const usm = berElement(
     0x30,
-    Buffer.concat([berElement(0x04, Buffer.from('80001f8880', 'hex')), berInteger(1), berInteger(100), berElement(0x04, Buffer.from('alice')), berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0))]),
+    Buffer.concat([
+      berElement(0x04, o.engineId ?? Buffer.from('80001f8880', 'hex')),
+      berInteger(1),
+      berInteger(100),
+      berElement(0x04, Buffer.from(o.user ?? 'alice')),
+      berElement(0x04, o.auth ?? Buffer.alloc(0)),
+      berElement(0x04, Buffer.alloc(0)),
+    ]),
   );
-  const pdu = berElement(0xa0, Buffer.concat([berInteger(msgId), berInteger(0), berInteger(0), berElement(0x30, Buffer.alloc(0))]));
-  const scoped = berElement(0x30, Buffer.concat([berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0)), pdu]));
+  const varbinds = o.oid ? berElement(0x30, berElement(0x30, Buffer.concat([berElement(0x06, o.oid), berElement(0x41, Buffer.from([1]))]))) : berElement(0x30, Buffer.alloc(0));
+  const pdu = berElement(o.pdu ?? 0xa0, Buffer.concat([berInteger(msgId), berInteger(0), berInteger(0), varbinds]));
+  const scoped = o.encrypted ? berElement(0x04, o.encrypted) : berElement(0x30, Buffer.concat([berElement(0x04, Buffer.alloc(0)), berElement(0x04, Buffer.alloc(0)), pdu]));
   return berElement(0x30, Buffer.concat([berInteger(3), global, berElement(0x04, usm), scoped]));
 }
 

@@ -2,9 +2,11 @@ import { BerStatus, BerTlv, bytesEqual, readBerInt, readTlv } from './ber.js';
 
 // SNMP message parsing (RFC 1157, RFC 3416): the BER walk down to the PDU
 // header, enough to see the version, where the community string is, which
-// PDU it is and its request-id. SNMPv3 (version 3) carries no community and is
-// only recognised. Every length is checked against its parent; nothing is
-// trusted past the datagram.
+// PDU it is and its request-id. SNMPv3 (RFC 3412, RFC 3414) carries no
+// community: its header (msgID, flags, security model), the User-based
+// Security Model parameters (engine ID, user name, HMAC) and, when not
+// encrypted, the scoped PDU are read. Every length is checked against its
+// parent; nothing is trusted past the datagram.
 
 export const SNMP_PORT = 161;
 export const SNMP_TRAP_PORT = 162;
@@ -62,7 +64,16 @@ export const SNMP_MALFORMED = {
   header: 'SNMP PDU header (request-id, error-status, error-index) broken',
   trapHeader: 'SNMPv1 Trap header broken',
   varbinds: 'SNMP variable-bindings list broken',
+  v3Header: 'SNMPv3 header (msgID, msgMaxSize, msgFlags, msgSecurityModel) broken',
+  usm: 'SNMPv3 User-based Security Model parameters broken',
+  scopedPdu: 'SNMPv3 scoped PDU (context engine ID, context name) broken',
 } as const;
+
+/** msgFlags bits (RFC 3412 6.4). */
+export const V3_FLAG_AUTH = 1;
+export const V3_FLAG_PRIV = 2;
+/** The User-based Security Model (RFC 3414). */
+export const USM_SECURITY_MODEL = 3;
 
 export class SnmpMessage {
   version = 0;
@@ -78,6 +89,23 @@ export class SnmpMessage {
   trapAgentAddr = -1;
   /** An SNMPv1 authenticationFailure trap or an SNMPv2 trap/inform with that snmpTrapOID. */
   authFailureTrap = false;
+  /** The first varbind's name, buf[firstOidStart, firstOidEnd), -1 when there is none. */
+  firstOidStart = -1;
+  firstOidEnd = -1;
+  /** SNMPv3: msgID, msgFlags, msgSecurityModel; 0 otherwise. pduType stays 0 when the scoped PDU is encrypted. */
+  msgId = 0;
+  msgFlags = 0;
+  securityModel = 0;
+  /** SNMPv3 USM fields as buf ranges (-1 when absent): authoritative engine ID, user name, HMAC (msgAuthenticationParameters). */
+  engineIdStart = -1;
+  engineIdEnd = -1;
+  userStart = -1;
+  userEnd = -1;
+  authParamsStart = -1;
+  authParamsEnd = -1;
+  /** The whole message, buf[msgStart, msgEnd): the HMAC covers it. */
+  msgStart = 0;
+  msgEnd = 0;
   /**
    * Every element ends exactly where its parent does and the message fills
    * the datagram: the structure is unambiguous enough to believe on a port
@@ -98,6 +126,19 @@ export class SnmpMessage {
     this.genericTrap = -1;
     this.trapAgentAddr = -1;
     this.authFailureTrap = false;
+    this.firstOidStart = -1;
+    this.firstOidEnd = -1;
+    this.msgId = 0;
+    this.msgFlags = 0;
+    this.securityModel = 0;
+    this.engineIdStart = -1;
+    this.engineIdEnd = -1;
+    this.userStart = -1;
+    this.userEnd = -1;
+    this.authParamsStart = -1;
+    this.authParamsEnd = -1;
+    this.msgStart = 0;
+    this.msgEnd = 0;
     this.exact = false;
     this.malformed = null;
   }
@@ -136,16 +177,77 @@ export function decodeSnmp(buf: Buffer, start: number, end: number, out: SnmpMes
   if (Number.isNaN(version)) return broken(out, SNMP_MALFORMED.version);
   if (version !== SNMP_V1 && version !== SNMP_V2C && version !== SNMP_V3) return broken(out, SNMP_MALFORMED.unknownVersion);
   out.version = version;
+  out.msgStart = start;
+  out.msgEnd = msgEnd;
+  let pduAt: number;
   if (version === SNMP_V3) {
-    out.exact = exact;
-    return SnmpDecode.Ok;
+    const r = decodeV3Header(buf, t.end, msgEnd, out);
+    if (r !== SnmpDecode.Ok) return r;
+    // An encrypted scoped PDU (authPriv) is an OCTET STRING: nothing more to read.
+    if (readTlv(buf, t.end, msgEnd, t) !== BerStatus.Ok) return broken(out, SNMP_MALFORMED.scopedPdu);
+    if (t.tag === 0x04) {
+      out.exact = exact && t.end === msgEnd;
+      return SnmpDecode.Ok;
+    }
+    // ScopedPDU ::= SEQUENCE { contextEngineID OCTET STRING, contextName OCTET STRING, data PDU }
+    if (t.tag !== 0x30) return broken(out, SNMP_MALFORMED.scopedPdu);
+    exact &&= t.end === msgEnd;
+    const scopedEnd = t.end;
+    if (!readTagged(buf, t.start, scopedEnd, t, 0x04) || !readTagged(buf, t.end, scopedEnd, t, 0x04)) return broken(out, SNMP_MALFORMED.scopedPdu);
+    pduAt = t.end;
+    return decodePdu(buf, pduAt, scopedEnd, out, exact);
   }
 
   if (!readTagged(buf, t.end, msgEnd, t, 0x04)) return broken(out, SNMP_MALFORMED.community);
   out.communityStart = t.start;
   out.communityEnd = t.end;
+  pduAt = t.end;
+  return decodePdu(buf, pduAt, msgEnd, out, exact);
+}
 
-  if (readTlv(buf, t.end, msgEnd, t) !== BerStatus.Ok || t.tag < PDU_GET || t.tag > PDU_REPORT) return broken(out, SNMP_MALFORMED.pdu);
+/**
+ * SNMPv3's msgGlobalData and msgSecurityParameters, from buf[off]; leaves
+ * out.tlv at the security parameters so that the scoped PDU follows.
+ */
+function decodeV3Header(buf: Buffer, off: number, msgEnd: number, out: SnmpMessage): SnmpDecode {
+  const t = out.tlv;
+  const f = out.inner;
+  // HeaderData ::= SEQUENCE { msgID, msgMaxSize, msgFlags OCTET STRING (SIZE(1)), msgSecurityModel }
+  if (!readTagged(buf, off, msgEnd, t, 0x30)) return broken(out, SNMP_MALFORMED.v3Header);
+  if (!readTagged(buf, t.start, t.end, f, 0x02)) return broken(out, SNMP_MALFORMED.v3Header);
+  const msgId = readBerInt(buf, f.start, f.end);
+  if (!readTagged(buf, f.end, t.end, f, 0x02) || !readTagged(buf, f.end, t.end, f, 0x04) || f.end - f.start !== 1) return broken(out, SNMP_MALFORMED.v3Header);
+  out.msgFlags = buf[f.start]!;
+  if (!readTagged(buf, f.end, t.end, f, 0x02)) return broken(out, SNMP_MALFORMED.v3Header);
+  const model = readBerInt(buf, f.start, f.end);
+  if (Number.isNaN(msgId) || Number.isNaN(model)) return broken(out, SNMP_MALFORMED.v3Header);
+  out.msgId = msgId;
+  out.securityModel = model;
+  // msgSecurityParameters OCTET STRING, holding the USM's SEQUENCE when the model is USM.
+  if (!readTagged(buf, t.end, msgEnd, t, 0x04)) return broken(out, SNMP_MALFORMED.usm);
+  if (model !== USM_SECURITY_MODEL) return SnmpDecode.Ok;
+  // UsmSecurityParameters ::= SEQUENCE { engineID, engineBoots, engineTime, userName, authenticationParameters, privacyParameters }
+  if (!readTagged(buf, t.start, t.end, f, 0x30) || f.end !== t.end) return broken(out, SNMP_MALFORMED.usm);
+  const usmEnd = f.end;
+  if (!readTagged(buf, f.start, usmEnd, f, 0x04)) return broken(out, SNMP_MALFORMED.usm);
+  out.engineIdStart = f.start;
+  out.engineIdEnd = f.end;
+  if (!readTagged(buf, f.end, usmEnd, f, 0x02) || !readTagged(buf, f.end, usmEnd, f, 0x02)) return broken(out, SNMP_MALFORMED.usm);
+  if (!readTagged(buf, f.end, usmEnd, f, 0x04)) return broken(out, SNMP_MALFORMED.usm);
+  out.userStart = f.start;
+  out.userEnd = f.end;
+  if (!readTagged(buf, f.end, usmEnd, f, 0x04)) return broken(out, SNMP_MALFORMED.usm);
+  out.authParamsStart = f.start;
+  out.authParamsEnd = f.end;
+  if (!readTagged(buf, f.end, usmEnd, f, 0x04) || f.end !== usmEnd) return broken(out, SNMP_MALFORMED.usm);
+  return SnmpDecode.Ok;
+}
+
+/** The PDU at buf[pduAt], within [.., msgEnd), and its variable bindings. */
+function decodePdu(buf: Buffer, pduAt: number, msgEnd: number, out: SnmpMessage, exactSoFar: boolean): SnmpDecode {
+  const t = out.tlv;
+  let exact = exactSoFar;
+  if (readTlv(buf, pduAt, msgEnd, t) !== BerStatus.Ok || t.tag < PDU_GET || t.tag > PDU_REPORT) return broken(out, SNMP_MALFORMED.pdu);
   out.pduType = t.tag;
   exact &&= t.end === msgEnd;
   const pduEnd = t.end;
@@ -191,6 +293,10 @@ export function decodeSnmp(buf: Buffer, start: number, end: number, out: SnmpMes
     if (!readTagged(buf, t.start, t.end, vb, 0x06)) return broken(out, SNMP_MALFORMED.varbinds);
     const nameStart = vb.start;
     const nameEnd = vb.end;
+    if (i === 0) {
+      out.firstOidStart = nameStart;
+      out.firstOidEnd = nameEnd;
+    }
     if (readTlv(buf, vb.end, t.end, vb) !== BerStatus.Ok) return broken(out, SNMP_MALFORMED.varbinds);
     exact &&= vb.end === t.end;
     if (checkTrapOid && vb.tag === 0x06 && bytesEqual(buf, nameStart, nameEnd, SNMP_TRAP_OID_0)) {

@@ -1,8 +1,9 @@
 // End to end: SIP Digest registrations a sniffer harvests, made by sipsak
-// against Kamailio (a registrar checking one password, qop=auth) on a
-// namespace LAN, captured on the bridge, then `sniffwatch scan`. The reported
-// line must be the one each password used cracks, the outcome Kamailio's;
-// a SIP OPTIONS ping without credentials stays quiet. Needs root.
+// against Kamailio (a registrar checking one password, qop=auth) over UDP
+// and TCP on a namespace LAN, captured on the bridge, then `sniffwatch
+// scan`. The reported line must be the one each password used cracks, the
+// outcome Kamailio's; a SIP OPTIONS ping without credentials stays quiet.
+// Needs root.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +19,13 @@ const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const USER = `ext${TAG}`;
 const PASSWORD = `Sip-${TAG}`;
 const WRONG = `Wrong-${TAG}`;
+/** Registers over TCP (Kamailio checks the password, not the name). */
+const TCP_USER = `${USER}t`;
 
 const work = new E2eWorkDir('sip');
 const dir = work.path;
 
-test('SIP REGISTER with Digest from sipsak to Kamailio: accepted and refused, each line cracking to the password used; OPTIONS without credentials, no finding', { timeout: 60_000 }, async (t: TestContext) => {
+test('SIP REGISTER with Digest from sipsak to Kamailio over UDP and TCP: accepted and refused, each line cracking to the password used; OPTIONS without credentials, no finding', { timeout: 60_000 }, async (t: TestContext) => {
   if (!(await skipUnless(t, ['kamailio', 'sipsak', 'ss']))) return;
   const lan = await freshLan(t, { extraHosts: [SERVER] });
   const cfg = join(dir, 'kamailio.cfg');
@@ -34,6 +37,7 @@ log_stderror=yes
 fork=yes
 children=1
 listen=udp:${SERVER.ip}:5060
+listen=tcp:${SERVER.ip}:5060
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
@@ -53,13 +57,18 @@ request_route {
   );
   lan.spawn('server', ['kamailio', '-DD', '-E', '-f', cfg, '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir], 'kamailio');
   await waitListener(lan, 'server', 5060, 'udp');
-  const register = (password: string): Promise<unknown> =>
-    lan.exec('victim', ['sipsak', '-U', '-i', '-x', '60', '-C', `sip:${USER}@${VICTIM.ip}`, '-s', `sip:${USER}@${SERVER.ip}`, '--auth-username', USER, '-a', password], { timeoutMs: 20_000, okCodes: [0, 1, 2, 3] });
+  await waitListener(lan, 'server', 5060, 'tcp');
+  const register = (password: string, user = USER, transport = 'udp'): Promise<unknown> =>
+    lan.exec('victim', ['sipsak', '-U', '-i', '-x', '60', `--transport=${transport}`, '-C', `sip:${user}@${VICTIM.ip}`, '-s', `sip:${user}@${SERVER.ip}`, '--auth-username', user, '-a', password], {
+      timeoutMs: 20_000,
+      okCodes: [0, 1, 2, 3],
+    });
 
   const attackPcap = join(dir, 'attack.pcap');
   let cap = await lan.startCapture(attackPcap);
   await register(PASSWORD);
   await register(WRONG);
+  await register(PASSWORD, TCP_USER, 'tcp');
   await settleAndStop(cap);
   const benignPcap = join(dir, 'benign.pcap');
   cap = await lan.startCapture(benignPcap);
@@ -76,6 +85,9 @@ request_route {
     const lines = (f.secrets ?? []).map((s) => s.value ?? '');
     assert.ok(lines.some((l) => l.startsWith('$sip$*') && sipLineMatches(l, PASSWORD)), `no line cracks to the password: ${lines.join(' | ')}`);
     assert.ok(lines.some((l) => sipLineMatches(l, WRONG)), `no line cracks to the wrong password tried: ${lines.join(' | ')}`);
+    const tcp = findings.find((x) => x.rule_id === 'cred-sip' && hasEntity(x, 'ip', VICTIM.ip, 'client') && hasEntity(x, 'user', TCP_USER, 'login-succeeded'));
+    assert.ok(tcp, `no cred-sip for the registration over TCP:\n${describe(findings)}`);
+    assert.ok((tcp.secrets ?? []).some((x) => sipLineMatches(x.value ?? '', PASSWORD)), 'the TCP registration line does not crack to the password');
     const redacted = scanCapture(attackPcap, ['--min-severity', 'info', '--fail-on', 'none']);
     for (const l of lines) assert.ok(!redacted.stdout.includes(l.split('*').pop()!), 'a Digest response appears in the default output');
   });

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
+import { usmLineMatches } from '../helpers/challenge-response.js';
 import type { CliRun } from '../helpers/cli.js';
 import {
   assertExit,
@@ -21,7 +22,7 @@ import {
   skipUnless,
   tcpdumpPackets,
 } from '../helpers/e2e.js';
-import { type Background, type HostSpec, type Lan } from '../helpers/netns-lan.js';
+import { type Background, type ExecResult, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const work = new E2eWorkDir('snmp-tls');
 const workDir = work.path;
@@ -31,6 +32,8 @@ const MANAGER: HostSpec = { name: 'manager', ip: '198.18.0.30', mac: '02:53:57:0
 const COMMUNITY = 's3cretCommunity';
 const TRAP_COMMUNITY = 'trapC0mmunity';
 const V3_USER = { name: 'alice', auth: 'authPass-8d1f', priv: 'privPass-3c7a' };
+/** An authNoPriv user with MD5, the other HMAC hashcat 25000 takes. */
+const V3_MD5_USER = { name: 'bob', auth: 'bobAuth-51e2' };
 const TLS_PORT = 4433;
 /** net-snmp without the MIB files Debian leaves to snmp-mibs-downloader: no MIB noise, numeric OIDs. */
 const NO_MIBS = ['env', 'MIBS=', `SNMP_PERSISTENT_DIR=${join(workDir, 'client-persist')}`];
@@ -60,6 +63,8 @@ async function startSnmpd(lan: Lan): Promise<Background> {
       `trapsink ${MANAGER.ip}:162 ${TRAP_COMMUNITY}`,
       `createUser ${V3_USER.name} SHA ${V3_USER.auth} AES ${V3_USER.priv}`,
       `rouser ${V3_USER.name} authpriv`,
+      `createUser ${V3_MD5_USER.name} MD5 ${V3_MD5_USER.auth}`,
+      `rouser ${V3_MD5_USER.name} auth`,
       '',
     ].join('\n'),
   );
@@ -128,29 +133,54 @@ test('SNMPv2c with a secret community: reported with manager and agent, never pr
   );
 });
 
-test('SNMPv3 authPriv: no community finding, nothing medium or above', { timeout: 90_000 }, async (t) => {
+test('SNMPv3 authPriv and authNoPriv: each HMAC reported low (cracks to the password used, a wrong one refused), no community, nothing medium or above', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['snmpd', 'snmpget']))) return;
   const lan = await lanWithAgentAndManager(t);
   const snmpd = await startSnmpd(lan);
+  const v3get = (args: string[], okCodes = [0]): Promise<ExecResult> =>
+    lan.exec('manager', [...NO_MIBS, 'snmpget', '-v3', '-r', '0', '-t', '2', ...args, '-On', AGENT.ip, '1.3.6.1.2.1.1.5.0'], { timeoutMs: 20_000, okCodes });
   const pcap = join(workDir, 'snmp-v3.pcap');
-  const cap = await lan.startCapture(pcap);
-  const get = await lan.exec(
-    'manager',
-    [...NO_MIBS, 'snmpget', '-v3', '-l', 'authPriv', '-u', V3_USER.name, '-a', 'SHA', '-A', V3_USER.auth, '-x', 'AES', '-X', V3_USER.priv, '-On', AGENT.ip, '1.3.6.1.2.1.1.5.0'],
-    { timeoutMs: 20_000 },
-  );
+  let cap = await lan.startCapture(pcap);
+  const get = await v3get(['-l', 'authPriv', '-u', V3_USER.name, '-a', 'SHA', '-A', V3_USER.auth, '-x', 'AES', '-X', V3_USER.priv]);
+  const md5 = await v3get(['-l', 'authNoPriv', '-u', V3_MD5_USER.name, '-a', 'MD5', '-A', V3_MD5_USER.auth]);
+  await settleAndStop(cap);
+  // A wrong password, captured apart: snmpd also sends its SNMPv1 authenticationFailure trap (with the trap community).
+  const wrongPcap = join(workDir, 'snmp-v3-wrong.pcap');
+  cap = await lan.startCapture(wrongPcap);
+  const wrong = await v3get(['-l', 'authNoPriv', '-u', V3_MD5_USER.name, '-a', 'MD5', '-A', 'notThePassword'], [1, 2]);
   await settleAndStop(cap);
   await snmpd.stop('SIGTERM', 5000);
-  await t.test('the v3 exchange happened', () => {
+  await t.test('the v3 exchanges happened', () => {
     assert.match(get.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
+    assert.match(md5.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
+    assert.match(wrong.stderr, /[Aa]uthentication failure|wrong digest/i);
     assert.match(tcpdumpSnmp(pcap), /SNMPv3/);
   });
-  await t.test('scan reports no community and nothing medium or above, exit 0', (st) =>
+  const v3 = (findings: readonly Finding[], user: string, outcome: string): Finding => {
+    const f = findings.find((x) => x.rule_id === 'cred-snmpv3' && hasEntity(x, 'user', user, `login-${outcome}`) && hasEntity(x, 'ip', MANAGER.ip, 'client') && hasEntity(x, 'ip', AGENT.ip, 'server'));
+    assert.ok(f, `no cred-snmpv3 for ${user} (${outcome}):\n${describe(findings)}`);
+    assert.equal(f.severity, 'low');
+    assert.deepEqual(f.attack.techniques, ['T1040']);
+    return f;
+  };
+  const lines = (f: Finding): string[] => (f.secrets ?? []).map((s) => s.value ?? '');
+  await t.test('scan reports cred-snmpv3 (low) per user, accepted, with a line cracking to the password; no community; nothing medium or above, exit 0', (st) =>
     work.withPcap(st, pcap, () => {
-      const r = scanCapture(pcap);
+      const r = scanCapture(pcap, ['--show-secrets']);
       assert.deepEqual(r.findings.filter((f) => f.rule_id === 'cred-snmp-community'), [], describe(r.findings));
+      assert.ok(lines(v3(r.findings, V3_USER.name, 'succeeded')).some((l) => usmLineMatches(l, V3_USER.auth)), 'no SHA line cracks to the password');
+      const bob = v3(r.findings, V3_MD5_USER.name, 'succeeded');
+      assert.ok(lines(bob).some((l) => usmLineMatches(l, V3_MD5_USER.auth)), 'no MD5 line cracks to the password');
+      assert.match(bob.message, /unencrypted/);
       assertNothingLoud(r.findings);
-      assertExit(r, 0);
+      assertExit(scanCapture(pcap), 0);
+    }),
+  );
+  await t.test('the wrong password is reported refused, its line cracking to the password tried', (st) =>
+    work.withPcap(st, wrongPcap, () => {
+      const r = scanCapture(wrongPcap, ['--show-secrets', '--fail-on', 'none']);
+      const bob = v3(r.findings, V3_MD5_USER.name, 'failed');
+      assert.ok(lines(bob).some((l) => usmLineMatches(l, 'notThePassword')), 'no line cracks to the wrong password tried');
     }),
   );
 });

@@ -129,3 +129,24 @@ export function mysqlNativeLineMatches(line: string, password: string): boolean 
   for (let i = 0; i < 20; i++) expected[i] = stage1[i]! ^ mask[i]!;
   return expected.toString('hex') === m[2];
 }
+
+/** RFC 3414 A.2: the user's key from `password` (a megabyte of it hashed), localised to the engine ID. */
+export function usmKey(password: string, engineId: Buffer, hash: 'md5' | 'sha1'): Buffer {
+  const pw = Buffer.from(password, 'utf8');
+  const h = createHash(hash);
+  const block = Buffer.alloc(64);
+  for (let done = 0; done < 1_048_576; done += 64) {
+    for (let i = 0; i < 64; i++) block[i] = pw[(done + i) % pw.length]!;
+    h.update(block);
+  }
+  const ku = h.digest();
+  return createHash(hash).update(Buffer.concat([ku, engineId, ku])).digest();
+}
+
+/** Whether a hashcat 25000 line ($SNMPv3$0$n$message with the HMAC zeroed$engine ID$HMAC) is what `password` yields, with MD5 or SHA-1. */
+export function usmLineMatches(line: string, password: string): boolean {
+  const [, tag, zero, , msg, engine, auth] = line.split('$');
+  if (tag !== 'SNMPv3' || zero !== '0' || msg === undefined || engine === undefined || auth === undefined) return false;
+  const engineId = Buffer.from(engine, 'hex');
+  return (['md5', 'sha1'] as const).some((hash) => createHmac(hash, usmKey(password, engineId, hash)).update(Buffer.from(msg, 'hex')).digest('hex').slice(0, 24) === auth);
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ipv4UdpFrame } from '../../src/craft/frames.js';
+import { ipv4UdpFrame, TcpConversation } from '../../src/craft/frames.js';
 import { defaultConfig } from '../../src/config/config.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
@@ -9,7 +9,7 @@ import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { rng } from '../helpers/fuzz.js';
 import { sipLineMatches } from '../helpers/challenge-response.js';
 
-// SIP Digest logins over UDP, with responses computed from a password as a
+// SIP Digest logins over UDP and TCP, with responses computed from a password as a
 // phone does (RFC 3261 22.4, RFC 2617 3.2.2): the reported line must verify
 // with that password and not with another, and the final response to the
 // same Call-ID and CSeq must give the outcome.
@@ -35,10 +35,12 @@ interface Login {
   final?: string;
   phonePort?: number;
   retransmit?: boolean;
+  /** A body (SDP) on the authenticated request. */
+  body?: string;
 }
 
-/** A request, the server's challenge, the request again with credentials, and the final response, as UDP datagrams. */
-function login(o: Login = {}): TimedFrame[] {
+/** A request, the server's challenge, the request again with credentials, and the final response: [sent by the phone, message]. */
+function loginMessages(o: Login = {}): [boolean, string][] {
   const method = o.method ?? 'REGISTER';
   const user = o.user ?? '1001';
   const uri = method === 'REGISTER' ? `sip:${PBX.ip}` : `sip:1002@${PBX.ip}`;
@@ -67,15 +69,22 @@ function login(o: Login = {}): TimedFrame[] {
   const status = (code: string, cseq: number, extra: string[] = []): string =>
     [`SIP/2.0 ${code}`, via('x'), `From: <sip:${user}@${PBX.ip}>;tag=9fxced76sl`, `To: <sip:${user}@${PBX.ip}>;tag=srv`, `Call-ID: ${callId}`, `CSeq: ${cseq} ${method}`, ...extra, 'Content-Length: 0', '', ''].join('\r\n');
   const challenge = `${o.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate'}: Digest realm="${REALM}", nonce="${nonce}"${o.qop ? ', qop="auth"' : ''}`;
+  const body = o.body ?? '';
   const messages: [boolean, string][] = [
     [true, [...head(1, 'a1'), 'Content-Length: 0', '', ''].join('\r\n')],
     [false, status(o.proxy ? '407 Proxy Authentication Required' : '401 Unauthorized', 1, [challenge])],
-    [true, [...head(2, 'a2'), auth, 'Content-Length: 0', '', ''].join('\r\n')],
+    [true, [...head(2, 'a2'), auth, `${o.compact ? 'l' : 'Content-Length'}: ${body.length}`, '', body].join('\r\n')],
   ];
   if (o.retransmit) messages.push(messages[2]!);
   if (method === 'INVITE') messages.push([false, status('100 Trying', 2)], [false, status('180 Ringing', 2)]);
   if (o.final !== undefined) messages.push([false, status(o.final, 2, o.final.startsWith('401') ? [`${challenge}, stale=${o.final.includes('stale') ? 'true' : 'false'}`] : [])]);
-  return messages.map(([fromPhone, text]) => {
+  return messages;
+}
+
+/** The messages as UDP datagrams, 10 s apart. */
+function login(o: Login = {}): TimedFrame[] {
+  const port = o.phonePort ?? 5062;
+  return loginMessages(o).map(([fromPhone, text]) => {
     clock += 10;
     const payload = Buffer.from(text, 'latin1');
     const frame = fromPhone ? ipv4UdpFrame(PHONE.mac, PBX.mac, PHONE.ip, PBX.ip, port, 5060, payload) : ipv4UdpFrame(PBX.mac, PHONE.mac, PBX.ip, PHONE.ip, 5060, port, payload);
@@ -161,4 +170,31 @@ test('SIP: other traffic on 5060 is ignored, hostile messages never throw, a mes
   const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
   assert.ok(malformed.some((m) => m.includes('without Call-ID or CSeq')), describe(findings));
   assert.ok(malformed.some((m) => m.includes('header section longer than')), describe(findings));
+});
+
+test('SIP over TCP: messages cut at the blank line and by Content-Length (an SDP body passed over), split across segments', async () => {
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 198.18.0.20\r\ns=-\r\nc=IN IP4 198.18.0.20\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=x:REGISTER sip:x SIP/2.0\r\n\r\n';
+  const frames: TimedFrame[] = [];
+  for (const [user, mss, compact] of [['6001', 1460, false], ['6002', 1, true]] as const) {
+    clock += 10;
+    const tcp = new TcpConversation({ ...PHONE, port: 40000 + Number(user) - 6000 }, { ...PBX, port: 5060 }, { start: clock }).handshake();
+    for (const [fromPhone, text] of loginMessages({ method: 'INVITE', user, proxy: true, compact, body: sdp, final: '200 OK' })) {
+      if (fromPhone) tcp.client(text, mss);
+      else tcp.server(text, mss);
+    }
+    frames.push(...tcp.frames);
+    clock += 10;
+  }
+  // A stream that starts like SIP but never ends its headers is malformed, not a crash.
+  clock += 10;
+  const endless = new TcpConversation({ ...PHONE, port: 45000 }, { ...PBX, port: 5060 }, { start: clock }).handshake();
+  endless.client(`REGISTER sip:${PBX.ip} SIP/2.0\r\n${'X-Pad: y\r\n'.repeat(1000)}`, 1000);
+  frames.push(...endless.frames);
+  const findings = await scan(frames);
+  for (const user of ['6001', '6002']) {
+    const f = sip(findings, user, 'succeeded');
+    assert.ok(sipLineMatches(f.secrets![0]!.value!, PASSWORD), f.secrets![0]!.value!);
+    assert.ok(hasEntity(f, 'host', `${PBX.ip}:5060`, 'server'), describe([f]));
+  }
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && f.message.includes('SIP over TCP does not frame')), describe(findings));
 });

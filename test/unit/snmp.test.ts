@@ -1,13 +1,16 @@
 import { test } from 'node:test';
+import { createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { defaultConfig } from '../../src/config/config.js';
-import { berElement, berInteger, ipv4UdpFrame, ipv6UdpFrame, snmpPayload, snmpV1TrapPayload, snmpV3Payload } from '../../src/craft/frames.js';
+import { berElement, berInteger, ipv4UdpFrame, ipv6UdpFrame, snmpPayload, snmpV1TrapPayload, snmpV3Payload, type SnmpV3Options } from '../../src/craft/frames.js';
 import { BerStatus, BerTlv, readBerInt, readTlv } from '../../src/decode/ber.js';
 import { PDU_GET, PDU_GET_NEXT, PDU_RESPONSE, PDU_SET, PDU_TRAP_V2, SnmpDecode, SnmpMessage, decodeSnmp } from '../../src/decode/snmp.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { usmKey, usmLineMatches } from '../helpers/challenge-response.js';
+import { rng } from '../helpers/fuzz.js';
 
 const MANAGER = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
 const AGENT = { mac: '02:00:00:00:00:20', ip: '198.18.0.20' };
@@ -230,6 +233,90 @@ test('SNMPv3 produces no community finding', async () => {
   ];
   const { findings } = await scanFrames(frames);
   assert.deepEqual(findings.map((f) => f.rule_id), [], describe(findings));
+});
+
+// SNMPv3 with the User-based Security Model: HMACs computed from a password
+// as net-snmp does (RFC 3414 A.2), so the reported line must verify with it.
+const ENGINE = Buffer.from('80001f888059dc486145a26322', 'hex');
+const V3_PASSWORD = 'v3-auth-Pass';
+// usmStatsWrongDigests.0 and usmStatsNotInTimeWindows.0 (1.3.6.1.6.3.15.1.1.{5,2}.0)
+const WRONG_DIGESTS = Buffer.from([0x2b, 6, 1, 6, 3, 15, 1, 1, 5, 0]);
+const NOT_IN_TIME = Buffer.from([0x2b, 6, 1, 6, 3, 15, 1, 1, 2, 0]);
+
+function signedV3(msgId: number, o: SnmpV3Options, password = V3_PASSWORD, hash: 'md5' | 'sha1' = 'sha1'): Buffer {
+  const msg = snmpV3Payload(msgId, { ...o, engineId: ENGINE, auth: Buffer.alloc(12) });
+  const mac = createHmac(hash, usmKey(password, ENGINE, hash)).update(msg).digest().subarray(0, 12);
+  mac.copy(msg, msg.indexOf(Buffer.concat([Buffer.from([0x04, 0x0c]), Buffer.alloc(12)])) + 2);
+  return msg;
+}
+
+function v3Frame(fromManager: boolean, t: number, payload: Buffer, port = 40000): TimedFrame {
+  return fromManager
+    ? { t, frame: ipv4UdpFrame(MANAGER.mac, AGENT.mac, MANAGER.ip, AGENT.ip, port, 161, payload) }
+    : { t, frame: ipv4UdpFrame(AGENT.mac, MANAGER.mac, AGENT.ip, MANAGER.ip, 161, port, payload) };
+}
+
+function v3Login(findings: readonly Finding[], user: string, outcome: string): Finding {
+  const f = findings.find((x) => x.rule_id === 'cred-snmpv3' && hasEntity(x, 'user', user, `login-${outcome}`));
+  assert.ok(f, `no cred-snmpv3 for ${user} (${outcome}):\n${describe(findings)}`);
+  assert.ok(hasEntity(f, 'ip', MANAGER.ip, 'client') && hasEntity(f, 'host', `${AGENT.ip}:161`, 'server'), describe([f]));
+  assert.equal(f.severity, 'low');
+  return f;
+}
+
+test('SNMPv3 USM: authenticated requests reported low with a hashcat 25000 line that verifies; wrong digests refused; polling adds nothing', async () => {
+  const frames: TimedFrame[] = [
+    // authNoPriv SHA: accepted with an authenticated Response, then polled five more times.
+    v3Frame(true, 1, signedV3(100, { flags: 5, user: 'alice' })),
+    v3Frame(false, 1.01, signedV3(100, { flags: 1, user: 'alice', pdu: PDU_RESPONSE })),
+    // authNoPriv MD5 with a wrong password: a Report of usmStatsWrongDigests, unauthenticated.
+    v3Frame(true, 2, signedV3(200, { flags: 5, user: 'bob' }, 'not-it', 'md5'), 40001),
+    v3Frame(false, 2.01, snmpV3Payload(200, { flags: 0, user: 'bob', engineId: ENGINE, pdu: 0xa8, oid: WRONG_DIGESTS }), 40001),
+    // authPriv: the scoped PDU encrypted both ways.
+    v3Frame(true, 3, signedV3(300, { flags: 7, user: 'carol', encrypted: Buffer.alloc(40, 9) }), 40002),
+    v3Frame(false, 3.01, signedV3(300, { flags: 3, user: 'carol', encrypted: Buffer.alloc(60, 7) }), 40002),
+    // The right password with a stale clock: usmStatsNotInTimeWindows comes back authenticated.
+    v3Frame(true, 4, signedV3(400, { flags: 5, user: 'dave' }), 40003),
+    v3Frame(false, 4.01, signedV3(400, { flags: 1, user: 'dave', pdu: 0xa8, oid: NOT_IN_TIME }), 40003),
+  ];
+  for (let i = 0; i < 5; i++) {
+    frames.push(v3Frame(true, 5 + i, signedV3(500 + i, { flags: 5, user: 'alice' })), v3Frame(false, 5.01 + i, signedV3(500 + i, { flags: 1, user: 'alice', pdu: PDU_RESPONSE })));
+  }
+  const { findings } = await scanFrames(frames, defaultConfig(), undefined, true);
+  const alice = v3Login(findings, 'alice', 'succeeded');
+  assert.equal(alice.count, 1);
+  assert.deepEqual(alice.attack.techniques, ['T1040']);
+  assert.match(alice.message, /SNMPv3 USM authNoPriv \(HMAC-96, MD5 or SHA-1\).*unencrypted/);
+  const line = alice.secrets![0]!.value!;
+  assert.match(line, /^\$SNMPv3\$0\$1\$30[0-9a-f]+\$80001f888059dc486145a26322\$[0-9a-f]{24}$/);
+  assert.ok(usmLineMatches(line, V3_PASSWORD), line);
+  assert.ok(!usmLineMatches(line, 'another'), line);
+  const bob = v3Login(findings, 'bob', 'failed');
+  assert.ok(usmLineMatches(bob.secrets![0]!.value!, 'not-it'));
+  const carol = v3Login(findings, 'carol', 'succeeded');
+  assert.doesNotMatch(carol.message, /unencrypted/);
+  assert.ok(usmLineMatches(carol.secrets![0]!.value!, V3_PASSWORD));
+  assert.match(v3Login(findings, 'dave', 'succeeded').message, /usmStatsNotInTimeWindows/);
+  assert.deepEqual(atLeast(findings, 'medium'), []);
+});
+
+test('SNMPv3 USM: broken security parameters are malformed, mutations never throw, redacted by default', async () => {
+  const valid = signedV3(7, { flags: 5, user: 'erin' });
+  const frames: TimedFrame[] = [v3Frame(true, 1, valid), v3Frame(false, 1.01, signedV3(7, { flags: 1, user: 'erin', pdu: PDU_RESPONSE }))];
+  const broken = Buffer.from(valid);
+  // The USM SEQUENCE's first element (engine ID) tagged as an INTEGER.
+  broken[broken.indexOf(Buffer.concat([Buffer.from([0x04, ENGINE.length]), ENGINE]))] = 0x02;
+  frames.push(v3Frame(true, 2, broken, 40009));
+  const r = rng(5);
+  for (let n = 0; n < 300; n++) {
+    const b = Buffer.from(valid);
+    for (let k = 0; k < 3; k++) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+    frames.push(v3Frame(n % 2 === 0, 3 + n * 0.01, b, 41000 + (n >> 1)));
+  }
+  const { findings } = await scanFrames(frames);
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /User-based Security Model/.test(f.message)), describe(findings));
+  const erin = v3Login(findings, 'erin', 'succeeded');
+  assert.equal(erin.secrets?.[0]?.value, undefined);
 });
 
 test('other ports: an exact SNMP message counts, a look-alike does not and is not called malformed', async () => {

@@ -4,6 +4,7 @@ import { ldapRequestVerdict } from './ldap.js';
 import { kerberosRequestVerdict } from './kerberos.js';
 import { mysqlGreetingVerdict } from './mysql.js';
 import { postgresRequestVerdict } from './postgres.js';
+import { sipDirection } from './sip.js';
 import { smbRequestVerdict } from './smb.js';
 import { startsWithCI } from './text.js';
 
@@ -24,6 +25,7 @@ export const enum Proto {
   Kerberos,
   Postgres,
   Mysql,
+  Sip,
 }
 
 /** Verdicts besides a Proto. */
@@ -34,7 +36,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -59,12 +61,13 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [88, Proto.Kerberos],
   [5432, Proto.Postgres],
   [3306, Proto.Mysql],
+  [5060, Proto.Sip],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -147,6 +150,7 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   const nl = lineEnd(buf, start, end);
   if (nl < 0) return end - start < SNIFF_BYTES ? NEED_MORE : portFallback(serverPort);
   if (looksLikeHttpRequest(buf, start, end)) return Proto.Http;
+  if (sipDirection(buf, start, end) === true) return Proto.Sip;
   const line = buf.toString('latin1', start, nl).trim();
   if (/^(EHLO|HELO|LHLO)\b/i.test(line)) return Proto.Smtp;
   if (serverSaid === Proto.Pop3 || serverSaid === Proto.Imap || serverSaid === Proto.Ftp || serverSaid === Proto.Smtp) return serverSaid;

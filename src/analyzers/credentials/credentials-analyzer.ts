@@ -1,6 +1,6 @@
 import { checkKeys, positiveInt, sectionOf, type ConfigSection } from '../../config/config.js';
 import type { Packet } from '../../decode/packet.js';
-import type { Entity, Severity } from '../../findings/finding.js';
+import type { Entity } from '../../findings/finding.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition, Report } from '../analyzer.js';
 import { TcpReassembler, type TcpFlow } from '../tcp/reassembly.js';
 import { classifyClient, classifyServer, FTP_OR_SMTP, looksLikeClientFirst, NEED_MORE, NOT_CLEARTEXT, Proto, SERVER_SILENT, SNIFF_BYTES, WELL_KNOWN_PORTS } from './classify.js';
@@ -15,7 +15,8 @@ import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
 import { PostgresParser } from './postgres.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
-import { SipLogins, SIP_PORT, sipDirection } from './sip.js';
+import { SipLogins, SipParser, SIP_PORT, sipDirection } from './sip.js';
+import { credentialReport, secretNoun } from './report.js';
 import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
 import { TelnetParser } from './telnet.js';
@@ -300,6 +301,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new PostgresParser(session);
       case Proto.Mysql:
         return new MysqlParser(session);
+      case Proto.Sip:
+        return new SipParser(session);
     }
   }
 
@@ -362,16 +365,6 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
   }
 }
 
-function credentialReport(c: Credential, outcome: Outcome, detail: string, client: string, serverIp: string, server: string): Report & { entities: Entity[] } {
-  const entities: Entity[] = [
-    { type: 'ip', value: client, role: 'client' },
-    { type: 'ip', value: serverIp, role: 'server' },
-    { type: 'host', value: server, role: 'server' },
-    { type: 'user', value: c.user, role: `login-${outcome}` },
-  ];
-  return { message: credentialMessage(c, client, server, outcome, detail), entities, severity: credentialSeverity(c, outcome), secret: c.secret };
-}
-
 function relayReport(r: NtlmRelay): Report {
   const { from, to, relay } = r;
   const entities: Entity[] = [
@@ -388,37 +381,6 @@ function relayReport(r: NtlmRelay): Report {
   return relay !== null
     ? { message: `NTLM relay by ${relay}: ${legs}; ${result} (ntlmrelayx, MultiRelay, Inveigh)`, entities, severity: 'high' }
     : { message: `NTLM response replayed: ${legs}; no address links the two connections (a relay behind another address, or a replay)`, entities, severity: 'medium', confidence: 0.7 };
-}
-
-function secretNoun(c: Credential): string {
-  if (c.kind === 'token') return 'bearer token';
-  if (c.kind === 'hash') return (c.proof ?? 'a challenge-response').replace(/^an? /, '');
-  return 'password';
-}
-
-function credentialSeverity(c: Credential, outcome: Outcome): Severity {
-  if (c.anonymous) return 'low';
-  if (c.kind === 'hash') return outcome === 'failed' || c.slowHash ? 'low' : c.weakHash ? 'high' : 'medium';
-  if (c.secret.length === 0 || outcome === 'failed') return 'medium';
-  return 'high';
-}
-
-function credentialMessage(c: Credential, client: string, server: string, outcome: Outcome, detail: string): string {
-  const verdict = outcome === 'succeeded' ? 'login succeeded' : outcome === 'failed' ? 'login failed' : 'outcome unknown';
-  const where = c.context ? `, ${c.context}` : '';
-  const secret = `${c.secret.length} chars, frame ${c.frame}`;
-  let what: string;
-  if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
-  else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
-  else if (c.kind === 'hash') {
-    const sent = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? 'a challenge-response'} (${secret})`;
-    what = c.weakHash
-      ? `${sent} made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
-      : `${sent} that can be cracked offline; the password itself did not travel`;
-  }
-  else if (c.secret.length === 0) what = `user '${c.user}' logged in with an empty password (frame ${c.frame})`;
-  else what = `user '${c.user}' sent a password in cleartext (${secret})`;
-  return `${c.protocol} ${c.mechanism} from ${client} to ${server}${where}: ${what}; ${verdict} (${detail})`;
 }
 
 export const credentialsAnalyzer: AnalyzerDefinition = {

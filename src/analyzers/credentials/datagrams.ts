@@ -19,7 +19,7 @@ export interface DatagramReporter {
 
 /** A protocol's login logic for one exchange. */
 export interface DatagramLogins {
-  message(fromClient: boolean, buf: Buffer, start: number, end: number): void;
+  message(fromClient: boolean, buf: Buffer, start: number, end: number): unknown;
   /** The exchange is forgotten: report what still waits for a verdict. */
   close(): void;
 }

@@ -1,6 +1,6 @@
 import type { DatagramLogins } from './datagrams.js';
 import { digestParams, hdaaLine, readDigestResponse, type DigestResponse } from './digest.js';
-import { PendingById, type LoginSink } from './session.js';
+import { PendingById, type LoginSink, type ProtocolParser, type Session } from './session.js';
 import { capText } from './text.js';
 
 // SIP Digest logins (RFC 3261 22): the REGISTER, INVITE and other requests a
@@ -9,7 +9,9 @@ import { capText } from './text.js';
 // MD5 of the password with the realm, nonce, method and URI beside it: it
 // cracks offline (hashcat 11400, sipcrack), and a phone re-registers every
 // few minutes. The final response to the same Call-ID and CSeq gives the
-// outcome. Read from UDP datagrams, one message each.
+// outcome. Read from UDP datagrams, one message each, and from TCP streams,
+// cut into messages at the blank line after the headers and the body's
+// Content-Length.
 
 export const SIP_PORT = 5060;
 /** Headers looked at per message; a longer header section is malformed here. */
@@ -25,6 +27,7 @@ const REQUEST_LINE = /^([A-Z][A-Z0-9_-]{1,31}) (\S{1,2048}) SIP\/2\.0$/;
 const STATUS_LINE = /^SIP\/2\.0 ([1-6]\d\d)(?: .*)?$/;
 const HEADER = /^([A-Za-z][A-Za-z0-9.!%*_+`'~-]{0,63})[ \t]*:[ \t]*(.*)$/;
 const CSEQ = /^(\d{1,10})[ \t]+([A-Za-z][A-Za-z0-9_-]{0,31})$/;
+const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$/im;
 /** The host of a SIP URI or of a Via's sent-by: after "scheme:" and "user@", before a port or parameters. */
 const URI_HOST = /^(?:sips?:)?(?:[^@;>]*@)?(\[[0-9A-Fa-f:.]{2,45}\]|[^:;>\s]{1,253})/;
 const VIA_HOST = /^SIP\/2\.0\/[A-Za-z]{2,8}[ \t]+(\[[0-9A-Fa-f:.]{2,45}\]|[^:;\s]{1,253})/i;
@@ -156,15 +159,17 @@ export class SipLogins implements DatagramLogins {
     this.pending = new PendingById<string>(sink, MAX_PENDING, 'no final response seen', 'the request was sent again with other credentials before a final response');
   }
 
-  message(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+  /** One whole message; false when it is not SIP or lacks what every message has (flagged malformed). */
+  message(fromClient: boolean, buf: Buffer, start: number, end: number): boolean {
     const m = readSipMessage(buf, start, end);
-    if (m === null) return;
+    if (m === null) return false;
     if (typeof m === 'string') {
       this.sink.malformed('sip', m);
-      return;
+      return false;
     }
     if (fromClient && m.request) this.request(m);
     else if (!fromClient && !m.request) this.response(m);
+    return true;
   }
 
   private request(m: SipMessage): void {
@@ -208,4 +213,91 @@ export class SipLogins implements DatagramLogins {
   close(): void {
     this.pending.close();
   }
+}
+
+/** One direction of a SIP stream: headers gathered up to the blank line, the body passed over by its Content-Length. */
+class SipStreamDirection {
+  private readonly header = Buffer.allocUnsafe(MAX_HEADER_BYTES);
+  private len = 0;
+  /** Where the search for the blank line resumes (it may straddle chunks). */
+  private scanned = 0;
+  private bodyLeft = 0;
+  lost = false;
+
+  constructor(private readonly onMessage: (buf: Buffer, start: number, end: number) => boolean) {}
+
+  /** False when the stream does not frame as SIP messages. */
+  push(buf: Buffer, start: number, end: number): boolean {
+    let i = start;
+    while (i < end) {
+      if (this.bodyLeft > 0) {
+        const n = Math.min(this.bodyLeft, end - i);
+        this.bodyLeft -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(MAX_HEADER_BYTES - this.len, end - i);
+      buf.copy(this.header, this.len, i, i + n);
+      this.len += n;
+      const h = this.header;
+      let stop = -1;
+      for (let k = Math.max(3, this.scanned); k < this.len; k++) {
+        if (h[k] === 0x0a && h[k - 1] === 0x0d && h[k - 2] === 0x0a && h[k - 3] === 0x0d) {
+          stop = k + 1;
+          break;
+        }
+      }
+      if (stop < 0) {
+        if (this.len >= MAX_HEADER_BYTES) return false;
+        this.scanned = this.len;
+        i += n;
+        continue;
+      }
+      // The bytes of this chunk after the headers are handled on the next turn.
+      i += n - (this.len - stop);
+      const cl = CONTENT_LENGTH.exec(h.toString('latin1', 0, stop));
+      this.bodyLeft = cl ? Number(cl[1]) : 0;
+      this.len = 0;
+      this.scanned = 0;
+      if (!this.onMessage(h, 0, stop)) return false;
+    }
+    return true;
+  }
+}
+
+/** SIP over TCP: each direction cut into messages, the client's requests and the server's responses to SipLogins. */
+export class SipParser implements ProtocolParser {
+  private readonly logins: SipLogins;
+  private readonly client: SipStreamDirection;
+  private readonly server: SipStreamDirection;
+
+  constructor(private readonly session: Session) {
+    this.logins = new SipLogins(session);
+    this.client = new SipStreamDirection((b, s, e) => this.message(true, b, s, e));
+    this.server = new SipStreamDirection((b, s, e) => this.message(false, b, s, e));
+  }
+
+  private message(fromClient: boolean, buf: Buffer, start: number, end: number): boolean {
+    return this.logins.message(fromClient, buf, start, end);
+  }
+
+  data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
+    const d = fromClient ? this.client : this.server;
+    if (d.lost) return;
+    if (!d.push(buf, start, end)) {
+      this.session.malformed('sip', 'SIP over TCP does not frame as messages (no blank line after 8192 bytes of headers, or not SIP)');
+      this.close();
+      this.session.stop();
+    }
+  }
+
+  gap(fromClient: boolean): void {
+    (fromClient ? this.client : this.server).lost = true;
+  }
+
+  close(): void {
+    this.logins.close();
+  }
+
+  release(): void {}
 }

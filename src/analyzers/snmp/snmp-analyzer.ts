@@ -18,6 +18,7 @@ import { SecretRedactor } from '../../findings/redact.js';
 import { BoundedMap } from '../../util/bounded-map.js';
 import type { Analyzer, AnalyzerContext, AnalyzerDefinition } from '../analyzer.js';
 import { dstAddrKey, dstAddrText, hostPort, mixHash, smallKey, srcAddrKey, srcAddrText } from '../endpoints.js';
+import { UsmLogins } from './usm.js';
 
 // SNMPv1/v2c community strings in cleartext (T1040). The community is the
 // only thing standing between a sniffer and the agent's MIB (read) or its
@@ -37,7 +38,8 @@ import { dstAddrKey, dstAddrText, hostPort, mixHash, smallKey, srcAddrKey, srcAd
 //   traps and informs          info ('public') / medium (the notification community)
 // An unanswered request usually means a wrong community (agents drop those
 // silently, or send an authenticationFailure trap), so it stays lower and
-// says so. SNMPv3 has no community and is never reported.
+// says so. SNMPv3 has no community; its authenticated logins, crackable
+// offline, are read by usm.ts.
 
 const MAX_USES = 4096;
 /** Request-ids remembered per use, to match Responses. */
@@ -99,14 +101,20 @@ export class SnmpAnalyzer implements Analyzer {
   /** Per agent, the use whose last request is still unanswered (for authenticationFailure traps). */
   private readonly unanswered = new BoundedMap<number, CommunityUse>(MAX_USES);
   private readonly hasher: SecretRedactor;
+  private readonly usm: UsmLogins;
 
   constructor(private readonly ctx: AnalyzerContext) {
     // Same salt as the engine's redaction when one is configured, so keys match the findings' secret hashes.
     this.hasher = new SecretRedactor(false, ctx.config.secretSalt);
+    this.usm = new UsmLogins(ctx);
   }
 
   stateSize(): number {
-    return this.uses.size + this.unanswered.size;
+    return this.uses.size + this.unanswered.size + this.usm.size;
+  }
+
+  finish(): void {
+    this.usm.finish();
   }
 
   onUdp(pkt: Packet): void {
@@ -127,8 +135,12 @@ export class SnmpAnalyzer implements Analyzer {
       if (r === SnmpDecode.Malformed && snmpPort) pkt.markMalformed('snmp', m.malformed!);
       return;
     }
+    if (m.version === SNMP_V3) {
+      if (snmpPort) this.usm.onMessage(pkt, m);
+      return;
+    }
     // Elsewhere only a structure that fills the datagram exactly counts as SNMP.
-    if (m.version === SNMP_V3 || (!snmpPort && !m.exact)) return;
+    if (!snmpPort && !m.exact) return;
     if (m.communityEnd - m.communityStart > MAX_COMMUNITY_BYTES) {
       if (snmpPort) pkt.markMalformed('snmp', COMMUNITY_TOO_LONG);
       return;
@@ -342,6 +354,6 @@ function describe(u: CommunityUse, rejected?: CommunityUse): string {
 
 export const snmpAnalyzer: AnalyzerDefinition = {
   name: 'snmp',
-  rules: ['cred-snmp-community'],
+  rules: ['cred-snmp-community', 'cred-snmpv3'],
   create: (ctx) => new SnmpAnalyzer(ctx),
 };
