@@ -678,3 +678,64 @@ test('MySQL: a native-password login whose line cracks to the password, an auth 
   assert.equal(legacy.severity, 'high');
   assert.equal(legacy.secrets![0]!.value, 'Clear-pw-3');
 });
+
+// --- Redis --------------------------------------------------------------------
+
+/** A RESP array of bulk strings, as clients send commands. */
+function resp(...args: (string | Buffer)[]): Buffer {
+  return Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.map((a) => Buffer.concat([Buffer.from(`$${Buffer.byteLength(a)}\r\n`), Buffer.from(a), Buffer.from('\r\n')]))]);
+}
+
+test('Redis: AUTH (requirepass and ACL user), HELLO AUTH with a RESP3 map reply, inline AUTH on 6379; pipelined replies paired by order, bulk values with line breaks counted by length', async () => {
+  const accepted = conn(16380).client(resp('AUTH', 'Req-pw-1')).server('+OK\r\n');
+  // Pipelined: a value holding CRLF and a line starting with "-", then a wrong AUTH; the replies come in order.
+  const tricky = 'a\r\n-ERR not a reply\r\n*9\r\nb';
+  const pipelined = conn(6379, { ip: '198.18.0.51' })
+    .client(Buffer.concat([resp('PING'), resp('SET', 'k', tricky), resp('GET', 'k'), resp('AUTH', 'ops', 'Wrong-pw')]))
+    .server(`+PONG\r\n+OK\r\n$${tricky.length}\r\n${tricky}\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n`);
+  const hello = conn(6379, { ip: '198.18.0.52' })
+    .client(resp('HELLO', '3', 'AUTH', 'alice', 'Alice-pw-2', 'SETNAME', 'app'))
+    .server('%3\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nmodules\r\n*0\r\n$5\r\nproto\r\n:3\r\n');
+  const inline = conn(6379, { ip: '198.18.0.53' }).client('AUTH Inline-pw-3\r\n').server('+OK\r\n');
+  const noAuth = conn(6379, { ip: '198.18.0.54' }).client(resp('GET', 'x')).server('$-1\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(accepted, pipelined, hello, inline, noAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-redis');
+  assert.equal(hits.length, 4, describe(r.findings));
+  const req = hits.find((f) => hasEntity(f, 'host', `${SERVER_IP}:16380`, 'server'))!;
+  assert.ok(hasEntity(req, 'user', 'default', 'login-succeeded'), describe([req]));
+  assert.equal(req.severity, 'high');
+  assert.equal(req.secrets![0]!.value, 'Req-pw-1');
+  const wrong = hits.find((f) => hasEntity(f, 'user', 'ops', 'login-failed'))!;
+  assert.ok(wrong, describe(hits));
+  assert.equal(wrong.severity, 'medium');
+  assert.match(wrong.message, /WRONGPASS/);
+  const alice = hits.find((f) => hasEntity(f, 'user', 'alice', 'login-succeeded'))!;
+  assert.ok(alice, describe(hits));
+  assert.match(alice.message, /HELLO AUTH/);
+  assert.equal(alice.secrets![0]!.value, 'Alice-pw-2');
+  const inl = hits.find((f) => hasEntity(f, 'ip', '198.18.0.53', 'client'))!;
+  assert.ok(hasEntity(inl, 'user', 'default', 'login-succeeded'), describe([inl]));
+  assert.equal(inl.secrets![0]!.value, 'Inline-pw-3');
+});
+
+test('Redis: a broken array length is malformed; mutated sessions never throw; the password is redacted by default', async () => {
+  const broken = conn(6379, { ip: '198.18.0.60' }).client('*99999999999\r\n$4\r\nAUTH\r\n');
+  const convs = [broken, conn(6379).client(resp('AUTH', 'Pw-9')).server('-ERR invalid password\r\n')];
+  const valid = Buffer.concat([resp('PING'), resp('AUTH', 'u', 'p'), resp('HELLO', '3', 'AUTH', 'u', 'p')]);
+  const reply = Buffer.from('+PONG\r\n-WRONGPASS x\r\n%1\r\n$1\r\na\r\n*2\r\n:1\r\n$3\r\nabc\r\n');
+  let seed = 99;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let n = 0; n < 200; n++) {
+    const c = Buffer.from(valid);
+    const s = Buffer.from(reply);
+    for (let k = 0; k < 3; k++) {
+      c[Math.floor(next() * c.length)] = Math.floor(next() * 256);
+      s[Math.floor(next() * s.length)] = Math.floor(next() * 256);
+    }
+    convs.push(conn(6379, { ip: `198.18.1.${n}` }).client(c).server(s));
+  }
+  const findings = await findingsOf(...convs);
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /Redis command array length/.test(f.message)), describe(findings));
+  const refused = cred(findings, 'cred-redis').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
+  assertCredential(refused, 6379, 'default', 'failed', 4);
+});

@@ -4,6 +4,7 @@ import { ldapRequestVerdict } from './ldap.js';
 import { kerberosRequestVerdict } from './kerberos.js';
 import { mysqlGreetingVerdict } from './mysql.js';
 import { postgresRequestVerdict } from './postgres.js';
+import { looksLikeRespCommand } from './redis.js';
 import { sipDirection } from './sip.js';
 import { smbRequestVerdict } from './smb.js';
 import { startsWithCI } from './text.js';
@@ -26,6 +27,7 @@ export const enum Proto {
   Postgres,
   Mysql,
   Sip,
+  Redis,
 }
 
 /** Verdicts besides a Proto. */
@@ -36,7 +38,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -62,6 +64,7 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [5432, Proto.Postgres],
   [3306, Proto.Mysql],
   [5060, Proto.Sip],
+  [6379, Proto.Redis],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
@@ -151,6 +154,7 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   if (nl < 0) return end - start < SNIFF_BYTES ? NEED_MORE : portFallback(serverPort);
   if (looksLikeHttpRequest(buf, start, end)) return Proto.Http;
   if (sipDirection(buf, start, end) === true) return Proto.Sip;
+  if (looksLikeRespCommand(buf, start, end)) return Proto.Redis;
   const line = buf.toString('latin1', start, nl).trim();
   if (/^(EHLO|HELO|LHLO)\b/i.test(line)) return Proto.Smtp;
   if (serverSaid === Proto.Pop3 || serverSaid === Proto.Imap || serverSaid === Proto.Ftp || serverSaid === Proto.Smtp) return serverSaid;

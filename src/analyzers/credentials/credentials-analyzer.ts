@@ -14,6 +14,7 @@ import { MysqlParser } from './mysql.js';
 import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
 import { PostgresParser } from './postgres.js';
+import { RedisParser } from './redis.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { SipLogins, SipParser, SIP_PORT, sipDirection } from './sip.js';
 import { credentialReport, secretNoun } from './report.js';
@@ -50,7 +51,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -303,6 +304,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new MysqlParser(session);
       case Proto.Sip:
         return new SipParser(session);
+      case Proto.Redis:
+        return new RedisParser(session);
     }
   }
 

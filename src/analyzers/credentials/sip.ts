@@ -1,7 +1,7 @@
 import type { DatagramLogins } from './datagrams.js';
 import { digestParams, hdaaLine, readDigestResponse, type DigestResponse } from './digest.js';
 import { PendingById, type LoginSink, type ProtocolParser, type Session } from './session.js';
-import { capText } from './text.js';
+import { capText, type BufferBudget } from './text.js';
 
 // SIP Digest logins (RFC 3261 22): the REGISTER, INVITE and other requests a
 // phone or softphone sends with an Authorization or Proxy-Authorization
@@ -215,19 +215,46 @@ export class SipLogins implements DatagramLogins {
   }
 }
 
-/** One direction of a SIP stream: headers gathered up to the blank line, the body passed over by its Content-Length. */
+/** SipStreamDirection.push results. */
+const FRAMED = 0;
+const NOT_FRAMED = 1;
+/** The analyzer's buffer budget refused the header bytes: the flow is dropped quietly. */
+const STARVED = 2;
+
+/** One direction of a SIP stream: headers gathered up to the blank line (in a buffer from the budget), the body passed over by its Content-Length. */
 class SipStreamDirection {
-  private readonly header = Buffer.allocUnsafe(MAX_HEADER_BYTES);
+  private header: Buffer | null = null;
   private len = 0;
   /** Where the search for the blank line resumes (it may straddle chunks). */
   private scanned = 0;
   private bodyLeft = 0;
   lost = false;
 
-  constructor(private readonly onMessage: (buf: Buffer, start: number, end: number) => boolean) {}
+  constructor(
+    private readonly budget: BufferBudget,
+    private readonly onMessage: (buf: Buffer, start: number, end: number) => boolean,
+  ) {}
 
-  /** False when the stream does not frame as SIP messages. */
-  push(buf: Buffer, start: number, end: number): boolean {
+  release(): void {
+    if (this.header !== null) this.budget.give(this.header.length);
+    this.header = null;
+  }
+
+  /** Room for `want` header bytes, grown within the budget. */
+  private room(want: number): boolean {
+    const cap = this.header?.length ?? 0;
+    if (want <= cap) return true;
+    let next = Math.max(1024, cap * 2);
+    while (next < want) next *= 2;
+    next = Math.min(next, MAX_HEADER_BYTES);
+    if (!this.budget.take(next - cap)) return false;
+    const grown = Buffer.allocUnsafe(next);
+    this.header?.copy(grown, 0, 0, this.len);
+    this.header = grown;
+    return true;
+  }
+
+  push(buf: Buffer, start: number, end: number): number {
     let i = start;
     while (i < end) {
       if (this.bodyLeft > 0) {
@@ -237,9 +264,10 @@ class SipStreamDirection {
         continue;
       }
       const n = Math.min(MAX_HEADER_BYTES - this.len, end - i);
-      buf.copy(this.header, this.len, i, i + n);
+      if (!this.room(this.len + n)) return STARVED;
+      const h = this.header!;
+      buf.copy(h, this.len, i, i + n);
       this.len += n;
-      const h = this.header;
       let stop = -1;
       for (let k = Math.max(3, this.scanned); k < this.len; k++) {
         if (h[k] === 0x0a && h[k - 1] === 0x0d && h[k - 2] === 0x0a && h[k - 3] === 0x0d) {
@@ -248,7 +276,7 @@ class SipStreamDirection {
         }
       }
       if (stop < 0) {
-        if (this.len >= MAX_HEADER_BYTES) return false;
+        if (this.len >= MAX_HEADER_BYTES) return NOT_FRAMED;
         this.scanned = this.len;
         i += n;
         continue;
@@ -259,9 +287,9 @@ class SipStreamDirection {
       this.bodyLeft = cl ? Number(cl[1]) : 0;
       this.len = 0;
       this.scanned = 0;
-      if (!this.onMessage(h, 0, stop)) return false;
+      if (!this.onMessage(h, 0, stop)) return NOT_FRAMED;
     }
-    return true;
+    return FRAMED;
   }
 }
 
@@ -273,8 +301,8 @@ export class SipParser implements ProtocolParser {
 
   constructor(private readonly session: Session) {
     this.logins = new SipLogins(session);
-    this.client = new SipStreamDirection((b, s, e) => this.message(true, b, s, e));
-    this.server = new SipStreamDirection((b, s, e) => this.message(false, b, s, e));
+    this.client = new SipStreamDirection(session.budget, (b, s, e) => this.message(true, b, s, e));
+    this.server = new SipStreamDirection(session.budget, (b, s, e) => this.message(false, b, s, e));
   }
 
   private message(fromClient: boolean, buf: Buffer, start: number, end: number): boolean {
@@ -284,11 +312,11 @@ export class SipParser implements ProtocolParser {
   data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
     const d = fromClient ? this.client : this.server;
     if (d.lost) return;
-    if (!d.push(buf, start, end)) {
-      this.session.malformed('sip', 'SIP over TCP does not frame as messages (no blank line after 8192 bytes of headers, or not SIP)');
-      this.close();
-      this.session.stop();
-    }
+    const r = d.push(buf, start, end);
+    if (r === FRAMED) return;
+    if (r === NOT_FRAMED) this.session.malformed('sip', 'SIP over TCP does not frame as messages (no blank line after 8192 bytes of headers, or not SIP)');
+    this.close();
+    this.session.stop();
   }
 
   gap(fromClient: boolean): void {
@@ -299,5 +327,8 @@ export class SipParser implements ProtocolParser {
     this.logins.close();
   }
 
-  release(): void {}
+  release(): void {
+    this.client.release();
+    this.server.release();
+  }
 }
