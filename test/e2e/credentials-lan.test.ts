@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
+import { apopLineMatches, cramMd5LineMatches } from '../helpers/challenge-response.js';
 import type { CliRun } from '../helpers/cli.js';
 import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { findTool, missingTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
@@ -49,13 +51,26 @@ function scan(pcap: string, extra: string[] = []): CliRun {
   return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]);
 }
 
-/** One login the attack capture must show. */
+/** One login the attack capture must show: a password seen as typed, or a challenge-response line that `cracks` to it. */
 interface Expected {
   rule: string;
   port: number;
   user: string;
   outcome: 'succeeded' | 'failed';
   password: string;
+  cracks?: (line: string, password: string) => boolean;
+}
+
+function findLogin(findings: readonly Finding[], x: Expected): Finding | undefined {
+  return findings.find(
+    (f) =>
+      f.rule_id === x.rule &&
+      f.attack.techniques.includes('T1040') &&
+      hasEntity(f, 'ip', CLIENT.ip, 'client') &&
+      hasEntity(f, 'ip', SERVER.ip, 'server') &&
+      hasEntity(f, 'host', `${SERVER.ip}:${x.port}`, 'server') &&
+      hasEntity(f, 'user', x.user, `login-${x.outcome}`),
+  );
 }
 
 interface Service {
@@ -301,7 +316,7 @@ ssl = yes
 ssl_cert = <${cert}
 ssl_key = <${key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login cram-md5 apop
 first_valid_uid = 1
 passdb {
   driver = passwd-file
@@ -340,20 +355,34 @@ service submission-login {
   async attack(lan) {
     const good = `${MAIL_USER}:${PASSWORDS.mail}`;
     const bad = `${MAIL_USER}:${PASSWORDS.wrong}`;
-    await curl(lan, ['-u', good, `pop3://${SERVER.ip}/`]);
-    await curl(lan, ['-u', bad, `pop3://${SERVER.ip}/`], [67]);
-    await curl(lan, ['-u', good, `imap://${SERVER.ip}/`]);
-    await curl(lan, ['-u', bad, `imap://${SERVER.ip}/`], [67]);
+    // curl picks the strongest mechanism offered (CRAM-MD5 here): the cleartext logins ask for PLAIN.
+    const plain = ['--login-options', 'AUTH=PLAIN'];
+    await curl(lan, [...plain, '-u', good, `pop3://${SERVER.ip}/`]);
+    await curl(lan, [...plain, '-u', bad, `pop3://${SERVER.ip}/`], [67]);
+    await curl(lan, [...plain, '-u', good, `imap://${SERVER.ip}/`]);
+    await curl(lan, [...plain, '-u', bad, `imap://${SERVER.ip}/`], [67]);
     // Submission: AUTH happens before MAIL; the relay is not reachable, which does not matter here.
-    await curl(lan, ['-u', good, '--mail-from', `${MAIL_USER}@example.org`, '--mail-rcpt', 'someone@example.org', '-T', '/dev/null', `smtp://${SERVER.ip}:587`], [0, 55, 56]);
-    await curl(lan, ['-u', bad, '--mail-from', `${MAIL_USER}@example.org`, '--mail-rcpt', 'someone@example.org', '-T', '/dev/null', `smtp://${SERVER.ip}:587`], [67]);
-    return (['pop3', 'imap', 'smtp'] as const).flatMap((p) => {
-      const port = p === 'pop3' ? 110 : p === 'imap' ? 143 : 587;
-      return [
-        { rule: `cred-${p}`, port, user: MAIL_USER, outcome: 'succeeded' as const, password: PASSWORDS.mail },
-        { rule: `cred-${p}`, port, user: MAIL_USER, outcome: 'failed' as const, password: PASSWORDS.wrong },
-      ];
-    });
+    await curl(lan, [...plain, '-u', good, '--mail-from', `${MAIL_USER}@example.org`, '--mail-rcpt', 'someone@example.org', '-T', '/dev/null', `smtp://${SERVER.ip}:587`], [0, 55, 56]);
+    await curl(lan, [...plain, '-u', bad, '--mail-from', `${MAIL_USER}@example.org`, '--mail-rcpt', 'someone@example.org', '-T', '/dev/null', `smtp://${SERVER.ip}:587`], [67]);
+    // Challenge-response logins: CRAM-MD5 in all three, APOP in POP3 (dovecot has the plaintext passwords they need).
+    await curl(lan, ['-u', good, '--login-options', 'AUTH=CRAM-MD5', `pop3://${SERVER.ip}/`]);
+    await curl(lan, ['-u', bad, '--login-options', 'AUTH=CRAM-MD5', `imap://${SERVER.ip}/`], [67]);
+    await curl(lan, ['-u', good, '--login-options', 'AUTH=CRAM-MD5', '--mail-from', `${MAIL_USER}@example.org`, '--mail-rcpt', 'someone@example.org', '-T', '/dev/null', `smtp://${SERVER.ip}:587`], [0, 55, 56]);
+    await curl(lan, ['-u', good, '--login-options', 'AUTH=+APOP', `pop3://${SERVER.ip}/`]);
+    const crackable = (rule: string, port: number, outcome: 'succeeded' | 'failed', password: string, cracks: Expected['cracks']): Expected => ({ rule, port, user: MAIL_USER, outcome, password, cracks });
+    return [
+      ...(['pop3', 'imap', 'smtp'] as const).flatMap((p) => {
+        const port = p === 'pop3' ? 110 : p === 'imap' ? 143 : 587;
+        return [
+          { rule: `cred-${p}`, port, user: MAIL_USER, outcome: 'succeeded' as const, password: PASSWORDS.mail },
+          { rule: `cred-${p}`, port, user: MAIL_USER, outcome: 'failed' as const, password: PASSWORDS.wrong },
+        ];
+      }),
+      crackable('cred-pop3', 110, 'succeeded', PASSWORDS.mail, cramMd5LineMatches),
+      crackable('cred-imap', 143, 'failed', PASSWORDS.wrong, cramMd5LineMatches),
+      crackable('cred-smtp', 587, 'succeeded', PASSWORDS.mail, cramMd5LineMatches),
+      crackable('cred-pop3', 110, 'succeeded', PASSWORDS.mail, apopLineMatches),
+    ];
   },
   async benign(lan) {
     const good = `${MAIL_USER}:${PASSWORDS.mail}`;
@@ -456,18 +485,10 @@ test('cleartext logins of real servers and clients are reported; the same client
       }
       try {
         for (const x of expected.get(s)!) {
-          const hit = attack.findings.find(
-            (f) =>
-              f.rule_id === x.rule &&
-              f.attack.techniques.includes('T1040') &&
-              hasEntity(f, 'ip', CLIENT.ip, 'client') &&
-              hasEntity(f, 'ip', SERVER.ip, 'server') &&
-              hasEntity(f, 'host', `${SERVER.ip}:${x.port}`, 'server') &&
-              hasEntity(f, 'user', x.user, `login-${x.outcome}`),
-          );
+          const hit = findLogin(attack.findings, x);
           assert.ok(hit, `no ${x.rule} finding for ${x.user} (${x.outcome}) from ${CLIENT.ip} to ${SERVER.ip}:${x.port}; findings:\n${describe(attack.findings)}`);
           assert.ok(!attack.stdout.includes(x.password), `the password of ${x.rule} appears in the default output`);
-          assert.ok(hit.secrets?.some((sec) => sec.length === x.password.length && sec.value === undefined), `${x.rule}: no redacted secret of ${x.password.length} chars`);
+          if (!x.cracks) assert.ok(hit.secrets?.some((sec) => sec.length === x.password.length && sec.value === undefined), `${x.rule}: no redacted secret of ${x.password.length} chars`);
         }
         const credsInBenign = benign.findings.filter((f) => f.rule_id.startsWith('cred-') || f.rule_id === 'starttls-not-used');
         assert.deepEqual(describe(credsInBenign), '', 'TLS/anonymous runs raised credential findings');
@@ -498,7 +519,11 @@ test('cleartext logins of real servers and clients are reported; the same client
         return;
       }
       const shown = scan(attackPcap, ['--show-secrets']);
-      for (const x of [...expected.values()].flat()) assert.ok(shown.stdout.includes(x.password), `${x.rule}: password not shown with --show-secrets`);
+      for (const x of [...expected.values()].flat()) {
+        const cracks = x.cracks;
+        if (cracks) assert.ok(findLogin(shown.findings, x)?.secrets?.some((sec) => cracks(sec.value ?? '', x.password)), `${x.rule}: no line of ${x.user} (${x.outcome}) cracks to the password`);
+        else assert.ok(shown.stdout.includes(x.password), `${x.rule}: password not shown with --show-secrets`);
+      }
     } catch (e) {
       fail(e);
     }

@@ -150,3 +150,18 @@ export function usmLineMatches(line: string, password: string): boolean {
   const engineId = Buffer.from(engine, 'hex');
   return (['md5', 'sha1'] as const).some((hash) => createHmac(hash, usmKey(password, engineId, hash)).update(Buffer.from(msg, 'hex')).digest('hex').slice(0, 24) === auth);
 }
+
+/** Whether a hashcat 16400 line ($cram_md5$base64 challenge$base64 "user hexdigest") is what `password` yields (RFC 2195: HMAC-MD5 of the challenge). */
+export function cramMd5LineMatches(line: string, password: string): boolean {
+  const [, tag, challenge, response] = line.split('$');
+  if (tag !== 'cram_md5' || challenge === undefined || response === undefined) return false;
+  const text = Buffer.from(response, 'base64').toString('latin1');
+  const digest = text.slice(text.lastIndexOf(' ') + 1);
+  return createHmac('md5', password).update(Buffer.from(challenge, 'base64')).digest('hex') === digest.toLowerCase();
+}
+
+/** Whether a hashcat 20 line (APOP digest:timestamp, md5($salt.$pass)) is what `password` yields. */
+export function apopLineMatches(line: string, password: string): boolean {
+  const colon = line.indexOf(':');
+  return colon > 0 && md5(`${line.slice(colon + 1)}${password}`) === line.slice(0, colon).toLowerCase();
+}

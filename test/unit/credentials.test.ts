@@ -7,7 +7,8 @@ import { tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_P
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
-import { mysqlNativeLineMatches } from '../helpers/challenge-response.js';
+import { apopLineMatches, cramMd5LineMatches, mysqlNativeLineMatches } from '../helpers/challenge-response.js';
+import { createHmac } from 'node:crypto';
 import { scanCaptures } from '../../src/pipeline.js';
 import { parseConfig, sectionOf } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
@@ -251,6 +252,46 @@ test('POP3: USER/PASS, AUTH PLAIN refused, AUTH LOGIN, APOP (medium, crackable),
   assertCredential(get('pia@example.com'), 110, 'pia@example.com', 'succeeded', 'ya29.token'.length);
   assert.match(get('pia@example.com').message, /bearer token/);
   assert.deepEqual(cred(findings, 'starttls-not-used'), []);
+});
+
+test('CRAM-MD5 in POP3, IMAP and SMTP is a hashcat 16400 line (challenge and response) that cracks to the password; APOP is digest:timestamp (hashcat 20)', async () => {
+  const cram = (challenge: string, user: string, password: string): string => b64(`${user} ${createHmac('md5', password).update(challenge).digest('hex')}`);
+  const ch = (n: number): string => `<${n}.1700000000@mail.example.org>`;
+  const pop = conn(110).server('+OK ready\r\n').client('AUTH CRAM-MD5\r\n').server(`+ ${b64(ch(1))}\r\n`).client(`${cram(ch(1), 'pia', 'Pia-pw-1')}\r\n`).server('+OK\r\n');
+  const imap = conn(143, { ip: '198.18.0.31' })
+    .server('* OK ready\r\n')
+    .client('a1 AUTHENTICATE CRAM-MD5\r\n')
+    .server(`+ ${b64(ch(2))}\r\n`)
+    .client(`${cram(ch(2), 'ivo', 'Wrong-pw')}\r\n`)
+    .server('a1 NO [AUTHENTICATIONFAILED] failed\r\n');
+  const smtp = conn(587, { ip: '198.18.0.32' })
+    .server('220 mail.example.org ESMTP\r\n')
+    .client('EHLO c\r\n')
+    .server('250-mail.example.org\r\n250 AUTH CRAM-MD5\r\n')
+    .client('AUTH CRAM-MD5\r\n')
+    .server(`334 ${b64(ch(3))}\r\n`)
+    .client(`${cram(ch(3), 'sam', 'Sam-pw-3')}\r\n`)
+    .server('235 2.7.0 ok\r\n');
+  // RFC 1939's own example: the digest of this timestamp and "tanstaaf".
+  const apop = conn(110, { ip: '198.18.0.33' }).server('+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n').client('APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n').server('+OK\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(pop, imap, smtp, apop))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const find = (rule: string, user: string, outcome: string): Finding => {
+    const f = r.findings.find((x) => x.rule_id === rule && hasEntity(x, 'user', user, `login-${outcome}`));
+    assert.ok(f, `no ${rule} for ${user} (${outcome}):\n${describe(r.findings)}`);
+    return f;
+  };
+  const p = find('cred-pop3', 'pia', 'succeeded');
+  assert.equal(p.severity, 'medium');
+  assert.match(p.message, /AUTH CRAM-MD5.*CRAM-MD5 response/);
+  assert.ok(cramMd5LineMatches(p.secrets![0]!.value!, 'Pia-pw-1'), p.secrets![0]!.value);
+  assert.ok(!cramMd5LineMatches(p.secrets![0]!.value!, 'Pia-pw-2'));
+  const i = find('cred-imap', 'ivo', 'failed');
+  assert.equal(i.severity, 'low');
+  assert.ok(cramMd5LineMatches(i.secrets![0]!.value!, 'Wrong-pw'));
+  assert.ok(cramMd5LineMatches(find('cred-smtp', 'sam', 'succeeded').secrets![0]!.value!, 'Sam-pw-3'));
+  const a = find('cred-pop3', 'mrose', 'succeeded');
+  assert.equal(a.secrets![0]!.value, 'c4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mtview.ca.us>');
+  assert.ok(apopLineMatches(a.secrets![0]!.value!, 'tanstaaf'));
 });
 
 test('POP3: STLS offered but not used is starttls-not-used; a session that upgrades is benign', async () => {

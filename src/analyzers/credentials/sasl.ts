@@ -5,10 +5,11 @@ import { capText, decodeBase64 } from './text.js';
 
 // The client side of the SASL mechanisms that put a reusable secret on the
 // wire in base64 (RFC 4616 PLAIN, the LOGIN draft, Google's XOAUTH2 and
-// RFC 7628 OAUTHBEARER), and NTLM, whose response cracks offline with the
-// challenge the server sent; shared by POP3 AUTH, IMAP AUTHENTICATE and SMTP
-// AUTH. Other mechanisms (CRAM-MD5, SCRAM, GSSAPI) are followed only so their
-// responses are not mistaken for commands.
+// RFC 7628 OAUTHBEARER), and those whose response cracks offline with the
+// challenge the server sent (NTLM; RFC 2195 CRAM-MD5, an HMAC-MD5 of the
+// challenge keyed by the password: hashcat 16400); shared by POP3 AUTH, IMAP
+// AUTHENTICATE and SMTP AUTH. Other mechanisms (SCRAM, GSSAPI) are followed
+// only so their responses are not mistaken for commands.
 
 export type SaslCredential = LoginAttempt;
 
@@ -22,6 +23,8 @@ export class SaslExchange {
   private haveUser = false;
   /** NTLM: the server challenge of the exchange (hex). */
   private ntlmChallenge: string | null = null;
+  /** CRAM-MD5: the server's challenge as sent (base64). */
+  private cramChallenge = '';
 
   /** AUTH <mech> [initial-response]; returns the credential when the initial response completes it. */
   begin(mechanism: string, initial: string | null): SaslCredential | null {
@@ -30,6 +33,7 @@ export class SaslExchange {
     this.user = '';
     this.haveUser = false;
     this.ntlmChallenge = null;
+    this.cramChallenge = '';
     // "=" is an empty initial response (RFC 4954), a missing one waits for a challenge.
     if (initial === null || initial === '') return null;
     return this.respond(initial === '=' ? '' : initial);
@@ -56,6 +60,8 @@ export class SaslExchange {
         return this.bearer(bytes);
       case 'NTLM':
         return this.ntlm(bytes);
+      case 'CRAM-MD5':
+        return this.cramMd5(t, bytes);
       default:
         return null;
     }
@@ -63,7 +69,13 @@ export class SaslExchange {
 
   /** A server challenge (the base64 of "334 ..." or "+ ..."). */
   challenge(text: string): void {
-    if (!this.active || this.mech !== 'NTLM') return;
+    if (!this.active) return;
+    if (this.mech === 'CRAM-MD5') {
+      const t = text.trim();
+      if (t.length <= MAX_RESPONSE && decodeBase64(t, MAX_RESPONSE) !== null) this.cramChallenge = t;
+      return;
+    }
+    if (this.mech !== 'NTLM') return;
     const bytes = decodeBase64(text, MAX_RESPONSE);
     if (bytes !== null) this.ntlmChallenge = findNtlmChallenge(bytes, 0, bytes.length) ?? this.ntlmChallenge;
   }
@@ -102,6 +114,21 @@ export class SaslExchange {
     if (!auth) return null;
     this.active = false;
     return ntlmAttempt(auth, this.ntlmChallenge, 'AUTH NTLM');
+  }
+
+  /** "user <32 hex digits>": the hashcat 16400 line is the challenge and the response, both as sent in base64. */
+  private cramMd5(response: string, bytes: Buffer): SaslCredential | null {
+    const text = bytes.toString('latin1');
+    const sp = text.lastIndexOf(' ');
+    if (sp <= 0 || !/^[0-9a-f]{32}$/i.test(text.slice(sp + 1))) return null;
+    this.active = false;
+    return {
+      mechanism: 'AUTH CRAM-MD5',
+      user: capText(Buffer.from(text.slice(0, sp), 'latin1').toString('utf8')),
+      secret: Buffer.from(`$cram_md5$${this.cramChallenge}$${response}`, 'latin1'),
+      kind: 'hash',
+      proof: 'a CRAM-MD5 response',
+    };
   }
 
   /** "user=alice\x01auth=Bearer tok\x01\x01" (XOAUTH2) or "n,a=alice,\x01auth=Bearer tok\x01\x01" (OAUTHBEARER). */

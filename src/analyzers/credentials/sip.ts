@@ -177,9 +177,9 @@ export class SipLogins implements DatagramLogins {
     const d = readDigestResponse(m.auth);
     if (!d) return;
     const key = `${m.callId}|${m.cseq}`;
-    const secret = Buffer.from(sipDigestLine(d, m.method, d.uri ?? m.uri, m.via), 'utf8');
     // A retransmission over UDP repeats the request as it was.
     if (this.pending.has(key)) return;
+    const secret = Buffer.from(sipDigestLine(d, m.method, d.uri ?? m.uri, m.via), 'utf8');
     this.pending.add(
       key,
       this.sink.credential({
@@ -301,12 +301,8 @@ export class SipParser implements ProtocolParser {
 
   constructor(private readonly session: Session) {
     this.logins = new SipLogins(session);
-    this.client = new SipStreamDirection(session.budget, (b, s, e) => this.message(true, b, s, e));
-    this.server = new SipStreamDirection(session.budget, (b, s, e) => this.message(false, b, s, e));
-  }
-
-  private message(fromClient: boolean, buf: Buffer, start: number, end: number): boolean {
-    return this.logins.message(fromClient, buf, start, end);
+    this.client = new SipStreamDirection(session.budget, (b, s, e) => this.logins.message(true, b, s, e));
+    this.server = new SipStreamDirection(session.budget, (b, s, e) => this.logins.message(false, b, s, e));
   }
 
   data(fromClient: boolean, buf: Buffer, start: number, end: number): void {
