@@ -34,6 +34,8 @@ const PASSWORDS = {
   wrong: `Wrong-${TAG}-pw`,
 };
 const MAIL_USER = `mailuser${TAG}`;
+/** An unsigned-looking JWT naming the HTTP user, as an API client sends it (curl --oauth2-bearer). */
+const BEARER = [{ alg: 'HS256', typ: 'JWT' }, { preferred_username: `webuser${TAG}`, exp: 1893456000 }].map((o) => Buffer.from(JSON.stringify(o)).toString('base64url')).join('.') + '.c2lnbmF0dXJl';
 const HTTP_USER = `webuser${TAG}`;
 const LDAP_SUFFIX = 'dc=example,dc=org';
 const LDAP_ADMIN = `cn=admin,${LDAP_SUFFIX}`;
@@ -239,7 +241,7 @@ const telnet: Service = {
 };
 
 const http: Service = {
-  name: 'HTTP (nginx auth_basic, curl http://)',
+  name: 'HTTP (nginx auth_basic, curl http:// with Basic, a form and a bearer token)',
   tools: ['nginx', 'curl', 'openssl'],
   async start(lan) {
     const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
@@ -283,14 +285,17 @@ http {
     await curl(lan, ['-f', '-u', `${HTTP_USER}:${PASSWORDS.http}`, `http://${SERVER.ip}/private/`]);
     await curl(lan, ['-f', '-u', `${HTTP_USER}:${PASSWORDS.wrong}`, `http://${SERVER.ip}/private/`], [22]);
     await curl(lan, ['--data', `username=${HTTP_USER}&password=${PASSWORDS.form}`, `http://${SERVER.ip}/login`]);
+    await curl(lan, ['-f', '--oauth2-bearer', BEARER, `http://${SERVER.ip}/`]);
     return [
       { rule: 'cred-http-basic', port: 80, user: HTTP_USER, outcome: 'succeeded', password: PASSWORDS.http },
       { rule: 'cred-http-basic', port: 80, user: HTTP_USER, outcome: 'failed', password: PASSWORDS.wrong },
       { rule: 'cred-http-form', port: 80, user: HTTP_USER, outcome: 'succeeded', password: PASSWORDS.form },
+      { rule: 'cred-http-token', port: 80, user: HTTP_USER, outcome: 'succeeded', password: BEARER },
     ];
   },
   async benign(lan) {
     await curl(lan, ['-f', '-k', '-u', `${HTTP_USER}:${PASSWORDS.http}`, `https://${SERVER.ip}/private/`]);
+    await curl(lan, ['-f', '-k', '--oauth2-bearer', BEARER, `https://${SERVER.ip}/`]);
     await curl(lan, ['-f', `http://${SERVER.ip}/`]);
   },
 };

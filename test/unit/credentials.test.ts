@@ -219,12 +219,32 @@ test('HTTP: Proxy-Authorization Basic on any port, and a urlencoded login form w
   assert.match(f.message, /POST \/login/);
 });
 
+test('HTTP Bearer tokens: a JWT names its user and expiry, an opaque token is still a token; 401 refuses; the token is redacted by default', async () => {
+  const b64url = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const jwt = `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url({ sub: '42', preferred_username: 'svc-billing', exp: 1893456000 })}.c2lnbmF0dXJl`;
+  const api = conn(8080).client(`GET /v1/invoices HTTP/1.1\r\nHost: billing.internal\r\nAuthorization: Bearer ${jwt}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const opaque = conn(80, { ip: '198.18.0.71' }).client('GET /api HTTP/1.1\r\nHost: tools.internal\r\nAuthorization: Bearer gho_16C7e42F292c6912E7710c838347Ae178B4a\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(api, opaque))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-http-token');
+  assert.equal(hits.length, 2, describe(r.findings));
+  const svc = hits.find((f) => hasEntity(f, 'user', 'svc-billing', 'login-succeeded'))!;
+  assert.ok(svc, describe(hits));
+  assert.equal(svc.severity, 'high');
+  assert.match(svc.message, /Authorization Bearer \(JWT\).*GET \/v1\/invoices \(Host billing\.internal\).*expires 2030-01-01T00:00:00\.000Z.*replayed until it expires/);
+  assert.equal(svc.secrets![0]!.value, jwt);
+  const gh = hits.find((f) => hasEntity(f, 'user', '(bearer token)', 'login-failed'))!;
+  assert.ok(gh, describe(hits));
+  assert.equal(gh.severity, 'medium');
+  const hidden = await findingsOf(conn(8080).client(`GET / HTTP/1.1\r\nAuthorization: Bearer ${jwt}\r\n\r\n`));
+  assertCredential(one(hidden, 'cred-http-token'), 8080, 'svc-billing', 'unknown', jwt.length);
+});
+
 test('HTTP look-alikes stay quiet: no credentials, other auth schemes, forms without a password field, bodies that look like headers', async () => {
   const body = 'q=Authorization%3A+Basic+abc&user=x';
   const c = conn(80)
     .client('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
     .server('HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n\r\n')
-    .client(`GET /b HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOi\r\n\r\nPOST /search HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+    .client(`GET /b HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7\r\n\r\nPOST /search HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
     .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const findings = await findingsOf(c);
   assert.deepEqual(credRules(findings), [], describe(findings));

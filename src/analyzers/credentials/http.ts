@@ -21,6 +21,10 @@ const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content
 const RESPONSE_HEADERS = ['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate'] as const;
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
 const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
+/** RFC 6750 2.1: "Bearer" and a b64token. */
+const BEARER_SCHEME = /^bearer[ \t]+([A-Za-z0-9\-._~+/]{8,8192}=*)[ \t]*$/i;
+/** A JWT's three base64url parts (RFC 7519): the middle one is the claims set. */
+const JWT = /^[A-Za-z0-9_-]{2,}\.([A-Za-z0-9_-]{2,4096})\.[A-Za-z0-9_-]*$/;
 
 const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
 const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
@@ -297,7 +301,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     else if (name === 'transfer-encoding') this.chunked = /chunked/i.test(value);
     else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
     else if (name === 'authorization' || name === 'proxy-authorization') {
-      if (!this.basic(name, value) && !this.digest(name, value)) this.ntlm(name, value);
+      if (!this.basic(name, value) && !this.digest(name, value) && !this.bearer(name, value)) this.ntlm(name, value);
     }
   }
 
@@ -357,6 +361,27 @@ export class HttpParser implements ProtocolParser, HttpMessages {
         user,
         secret,
         kind: 'password',
+      }),
+    );
+    return true;
+  }
+
+  /** An OAuth 2.0 bearer token (RFC 6750), often a JWT: whoever copies it is the user until it expires. */
+  private bearer(header: string, value: string): boolean {
+    const m = BEARER_SCHEME.exec(value);
+    if (!m || !this.exchange) return false;
+    const token = m[1]!;
+    const claims = jwtClaims(token);
+    const exp = typeof claims?.exp === 'number' && Number.isFinite(claims.exp) ? new Date(claims.exp * 1000) : null;
+    this.exchange.creds.push(
+      this.session.credential({
+        rule: 'cred-http-token',
+        protocol: 'HTTP',
+        mechanism: `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} Bearer${claims ? ' (JWT)' : ''}`,
+        user: capText(claimText(claims, 'preferred_username') ?? claimText(claims, 'email') ?? claimText(claims, 'sub') ?? claimText(claims, 'client_id') ?? '(bearer token)'),
+        secret: Buffer.from(token, 'latin1'),
+        kind: 'token',
+        context: exp && !Number.isNaN(exp.getTime()) ? `the token expires ${exp.toISOString()}` : undefined,
       }),
     );
     return true;
@@ -494,3 +519,19 @@ export function looksLikeHttpRequest(buf: Buffer, start: number, end: number): b
   return REQUEST_LINE.test(buf.toString('latin1', start, e));
 }
 
+/** The claims of a JWT (its decoded middle part, when it is a JSON object), else null. */
+function jwtClaims(token: string): Record<string, unknown> | null {
+  const m = JWT.exec(token);
+  if (!m) return null;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8'));
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? (claims as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function claimText(claims: Record<string, unknown> | null, name: string): string | undefined {
+  const v = claims?.[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
