@@ -40,6 +40,8 @@ export class RedisParser implements ProtocolParser, LineSink {
   private bulkLeft = 0;
   private bulk: Buffer | null = null;
   private bulkLen = 0;
+  /** The command being read is AUTH or HELLO: its arguments are kept. */
+  private keeping = false;
   /** Elements still to come in each open aggregate of the server's reply. */
   private readonly open: number[] = [];
   /** The current top-level reply: its first byte, and whether it is out of band (a RESP3 push). */
@@ -85,7 +87,10 @@ export class RedisParser implements ProtocolParser, LineSink {
     }
     this.bulkLeft -= end - start;
     if (this.bulkLeft > 0) return;
-    if (this.bulk !== null && this.args.length < MAX_ARGS) this.args.push(this.bulk.subarray(0, this.bulkLen));
+    if (this.bulk !== null && this.args.length < MAX_ARGS) {
+      this.args.push(this.bulk.subarray(0, this.bulkLen));
+      if (this.args.length === 1) this.keeping = isLoginCommand(this.args[0]!);
+    }
     this.bulk = null;
     if (--this.argsLeft === 0) this.command(this.args);
   }
@@ -96,7 +101,7 @@ export class RedisParser implements ProtocolParser, LineSink {
       const len = buf[start] === 0x24 ? parseLength(buf, start + 1, end) : -1;
       if (len < 0) return this.broken('Redis command argument is not a bulk string');
       // The command's name, and every argument of AUTH and HELLO, are kept; other arguments only counted.
-      const cap = this.args.length === 0 ? 32 : this.keepsArguments() ? MAX_ARG : 0;
+      const cap = this.args.length === 0 ? 32 : this.keeping ? MAX_ARG : 0;
       this.bulk = cap > 0 ? Buffer.allocUnsafe(Math.min(len, cap)) : null;
       this.bulkLen = 0;
       this.bulkLeft = len + 2;
@@ -108,16 +113,11 @@ export class RedisParser implements ProtocolParser, LineSink {
       if (n < 1 || n > MAX_ELEMENTS) return this.broken('Redis command array length out of range');
       this.argsLeft = n;
       this.args = [];
+      this.keeping = false;
       return;
     }
     // An inline command: words separated by spaces.
     if (end > start) this.command(buf.toString('latin1', start, end).trim().split(/ +/, MAX_ARGS).map((w) => Buffer.from(w, 'latin1')));
-  }
-
-  /** Whether the command being read (its name is args[0]) is one whose arguments are kept. */
-  private keepsArguments(): boolean {
-    const name = this.args[0]!.toString('latin1').toUpperCase();
-    return name === 'AUTH' || name === 'HELLO';
   }
 
   private command(args: Buffer[]): void {
@@ -224,4 +224,10 @@ function parseLength(buf: Buffer, start: number, end: number): number {
     v = v * 10 + d;
   }
   return v;
+}
+
+/** AUTH and HELLO carry credentials: their arguments are kept. */
+function isLoginCommand(name: Buffer): boolean {
+  const n = name.toString('latin1').toUpperCase();
+  return n === 'AUTH' || n === 'HELLO';
 }

@@ -72,7 +72,7 @@ export function usmLine(buf: Buffer, m: SnmpMessage, packetNumber: number): stri
 
 export class UsmLogins {
   private readonly pending = new Map<string, PendingLogin>();
-  private readonly reported = new Map<string, true>();
+  private readonly reported = new Set<string>();
 
   constructor(private readonly ctx: AnalyzerContext) {}
 
@@ -162,7 +162,7 @@ export class UsmLogins {
     const once = `${p.manager}|${p.agent}|${c.user}|${outcome}`;
     if (this.reported.has(once)) return;
     if (this.reported.size >= MAX_REPORTED) this.reported.delete(this.reported.keys().next().value!);
-    this.reported.set(once, true);
+    this.reported.add(once);
     const r = credentialReport(c, outcome, detail, p.manager, p.agent, p.service);
     const key = `${p.manager}|${p.service}|${c.user}`;
     if (pkt !== null) this.ctx.report(RULE, key, pkt, r);
