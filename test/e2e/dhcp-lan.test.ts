@@ -14,6 +14,7 @@ import {
   acquireDhcpLease,
   releaseDhcpLease,
   dnsmasqDhcpArgv,
+  dnsmasqRelayArgv,
   sleep,
   ATTACKER,
   DNSMASQ_DHCP_READY,
@@ -21,6 +22,7 @@ import {
   UPSTREAM,
   VICTIM,
   type Background,
+  type HostSpec,
   type Lan,
 } from '../helpers/netns-lan.js';
 
@@ -151,6 +153,59 @@ test('a lone rogue dnsmasq, with the network\'s server silent, is dhcp-rogue-ser
       const { hit, all } = criticalRogueFromAttacker(pcap);
       assert.ok(hasEntity(hit, 'ip', GATEWAY.ip, 'gateway'), all);
       assert.match(hit.message, /the subnet's gateway, seen forwarding traffic, is 198\.18\.0\.1/);
+    }),
+  );
+});
+
+/** The second server of a failover pair, behind the gateway on a link of its own. */
+const SECOND_SERVER: HostSpec = { name: 'dhcpb', ip: '198.19.2.2', mac: '02:53:57:00:02:02' };
+
+test('a failover pair behind the gateway\'s relay agent (dnsmasq --dhcp-relay to two dnsmasq servers, split scope) stays quiet; a rogue beside it does not', { timeout: 150_000 }, async (t) => {
+  if (!(await skipUnless(t, ['dnsmasq', 'dhclient']))) return;
+  const lan = await freshLan(t, { routedHosts: [SECOND_SERVER] });
+  const dir = mkdtempSync(join(workDir, 'relay-'));
+  const pcap = join(dir, 'dhcp-relay.pcap');
+  // The whole run, and its first part alone (before the rogue starts).
+  const before = join(dir, 'dhcp-relay-before-rogue.pcap');
+  const cap = await lan.startCapture(pcap);
+  const capBefore = await lan.startCapture(before);
+  // Split scope: each server leases half of the LAN's pool, both handing out the gateway and the same DNS server.
+  const a = startDnsmasq(lan, 'upstream', dir, ['198.18.0.100', '198.18.0.149'], GATEWAY.ip, UPSTREAM.ip);
+  const b = startDnsmasq(lan, SECOND_SERVER.name, dir, ['198.18.0.150', '198.18.0.199'], GATEWAY.ip, UPSTREAM.ip);
+  await a.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  await b.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  const relay = lan.spawn('gateway', dnsmasqRelayArgv('gateway', dir, GATEWAY.ip, [UPSTREAM.ip, SECOND_SERVER.ip]), 'dnsmasq-relay@gateway');
+  await relay.waitFor(/DHCP relay from 198\.18\.0\.1 to 198\.19\.2\.2/, 15_000);
+  const leases: string[] = [];
+  for (let i = 0; i < 3; i++) leases.push(await acquireDhcpLease(lan, dir, true));
+  await settleAndStop(capBefore);
+  // Then a rogue on the LAN itself.
+  const rogue = startDnsmasq(lan, 'attacker', dir, ['198.18.0.200', '198.18.0.220'], ATTACKER.ip, ATTACKER.ip);
+  await rogue.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  for (let i = 0; i < 2; i++) leases.push(await acquireDhcpLease(lan, dir, true));
+  await releaseDhcpLease(lan, dir);
+  for (const p of [rogue, relay, b, a]) await p.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+  t.diagnostic(`leases: ${leases.join(', ')}`);
+
+  await t.test('capture holds OFFERs of both servers that the gateway sent on from its giaddr', (st) =>
+    work.withPcap(st, pcap, () => {
+      const replies = dhcpReplies(before);
+      for (const server of [UPSTREAM.ip, SECOND_SERVER.ip]) {
+        assert.ok(replies.some((r) => r.type === 'Offer' && r.serverId === server && r.ethSrc === GATEWAY.mac && r.ipSrc === GATEWAY.ip), `${server}: ${JSON.stringify(replies)}`);
+      }
+    }),
+  );
+  await t.test('scan: the two relayed servers are neither rogue nor competing; the rogue on the LAN is critical dhcp-rogue-server', (st) =>
+    work.withPcap(st, pcap, () => {
+      const quiet = scanCapture(before);
+      assertNothingLoud(quiet.findings);
+      assert.deepEqual(quiet.findings.filter((f) => f.rule_id.startsWith('dhcp-')), [], describe(quiet.findings));
+      const { hit, all, findings } = criticalRogueFromAttacker(pcap);
+      assert.ok(hasEntity(hit, 'ip', ATTACKER.ip, 'attacker-controlled'), all);
+      for (const server of [UPSTREAM.ip, SECOND_SERVER.ip]) {
+        assert.ok(!findings.some((f) => f.rule_id.startsWith('dhcp-') && (hasEntity(f, 'ip', server, 'attacker') || hasEntity(f, 'ip', server, 'suspect'))), `${server} blamed:\n${all}`);
+      }
     }),
   );
 });

@@ -126,6 +126,7 @@ export function arpReplies(pcap: string): ArpReply[] {
 
 export interface DhcpReply {
   ethSrc: string;
+  ipSrc: string;
   serverId: string;
   router?: string;
   type: string;
@@ -136,10 +137,11 @@ export function dhcpReplies(pcap: string): DhcpReply[] {
   const out: DhcpReply[] = [];
   for (const packet of tcpdumpPackets(pcap, 'udp src port 67', ['-e', '-v'])) {
     const src = /^\S+ ([0-9a-f:]{17}) >/.exec(packet);
+    const ipSrc = /\s([\d.]+)\.67 > /.exec(packet);
     const type = /DHCP-Message \(53\), length 1: (\w+)/.exec(packet);
     const sid = /Server-ID \(54\), length 4: ([\d.]+)/.exec(packet);
-    if (!src || !type || !sid) continue;
-    out.push({ ethSrc: src[1]!, serverId: sid[1]!, router: /Default-Gateway \(3\), length \d+: ([\d.]+)/.exec(packet)?.[1], type: type[1]! });
+    if (!src || !ipSrc || !type || !sid) continue;
+    out.push({ ethSrc: src[1]!, ipSrc: ipSrc[1]!, serverId: sid[1]!, router: /Default-Gateway \(3\), length \d+: ([\d.]+)/.exec(packet)?.[1], type: type[1]! });
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // Linux bridge, for end-to-end tests that run real attack tools.
 //
 //   upstream (198.19.0.2) ── gateway eth1 (198.19.0.1)
+//   routed hosts (198.19.N.x) ── gateway ethN+1 (198.19.N.1), on request
 //                            gateway eth0 (198.18.0.1) ─┐
 //                            victim   eth0 (198.18.0.10) ├─ br0 (own namespace, captured)
 //                            attacker eth0 (198.18.0.66) ┘
@@ -93,6 +94,11 @@ export interface Capture {
 export interface LanOptions {
   /** More hosts on the bridged LAN, each with a default route via the gateway. */
   extraHosts?: HostSpec[];
+  /**
+   * More hosts behind the gateway like upstream, each on a link of its own: the host at its
+   * address in a /24 of 198.19.0.0/16 other than upstream's, the gateway at .1 of that /24.
+   */
+  routedHosts?: HostSpec[];
   /** Keep IPv6 enabled (it is off by default so captures hold no ND/MLD noise). */
   ipv6?: boolean;
 }
@@ -350,6 +356,18 @@ function checkHostSpec(h: HostSpec): void {
   if (!/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/.test(h.mac)) throw new Error(`host ${h.name}: mac ${h.mac} must be locally administered unicast, lowercase`);
 }
 
+/** A routed host: its own /24 of 198.19.0.0/16 (not upstream's), the host not at .1, one host per /24. */
+function checkRoutedHostSpec(h: HostSpec): void {
+  checkHostSpec({ ...h, ip: '198.18.0.2' });
+  const m = /^198\.19\.(\d{1,3})\.(\d{1,3})$/.exec(h.ip);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 255 || Number(m[2]) < 2 || Number(m[2]) > 254) throw new Error(`routed host ${h.name}: ip ${h.ip} is not a host address in 198.19.1.0-198.19.255.255`);
+}
+
+/** The gateway's address on a routed host's link: .1 of the host's /24. */
+export function routedGatewayIp(h: HostSpec): string {
+  return h.ip.replace(/\.\d+$/, '.1');
+}
+
 export class Lan {
   readonly id: string;
   readonly bridgeNs: string;
@@ -369,12 +387,15 @@ export class Lan {
     installHooks();
     sweepStaleNamespaces();
     const extra = opts.extraHosts ?? [];
+    const routed = opts.routedHosts ?? [];
     const lanHosts = [GATEWAY, VICTIM, ATTACKER, ...extra];
     for (const h of extra) checkHostSpec(h);
+    for (const h of routed) checkRoutedHostSpec(h);
+    if (new Set(routed.map(routedGatewayIp)).size !== routed.length) throw new Error('routed hosts need a /24 each');
     const names = new Set<string>();
     const ips = new Set<string>();
     const macs = new Set<string>();
-    for (const h of [...lanHosts, UPSTREAM]) {
+    for (const h of [...lanHosts, UPSTREAM, ...routed]) {
       if (names.has(h.name) || ips.has(h.ip) || macs.has(h.mac)) throw new Error(`duplicate host name, ip or mac: ${h.name}`);
       names.add(h.name);
       ips.add(h.ip);
@@ -384,7 +405,7 @@ export class Lan {
     const lan = new Lan(`${NS_PREFIX}-${process.pid}-${++seq}`);
     liveLans.add(lan);
     try {
-      await lan.build(lanHosts, opts.ipv6 === true);
+      await lan.build(lanHosts, routed, opts.ipv6 === true);
     } catch (e) {
       await lan.destroy();
       throw e;
@@ -415,7 +436,7 @@ export class Lan {
     await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   }
 
-  private async build(lanHosts: HostSpec[], ipv6: boolean): Promise<void> {
+  private async build(lanHosts: HostSpec[], routedHosts: HostSpec[], ipv6: boolean): Promise<void> {
     await this.addNs(this.bridgeNs, ipv6);
     // STP off: ports forward at once instead of after the listening/learning delay.
     await ip(['-n', this.bridgeNs, 'link', 'add', BRIDGE, 'type', 'bridge', 'stp_state', '0']);
@@ -445,6 +466,20 @@ export class Lan {
     await ip(['-n', upNs, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', upNs, 'route', 'add', LAN_CIDR, 'via', GATEWAY_UPSTREAM.ip]);
     this.hosts[UPSTREAM.name] = { name: UPSTREAM.name, ns: upNs, ifname: 'eth0', ip: UPSTREAM.ip, mac: UPSTREAM.mac };
+    for (const [i, h] of routedHosts.entries()) {
+      const ns = `${this.id}-${h.name}`;
+      const gwIf = `eth${i + 2}`;
+      await this.addNs(ns, ipv6);
+      await ip(['-n', gw.ns, 'link', 'add', gwIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await ip(['-n', gw.ns, 'addr', 'add', `${routedGatewayIp(h)}/24`, 'dev', gwIf]);
+      await ip(['-n', gw.ns, 'link', 'set', gwIf, 'up']);
+      await ip(['-n', ns, 'link', 'set', 'eth0', 'address', h.mac]);
+      await ip(['-n', ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
+      await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+      await ip(['-n', ns, 'route', 'add', LAN_CIDR, 'via', routedGatewayIp(h)]);
+      this.hosts[h.name] = { name: h.name, ns, ifname: 'eth0', ip: h.ip, mac: h.mac };
+      await this.waitLinkUp(gw.ns, gwIf);
+    }
     await this.sysctl('gateway', 'net.ipv4.ip_forward', '1');
 
     for (const h of lanHosts) {
@@ -703,6 +738,26 @@ export function dnsmasqDhcpArgv(host: string, dir: string, pool: [string, string
     `--dhcp-option=option:dns-server,${dns}`,
     `--dhcp-leasefile=${join(dir, `${host}.leases`)}`,
     `--pid-file=${join(dir, `${host}-dnsmasq.pid`)}`,
+  ];
+}
+
+/**
+ * argv for dnsmasq as a DHCP relay agent only, in the foreground: requests
+ * arriving on eth0 are relayed to each of `servers` with `local` (an address of
+ * eth0) as giaddr, and their answers sent on to the clients.
+ */
+export function dnsmasqRelayArgv(host: string, dir: string, local: string, servers: readonly string[]): string[] {
+  return [
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--log-facility=-',
+    '--log-dhcp',
+    '--conf-file=/dev/null',
+    '--port=0',
+    '--user=root',
+    '--interface=eth0',
+    ...servers.map((s) => `--dhcp-relay=${local},${s}`),
+    `--pid-file=${join(dir, `${host}-dnsmasq-relay.pid`)}`,
   ];
 }
 

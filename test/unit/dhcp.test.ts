@@ -452,6 +452,53 @@ test('configured redundant servers answering the same DISCOVER differently are n
   assert.deepEqual(atLeast(findings, 'medium'), [], describe(findings));
 });
 
+/** A relay agent on the client's segment and the two servers of a failover pair behind it. */
+const RELAY = { mac: '02:00:00:00:00:fe', ip: '198.18.0.254' };
+const RELAY_2 = { mac: '02:00:00:00:00:fd', ip: '198.18.0.253' };
+const POOL_A = '198.19.5.1';
+const POOL_B = '198.19.5.2';
+
+/** An OFFER or ACK of `serverId` that `relay` sends on to the client from the giaddr it filled in. */
+function relayedAnswer(t: number, relay: { mac: string; ip: string }, serverId: string, xid: number, msgType = OFFER, client = CLIENT, yiaddr = '198.18.0.150', over: Partial<DhcpFields> = {}): TimedFrame {
+  return {
+    t,
+    frame: dhcpFrame(relay.mac, client.mac, relay.ip, yiaddr, {
+      op: 2, xid, chaddr: client.mac, msgType, yiaddr, serverId, giaddr: relay.ip, routers: [RELAY.ip], dns: [DNS], leaseTime: 3600, ...over,
+    }),
+  };
+}
+
+test('a failover pair behind the relay agent (split scope: both offer, different addresses) is neither rogue nor competing', async () => {
+  const frames: TimedFrame[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t = i * 20;
+    frames.push(
+      { t, frame: dhcpFrame(CLIENT.mac, BROADCAST_MAC, '0.0.0.0', BCAST, { op: 1, xid: 10 + i, chaddr: CLIENT.mac, msgType: DISCOVER }) },
+      relayedAnswer(t + 0.01, RELAY, i % 2 === 0 ? POOL_A : POOL_B, 10 + i, OFFER, CLIENT, '198.18.0.150'),
+      relayedAnswer(t + 0.02, RELAY, i % 2 === 0 ? POOL_B : POOL_A, 10 + i, OFFER, CLIENT, '198.18.0.190'),
+      relayedAnswer(t + 0.04, RELAY, i % 2 === 0 ? POOL_A : POOL_B, 10 + i, ACK, CLIENT, '198.18.0.150'),
+    );
+  }
+  // The same server relayed by the second router of a redundant pair, which is seen forwarding traffic.
+  frames.push(...gatewayForwarding(100, RELAY_2), relayedAnswer(101, RELAY_2, POOL_A, 20, OFFER, OTHER_CLIENT, '198.18.0.151'));
+  const { findings } = await scanFrames(frames);
+  assert.deepEqual(atLeast(findings, 'low').filter((f) => f.rule_id.startsWith('dhcp-')), [], describe(findings));
+
+  // A rogue on the segment is still the rogue, and one forging relayed answers from its own MAC too.
+  for (const [what, rogue] of [
+    ['direct', offerFrom(30.015, ROGUE, 11)],
+    ['forged relay', relayedAnswer(30.015, { mac: ROGUE.mac, ip: RELAY.ip }, ROGUE.ip, 11, OFFER, CLIENT, '198.18.0.222', { routers: [ROGUE.ip], dns: [ROGUE.ip] })],
+    ['forged relay of a trusted server', relayedAnswer(30.015, { mac: ROGUE.mac, ip: ROGUE.ip }, POOL_A, 11, OFFER, CLIENT, '198.18.0.222', { giaddr: ROGUE.ip, routers: [ROGUE.ip], dns: [ROGUE.ip] })],
+  ] as const) {
+    const attacked = await scanFrames([...frames, rogue]);
+    const hit = attacked.findings.find((f) => f.rule_id === 'dhcp-rogue-server');
+    assert.ok(hit, `${what}: ${describe(attacked.findings)}`);
+    assert.equal(hit.severity, 'critical', what);
+    assert.ok(hasEntity(hit, 'mac', ROGUE.mac, 'attacker'), `${what}: ${JSON.stringify(hit.entities)}`);
+    for (const server of [POOL_A, POOL_B]) assert.ok(!attacked.findings.some((f) => f.rule_id.startsWith('dhcp-') && hasEntity(f, 'ip', server, 'attacker')), `${what}: ${server} blamed`);
+  }
+});
+
 test('another MAC answering with the trusted server identifier is reported as impersonation', async () => {
   const frames = [...dora(0, { xid: 1 }), offerFrom(3, { mac: ROGUE.mac, ip: SERVER.ip }, 2, { routers: [ROGUE.ip], dns: [ROGUE.ip] })];
   const { findings } = await scanFrames(frames);

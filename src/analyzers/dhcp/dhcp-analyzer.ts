@@ -21,9 +21,10 @@ import { dhcpConfigSection, type DhcpConfig } from './dhcp-config.js';
 
 // DHCP spoofing and starvation (T1557.003). Per network scope (the local
 // segment, or the subnet behind a relay agent) the first server seen answering,
-// or the configured ones, are trusted; another server handing out leases is a
-// rogue, and a critical one when it hands out a router or DNS server the
-// trusted servers do not. Starvation is many client hardware addresses asking
+// or the configured ones, are trusted, and so are the other servers whose answers
+// the same relay agent sends on (a failover pair or split scope); another server
+// handing out leases is a rogue, and a critical one when it hands out a router or
+// DNS server the trusted servers do not. Starvation is many client hardware addresses asking
 // within a short window; a flood is one client sending far more than a client
 // does. State is bounded: scopes, transactions and client counters are capped
 // maps that reuse evicted entries, and the starvation windows count distinct
@@ -57,6 +58,8 @@ interface TrustedServer {
   configured: boolean;
   /** Trusted only for answering first; a server shown to be established takes its place. */
   firstSeen: boolean;
+  /** Its answers reach the segment through a relay agent (sent on from the giaddr it filled in). */
+  viaRelay: boolean;
   routers: number[];
   dns: number[];
 }
@@ -82,6 +85,8 @@ interface Transaction {
   serverId: number;
   mac: number;
   trusted: boolean;
+  /** Trusted by configuration or for reaching the segment through a relay agent. */
+  vouched: boolean;
   yiaddr: number;
   router: number;
   dns: number;
@@ -297,11 +302,14 @@ export class DhcpAnalyzer implements Analyzer {
     const scope = this.scopeFor(pkt, pkt.dstPort === BOOTP_SERVER_PORT ? m.giaddr : 0);
     const serverId = m.serverId >= 0 ? m.serverId : pkt.ip4Src;
     const mac = pkt.ethSrc;
+    const relayed = m.giaddr !== 0 && pkt.dstPort !== BOOTP_SERVER_PORT;
+    // A relay agent sends the answer on from its address on the client's subnet, the giaddr it filled in.
+    const viaRelay = relayed && pkt.ip4Src === m.giaddr;
     let impersonated: TrustedServer | undefined;
     let trusted: TrustedServer | undefined;
     for (const s of scope.servers) {
       if (s.serverId !== serverId) continue;
-      if (s.mac < 0 || mac < 0 || s.mac === mac) {
+      if (s.mac < 0 || mac < 0 || s.mac === mac || (viaRelay && s.viaRelay && this.ctx.network.isObservedRouterMac(mac))) {
         trusted = s;
         if (s.mac < 0) s.mac = mac;
         break;
@@ -309,15 +317,17 @@ export class DhcpAnalyzer implements Analyzer {
       impersonated = s;
     }
     // A relay agent forwarding the answer to the client: the network's own configuration points at this server.
-    if (m.giaddr !== 0 && pkt.dstPort !== BOOTP_SERVER_PORT) this.noteEstablished(scope, serverId);
-    if (!trusted && !impersonated) trusted = this.maybeTrust(scope, serverId, mac, m) ?? this.moveTrust(scope, serverId, mac, m);
+    if (relayed) this.noteEstablished(scope, serverId);
+    if (!trusted && !impersonated) {
+      trusted = this.maybeTrust(scope, serverId, mac, m, viaRelay) ?? this.trustRelayedPeer(scope, serverId, mac, viaRelay) ?? this.moveTrust(scope, serverId, mac, m, viaRelay);
+    }
     if (trusted) {
       this.checkOptionChange(trusted, scope, m, pkt, true);
       this.checkOptionChange(trusted, scope, m, pkt, false);
     } else {
       this.reportRogue(scope, serverId, impersonated, m, pkt);
     }
-    if (m.msgType === DHCPOFFER) this.trackOffer(scope, serverId, mac, trusted !== undefined, m, pkt);
+    if (m.msgType === DHCPOFFER) this.trackOffer(scope, serverId, mac, trusted, m, pkt);
     for (let i = 0; i < m.routerCount; i++) this.ctx.network.noteDhcpRouter(m.routers[i]!);
   }
 
@@ -326,12 +336,29 @@ export class DhcpAnalyzer implements Analyzer {
    * first server of a scope is, unless it hands out a router other than the
    * gateways seen forwarding traffic on the subnet it leases in.
    */
-  private maybeTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage): TrustedServer | undefined {
+  private maybeTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage, viaRelay: boolean): TrustedServer | undefined {
     const configured = this.cfg.servers.size > 0;
     if (configured ? !this.cfg.servers.has(serverId) : scope.servers.length > 0) return undefined;
-    if (scope.servers.length >= MAX_SERVERS_PER_SCOPE) return undefined;
     if (!configured && !scope.established.includes(serverId) && this.gatewaysBypassed(scope, m).length > 0) return undefined;
-    const s: TrustedServer = { serverId, mac, configured, firstSeen: !configured && !scope.established.includes(serverId), routers: [], dns: [] };
+    return this.addTrusted(scope, serverId, mac, configured, !configured && !scope.established.includes(serverId), viaRelay);
+  }
+
+  /**
+   * Without a configured list, another server whose answers the relay agent of a
+   * trusted server forwards (or a router seen forwarding traffic does) is trusted
+   * beside it: relay agents forward only to the servers they are configured with,
+   * so a failover pair or split scope behind a relay is the network's own.
+   */
+  private trustRelayedPeer(scope: Scope, serverId: number, mac: number, viaRelay: boolean): TrustedServer | undefined {
+    if (!viaRelay || this.cfg.servers.size > 0 || mac < 0) return undefined;
+    const sameRelay = scope.servers.some((s) => s.viaRelay && s.mac === mac);
+    if (!sameRelay && !(scope.servers.some((s) => s.viaRelay) && this.ctx.network.isObservedRouterMac(mac))) return undefined;
+    return this.addTrusted(scope, serverId, mac, false, false, true);
+  }
+
+  private addTrusted(scope: Scope, serverId: number, mac: number, configured: boolean, firstSeen: boolean, viaRelay: boolean): TrustedServer | undefined {
+    if (scope.servers.length >= MAX_SERVERS_PER_SCOPE) return undefined;
+    const s: TrustedServer = { serverId, mac, configured, firstSeen, viaRelay, routers: [], dns: [] };
     scope.servers.push(s);
     return s;
   }
@@ -348,7 +375,7 @@ export class DhcpAnalyzer implements Analyzer {
    * forwarding traffic when the trusted ones hand out none. The former is
    * reported from its next answer on.
    */
-  private moveTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage): TrustedServer | undefined {
+  private moveTrust(scope: Scope, serverId: number, mac: number, m: DhcpMessage, viaRelay: boolean): TrustedServer | undefined {
     if (this.cfg.servers.size > 0 || scope.servers.length === 0) return undefined;
     if (!scope.servers.every((s) => s.firstSeen && !scope.established.includes(s.serverId))) return undefined;
     let why: string;
@@ -363,9 +390,7 @@ export class DhcpAnalyzer implements Analyzer {
     const former = scope.servers.map((s) => ip4ToString(s.serverId)).join(', ');
     scope.trustMoved = `trust moved from ${former} to ${ip4ToString(serverId)}, ${why}`;
     scope.servers.length = 0;
-    const s: TrustedServer = { serverId, mac, configured: false, firstSeen: false, routers: [], dns: [] };
-    scope.servers.push(s);
-    return s;
+    return this.addTrusted(scope, serverId, mac, false, false, viaRelay);
   }
 
   /**
@@ -518,8 +543,10 @@ export class DhcpAnalyzer implements Analyzer {
   }
 
   /** Two servers offering a client different things in the same transaction. */
-  private trackOffer(scope: Scope, serverId: number, mac: number, trusted: boolean, m: DhcpMessage, pkt: Packet): void {
+  private trackOffer(scope: Scope, serverId: number, mac: number, server: TrustedServer | undefined, m: DhcpMessage, pkt: Packet): void {
     const t = pkt.timeMs;
+    const trusted = server !== undefined;
+    const vouched = server !== undefined && (server.configured || server.viaRelay);
     const client = m.chaddr;
     const router = m.routerCount > 0 ? m.routers[0]! : -1;
     const dns = m.dnsCount > 0 ? m.dnsServers[0]! : -1;
@@ -527,9 +554,9 @@ export class DhcpAnalyzer implements Analyzer {
     if (tx && tx.client === client && tx.scope === scope.key && t >= tx.timeMs && t - tx.timeMs <= TRANSACTION_TTL_MS) {
       const sameServer = tx.serverId === serverId && (tx.mac === mac || tx.mac < 0 || mac < 0);
       const sameOffer = tx.yiaddr === m.yiaddr && tx.router === router && tx.dns === dns;
-      // Several configured servers answering one DISCOVER is how redundant DHCP works.
-      const bothConfigured = this.cfg.servers.size > 0 && tx.trusted && trusted;
-      if (sameServer || sameOffer || bothConfigured || tx.reported) return;
+      // Several configured servers, or servers behind the network's relay agents, answering one DISCOVER is how redundant DHCP works.
+      const bothVouched = tx.vouched && vouched;
+      if (sameServer || sameOffer || bothVouched || tx.reported) return;
       tx.reported = true;
       const [a, b] = tx.serverId <= serverId ? [tx.serverId, serverId] : [serverId, tx.serverId];
       const entities: Entity[] = [ip4Entity(tx.serverId, tx.trusted ? 'server' : 'suspect')];
@@ -548,13 +575,14 @@ export class DhcpAnalyzer implements Analyzer {
     } else if (this.transactions.size >= MAX_TRANSACTIONS) {
       tx = this.transactions.shift();
     }
-    tx ??= { xid: 0, client: 0, scope: 0, serverId: 0, mac: 0, trusted: false, yiaddr: 0, router: 0, dns: 0, timeMs: 0, reported: false };
+    tx ??= { xid: 0, client: 0, scope: 0, serverId: 0, mac: 0, trusted: false, vouched: false, yiaddr: 0, router: 0, dns: 0, timeMs: 0, reported: false };
     tx.xid = m.xid;
     tx.client = client;
     tx.scope = scope.key;
     tx.serverId = serverId;
     tx.mac = mac;
     tx.trusted = trusted;
+    tx.vouched = vouched;
     tx.yiaddr = m.yiaddr;
     tx.router = router;
     tx.dns = dns;
