@@ -11,6 +11,7 @@ import { namesAnalyzer } from './name-resolution/names-analyzer.js';
 import { credentialsAnalyzer } from './credentials/credentials-analyzer.js';
 import { wlanAnalyzer } from './wlan/wlan-analyzer.js';
 import { fhrpAnalyzer } from './fhrp/fhrp-analyzer.js';
+import { routingAnalyzer } from './routing/routing-analyzer.js';
 
 // Every wire analyzer, in dispatch order. A new protocol analyzer is a folder
 // beside arp/ and one line here.
@@ -25,6 +26,7 @@ export const WIRE_ANALYZERS: readonly AnalyzerDefinition[] = [
   credentialsAnalyzer,
   // After the analyzers that read most packets, so that their hooks keep the engine's first dispatch slots (engine.ts).
   fhrpAnalyzer,
+  routingAnalyzer,
   wlanAnalyzer,
 ];
 

@@ -120,7 +120,7 @@ export function decodeHsrp(pkt: Packet, msg: FhrpMessage): boolean {
   const buf = pkt.buf;
   const start = pkt.payloadStart;
   const end = pkt.payloadEnd;
-  if (end - start < 2) return malformed(pkt, 'hsrp', TRUNCATED_HSRP);
+  if (end - start < 2) return pkt.markMalformed('hsrp', TRUNCATED_HSRP);
   // Version 1 starts with its version byte (0); version 2 with a TLV type.
   return buf[start] === 0 ? decodeHsrp1(pkt, msg, start, end) : decodeHsrp2(pkt, msg, start, end);
 }
@@ -131,7 +131,7 @@ function decodeHsrp1(pkt: Packet, msg: FhrpMessage, start: number, end: number):
   msg.opcode = buf[start + 1]!;
   // An interface-state advertisement names no group.
   if (msg.opcode === HSRP1_OP_ADVERTISE) return false;
-  if (end - start < HSRP1_LEN) return malformed(pkt, 'hsrp', TRUNCATED_HSRP);
+  if (end - start < HSRP1_LEN) return pkt.markMalformed('hsrp', TRUNCATED_HSRP);
   msg.state = buf[start + 2]!;
   msg.holdMs = buf[start + 4]! * 1000;
   msg.priority = buf[start + 5]!;
@@ -150,13 +150,13 @@ function decodeHsrp2(pkt: Packet, msg: FhrpMessage, start: number, end: number):
   const buf = pkt.buf;
   let groupState = false;
   for (let off = start; off < end; ) {
-    if (end - off < 2) return malformed(pkt, 'hsrp', BAD_HSRP_TLV);
+    if (end - off < 2) return pkt.markMalformed('hsrp', BAD_HSRP_TLV);
     const type = buf[off]!;
     const len = buf[off + 1]!;
     const v = off + 2;
-    if (v + len > end) return malformed(pkt, 'hsrp', BAD_HSRP_TLV);
+    if (v + len > end) return pkt.markMalformed('hsrp', BAD_HSRP_TLV);
     if (type === HSRP2_TLV_GROUP_STATE) {
-      if (len !== HSRP2_GROUP_STATE_LEN) return malformed(pkt, 'hsrp', BAD_HSRP2_GROUP_STATE);
+      if (len !== HSRP2_GROUP_STATE_LEN) return pkt.markMalformed('hsrp', BAD_HSRP2_GROUP_STATE);
       groupState = true;
       msg.version = buf[v]!;
       msg.opcode = buf[v + 1]!;
@@ -192,16 +192,16 @@ export function decodeVrrp(pkt: Packet, msg: FhrpMessage): boolean {
   const start = pkt.payloadStart;
   const end = pkt.payloadEnd;
   const len = end - start;
-  if (len < 8) return malformed(pkt, 'vrrp', TRUNCATED_VRRP);
+  if (len < 8) return pkt.markMalformed('vrrp', TRUNCATED_VRRP);
   const version = buf[start]! >> 4;
   if ((buf[start]! & 0x0f) !== VRRP_TYPE_ADVERTISEMENT) return false;
   if (version === 2 && len === CARP_LEN && buf[start + 3] === CARP_AUTHLEN) return false;
-  if (version !== 2 && version !== 3) return malformed(pkt, 'vrrp', BAD_VRRP_VERSION);
+  if (version !== 2 && version !== 3) return pkt.markMalformed('vrrp', BAD_VRRP_VERSION);
   const count = buf[start + 3]!;
   const family = version === 3 && pkt.ipVersion === 6 ? 16 : 4;
   const addrs = start + 8;
   const needed = 8 + count * family + (version === 2 ? VRRP_AUTH_LEN : 0);
-  if (len < needed) return malformed(pkt, 'vrrp', TRUNCATED_VRRP);
+  if (len < needed) return pkt.markMalformed('vrrp', TRUNCATED_VRRP);
   msg.version = version;
   msg.group = buf[start + 1]!;
   msg.priority = buf[start + 2]!;
@@ -244,7 +244,3 @@ function isZero(buf: Buffer, off: number, len: number): boolean {
   return true;
 }
 
-function malformed(pkt: Packet, layer: string, reason: string): false {
-  pkt.markMalformed(layer, reason);
-  return false;
-}

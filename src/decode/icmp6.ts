@@ -62,22 +62,18 @@ interface NdOptionSink {
 function readNdOptions(pkt: Packet, off: number, end: number, sink: NdOptionSink): boolean {
   const buf = pkt.buf;
   for (let n = 0; off < end; n++) {
-    if (n === MAX_ND_OPTIONS) return malformed(pkt, LAYER6, TOO_MANY_OPTIONS);
-    if (end - off < 2) return malformed(pkt, LAYER6, OPTION_PAST_END);
+    if (n === MAX_ND_OPTIONS) return pkt.markMalformed(LAYER6, TOO_MANY_OPTIONS);
+    if (end - off < 2) return pkt.markMalformed(LAYER6, OPTION_PAST_END);
     const len = buf[off + 1]! * 8;
-    if (len === 0) return malformed(pkt, LAYER6, OPTION_ZERO_LENGTH);
-    if (end - off < len) return malformed(pkt, LAYER6, OPTION_PAST_END);
+    if (len === 0) return pkt.markMalformed(LAYER6, OPTION_ZERO_LENGTH);
+    if (end - off < len) return pkt.markMalformed(LAYER6, OPTION_PAST_END);
     const problem = sink.option(buf, buf[off]!, off, len);
-    if (problem !== null) return malformed(pkt, LAYER6, problem);
+    if (problem !== null) return pkt.markMalformed(LAYER6, problem);
     off += len;
   }
   return true;
 }
 
-function malformed(pkt: Packet, layer: string, reason: string): false {
-  pkt.markMalformed(layer, reason);
-  return false;
-}
 
 export class RouterAdvert implements NdOptionSink {
   curHopLimit = 0;
@@ -202,7 +198,7 @@ export function decodeRouterAdvert(pkt: Packet, ra: RouterAdvert): boolean {
   const off = pkt.l4Start;
   const end = pkt.l3End;
   ra.reset();
-  if (end - off < RA_FIXED_LEN) return malformed(pkt, LAYER6, TRUNCATED_RA);
+  if (end - off < RA_FIXED_LEN) return pkt.markMalformed(LAYER6, TRUNCATED_RA);
   ra.curHopLimit = buf[off + 4]!;
   const flags = buf[off + 5]!;
   ra.managed = (flags & 0x80) !== 0;
@@ -243,7 +239,7 @@ export function decodeNeighborMessage(pkt: Packet, n: NeighborMessage): boolean 
   const off = pkt.l4Start;
   n.sourceMac = -1;
   n.targetMac = -1;
-  if (pkt.l3End - off < NEIGHBOR_FIXED_LEN) return malformed(pkt, LAYER6, TRUNCATED_NEIGHBOR);
+  if (pkt.l3End - off < NEIGHBOR_FIXED_LEN) return pkt.markMalformed(LAYER6, TRUNCATED_NEIGHBOR);
   n.type = buf[off]!;
   const flags = n.type === ICMP6_NEIGHBOR_ADVERT ? buf[off + 4]! : 0;
   n.router = (flags & 0x80) !== 0;
@@ -273,7 +269,7 @@ export function decodeNdRedirect(pkt: Packet, r: NdRedirect): boolean {
   const off = pkt.l4Start;
   r.targetMac = -1;
   r.hasRedirectedHeader = false;
-  if (pkt.l3End - off < REDIRECT_FIXED_LEN) return malformed(pkt, LAYER6, TRUNCATED_REDIRECT);
+  if (pkt.l3End - off < REDIRECT_FIXED_LEN) return pkt.markMalformed(LAYER6, TRUNCATED_REDIRECT);
   r.targetOff = off + 8;
   r.destinationOff = off + 24;
   return readNdOptions(pkt, off + REDIRECT_FIXED_LEN, pkt.l3End, r);
@@ -293,11 +289,11 @@ export class Icmp4Redirect {
 export function decodeIcmp4Redirect(pkt: Packet, r: Icmp4Redirect): boolean {
   const buf = pkt.buf;
   const off = pkt.l4Start;
-  if (pkt.l3End - off < ICMP4_REDIRECT_MIN_LEN) return malformed(pkt, LAYER4, TRUNCATED_REDIRECT4);
+  if (pkt.l3End - off < ICMP4_REDIRECT_MIN_LEN) return pkt.markMalformed(LAYER4, TRUNCATED_REDIRECT4);
   const code = buf[off + 1]!;
-  if (code > 3) return malformed(pkt, LAYER4, BAD_REDIRECT4_CODE);
+  if (code > 3) return pkt.markMalformed(LAYER4, BAD_REDIRECT4_CODE);
   const inner = off + 8;
-  if (buf[inner]! >> 4 !== 4 || (buf[inner]! & 0x0f) < 5) return malformed(pkt, LAYER4, BAD_REDIRECT4_INNER);
+  if (buf[inner]! >> 4 !== 4 || (buf[inner]! & 0x0f) < 5) return pkt.markMalformed(LAYER4, BAD_REDIRECT4_INNER);
   r.code = code;
   r.gateway = u32be(buf, off + 4);
   r.originalProto = buf[inner + 9]!;

@@ -185,8 +185,10 @@ export class Packet {
     this.innerEnd = 0;
   }
 
-  markMalformed(layer: string, reason: string): void {
+  /** Records why the packet could not be read; false, for decoders that return it. */
+  markMalformed(layer: string, reason: string): false {
     this.malformedLayer = layer;
     this.malformed = reason;
+    return false;
   }
 }

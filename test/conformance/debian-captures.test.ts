@@ -34,6 +34,7 @@ const LOUD: Record<string, { rule: string; why: string }> = {
   'wireshark/smb311-aes-128-gcm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
   'wireshark/smb311-aes-256-ccm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
   'wireshark/smb311-aes-256-gcm.pcap.gz': { rule: 'cred-smb', why: 'an NTLMv2 login to an SMB 3.1.1 share' },
+  'tcpdump/ripv2_auth.pcap': { rule: 'cred-routing-auth', why: 'RIPv2 with a simple password (and keyed MD5)' },
 };
 
 /** Not captures at all (CBOR diagnostics, logs, text2pcap input): a located "not a capture file" error. */
@@ -124,6 +125,44 @@ if (!debianCapturesPresent()) {
       if (onlyOurs.length > 0 || onlyTshark.length > 0) problems.push(`${rel}: IP read by sniffwatch only in frames ${onlyOurs.slice(0, 8).join(',')}; by tshark only in ${onlyTshark.slice(0, 8).join(',')}`);
     }
     assert.ok(compared > 500, `only ${compared} captures compared`);
+    assert.deepEqual(problems, []);
+  });
+
+  test('every OSPFv2 and RIPv2 simple password tshark reads is reported, and each router\'s keyed-MD5 line holds a digest tshark shows', async (t) => {
+    if (!tsharkAvailable()) {
+      t.skip('tool missing: tshark');
+      return;
+    }
+    let routers = 0;
+    const problems: string[] = [];
+    for (const rel of files().filter((f) => /(^|\/)(rip|ospf)[^6]*$/i.test(f) && !/ripng/i.test(f))) {
+      // Source address, simple password, MD5 digest (a 16-byte cryptographic authentication).
+      const fields = ['ip.src', 'rip.auth.passwd', 'ospf.auth.simple', 'rip.auth_data_len', 'rip.authentication_data', 'ospf.auth.crypt.data_length', 'ospf.auth.crypt.data'];
+      const r = spawnSync('tshark', ['-r', join(DIR, rel), '-Y', 'rip.auth.type > 1 || ospf.auth.type > 0', '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8' });
+      const simple = new Map<string, Set<string>>();
+      const digests = new Map<string, Set<string>>();
+      for (const line of r.stdout.split('\n').filter(Boolean)) {
+        const [ip, ripPw, ospfPw, ripLen, ripData, ospfLen, ospfData] = line.split('|') as [string, string, string, string, string, string, string];
+        const pw = ripPw || ospfPw;
+        if (pw) (simple.get(ip) ?? simple.set(ip, new Set()).get(ip)!).add(pw);
+        const digest = ripLen === '16' ? ripData : ospfLen === '16' ? ospfData : '';
+        if (digest) (digests.get(ip) ?? digests.set(ip, new Set()).get(ip)!).add(digest.replace(/:/g, ''));
+      }
+      if (simple.size === 0 && digests.size === 0) continue;
+      const ours = (await scanCaptures([join(DIR, rel)], { config: defaultConfig(), profile: 'production', showSecrets: true })).findings.filter((f) => f.rule_id === 'cred-routing-auth');
+      const secretsOf = (ip: string): string[] => ours.filter((f) => hasEntity(f, 'ip', ip, 'router')).flatMap((f) => (f.secrets ?? []).map((x) => x.value ?? ''));
+      for (const [ip, pws] of simple) {
+        routers++;
+        for (const pw of pws) if (!secretsOf(ip).includes(pw)) problems.push(`${rel}: ${ip}'s password ${pw} not reported`);
+      }
+      for (const [ip, set] of digests) {
+        routers++;
+        const lines = secretsOf(ip).filter((x) => x.startsWith('$netmd5$'));
+        if (!lines.some((l) => set.has(l.slice(-32)))) problems.push(`${rel}: no net-md5 line of ${ip} holds a digest tshark shows (${[...set].join(', ')})`);
+      }
+    }
+    t.diagnostic(`${routers} routers compared`);
+    assert.ok(routers > 0, 'no OSPF or RIP authentication in the captures');
     assert.deepEqual(problems, []);
   });
 

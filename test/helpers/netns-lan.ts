@@ -147,6 +147,8 @@ const TOOL_PACKAGES: Record<string, string> = {
   lighttpd: 'lighttpd',
   psql: 'postgresql-client',
   runuser: 'util-linux',
+  danted: 'dante-server',
+  bird: 'bird2',
   mariadbd: 'mariadb-server',
   'mariadb-install-db': 'mariadb-server',
   mariadb: 'mariadb-client',

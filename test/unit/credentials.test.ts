@@ -800,3 +800,82 @@ test('Redis: a broken array length is malformed; mutated sessions never throw; t
   const refused = cred(findings, 'cred-redis').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
   assertCredential(refused, 6379, 'default', 'failed', 4);
 });
+
+// --- SOCKS5 -------------------------------------------------------------------
+
+/** RFC 1929 username/password request. */
+function socksLogin(user: string, password: string): Buffer {
+  return Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([password.length]), Buffer.from(password)]);
+}
+
+/** RFC 1928 request (or reply) for a domain name target. */
+function socksConnect(host: string, port: number, code = 1): Buffer {
+  return Buffer.concat([Buffer.from([5, code, 0, 3, host.length]), Buffer.from(host), Buffer.from([port >> 8, port & 0xff])]);
+}
+
+const SOCKS_OK = Buffer.from([5, 0, 0, 1, 198, 18, 0, 1, 0x9c, 0x40]);
+
+test('SOCKS5: username/password accepted is high and names the CONNECT target, refused is medium; any port; one-byte segments; a greeting without method 2 is not followed', async () => {
+  const ok = conn(1080).client(Buffer.from([5, 2, 0, 2])).server(Buffer.from([5, 2])).client(socksLogin('alice', 'Socks-pw-1')).server(Buffer.from([1, 0])).client(socksConnect('intranet.example', 443)).server(SOCKS_OK);
+  const refused = conn(1080, { ip: '198.18.0.71' }).client(Buffer.from([5, 1, 2])).server(Buffer.from([5, 2])).client(socksLogin('bob', 'nope')).server(Buffer.from([1, 1])).close();
+  // Another port; the greeting and login in one segment (a client that does not wait), an IPv4 target.
+  const odd = conn(31080, { ip: '198.18.0.72' })
+    .client(Buffer.concat([Buffer.from([5, 1, 2]), socksLogin('carol', 'Pw-3')]))
+    .server(Buffer.from([5, 2, 1, 0]))
+    .client(Buffer.from([5, 1, 0, 1, 198, 19, 0, 7, 0, 80]));
+  // Every byte in its own segment.
+  const slow = conn(1080, { ip: '198.18.0.73' });
+  for (const b of Buffer.concat([Buffer.from([5, 2, 0, 2])])) slow.client(Buffer.from([b]));
+  slow.server(Buffer.from([5, 2]));
+  for (const b of socksLogin('dave', 'Pw-dave-4')) slow.client(Buffer.from([b]));
+  slow.server(Buffer.from([1, 0])).close();
+  const noAuth = conn(1080, { ip: '198.18.0.74' }).client(Buffer.from([5, 1, 0])).server(Buffer.from([5, 0])).client(socksConnect('x.example', 80)).server(SOCKS_OK);
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, refused, odd, slow, noAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-socks');
+  assert.equal(hits.length, 4, describe(r.findings));
+  const alice = hits.find((f) => hasEntity(f, 'user', 'alice', 'login-succeeded'))!;
+  assert.ok(alice, describe(hits));
+  assert.equal(alice.severity, 'high');
+  assert.deepEqual(alice.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(alice, 'host', `${SERVER_IP}:1080`, 'server'));
+  assert.match(alice.message, /CONNECT intranet\.example:443/);
+  assert.equal(alice.secrets![0]!.value, 'Socks-pw-1');
+  const bob = hits.find((f) => hasEntity(f, 'user', 'bob', 'login-failed'))!;
+  assert.ok(bob, describe(hits));
+  assert.equal(bob.severity, 'medium');
+  const carol = hits.find((f) => hasEntity(f, 'user', 'carol', 'login-succeeded'))!;
+  assert.ok(carol && hasEntity(carol, 'host', `${SERVER_IP}:31080`, 'server'), describe(hits));
+  assert.match(carol.message, /CONNECT 198\.19\.0\.7:80/);
+  const dave = hits.find((f) => hasEntity(f, 'user', 'dave', 'login-succeeded'))!;
+  assert.ok(dave, describe(hits));
+  assert.equal(dave.secrets![0]!.value, 'Pw-dave-4');
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.74')), describe(r.findings));
+});
+
+test('SOCKS5: look-alikes stay quiet, a broken version is malformed, mutated sessions never throw, the password is redacted by default', async () => {
+  // Binary protocols that start with 5 but are no SOCKS5 greeting offering method 2.
+  const lookAlikes = [
+    conn(1080, { ip: '198.18.0.80' }).client(Buffer.from([5, 3, 0, 1, 0xff])).server(Buffer.from([5, 0xff])),
+    conn(9000, { ip: '198.18.0.81' }).client(Buffer.from([5, 2, 0, 2, 7, 7, 7])).server(Buffer.from([1, 0])),
+  ];
+  const broken = conn(1080, { ip: '198.18.0.82' }).client(Buffer.from([5, 1, 2])).server(Buffer.from([5, 2])).client(Buffer.from([9, 1, 0x41, 1, 0x42]));
+  const refused = conn(1080).client(Buffer.from([5, 1, 2])).server(Buffer.from([5, 2])).client(socksLogin('erin', 'Pw-5')).server(Buffer.from([1, 0xff]));
+  const convs = [...lookAlikes, broken, refused];
+  const valid = Buffer.concat([Buffer.from([5, 2, 0, 2]), socksLogin('u', 'p'), socksConnect('h.example', 443)]);
+  const reply = Buffer.from([5, 2, 1, 0, ...SOCKS_OK]);
+  let seed = 7;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let n = 0; n < 300; n++) {
+    const c = Buffer.from(valid);
+    const s = Buffer.from(reply);
+    for (let k = 0; k < 2; k++) {
+      c[Math.floor(next() * c.length)] = Math.floor(next() * 256);
+      s[Math.floor(next() * s.length)] = Math.floor(next() * 256);
+    }
+    convs.push(conn(1080, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).client(c).server(s));
+  }
+  const findings = await findingsOf(...convs);
+  for (const ip of ['198.18.0.80', '198.18.0.81']) assert.ok(!findings.some((f) => f.rule_id.startsWith('cred-') && hasEntity(f, 'ip', ip)), `${ip}: ${describe(findings)}`);
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /SOCKS5 username\/password request of an unknown version/.test(f.message)), describe(findings));
+  assertCredential(cred(findings, 'cred-socks').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!, 1080, 'erin', 'failed', 4);
+});

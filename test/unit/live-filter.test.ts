@@ -95,6 +95,8 @@ const WANTED: [string, Buffer][] = [
   ['HSRP', hsrpFrame(A.mac, A.ip, { state: 16, priority: 100, group: 1, virtualIp: B.ip })],
   ['802.1Q HSRP for IPv6', ethernet('33:33:00:00:00:66', A.mac, ETH_IPV6, ipv6Packet(17, udpDatagram(2029, 2029, Buffer.alloc(42))), [12])],
   ['VRRP', vrrpFrame(A.ip, { vrid: 1, priority: 100, addresses: [B.ip] })],
+  ['OSPF', ethernet(B.mac, A.mac, ETH_IPV4, ipv4Packet(A.ip, B.ip, 89, Buffer.alloc(24)))],
+  ['RIP', udp4(520)],
   ['TCP SYN', tcpFrame(A.mac, B.mac, A.ip, B.ip, 40000, 445, 1, 0, TCP_SYN, Buffer.alloc(0))],
   ['TCP payload', tcpFrame(A.mac, B.mac, A.ip, B.ip, 40000, 21, 1, 1, TCP_PSH | TCP_ACK, Buffer.from('USER x\r\n'))],
   ['ICMP echo', icmp4()],
@@ -121,7 +123,6 @@ const UNWANTED: [string, Buffer][] = [
   ['syslog', udp4(514)],
   ['802.1Q NTP', udp4(123, [7])],
   ['IPv6 UDP to an unanalysed port', ethernet(B.mac, A.mac, ETH_IPV6, ipv6Packet(17, udpDatagram(40000, 9999, Buffer.alloc(8))))],
-  ['OSPF', ethernet(B.mac, A.mac, ETH_IPV4, ipv4Packet(A.ip, B.ip, 89, Buffer.alloc(24)))],
   ['LLDP', ethernet('01:80:c2:00:00:0e', A.mac, 0x88cc, Buffer.alloc(40))],
 ];
 

@@ -7,6 +7,7 @@ import { postgresRequestVerdict } from './postgres.js';
 import { looksLikeRespCommand } from './redis.js';
 import { sipDirection } from './sip.js';
 import { smbRequestVerdict } from './smb.js';
+import { socks5GreetingVerdict } from './socks.js';
 import { startsWithCI } from './text.js';
 
 // Which cleartext protocol a TCP flow speaks, from its first bytes (greeting
@@ -28,6 +29,7 @@ export const enum Proto {
   Mysql,
   Sip,
   Redis,
+  Socks,
 }
 
 /** Verdicts besides a Proto. */
@@ -38,7 +40,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -65,12 +67,13 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [3306, Proto.Mysql],
   [5060, Proto.Sip],
   [6379, Proto.Redis],
+  [1080, Proto.Socks],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip || p === Proto.Socks ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -133,6 +136,9 @@ const SHARED_USER_PASS = /^(USER|PASS|AUTH|QUIT|NOOP)\b/i;
 /** The client's first bytes, knowing what the server said (a Proto, FTP_OR_SMTP, SERVER_SILENT or 0). */
 export function classifyClient(buf: Buffer, start: number, end: number, serverSaid: number, serverPort: number): number {
   if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
+  const socks = socks5GreetingVerdict(buf, start, end);
+  if (socks === 1) return Proto.Socks;
+  if (socks === 0) return NEED_MORE;
   const smb = smbRequestVerdict(buf, start, end);
   if (smb === 1) return Proto.Smb;
   if (smb === 0) return NEED_MORE;

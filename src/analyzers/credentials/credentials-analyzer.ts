@@ -18,6 +18,7 @@ import { RedisParser } from './redis.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { SipLogins, SipParser, SIP_PORT, sipDirection } from './sip.js';
 import { credentialReport, secretNoun } from './report.js';
+import { SocksParser } from './socks.js';
 import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
 import { TelnetParser } from './telnet.js';
@@ -51,7 +52,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'cred-socks', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -298,6 +299,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new SmbParser(session);
       case Proto.Kerberos:
         return new KerberosParser(session);
+      case Proto.Socks:
+        return new SocksParser(session);
       case Proto.Postgres:
         return new PostgresParser(session);
       case Proto.Mysql:

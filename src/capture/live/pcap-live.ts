@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { newRawFrame, type RawFrame } from '../frame.js';
 import { CARRIER_ETHERTYPES } from '../../decode/carriers.js';
 import { HSRP6_PORT, HSRP_PORT, IPPROTO_VRRP } from '../../decode/fhrp.js';
+import { IPPROTO_OSPF } from '../../decode/routing-auth.js';
 import { isWlanLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../linktypes.js';
 
 // Live capture from a network interface through the native libpcap addon
@@ -24,6 +25,7 @@ const ANALYZED_UDP_PORTS = [
   88, // Kerberos (crackable pre-authentication and AS-REP)
   137, // NBNS (NetBIOS name poisoning)
   161, 162, // SNMP and traps (community strings, mirroring configuration)
+  520, // RIPv2 (routing keys)
   546, 547, // DHCPv6 client/server (rogue DHCPv6)
   5060, // SIP (crackable Digest responses)
   4789, 8472, // VXLAN (IANA, Linux default): mirrored and tunnelled traffic
@@ -46,6 +48,7 @@ export const ANALYZED_TRAFFIC = [
   'proto gre', // GRE and ERSPAN: mirrored traffic (T1020.001), over IPv4 or IPv6
   'proto 4 or proto 41', // IP in IP (ipip, sit, ip6tnl tunnels): tunnelled and mirrored traffic
   `proto ${IPPROTO_VRRP}`, // VRRP gateway takeovers
+  `proto ${IPPROTO_OSPF}`, // OSPF routing keys
   `(udp and (${ANALYZED_UDP_PORTS.map((p) => `port ${p}`).join(' or ')}))`,
   '(ip[6:2] & 0x1fff != 0)', // later IPv4 fragments carry no ports; the decoder judges fragments itself
   '(ip6 and (ip6[6] == 0 or ip6[6] == 44))', // IPv6 with hop-by-hop (MLD, router alert) or fragment headers: ICMPv6/UDP behind them
