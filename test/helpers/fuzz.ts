@@ -16,6 +16,13 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** A copy of `buf` with `n` of its bytes at or after `from` set to random values. */
+export function mutated(buf: Buffer, n: number, next: () => number, from = 0): Buffer {
+  const b = Buffer.from(buf);
+  for (let k = 0; k < n; k++) b[from + Math.floor(next() * (b.length - from))] = Math.floor(next() * 256);
+  return b;
+}
+
 /**
  * Writes `rounds` captures of the first 400 frames of `file` (those of its
  * first link type), each frame with a few bytes of its first 160 flipped or

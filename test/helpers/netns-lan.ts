@@ -718,6 +718,9 @@ export async function startDnsmasqDns(lan: Lan, dir: string, records: readonly [
 /** dnsmasq prints this once its DHCP socket is up. */
 export const DNSMASQ_DHCP_READY = /DHCP, IP range/;
 
+/** dnsmasq for DHCP only (--port=0: no DNS), in the foreground, logging to stderr, without a config file, on eth0. */
+const DNSMASQ_DHCP_BASE = ['dnsmasq', '--keep-in-foreground', '--log-facility=-', '--log-dhcp', '--conf-file=/dev/null', '--port=0', '--user=root', '--interface=eth0'];
+
 /**
  * argv for dnsmasq as a DHCP server only (--port=0: no DNS) on eth0, in the
  * foreground, handing out `router` and `dns` from `pool`; no config file,
@@ -725,14 +728,7 @@ export const DNSMASQ_DHCP_READY = /DHCP, IP range/;
  */
 export function dnsmasqDhcpArgv(host: string, dir: string, pool: [string, string], router: string, dns: string): string[] {
   return [
-    'dnsmasq',
-    '--keep-in-foreground',
-    '--log-facility=-',
-    '--log-dhcp',
-    '--conf-file=/dev/null',
-    '--port=0',
-    '--user=root',
-    '--interface=eth0',
+    ...DNSMASQ_DHCP_BASE,
     '--bind-interfaces',
     '--no-ping',
     `--dhcp-range=${pool[0]},${pool[1]},255.255.255.0,5m`,
@@ -750,14 +746,7 @@ export function dnsmasqDhcpArgv(host: string, dir: string, pool: [string, string
  */
 export function dnsmasqRelayArgv(host: string, dir: string, local: string, servers: readonly string[]): string[] {
   return [
-    'dnsmasq',
-    '--keep-in-foreground',
-    '--log-facility=-',
-    '--log-dhcp',
-    '--conf-file=/dev/null',
-    '--port=0',
-    '--user=root',
-    '--interface=eth0',
+    ...DNSMASQ_DHCP_BASE,
     ...servers.map((s) => `--dhcp-relay=${local},${s}`),
     `--pid-file=${join(dir, `${host}-dnsmasq-relay.pid`)}`,
   ];

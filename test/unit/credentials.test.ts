@@ -7,6 +7,7 @@ import { tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_P
 import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
+import { mutated, rng } from '../helpers/fuzz.js';
 import { apopLineMatches, cramMd5LineMatches, mysqlNativeLineMatches } from '../helpers/challenge-response.js';
 import { createHmac } from 'node:crypto';
 import { scanCaptures } from '../../src/pipeline.js';
@@ -784,17 +785,8 @@ test('Redis: a broken array length is malformed; mutated sessions never throw; t
   const convs = [broken, conn(6379).client(resp('AUTH', 'Pw-9')).server('-ERR invalid password\r\n')];
   const valid = Buffer.concat([resp('PING'), resp('AUTH', 'u', 'p'), resp('HELLO', '3', 'AUTH', 'u', 'p')]);
   const reply = Buffer.from('+PONG\r\n-WRONGPASS x\r\n%1\r\n$1\r\na\r\n*2\r\n:1\r\n$3\r\nabc\r\n');
-  let seed = 99;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let n = 0; n < 200; n++) {
-    const c = Buffer.from(valid);
-    const s = Buffer.from(reply);
-    for (let k = 0; k < 3; k++) {
-      c[Math.floor(next() * c.length)] = Math.floor(next() * 256);
-      s[Math.floor(next() * s.length)] = Math.floor(next() * 256);
-    }
-    convs.push(conn(6379, { ip: `198.18.1.${n}` }).client(c).server(s));
-  }
+  const next = rng(99);
+  for (let n = 0; n < 200; n++) convs.push(conn(6379, { ip: `198.18.1.${n}` }).client(mutated(valid, 3, next)).server(mutated(reply, 3, next)));
   const findings = await findingsOf(...convs);
   assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /Redis command array length/.test(f.message)), describe(findings));
   const refused = cred(findings, 'cred-redis').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
@@ -863,17 +855,8 @@ test('SOCKS5: look-alikes stay quiet, a broken version is malformed, mutated ses
   const convs = [...lookAlikes, broken, refused];
   const valid = Buffer.concat([Buffer.from([5, 2, 0, 2]), socksLogin('u', 'p'), socksConnect('h.example', 443)]);
   const reply = Buffer.from([5, 2, 1, 0, ...SOCKS_OK]);
-  let seed = 7;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let n = 0; n < 300; n++) {
-    const c = Buffer.from(valid);
-    const s = Buffer.from(reply);
-    for (let k = 0; k < 2; k++) {
-      c[Math.floor(next() * c.length)] = Math.floor(next() * 256);
-      s[Math.floor(next() * s.length)] = Math.floor(next() * 256);
-    }
-    convs.push(conn(1080, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).client(c).server(s));
-  }
+  const next = rng(7);
+  for (let n = 0; n < 300; n++) convs.push(conn(1080, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).client(mutated(valid, 2, next)).server(mutated(reply, 2, next)));
   const findings = await findingsOf(...convs);
   for (const ip of ['198.18.0.80', '198.18.0.81']) assert.ok(!findings.some((f) => f.rule_id.startsWith('cred-') && hasEntity(f, 'ip', ip)), `${ip}: ${describe(findings)}`);
   assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /SOCKS5 username\/password request of an unknown version/.test(f.message)), describe(findings));

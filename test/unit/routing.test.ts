@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ethernet, ipv4Packet, ipv4UdpFrame } from '../../src/craft/frames.js';
 import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
+import { mutated, rng } from '../helpers/fuzz.js';
 
 // OSPFv2 and RIPv2 authentication as routers send it, crafted per RFC 2328
 // appendix D and RFC 4822, with keyed-MD5 digests computed from a key: the
@@ -161,14 +162,8 @@ test('truncated or inconsistent OSPF and RIP packets are flagged malformed; muta
     { t: 1, frame: shortDigest },
     { t: 2, frame: badTrailer },
   ];
-  let seed = 5;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let n = 0; n < 400; n++) {
-    const base = Buffer.from(n % 2 === 0 ? hello : rip);
-    const from = n % 2 === 0 ? ospfStart : ripStart;
-    for (let k = 0; k < 3; k++) base[from + Math.floor(next() * (base.length - from))] = Math.floor(next() * 256);
-    frames.push({ t: 10 + n, frame: base });
-  }
+  const next = rng(5);
+  for (let n = 0; n < 400; n++) frames.push({ t: 10 + n, frame: n % 2 === 0 ? mutated(hello, 3, next, ospfStart) : mutated(rip, 3, next, ripStart) });
   const { findings, errors } = await scanFrames(frames);
   assert.deepEqual(errors, []);
   const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
