@@ -4,12 +4,14 @@ import { BerStatus, BerTlv, readBerInt, readTag, readTlv } from './ber.js';
 // offline. An AS-REQ's PA-ENC-TIMESTAMP is a timestamp encrypted with the
 // client's long-term key, derived from its password; so is the enc-part of
 // the AS-REP that answers it. KRB-ERROR says whether the KDC accepted the
-// pre-authentication. Fields are walked with every length checked against
+// pre-authentication. A TGS-REP's ticket is encrypted with the key of the
+// service's account. Fields are walked with every length checked against
 // its enclosing element (decode/ber.ts); nothing here allocates except the
 // names read for a finding.
 
 export const KRB_AS_REQ = 10;
 export const KRB_AS_REP = 11;
+export const KRB_TGS_REP = 13;
 export const KRB_ERROR = 30;
 
 const APPLICATION = 0x60;
@@ -29,7 +31,12 @@ const BODY_CNAME = 1;
 const BODY_REALM = 2;
 const REP_CREALM = 3;
 const REP_CNAME = 4;
+const REP_TICKET = 5;
 const REP_ENC_PART = 6;
+const TICKET_REALM = 1;
+const TICKET_SNAME = 2;
+const TICKET_ENC_PART = 3;
+const APPLICATION_TICKET = 0x61;
 const ERR_CODE = 6;
 const ERR_CREALM = 7;
 const ERR_CNAME = 8;
@@ -53,6 +60,12 @@ export class KdcMessage {
   encEtype = -1;
   encStart = 0;
   encEnd = 0;
+  /** The ticket of a TGS-REP: the service, its realm, and its enc-part (encrypted with the service's key), or -1. */
+  sname = '';
+  srealm = '';
+  ticketEtype = -1;
+  ticketStart = 0;
+  ticketEnd = 0;
   /** KRB-ERROR error-code, or -1. */
   errorCode = -1;
   /** Why the message could not be read (set when decodeKdcMessage returns false on a Kerberos-looking message). */
@@ -64,6 +77,9 @@ export class KdcMessage {
     this.realm = '';
     this.paEtype = -1;
     this.encEtype = -1;
+    this.sname = '';
+    this.srealm = '';
+    this.ticketEtype = -1;
     this.errorCode = -1;
     this.malformed = null;
   }
@@ -123,16 +139,16 @@ function readEncryptedData(buf: Buffer, start: number, end: number, out: BerTlv)
   return etype;
 }
 
-/** Whether buf[start] opens an AS-REQ, AS-REP or KRB-ERROR (the messages read here), by its APPLICATION tag. */
+/** Whether buf[start] opens an AS-REQ, AS-REP, TGS-REP or KRB-ERROR (the messages read here), by its APPLICATION tag. */
 export function isKdcMessageStart(buf: Buffer, start: number, end: number): boolean {
   if (end - start < 2) return false;
   const tag = buf[start]!;
-  return tag === (APPLICATION | KRB_AS_REQ) || tag === (APPLICATION | KRB_AS_REP) || tag === (APPLICATION | KRB_ERROR);
+  return tag === (APPLICATION | KRB_AS_REQ) || tag === (APPLICATION | KRB_AS_REP) || tag === (APPLICATION | KRB_TGS_REP) || tag === (APPLICATION | KRB_ERROR);
 }
 
 /**
  * Decodes the KDC message at buf[start, end) into `m`: true for an AS-REQ,
- * AS-REP or KRB-ERROR read whole; false otherwise, with `m.malformed` saying
+ * AS-REP, TGS-REP or KRB-ERROR read whole; false otherwise, with `m.malformed` saying
  * why when it began like one.
  */
 export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: KdcMessage): boolean {
@@ -142,7 +158,7 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
     return false;
   }
   const type = t.tag - APPLICATION;
-  if (type !== KRB_AS_REQ && type !== KRB_AS_REP && type !== KRB_ERROR) return false;
+  if (type !== KRB_AS_REQ && type !== KRB_AS_REP && type !== KRB_TGS_REP && type !== KRB_ERROR) return false;
   if (readTag(buf, t.start, t.end, t) !== SEQUENCE) {
     m.malformed = 'Kerberos message is not a SEQUENCE';
     return false;
@@ -152,7 +168,7 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
   const bodyEnd = t.end;
   if (type === KRB_AS_REQ) {
     decodeAsReq(buf, body, bodyEnd, m);
-  } else if (type === KRB_AS_REP) {
+  } else if (type === KRB_AS_REP || type === KRB_TGS_REP) {
     m.realm = contextString(buf, body, bodyEnd, REP_CREALM);
     m.cname = contextPrincipal(buf, body, bodyEnd, REP_CNAME);
     if (child(buf, body, bodyEnd, 0xa0 + REP_ENC_PART, t)) {
@@ -160,6 +176,7 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
       m.encStart = t.start;
       m.encEnd = t.end;
     }
+    if (type === KRB_TGS_REP) decodeTicket(buf, body, bodyEnd, m);
   } else {
     const code = contextInt(buf, body, bodyEnd, ERR_CODE);
     m.errorCode = Number.isInteger(code) ? code : -1;
@@ -168,6 +185,20 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
   }
   if (m.msgType !== KRB_ERROR && m.cname === '' && m.realm === '') m.malformed = 'Kerberos message without client name or realm';
   return m.malformed === null;
+}
+
+/** The ticket of a KDC-REP: Ticket ::= [APPLICATION 1] SEQUENCE { tkt-vno, realm, sname, enc-part }. */
+function decodeTicket(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage): void {
+  if (!child(buf, body, bodyEnd, 0xa0 + REP_TICKET, t) || readTag(buf, t.start, t.end, t) !== APPLICATION_TICKET) return;
+  if (readTag(buf, t.start, t.end, t) !== SEQUENCE) return;
+  const s = t.start;
+  const e = t.end;
+  m.srealm = contextString(buf, s, e, TICKET_REALM);
+  m.sname = contextPrincipal(buf, s, e, TICKET_SNAME);
+  if (!child(buf, s, e, 0xa0 + TICKET_ENC_PART, t)) return;
+  m.ticketEtype = readEncryptedData(buf, t.start, t.end, t);
+  m.ticketStart = t.start;
+  m.ticketEnd = t.end;
 }
 
 function decodeAsReq(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage): void {

@@ -169,3 +169,26 @@ test('every Kerberos pre-authentication tshark decodes in the Debian and corpus 
     tsharkPreauths(path).map((a) => ({ ...a, user: a.principal, lineStart: '$krb5pa$', linePieces: [a.cipher.slice(32), a.cipher.slice(0, 32)] })),
   3);
 });
+
+/** The DER opening of a TGS-REP (pvno 5, msg-type 13). */
+const TGS_REP_START = Buffer.from('a003020105a10302010d', 'hex');
+
+/** TGS-REPs whose ticket tshark shows under RC4-HMAC (etype 23), referrals (krbtgt) left out: the ticket's sname, realm and cipher come first. */
+function tsharkRc4Tickets(path: string): TsharkLogin[] {
+  const fields = ['frame.number', 'ip.src', 'ip.dst', 'kerberos.SNameString', 'kerberos.realm', 'kerberos.etype', 'kerberos.cipher'];
+  const r = spawnSync('tshark', ['-n', '-r', path, '-Y', 'kerberos.msg_type == 13', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out: TsharkLogin[] = [];
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [frame, kdc = '', client = '', sname = '', realms = '', etypes = '', ciphers = ''] = line.split('\t');
+    const spn = sname.split(';').join('/');
+    const realm = realms.split(';')[1] ?? realms.split(';')[0] ?? '';
+    const cipher = (ciphers.split(';')[0] ?? '').replace(/:/g, '');
+    if (etypes.split(';')[0] !== '23' || /^krbtgt\//i.test(spn) || cipher.length <= 32) continue;
+    out.push({ frame: Number(frame), client, server: kdc, user: `${spn}@${realm}`, lineStart: '$krb5tgs$23$', linePieces: [`${cipher.slice(0, 32)}$${cipher.slice(32)}`] });
+  }
+  return out;
+}
+
+test('every RC4 service ticket tshark decodes in the Debian and corpus captures is reported with its service, hosts and cipher', { timeout: 600_000 }, async (t) => {
+  await compareWithTshark(t, 'RC4 service tickets', 'cred-kerberos', (path) => readCapture(path).includes(TGS_REP_START), tsharkRc4Tickets, 5);
+});

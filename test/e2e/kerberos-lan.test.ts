@@ -2,7 +2,8 @@
 // Kerberos from Debian (krb5kdc, kinit) on a namespace LAN and captured on
 // the bridge, then `sniffwatch scan`: a user who requires pre-authentication
 // logging in over UDP and over TCP, the same user with a wrong password, an
-// account without pre-authentication (AS-REP roasting), and, as the benign
+// account without pre-authentication (AS-REP roasting), service tickets for
+// an RC4-only service (reported, cracking to its password) and an AES one (quiet), and, as the benign
 // run, a principal the KDC does not know. The encrypted timestamp in each
 // reported line must be the one tshark reads from the same frame. Needs root.
 
@@ -13,13 +14,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
+import { kerberosRc4LineMatches } from '../helpers/kerberos.js';
 import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const KDC: HostSpec = { name: 'kdc', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const REALM = 'SNIFFWATCH.TEST';
 const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-const PASSWORDS = { alice: `Alice-${TAG}`, bob: `Bob-${TAG}`, wrong: `Wrong-${TAG}` };
+const PASSWORDS = { alice: `Alice-${TAG}`, bob: `Bob-${TAG}`, wrong: `Wrong-${TAG}`, service: `Svc-${TAG}` };
+/** A service whose only key is RC4-HMAC (what Kerberoasting looks for), and one with the default AES keys. */
+const RC4_SERVICE = 'HTTP/web.sniffwatch.test';
+const AES_SERVICE = 'host/aes.sniffwatch.test';
 
 const work = new E2eWorkDir('kerberos');
 const dir = work.path;
@@ -33,17 +38,25 @@ function setUpKdc(): { env: Record<string, string> } {
   writeFileSync(join(dir, 'krb5-tcp.conf'), krb5conf('  udp_preference_limit = 1\n'));
   writeFileSync(
     join(dir, 'kdc.conf'),
-    `[kdcdefaults]\n  kdc_listen = ${KDC.ip}\n  kdc_tcp_listen = ${KDC.ip}\n[realms]\n  ${REALM} = {\n    database_name = ${dir}/principal\n    key_stash_file = ${dir}/stash\n    acl_file = ${dir}/kadm5.acl\n  }\n[logging]\n  kdc = FILE:${dir}/kdc.log\n`,
+    `[kdcdefaults]\n  kdc_listen = ${KDC.ip}\n  kdc_tcp_listen = ${KDC.ip}\n[realms]\n  ${REALM} = {\n    database_name = ${dir}/principal\n    supported_enctypes = aes256-cts:normal aes128-cts:normal arcfour-hmac:normal\n    key_stash_file = ${dir}/stash\n    acl_file = ${dir}/kadm5.acl\n  }\n[logging]\n  kdc = FILE:${dir}/kdc.log\n`,
   );
   const env = { ...process.env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5_KDC_PROFILE: join(dir, 'kdc.conf') } as Record<string, string>;
   execFileSync('kdb5_util', ['create', '-s', '-P', `Master-${TAG}`, '-r', REALM], { env, stdio: 'ignore' });
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.alice} +requires_preauth alice`], { env, stdio: 'ignore' });
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.bob} -requires_preauth bob`], { env, stdio: 'ignore' });
+  execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.service} -e arcfour-hmac:normal ${RC4_SERVICE}`], { env, stdio: 'ignore' });
+  execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -randkey ${AES_SERVICE}`], { env, stdio: 'ignore' });
   return { env };
 }
 
 async function kinit(lan: Lan, conf: string, principal: string, password: string, ok: boolean): Promise<void> {
   await lan.exec('victim', ['sh', '-c', `echo '${password}' | KRB5_CONFIG=${join(dir, conf)} KRB5CCNAME=FILE:${join(dir, `cc-${principal}-${Date.now()}`)} kinit ${principal}`], { timeoutMs: 20_000, okCodes: ok ? [0] : [1] });
+}
+
+/** alice logs in and asks the KDC for tickets to `services` (kvno: TGS-REQ, TGS-REP). */
+async function serviceTickets(lan: Lan, services: string[]): Promise<void> {
+  const cc = `FILE:${join(dir, `cc-tgs-${Date.now()}`)}`;
+  await lan.exec('victim', ['sh', '-c', `echo '${PASSWORDS.alice}' | KRB5_CONFIG=${join(dir, 'krb5.conf')} KRB5CCNAME=${cc} kinit alice && KRB5_CONFIG=${join(dir, 'krb5.conf')} KRB5CCNAME=${cc} kvno ${services.join(' ')}`], { timeoutMs: 20_000 });
 }
 
 /** AS-REQs with PA-ENC-TIMESTAMP as tshark reads them: transport, principal and the timestamp's cipher. */
@@ -84,6 +97,7 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
   await kinit(lan, 'krb5.conf', 'alice', PASSWORDS.alice, true);
   await kinit(lan, 'krb5-tcp.conf', 'alice', PASSWORDS.wrong, false);
   await kinit(lan, 'krb5.conf', 'bob', PASSWORDS.bob, true);
+  await serviceTickets(lan, [RC4_SERVICE, AES_SERVICE]);
   await settleAndStop(cap);
   const tcpPcap = join(dir, 'tcp.pcap');
   cap = await lan.startCapture(tcpPcap);
@@ -112,6 +126,13 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
         assert.match(roast.message, /AS-REP without pre-authentication.*AS-REP roasting/);
         assert.equal(roast.severity, 'medium');
         assert.ok(roast.secrets?.some((s) => new RegExp(`^\\$krb5asrep\\$\\d+\\$bob\\$${REALM.replace(/\./g, '\\.')}\\$[0-9a-f]{24}\\$[0-9a-f]+$`).test(s.value ?? '')), JSON.stringify(roast.secrets));
+        // Kerberoasting from the wire: the RC4 ticket's line cracks to the service's password; the AES service is not reported.
+        const ticket = run.findings.find((x) => x.rule_id === 'cred-kerberos' && hasEntity(x, 'user', `${RC4_SERVICE}@${REALM}`));
+        assert.ok(ticket, `no service ticket for ${RC4_SERVICE}:\n${describe(run.findings)}`);
+        assert.equal(ticket.severity, 'medium');
+        assert.match(ticket.message, /TGS-REP service ticket \(RC4-HMAC\).*issued to alice@/);
+        assert.ok(ticket.secrets?.some((s) => kerberosRc4LineMatches(s.value ?? '', PASSWORDS.service)), JSON.stringify(ticket.secrets));
+        assert.ok(!run.findings.some((x) => x.entities.some((e) => e.value.startsWith(AES_SERVICE))), describe(run.findings));
         const redacted = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
         for (const a of theirs) assert.ok(!redacted.stdout.includes(a.cipher.slice(0, 32)), 'a cipher appears in the default output');
       } else {

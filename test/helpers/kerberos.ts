@@ -9,6 +9,8 @@ import { ntHash } from './challenge-response.js';
 
 export const USAGE_PA_ENC_TIMESTAMP = 1;
 export const USAGE_AS_REP_ENC_PART = 3;
+/** A ticket's enc-part, under the service's key. */
+export const USAGE_TICKET = 2;
 export const ETYPE_RC4_HMAC = 23;
 
 function rc4(key: Buffer, data: Buffer): Buffer {
@@ -51,10 +53,12 @@ function rc4HmacVerifies(password: string, usage: number, checksum: Buffer, edat
 }
 
 /**
- * Whether an RC4-HMAC hashcat line ($krb5pa$23$... mode 7500 or
- * $krb5asrep$23$... mode 18200) decrypts with `password`.
+ * Whether an RC4-HMAC hashcat line ($krb5pa$23$... mode 7500,
+ * $krb5asrep$23$... mode 18200 or $krb5tgs$23$... mode 13100) decrypts with `password`.
  */
 export function kerberosRc4LineMatches(line: string, password: string): boolean {
+  const tgs = /^\$krb5tgs\$23\$\*[^*]*\*\$([0-9a-f]{32})\$([0-9a-f]+)$/.exec(line);
+  if (tgs) return rc4HmacVerifies(password, USAGE_TICKET, Buffer.from(tgs[1]!, 'hex'), Buffer.from(tgs[2]!, 'hex'));
   let m = /^\$krb5pa\$23\$[^$]*\$[^$]*\$[^$]*\$([0-9a-f]+)$/.exec(line);
   if (m) {
     const hex = m[1]!;
@@ -106,6 +110,17 @@ export function asReq(s: AsReqSpec): Buffer {
 export function asRep(user: string, realm: string, etype: number, encPart: Buffer): Buffer {
   const ticket = berElement(0x61, seq(ctx(0, berInteger(5)), ctx(1, text(realm)), ctx(2, principal(`krbtgt/${realm}`, 2)), ctx(3, encryptedData(18, Buffer.alloc(96, 0x5a)))));
   return berElement(0x6b, seq(ctx(0, berInteger(5)), ctx(1, berInteger(11)), ctx(3, text(realm)), ctx(4, principal(user)), ctx(5, ticket), ctx(6, encryptedData(etype, encPart))));
+}
+
+/** A TGS-REQ as far as sniffwatch reads one: its message type (the ticket and authenticator it carries are not read). */
+export function tgsReq(spn: string, realm: string): Buffer {
+  return berElement(0x6c, seq(ctx(1, berInteger(5)), ctx(2, berInteger(12)), ctx(4, seq(ctx(2, text(realm)), ctx(3, principal(spn, 2))))));
+}
+
+/** A TGS-REP to `user` with a ticket for `spn` whose enc-part is `ticketCipher` under `etype`. */
+export function tgsRep(user: string, realm: string, spn: string, etype: number, ticketCipher: Buffer): Buffer {
+  const ticket = berElement(0x61, seq(ctx(0, berInteger(5)), ctx(1, text(realm)), ctx(2, principal(spn, 2)), ctx(3, encryptedData(etype, ticketCipher))));
+  return berElement(0x6d, seq(ctx(0, berInteger(5)), ctx(1, berInteger(13)), ctx(3, text(realm)), ctx(4, principal(user)), ctx(5, ticket), ctx(6, encryptedData(18, Buffer.alloc(80, 0x33)))));
 }
 
 export function krbError(code: number, realm: string, user?: string): Buffer {

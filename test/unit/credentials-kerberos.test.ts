@@ -6,7 +6,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
 import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { rng } from '../helpers/fuzz.js';
-import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, USAGE_AS_REP_ENC_PART } from '../helpers/kerberos.js';
+import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, tgsRep, tgsReq, USAGE_AS_REP_ENC_PART, USAGE_TICKET } from '../helpers/kerberos.js';
 
 // Kerberos AS exchanges over UDP and TCP, with RC4-HMAC encryption computed
 // from a password, through the whole pipeline: the reported hashcat line must
@@ -124,4 +124,30 @@ test('Kerberos: hostile datagrams and streams are flagged malformed and never th
   assert.ok(malformed.some((m) => m.includes('kerberos')), describe(findings));
   assert.ok(malformed.some((m) => m.includes('does not frame as length-prefixed messages')), malformed.join(' | '));
   for (const f of findings.filter((x) => x.rule_id === 'cred-kerberos')) assert.equal(f.secrets?.[0]?.value, undefined);
+});
+
+test('TGS-REP: an RC4 service ticket is medium, its hashcat 13100 line decrypting with the service account\'s password; DES is high; AES tickets and referrals stay quiet', async () => {
+  const SERVICE_PW = 'Svc-Passw0rd!';
+  const ticket = rc4HmacEncrypt(SERVICE_PW, USAGE_TICKET, Buffer.alloc(120, 7));
+  const rc4 = udpExchange([[true, tgsReq('MSSQLSvc/db1.corp.example:1433', REALM)], [false, tgsRep('alice', REALM, 'MSSQLSvc/db1.corp.example:1433', ETYPE_RC4_HMAC, ticket)]]);
+  const des = udpExchange([[true, tgsReq('HTTP/legacy.corp.example', REALM)], [false, tgsRep('alice', REALM, 'HTTP/legacy.corp.example', 3, Buffer.alloc(64, 9))]]);
+  const aes = udpExchange([[true, tgsReq('cifs/fs1.corp.example', REALM)], [false, tgsRep('alice', REALM, 'cifs/fs1.corp.example', 18, Buffer.alloc(96, 5))]]);
+  const referral = udpExchange([[true, tgsReq('krbtgt/OTHER.EXAMPLE', REALM)], [false, tgsRep('alice', REALM, 'krbtgt/OTHER.EXAMPLE', ETYPE_RC4_HMAC, Buffer.alloc(96, 5))]]);
+  // Over TCP, a length-prefixed TGS-REQ opens the stream.
+  const tcp = new TcpConversation({ ...CLIENT, port: nextPort++ }, { ...KDC, port: 88 }, { start: (clock += 10) })
+    .handshake()
+    .client(tcpRecord(tgsReq('HTTP/web.corp.example', REALM)))
+    .server(tcpRecord(tgsRep('bob', REALM, 'HTTP/web.corp.example', ETYPE_RC4_HMAC, rc4HmacEncrypt(SERVICE_PW, USAGE_TICKET, Buffer.alloc(90, 3)))));
+  const findings = await scan([...rc4, ...des, ...aes, ...referral, ...tcp.frames]);
+  const sql = kerberos(findings, `MSSQLSvc/db1.corp.example:1433@${REALM}`, 'succeeded');
+  assert.equal(sql.severity, 'medium');
+  assert.match(sql.message, /TGS-REP service ticket \(RC4-HMAC\).*issued to alice@CORP\.EXAMPLE.*Kerberoasting/);
+  const line = sql.secrets![0]!.value!;
+  assert.match(line, /^\$krb5tgs\$23\$\*MSSQLSvc\/db1\.corp\.example:1433\$CORP\.EXAMPLE\$/);
+  assert.ok(kerberosRc4LineMatches(line, SERVICE_PW), line);
+  assert.ok(!kerberosRc4LineMatches(line, 'wrong'), line);
+  assert.equal(kerberos(findings, `HTTP/legacy.corp.example@${REALM}`, 'succeeded').severity, 'high');
+  const web = kerberos(findings, `HTTP/web.corp.example@${REALM}`, 'succeeded');
+  assert.ok(kerberosRc4LineMatches(web.secrets![0]!.value!, SERVICE_PW));
+  assert.ok(!findings.some((f) => f.rule_id === 'cred-kerberos' && (hasEntity(f, 'user', `cifs/fs1.corp.example@${REALM}`) || f.entities.some((e) => /krbtgt/.test(e.value)))), describe(findings));
 });

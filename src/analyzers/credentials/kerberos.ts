@@ -1,4 +1,4 @@
-import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR } from '../../decode/kerberos.js';
+import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR, KRB_TGS_REP } from '../../decode/kerberos.js';
 import type { DatagramLogins } from './datagrams.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingLogin, type LoginSink, type Session } from './session.js';
@@ -13,6 +13,10 @@ import { capText } from './text.js';
 // - An AS-REP answering an AS-REQ without pre-authentication: its enc-part is
 //   encrypted with the same key (hashcat 18200; "AS-REP roasting"), and the KDC
 //   hands it to anyone who asks for that account.
+// - A TGS-REP whose ticket is encrypted with RC4-HMAC or DES: the service
+//   account's key (hashcat 13100 for RC4, "Kerberoasting" from the wire). AES
+//   tickets are left alone: their salt is the account's name, which the wire
+//   does not carry, and machine accounts' random passwords do not crack.
 // DES keys (etypes 1 and 3) are recovered whatever the password: high. AES
 // pre-authentication, the default of Active Directory and MIT Kerberos, only
 // gives way for weak passwords (PBKDF2): low, so that every domain login does
@@ -96,6 +100,33 @@ export class KerberosLogins implements DatagramLogins {
     if (fromClient && m.msgType === KRB_AS_REQ) this.request(m, buf);
     else if (!fromClient && m.msgType === KRB_AS_REP) this.reply(m, buf);
     else if (!fromClient && m.msgType === KRB_ERROR) this.error(m);
+    else if (!fromClient && m.msgType === KRB_TGS_REP) this.serviceTicket(m, buf);
+  }
+
+  private serviceTicket(m: KdcMessage, buf: Buffer): void {
+    const etype = m.ticketEtype;
+    // A ticket for the ticket service itself (a referral) is under a krbtgt key, random whatever the etype.
+    if ((etype !== ETYPE_RC4 && !DES_ETYPES.has(etype)) || m.sname === '' || /^krbtgt\//i.test(m.sname)) return;
+    const spn = capText(m.sname);
+    const realm = capText(m.srealm || m.realm);
+    const client = capText(m.cname);
+    const hex = (s: number, e: number): string => buf.toString('hex', s, e);
+    const s = m.ticketStart;
+    const e = m.ticketEnd;
+    const line = etype === ETYPE_RC4 && e - s > RC4_CHECKSUM ? `$krb5tgs$23$*${spn}$${realm}$${spn}*$${hex(s, s + RC4_CHECKSUM)}$${hex(s + RC4_CHECKSUM, e)}` : `$krb5tgs$${etype}$${spn}$${realm}$${hex(s, e)}`;
+    const c = this.sink.credential({
+      rule: 'cred-kerberos',
+      protocol: 'Kerberos',
+      mechanism: `TGS-REP service ticket (${etypeName(etype)})`,
+      user: realm ? `${spn}@${realm}` : spn,
+      secret: Buffer.from(line, 'latin1'),
+      kind: 'hash',
+      proof: "a service ticket encrypted with the key of the service account's password",
+      proofFromServer: true,
+      weakHash: DES_ETYPES.has(etype),
+      context: `the ticket was issued to ${client}${m.realm ? `@${capText(m.realm)}` : ''}; a weak service-account password cracks from it (Kerberoasting)`,
+    });
+    this.sink.report(c, 'succeeded', 'TGS-REP');
   }
 
   private request(m: KdcMessage, buf: Buffer): void {
