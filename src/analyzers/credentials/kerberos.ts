@@ -58,15 +58,18 @@ const AES_SHA1_CHECKSUM = 12;
 const MAX_KDC_MESSAGE = 65536;
 
 /**
- * The hashcat line for an encrypted timestamp (`pa`) or an AS-REP enc-part
- * (`asrep`) in buf[start, end), for the etypes hashcat takes; the etype and
- * the cipher otherwise.
+ * The hashcat line for an encrypted timestamp (`pa`), an AS-REP enc-part
+ * (`asrep`) or a service ticket's enc-part (`tgs`, `user` the service) in
+ * buf[start, end), for the etypes hashcat takes; the etype and the cipher
+ * otherwise.
  */
-function crackableKerberos(kind: 'pa' | 'asrep', etype: number, user: string, realm: string, buf: Buffer, start: number, end: number): string {
+function crackableKerberos(kind: 'pa' | 'asrep' | 'tgs', etype: number, user: string, realm: string, buf: Buffer, start: number, end: number): string {
   const hex = (s: number, e: number): string => buf.toString('hex', s, e);
   if (etype === ETYPE_RC4 && end - start > RC4_CHECKSUM) {
     const sum = start + RC4_CHECKSUM;
-    return kind === 'pa' ? `$krb5pa$23$${user}$${realm}$dummy$${hex(sum, end)}${hex(start, sum)}` : `$krb5asrep$23$${user}@${realm}:${hex(start, sum)}$${hex(sum, end)}`;
+    if (kind === 'pa') return `$krb5pa$23$${user}$${realm}$dummy$${hex(sum, end)}${hex(start, sum)}`;
+    if (kind === 'asrep') return `$krb5asrep$23$${user}@${realm}:${hex(start, sum)}$${hex(sum, end)}`;
+    return `$krb5tgs$23$*${user}$${realm}$${user}*$${hex(start, sum)}$${hex(sum, end)}`;
   }
   if ((etype === 17 || etype === 18) && end - start > AES_SHA1_CHECKSUM) {
     const sum = end - AES_SHA1_CHECKSUM;
@@ -110,16 +113,12 @@ export class KerberosLogins implements DatagramLogins {
     const spn = capText(m.sname);
     const realm = capText(m.srealm || m.realm);
     const client = capText(m.cname);
-    const hex = (s: number, e: number): string => buf.toString('hex', s, e);
-    const s = m.ticketStart;
-    const e = m.ticketEnd;
-    const line = etype === ETYPE_RC4 && e - s > RC4_CHECKSUM ? `$krb5tgs$23$*${spn}$${realm}$${spn}*$${hex(s, s + RC4_CHECKSUM)}$${hex(s + RC4_CHECKSUM, e)}` : `$krb5tgs$${etype}$${spn}$${realm}$${hex(s, e)}`;
     const c = this.sink.credential({
       rule: 'cred-kerberos',
       protocol: 'Kerberos',
       mechanism: `TGS-REP service ticket (${etypeName(etype)})`,
       user: realm ? `${spn}@${realm}` : spn,
-      secret: Buffer.from(line, 'latin1'),
+      secret: Buffer.from(crackableKerberos('tgs', etype, spn, realm, buf, m.ticketStart, m.ticketEnd), 'latin1'),
       kind: 'hash',
       proof: "a service ticket encrypted with the key of the service account's password",
       proofFromServer: true,
