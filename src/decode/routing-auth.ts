@@ -53,13 +53,10 @@ export class RoutingAuth {
   /** A simple password: its bytes, trailing NULs trimmed. */
   keyStart = 0;
   keyEnd = 0;
-  /** Cryptographic authentication: key ID and the digest's length. */
+  /** Cryptographic authentication: key ID, and the digest, which follows the bytes hashed (from the packet's start). */
   keyId = 0;
-  digestLength = 0;
-  /** Keyed MD5: the bytes hashed before the key, and the digest that follows them. */
-  hashedStart = 0;
-  hashedEnd = 0;
   digestStart = 0;
+  digestLength = 0;
 
   reset(proto: RoutingProto): void {
     this.proto = proto;
@@ -69,16 +66,25 @@ export class RoutingAuth {
     this.areaId = 0;
     this.keyStart = this.keyEnd = 0;
     this.keyId = 0;
-    this.digestLength = 0;
-    this.hashedStart = this.hashedEnd = this.digestStart = 0;
+    this.digestStart = this.digestLength = 0;
   }
 }
 
-/** End of a NUL-padded field: trailing NULs dropped. */
-function trimNul(buf: Buffer, start: number, end: number): number {
-  let e = end;
-  while (e > start && buf[e - 1] === 0) e--;
-  return e;
+/** A simple password: the NUL-padded field at buf[off, off + len), trailing NULs dropped. */
+function setSimpleKey(out: RoutingAuth, buf: Buffer, off: number, len: number): void {
+  let e = off + len;
+  while (e > off && buf[e - 1] === 0) e--;
+  out.kind = RoutingAuthKind.Simple;
+  out.keyStart = off;
+  out.keyEnd = e;
+}
+
+/** Cryptographic authentication; a 16-byte digest is keyed MD5. */
+function setDigest(out: RoutingAuth, keyId: number, digestStart: number, digestLength: number): void {
+  out.kind = digestLength === MD5_DIGEST ? RoutingAuthKind.KeyedMd5 : RoutingAuthKind.OtherDigest;
+  out.keyId = keyId;
+  out.digestStart = digestStart;
+  out.digestLength = digestLength;
 }
 
 /** OSPFv2 in an IPv4 packet's payload: false when it is not OSPFv2 or is malformed (flagged on `pkt`). */
@@ -96,18 +102,12 @@ export function decodeOspfAuth(pkt: Packet, out: RoutingAuth): boolean {
   out.areaId = buf.readUInt32BE(start + 8);
   const auType = buf.readUInt16BE(start + 14);
   if (auType === OSPF_AUTH_SIMPLE) {
-    out.kind = RoutingAuthKind.Simple;
-    out.keyStart = start + 16;
-    out.keyEnd = trimNul(buf, start + 16, start + 16 + SIMPLE_OSPF_KEY);
+    setSimpleKey(out, buf, start + 16, SIMPLE_OSPF_KEY);
   } else if (auType === OSPF_AUTH_CRYPTO) {
     // The digest follows the packet (its length excludes it).
-    out.keyId = buf[start + 18]!;
-    out.digestLength = buf[start + 19]!;
-    if (length + out.digestLength > end - start) return pkt.markMalformed('ospf', BAD_OSPF_DIGEST);
-    out.kind = out.digestLength === MD5_DIGEST ? RoutingAuthKind.KeyedMd5 : RoutingAuthKind.OtherDigest;
-    out.hashedStart = start;
-    out.hashedEnd = start + length;
-    out.digestStart = start + length;
+    const digestLength = buf[start + 19]!;
+    if (length + digestLength > end - start) return pkt.markMalformed('ospf', BAD_OSPF_DIGEST);
+    setDigest(out, buf[start + 18]!, start + length, digestLength);
   }
   return true;
 }
@@ -127,19 +127,12 @@ export function decodeRipAuth(pkt: Packet, out: RoutingAuth): boolean {
   if (end - entry < RIP_ENTRY || buf.readUInt16BE(entry) !== RIP_AUTH_AFI) return true;
   const authType = buf.readUInt16BE(entry + 2);
   if (authType === RIP_AUTH_SIMPLE) {
-    out.kind = RoutingAuthKind.Simple;
-    out.keyStart = entry + 4;
-    out.keyEnd = trimNul(buf, entry + 4, entry + 4 + SIMPLE_RIP_KEY);
+    setSimpleKey(out, buf, entry + 4, SIMPLE_RIP_KEY);
   } else if (authType === RIP_AUTH_CRYPTO) {
     // The packet length gives where the trailer starts; the digest fills the trailer after its 4-byte header.
     const trailer = start + buf.readUInt16BE(entry + 4);
     if (trailer < entry + RIP_ENTRY || end - trailer <= RIP_TRAILER_HEADER || buf.readUInt16BE(trailer) !== RIP_AUTH_AFI) return pkt.markMalformed('rip', BAD_RIP_TRAILER);
-    out.keyId = buf[entry + 6]!;
-    out.digestLength = end - trailer - RIP_TRAILER_HEADER;
-    out.kind = out.digestLength === MD5_DIGEST ? RoutingAuthKind.KeyedMd5 : RoutingAuthKind.OtherDigest;
-    out.hashedStart = start;
-    out.hashedEnd = trailer + RIP_TRAILER_HEADER;
-    out.digestStart = trailer + RIP_TRAILER_HEADER;
+    setDigest(out, buf[entry + 6]!, trailer + RIP_TRAILER_HEADER, end - trailer - RIP_TRAILER_HEADER);
   }
   return true;
 }

@@ -131,8 +131,10 @@ export class SocksParser extends FramedParser {
     } else if (f.client === Stage.Request) {
       f.client = Stage.Done;
       const c = this.pending.current;
-      if (c !== null && this.accepted) c.context = `${CMD_NAMES[buf[start + 1]!] ?? `command ${buf[start + 1]}`} ${requestTarget(buf, start, end)}`;
-      if (this.accepted) this.settle('status 0');
+      if (c !== null && this.accepted) {
+        c.context = `${CMD_NAMES[buf[start + 1]!] ?? `command ${buf[start + 1]}`} ${requestTarget(buf, start, end)}`;
+        this.settle('status 0');
+      }
       this.session.stop();
     }
   }

@@ -78,7 +78,7 @@ class RoutingAnalyzer implements Analyzer {
       });
     } else {
       // John the Ripper's net-md5: the bytes hashed before the key, then the digest.
-      const line = `$netmd5$${buf.toString('hex', a.hashedStart, a.hashedEnd)}$${buf.toString('hex', a.digestStart, a.digestStart + 16)}`;
+      const line = `$netmd5$${buf.toString('hex', pkt.payloadStart, a.digestStart)}$${buf.toString('hex', a.digestStart, a.digestStart + 16)}`;
       this.ctx.report('cred-routing-auth', id, pkt, {
         message: `${router} authenticates ${proto} with keyed MD5 (key ID ${a.keyId})${where}: every packet is a digest of the key that cracks offline (John net-md5); whoever recovers it can join the routing domain`,
         entities,
