@@ -862,3 +862,111 @@ test('SOCKS5: look-alikes stay quiet, a broken version is malformed, mutated ses
   assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /SOCKS5 username\/password request of an unknown version/.test(f.message)), describe(findings));
   assertCredential(cred(findings, 'cred-socks').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!, 1080, 'erin', 'failed', 4);
 });
+
+// --- MQTT ---------------------------------------------------------------------
+
+interface MqttConnectSpec {
+  level?: 3 | 4 | 5;
+  clientId?: string;
+  user?: string;
+  password?: string;
+  will?: { topic: string; message: string };
+  flags?: number;
+}
+
+const mqttString = (s: string): Buffer => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s, 'utf8')]);
+
+/** An MQTT control packet: type and flags, the remaining length as a variable-length integer, the body. */
+function mqttPacket(typeAndFlags: number, body: Buffer): Buffer {
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>= 7;
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([typeAndFlags, ...len]), body]);
+}
+
+function mqttConnect(s: MqttConnectSpec): Buffer {
+  const level = s.level ?? 4;
+  const v5 = level === 5;
+  let flags = s.flags ?? 0x02;
+  if (s.user !== undefined) flags |= 0x80;
+  if (s.password !== undefined) flags |= 0x40;
+  if (s.will) flags |= 0x04;
+  // MQTT 5 properties: Session Expiry Interval (0x11), four bytes.
+  const props = v5 ? Buffer.from([5, 0x11, 0, 0, 0, 60]) : Buffer.alloc(0);
+  const parts = [mqttString(level === 3 ? 'MQIsdp' : 'MQTT'), Buffer.from([level, flags, 0, 60]), props, mqttString(s.clientId ?? 'sensor-7')];
+  if (s.will) parts.push(v5 ? Buffer.from([0]) : Buffer.alloc(0), mqttString(s.will.topic), mqttString(s.will.message));
+  if (s.user !== undefined) parts.push(mqttString(s.user));
+  if (s.password !== undefined) parts.push(mqttString(s.password));
+  return mqttPacket(0x10, Buffer.concat(parts));
+}
+
+/** CONNACK: session present 0 and the return (3.1.x) or reason (5.0, then empty properties) code. */
+const mqttConnack = (code: number, v5 = false): Buffer => mqttPacket(0x20, Buffer.from(v5 ? [0, code, 0] : [0, code]));
+const MQTT_PUBLISH = mqttPacket(0x30, Buffer.concat([mqttString('plant/line1/temp'), Buffer.from('21.5')]));
+
+test('MQTT: CONNECT accepted is high and names the client id, refused is medium (3.1, 3.1.1, 5.0); any port; one-byte segments; a will; no password, no finding', async () => {
+  const ok = conn(1883).client(mqttConnect({ user: 'plant', password: 'Mqtt-pw-1', clientId: 'press-04' })).server(mqttConnack(0)).client(MQTT_PUBLISH);
+  const v5 = conn(1883, { ip: '198.18.0.71' }).client(mqttConnect({ level: 5, user: 'bob', password: 'nope', will: { topic: 'bye', message: 'gone' } })).server(mqttConnack(0x86, true)).close();
+  const v31 = conn(1883, { ip: '198.18.0.72' }).client(mqttConnect({ level: 3, user: 'carol', password: 'Pw-3' })).server(mqttConnack(4)).close();
+  // Another port, the CONNECT and a PUBLISH in one segment before the broker answers.
+  const odd = conn(31883, { ip: '198.18.0.73' }).client(Buffer.concat([mqttConnect({ level: 5, user: 'dave', password: 'Pw-dave-4' }), MQTT_PUBLISH])).server(mqttConnack(0, true));
+  const slow = conn(1883, { ip: '198.18.0.74' });
+  for (const b of mqttConnect({ user: 'erin', password: 'Pw-erin-5', clientId: '' })) slow.client(Buffer.from([b]));
+  for (const b of mqttConnack(0)) slow.server(Buffer.from([b]));
+  const userOnly = conn(1883, { ip: '198.18.0.75' }).client(mqttConnect({ user: 'device-token-abc' })).server(mqttConnack(0));
+  const anonymous = conn(1883, { ip: '198.18.0.76' }).client(mqttConnect({})).server(mqttConnack(0));
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, v5, v31, odd, slow, userOnly, anonymous))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-mqtt');
+  assert.equal(hits.length, 5, describe(r.findings));
+  const plant = hits.find((f) => hasEntity(f, 'user', 'plant', 'login-succeeded'))!;
+  assert.ok(plant, describe(hits));
+  assert.equal(plant.severity, 'high');
+  assert.deepEqual(plant.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(plant, 'host', `${SERVER_IP}:1883`, 'server'));
+  assert.match(plant.message, /MQTT CONNECT \(MQTT 3\.1\.1\).*client id 'press-04'.*login succeeded \(CONNACK return code 0x00\)/);
+  assert.equal(plant.secrets![0]!.value, 'Mqtt-pw-1');
+  const bob = hits.find((f) => hasEntity(f, 'user', 'bob', 'login-failed'))!;
+  assert.ok(bob, describe(hits));
+  assert.equal(bob.severity, 'medium');
+  assert.match(bob.message, /MQTT 5\.0.*CONNACK reason code 0x86/);
+  const carol = hits.find((f) => hasEntity(f, 'user', 'carol', 'login-failed'))!;
+  assert.ok(carol, describe(hits));
+  assert.match(carol.message, /MQTT 3\.1\)/);
+  const dave = hits.find((f) => hasEntity(f, 'user', 'dave', 'login-succeeded'))!;
+  assert.ok(dave && hasEntity(dave, 'host', `${SERVER_IP}:31883`, 'server'), describe(hits));
+  const erin = hits.find((f) => hasEntity(f, 'user', 'erin', 'login-succeeded'))!;
+  assert.ok(erin, describe(hits));
+  assert.equal(erin.secrets![0]!.value, 'Pw-erin-5');
+  assert.match(erin.message, /client id '\(empty\)'/);
+  for (const ip of ['198.18.0.75', '198.18.0.76']) assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', ip)), `${ip}: ${describe(r.findings)}`);
+});
+
+test('MQTT: look-alikes stay quiet, broken CONNECTs are malformed, a refusal before the password is checked is unknown, mutated sessions never throw, the password is redacted', async () => {
+  // Binary streams that start with 0x10 but are no CONNECT.
+  const lookAlikes = [
+    conn(1883, { ip: '198.18.0.80' }).client(Buffer.from([0x10, 8, 0, 4, 0x4d, 0x51, 0x54, 0x54, 9, 0xc2])).server(mqttConnack(0)),
+    conn(9000, { ip: '198.18.0.81' }).client(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3])).server(Buffer.from([0x20, 2, 0, 0])),
+  ];
+  // The password's length runs past the packet; the reserved flag set.
+  const overrun = mqttConnect({ user: 'frank', password: 'Pw-6' });
+  overrun[overrun.length - 6] = 0x40;
+  const broken = conn(1883, { ip: '198.18.0.82' }).client(overrun).server(mqttConnack(0));
+  const reserved = conn(1883, { ip: '198.18.0.83' }).client(mqttConnect({ user: 'gina', password: 'Pw-7', flags: 0x03 })).server(mqttConnack(0));
+  const versionRefused = conn(1883).client(mqttConnect({ user: 'hank', password: 'Pw-hank-8' })).server(mqttConnack(1));
+  const convs = [...lookAlikes, broken, reserved, versionRefused];
+  const valid = Buffer.concat([mqttConnect({ level: 5, user: 'u', password: 'p', will: { topic: 't', message: 'm' } }), MQTT_PUBLISH]);
+  const reply = mqttConnack(0, true);
+  const next = rng(11);
+  for (let n = 0; n < 300; n++) convs.push(conn(1883, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).client(mutated(valid, 2, next)).server(mutated(reply, 1, next)));
+  const findings = await findingsOf(...convs);
+  for (const ip of ['198.18.0.80', '198.18.0.81', '198.18.0.82', '198.18.0.83']) assert.ok(!findings.some((f) => f.rule_id.startsWith('cred-') && hasEntity(f, 'ip', ip)), `${ip}: ${describe(findings)}`);
+  const malformed = findings.filter((f) => f.rule_id === 'decode-malformed').map((f) => f.message);
+  assert.ok(malformed.some((m) => /mqtt: CONNECT user name or password runs past the packet/.test(m)), malformed.join('\n'));
+  assert.ok(malformed.some((m) => /mqtt: CONNECT with the reserved flag set/.test(m)), malformed.join('\n'));
+  const hank = cred(findings, 'cred-mqtt').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
+  assertCredential(hank, 1883, 'hank', 'unknown', 9);
+  assert.match(hank.message, /refused before the password was checked/);
+});

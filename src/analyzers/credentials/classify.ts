@@ -2,6 +2,7 @@ import { startsHandshakeRecord } from '../../decode/tls.js';
 import { looksLikeHttpRequest } from './http.js';
 import { ldapRequestVerdict } from './ldap.js';
 import { kerberosRequestVerdict } from './kerberos.js';
+import { mqttConnectVerdict } from './mqtt.js';
 import { mysqlGreetingVerdict } from './mysql.js';
 import { postgresRequestVerdict } from './postgres.js';
 import { looksLikeRespCommand } from './redis.js';
@@ -30,6 +31,7 @@ export const enum Proto {
   Sip,
   Redis,
   Socks,
+  Mqtt,
 }
 
 /** Verdicts besides a Proto. */
@@ -40,7 +42,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5', 15: 'MQTT' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -68,12 +70,13 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [5060, Proto.Sip],
   [6379, Proto.Redis],
   [1080, Proto.Socks],
+  [1883, Proto.Mqtt],
 ]);
 
 /** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip || p === Proto.Socks ? NOT_CLEARTEXT : p;
+  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip || p === Proto.Socks || p === Proto.Mqtt ? NOT_CLEARTEXT : p;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -139,6 +142,9 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   const socks = socks5GreetingVerdict(buf, start, end);
   if (socks === 1) return Proto.Socks;
   if (socks === 0) return NEED_MORE;
+  const mqtt = mqttConnectVerdict(buf, start, end);
+  if (mqtt === 1) return Proto.Mqtt;
+  if (mqtt === 0) return NEED_MORE;
   const smb = smbRequestVerdict(buf, start, end);
   if (smb === 1) return Proto.Smb;
   if (smb === 0) return NEED_MORE;

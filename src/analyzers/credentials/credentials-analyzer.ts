@@ -10,6 +10,7 @@ import { ImapParser } from './imap.js';
 import { DatagramExchanges, type DatagramReporter } from './datagrams.js';
 import { KERBEROS_PORT, KerberosLogins, KerberosParser } from './kerberos.js';
 import { LdapParser } from './ldap.js';
+import { MqttParser } from './mqtt.js';
 import { MysqlParser } from './mysql.js';
 import { NtlmRelayWatch, type NtlmRelay } from './ntlm-relay.js';
 import { Pop3Parser } from './pop3.js';
@@ -52,7 +53,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'cred-socks', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'cred-socks', 'cred-mqtt', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -309,6 +310,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new SipParser(session);
       case Proto.Redis:
         return new RedisParser(session);
+      case Proto.Mqtt:
+        return new MqttParser(session);
     }
   }
 
