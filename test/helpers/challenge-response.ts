@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 
 // Challenge-response logins as clients compute them (NTLMv2, [MS-NLMP]
 // 3.3.2; HTTP Digest, RFC 7616): to build real AUTHENTICATE messages, and to
@@ -164,4 +164,27 @@ export function cramMd5LineMatches(line: string, password: string): boolean {
 export function apopLineMatches(line: string, password: string): boolean {
   const colon = line.indexOf(':');
   return colon > 0 && md5(`${line.slice(colon + 1)}${password}`) === line.slice(0, colon).toLowerCase();
+}
+
+/**
+ * VNC authentication's answer (RFB 7.2.2): the 16-byte challenge DES-encrypted (ECB) under the
+ * password's first eight bytes, each bit-reversed. Single DES is triple DES with one key three
+ * times (OpenSSL 3 keeps single DES in its legacy provider).
+ */
+export function vncResponse(password: string, challenge: Buffer): Buffer {
+  const key = Buffer.alloc(8);
+  Buffer.from(password, 'latin1').copy(key, 0, 0, 8);
+  for (let i = 0; i < 8; i++) {
+    let r = 0;
+    for (let k = 0; k < 8; k++) r = (r << 1) | ((key[i]! >> k) & 1);
+    key[i] = r;
+  }
+  const des = createCipheriv('des-ede3-ecb', Buffer.concat([key, key, key]), null).setAutoPadding(false);
+  return Buffer.concat([des.update(challenge), des.final()]);
+}
+
+/** Whether a John the Ripper $vnc$ line's response is its challenge encrypted under `password`. */
+export function vncLineMatches(line: string, password: string): boolean {
+  const m = /^\$vnc\$\*([0-9A-F]{32})\*([0-9A-F]{32})$/.exec(line);
+  return m !== null && vncResponse(password, Buffer.from(m[1]!, 'hex')).toString('hex').toUpperCase() === m[2];
 }

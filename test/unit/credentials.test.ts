@@ -8,7 +8,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
 import { mutated, rng } from '../helpers/fuzz.js';
-import { apopLineMatches, cramMd5LineMatches, mysqlNativeLineMatches } from '../helpers/challenge-response.js';
+import { apopLineMatches, cramMd5LineMatches, mysqlNativeLineMatches, vncLineMatches, vncResponse } from '../helpers/challenge-response.js';
 import { createHmac } from 'node:crypto';
 import { scanCaptures } from '../../src/pipeline.js';
 import { parseConfig, sectionOf } from '../../src/config/config.js';
@@ -969,4 +969,81 @@ test('MQTT: look-alikes stay quiet, broken CONNECTs are malformed, a refusal bef
   const hank = cred(findings, 'cred-mqtt').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
   assertCredential(hank, 1883, 'hank', 'unknown', 9);
   assert.match(hank.message, /refused before the password was checked/);
+});
+
+// --- VNC ----------------------------------------------------------------------
+
+const rfb = (minor: number): Buffer => Buffer.from(`RFB 003.00${minor}\n`, 'latin1');
+const u32be = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+const VNC_CHALLENGE = Buffer.from('84076f040550eea9341967633b5f3855', 'hex');
+
+test('VNC: the challenge-response of RFB 3.8 and 3.3 is reported as a $vnc$ line that cracks to the password (medium accepted, low refused); VeNCrypt Plain is a cleartext password; any port', async () => {
+  const v38 = conn(5900).server(rfb(8)).client(rfb(8)).server(Buffer.from([2, 2, 19])).client(Buffer.from([2])).server(VNC_CHALLENGE).client(vncResponse('Vnc-pw-1', VNC_CHALLENGE)).server(u32be(0)).client(Buffer.from([1]));
+  const reason = Buffer.from('Authentication failed');
+  const refused = conn(5901, { ip: '198.18.0.71' }).server(rfb(8)).client(rfb(8)).server(Buffer.from([1, 2])).client(Buffer.from([2])).server(VNC_CHALLENGE).client(vncResponse('guess', VNC_CHALLENGE)).server(Buffer.concat([u32be(1), u32be(reason.length), reason])).close();
+  // RFB 3.3: the server names the type; a viewer speaking 3.8 to a 3.3 server speaks 3.3.
+  const v33 = conn(15900, { ip: '198.18.0.72' }).server(rfb(3)).client(rfb(8)).server(u32be(2)).server(VNC_CHALLENGE).client(vncResponse('LongerThan8', VNC_CHALLENGE)).server(u32be(0));
+  const user = Buffer.from('operator');
+  const password = Buffer.from('Plain-pw-4');
+  const plain = conn(5900, { ip: '198.18.0.73' })
+    .server(rfb(8))
+    .client(rfb(8))
+    .server(Buffer.from([1, 19]))
+    .client(Buffer.from([19]))
+    .server(Buffer.from([0, 2]))
+    .client(Buffer.from([0, 2]))
+    .server(Buffer.from([0]))
+    .server(Buffer.concat([Buffer.from([2]), u32be(261), u32be(256)]))
+    .client(u32be(256))
+    .client(Buffer.concat([u32be(user.length), u32be(password.length), user, password]))
+    .server(u32be(0));
+  const none = conn(5900, { ip: '198.18.0.74' }).server(rfb(8)).client(rfb(8)).server(Buffer.from([1, 1])).client(Buffer.from([1])).server(u32be(0));
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(v38, refused, v33, plain, none))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-vnc');
+  assert.equal(hits.length, 4, describe(r.findings));
+  const byClient = (ip: string): Finding => {
+    const f = hits.find((x) => hasEntity(x, 'ip', ip, 'client'));
+    assert.ok(f, `${ip}: ${describe(hits)}`);
+    return f;
+  };
+  const ok = byClient(CLIENT_IP);
+  assert.equal(ok.severity, 'medium');
+  assert.deepEqual(ok.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(ok, 'host', `${SERVER_IP}:5900`, 'server') && hasEntity(ok, 'user', '(no user)', 'login-succeeded'), describe([ok]));
+  assert.match(ok.message, /VNC password authentication \(RFB 3\.8\).*login succeeded/);
+  assert.ok(vncLineMatches(ok.secrets![0]!.value!, 'Vnc-pw-1') && !vncLineMatches(ok.secrets![0]!.value!, 'Vnc-pw-2'), ok.secrets![0]!.value);
+  const bad = byClient('198.18.0.71');
+  assert.equal(bad.severity, 'low');
+  assert.match(bad.message, /login failed \(SecurityResult failed \(Authentication failed\)\)/);
+  assert.ok(vncLineMatches(bad.secrets![0]!.value!, 'guess'));
+  const old = byClient('198.18.0.72');
+  assert.match(old.message, /RFB 3\.3/);
+  // Only the first eight characters count.
+  assert.ok(vncLineMatches(old.secrets![0]!.value!, 'LongerTh'));
+  const p = byClient('198.18.0.73');
+  assert.equal(p.severity, 'high');
+  assert.ok(hasEntity(p, 'user', 'operator', 'login-succeeded'), describe([p]));
+  assert.equal(p.secrets![0]!.value, 'Plain-pw-4');
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.74')), describe(r.findings));
+});
+
+test('VNC: look-alikes stay quiet, a broken version is malformed, mutated handshakes never throw, the line is redacted by default', async () => {
+  const lookAlikes = [
+    // Text that starts like RFB but is no version line; a server that offers only TLS (18).
+    conn(5900, { ip: '198.18.0.80' }).server(Buffer.from('RFB is a protocol\r\n')).client(Buffer.from('hello\r\n')),
+    conn(5900, { ip: '198.18.0.81' }).server(rfb(8)).client(rfb(8)).server(Buffer.from([1, 18])).client(Buffer.from([18])),
+  ];
+  const broken = conn(5900, { ip: '198.18.0.82' }).server(rfb(8)).client(Buffer.from('RFB 3.8 please\n'));
+  const refused = conn(5900).server(rfb(7)).client(rfb(7)).server(Buffer.from([1, 2])).client(Buffer.from([2])).server(VNC_CHALLENGE).client(vncResponse('x', VNC_CHALLENGE)).server(u32be(1));
+  const convs = [...lookAlikes, broken, refused];
+  const client = Buffer.concat([rfb(8), Buffer.from([2]), vncResponse('p', VNC_CHALLENGE)]);
+  const server = Buffer.concat([rfb(8), Buffer.from([2, 2, 19]), VNC_CHALLENGE, u32be(0)]);
+  const next = rng(13);
+  for (let n = 0; n < 300; n++) convs.push(conn(5900, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).server(mutated(server, 2, next)).client(mutated(client, 2, next)).server(u32be(0)));
+  const findings = await findingsOf(...convs);
+  for (const ip of ['198.18.0.80', '198.18.0.81', '198.18.0.82']) assert.ok(!findings.some((f) => f.rule_id.startsWith('cred-') && hasEntity(f, 'ip', ip)), `${ip}: ${describe(findings)}`);
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /RFB client version is not/.test(f.message)), describe(findings));
+  const f = cred(findings, 'cred-vnc').find((x) => hasEntity(x, 'ip', CLIENT_IP, 'client'))!;
+  assertCredential(f, 5900, '(no user)', 'failed', 71);
+  assert.match(f.message, /RFB 3\.7/);
 });

@@ -9,6 +9,7 @@ import { looksLikeRespCommand } from './redis.js';
 import { sipDirection } from './sip.js';
 import { smbRequestVerdict } from './smb.js';
 import { socks5GreetingVerdict } from './socks.js';
+import { isRfbGreeting } from './vnc.js';
 import { startsWithCI } from './text.js';
 
 // Which cleartext protocol a TCP flow speaks, from its first bytes (greeting
@@ -32,6 +33,7 @@ export const enum Proto {
   Redis,
   Socks,
   Mqtt,
+  Vnc,
 }
 
 /** Verdicts besides a Proto. */
@@ -42,7 +44,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5', 15: 'MQTT' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5', 15: 'MQTT', 16: 'VNC' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -71,12 +73,16 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [6379, Proto.Redis],
   [1080, Proto.Socks],
   [1883, Proto.Mqtt],
+  // VNC displays :0 to :9.
+  ...Array.from({ length: 10 }, (_, d): [number, Proto] => [5900 + d, Proto.Vnc]),
 ]);
 
-/** Ports where only content decides (HTTP and LDAP have unmistakable first messages). */
+/** Protocols a port alone may name: text protocols whose first lines can be unremarkable. The others' first messages are unmistakable, so content decides. */
+const NAMED_BY_PORT: ReadonlySet<number> = new Set([Proto.Ftp, Proto.Telnet, Proto.Smtp, Proto.Pop3, Proto.Imap, Proto.Redis]);
+
 function portFallback(port: number): number {
   const p = WELL_KNOWN_PORTS.get(port);
-  return p === undefined || p === Proto.Http || p === Proto.Ldap || p === Proto.Smb || p === Proto.Kerberos || p === Proto.Postgres || p === Proto.Mysql || p === Proto.Sip || p === Proto.Socks || p === Proto.Mqtt ? NOT_CLEARTEXT : p;
+  return p !== undefined && NAMED_BY_PORT.has(p) ? p : NOT_CLEARTEXT;
 }
 
 /** How many bytes of a direction are looked at before deciding. */
@@ -110,6 +116,7 @@ export function classifyServer(buf: Buffer, start: number, end: number, serverPo
   if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
   if (isTelnetCommand(buf, start, end)) return Proto.Telnet;
   if (startsWithCI(buf, start, end, 'SSH-')) return NOT_CLEARTEXT;
+  if (isRfbGreeting(buf, start, end)) return Proto.Vnc;
   const mysql = mysqlGreetingVerdict(buf, start, end);
   if (mysql === 1) return Proto.Mysql;
   if (mysql === 0) return NEED_MORE;

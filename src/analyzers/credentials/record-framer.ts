@@ -32,6 +32,8 @@ export class RecordFramer {
   broken = false;
   /** Bytes were lost: framing cannot be trusted any more. */
   lost = false;
+  /** The parser needs no more records (it stopped the flow): the rest of the chunk is not framed either. */
+  done = false;
 
   constructor(
     private readonly format: RecordFormat,
@@ -57,10 +59,10 @@ export class RecordFramer {
   }
 
   push(buf: Buffer, start: number, end: number): void {
-    if (this.lost) return;
+    if (this.lost || this.done) return;
     const format = this.format;
     let i = start;
-    while (i < end && !this.broken) {
+    while (i < end && !this.broken && !this.done) {
       if (this.skipLeft > 0) {
         const n = Math.min(this.skipLeft, end - i);
         this.skipLeft -= n;
@@ -144,6 +146,12 @@ export abstract class FramedParser implements ProtocolParser, RecordSink {
 
   gap(fromClient: boolean): void {
     (fromClient ? this.client : this.server).lost = true;
+  }
+
+  /** No more records are wanted from either direction, not even the rest of the chunk being framed. */
+  protected stopFraming(): void {
+    this.client.done = true;
+    this.server.done = true;
   }
 
   release(): void {

@@ -167,6 +167,7 @@ export class SocksParser extends FramedParser {
     this.session.malformed('socks', reason);
     this.accepted = false;
     this.pending.close();
+    this.stopFraming();
     this.session.stop();
   }
 }
