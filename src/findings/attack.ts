@@ -7,6 +7,7 @@ export const TECHNIQUE_NAMES: Record<string, string> = {
   'T1557.002': 'Adversary-in-the-Middle: ARP Cache Poisoning',
   'T1557.003': 'Adversary-in-the-Middle: DHCP Spoofing',
   'T1557.004': 'Adversary-in-the-Middle: Evil Twin',
+  T1539: 'Steal Web Session Cookie',
 };
 
 export const TACTIC_NAMES: Record<string, string> = {

@@ -240,6 +240,72 @@ test('HTTP Bearer tokens: a JWT names its user and expiry, an opaque token is st
   assertCredential(one(hidden, 'cred-http-token'), 8080, 'svc-billing', 'unknown', jwt.length);
 });
 
+test('HTTP API keys in headers and access tokens in URLs are tokens (cred-http-token); 401 refuses; short values are left out', async () => {
+  const key = 'k3y-9f8e7d6c5b4a39281706';
+  const api = conn(8080).client(`GET /v2/metrics HTTP/1.1\r\nHost: grafana.internal\r\nX-API-Key: ${key}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const vault = conn(8200, { ip: '198.18.0.71' }).client('GET /v1/secret/data/db HTTP/1.1\r\nX-Vault-Token: hvs.CAESIJrandomtokenvalue\r\n\r\n').server('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+  const url = conn(80, { ip: '198.18.0.72' }).client('GET /feed?format=json&access_token=EAAB0a1b2c3d4e5f6%2B7&page=2 HTTP/1.1\r\nHost: social.internal\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  const short = conn(80, { ip: '198.18.0.73' }).client('GET /x?api_key=abc HTTP/1.1\r\nApi-Key: 1234\r\n\r\n').server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(api, vault, url, short))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-http-token');
+  assert.equal(hits.length, 3, describe(r.findings));
+  const byClient = (ip: string): Finding => {
+    const f = hits.find((x) => hasEntity(x, 'ip', ip, 'client'));
+    assert.ok(f, `${ip}: ${describe(hits)}`);
+    return f;
+  };
+  const a = byClient(CLIENT_IP);
+  assert.equal(a.severity, 'high');
+  assert.match(a.message, /HTTP X-Api-Key header from .*GET \/v2\/metrics \(Host grafana\.internal\).*sent an API key .*login succeeded \(HTTP 200\)/);
+  assert.equal(a.secrets![0]!.value, key);
+  // 403: the key may be valid and only lack a permission, so the outcome is unknown.
+  const v = byClient('198.18.0.71');
+  assert.match(v.message, /X-Vault-Token header.*outcome unknown \(HTTP 403\)/);
+  assert.ok(hasEntity(v, 'user', '(no user)', 'login-unknown'), describe([v]));
+  const u = byClient('198.18.0.72');
+  assert.equal(u.severity, 'medium');
+  assert.match(u.message, /URL query parameter access_token.*an access token in the URL.*login failed \(HTTP 401\)/);
+  assert.equal(u.secrets![0]!.value, 'EAAB0a1b2c3d4e5f6+7');
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73')), describe(r.findings));
+});
+
+test('HTTP session cookies are medium (T1539), authentication cookies high; other cookies and flags stay quiet', async () => {
+  const sid = 'q3v9k2l8m1n7b6c5x4z3';
+  const browse = conn(80)
+    .client(`GET /app/ HTTP/1.1\r\nHost: intranet.internal\r\nCookie: _ga=GA1.2.3456789.123456789; PHPSESSID=${sid}; theme=dark-mode-large\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+    .client(`GET /app/page2 HTTP/1.1\r\nHost: intranet.internal\r\nCookie: PHPSESSID=${sid}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const ticket = 'F1A2B3C4D5E6F708192A3B4C5D6E7F80';
+  const forms = conn(8080, { ip: '198.18.0.71' })
+    .client(`GET /reports HTTP/1.1\r\nHost: erp.internal\r\nCookie: ASP.NET_SessionId=abcdefghijklmnopqrstuvwx; .ASPXAUTH=${ticket}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const refused = conn(80, { ip: '198.18.0.72' }).client('GET / HTTP/1.1\r\nCookie: sessionid=expiredsession0001\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  const quiet = conn(80, { ip: '198.18.0.73' }).client('GET / HTTP/1.1\r\nCookie: _ga=GA1.2.1234567890; lang=en-US-long; session=1; PHPSESSID=deleted\r\n\r\n').server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(browse, forms, refused, quiet))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-http-session');
+  assert.equal(hits.length, 3, describe(r.findings));
+  const byClient = (ip: string): Finding => {
+    const f = hits.find((x) => hasEntity(x, 'ip', ip, 'client'));
+    assert.ok(f, `${ip}: ${describe(hits)}`);
+    return f;
+  };
+  const php = byClient(CLIENT_IP);
+  assert.equal(php.severity, 'medium');
+  assert.deepEqual(php.attack.techniques, ['T1040', 'T1539']);
+  assert.equal(php.count, 2);
+  assert.deepEqual(php.secrets!.map((x) => x.value), [sid]);
+  assert.match(php.message, /HTTP Cookie PHPSESSID .*GET \/app\/ \(Host intranet\.internal\).*the session cookie PHPSESSID .*takes over the session.*the server accepted the request \(HTTP 200\)/);
+  const asp = byClient('198.18.0.71');
+  assert.equal(asp.severity, 'high');
+  assert.equal(asp.count, 2);
+  assert.deepEqual(asp.secrets!.map((x) => x.value).sort(), ['abcdefghijklmnopqrstuvwx', ticket].sort());
+  const old = byClient('198.18.0.72');
+  assert.equal(old.severity, 'low');
+  assert.match(old.message, /the server refused the request \(HTTP 401\)/);
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73')), describe(r.findings));
+});
+
 test('HTTP look-alikes stay quiet: no credentials, other auth schemes, forms without a password field, bodies that look like headers', async () => {
   const body = 'q=Authorization%3A+Basic+abc&user=x';
   const c = conn(80)

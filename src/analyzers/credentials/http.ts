@@ -16,8 +16,26 @@ const MAX_LINE = 8192;
 const MAX_FORM_BODY = 8192;
 const MAX_OUTSTANDING = 32;
 const MAX_HEADERS = 200;
+/** Headers that carry an API key as their whole value. */
+const API_KEY_HEADERS: ReadonlySet<string> = new Set([
+  'x-api-key',
+  'api-key',
+  'apikey',
+  'x-apikey',
+  'x-api-token',
+  'x-auth-token',
+  'x-access-token',
+  'private-token',
+  'x-vault-token',
+  'x-consul-token',
+  'x-nomad-token',
+  'x-goog-api-key',
+  'ocp-apim-subscription-key',
+  'x-redmine-api-key',
+  'x-jfrog-art-api',
+]);
 /** Headers each direction reads; the others (most of them) are skipped before any string is made. */
-const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization'] as const;
+const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization', 'cookie', ...API_KEY_HEADERS];
 const RESPONSE_HEADERS = ['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate'] as const;
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
 const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
@@ -25,6 +43,23 @@ const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
 const BEARER_SCHEME = /^bearer[ \t]+([A-Za-z0-9\-._~+/]{8,8192}=*)[ \t]*$/i;
 /** A JWT's three base64url parts (RFC 7519): the middle one is the claims set. */
 const JWT = /^[A-Za-z0-9_-]{2,}\.([A-Za-z0-9_-]{2,4096})\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Cookies that identify a session (PHP, Java servlets, ASP and ASP.NET, Express, Django, Flask,
+ * Rails and Laravel's <app>_session, CodeIgniter, ColdFusion, Drupal's SESS<hash>, GitLab,
+ * Grafana, Moodle, Roundcube, Zabbix, Keycloak): whoever replays one is in that session.
+ */
+const SESSION_COOKIE =
+  /^(phpsessid|jsessionid(\.[\w-]+)?|asp\.net_sessionid|aspsessionid[a-z]{8}|\.aspnetcore\.session|connect\.sid|express\.sid|sessionid|session|session_id|sid|cfid|cftoken|rack\.session|s?sess[0-9a-f]{32}|[\w.-]*_sess(ion|id)|moodlesession|roundcube_sessid|zbx_session(id)?|keycloak_session|auth_session_id)$/i;
+/** Cookies that are the login itself (forms authentication tickets, remember-me tokens): replaying one logs in. */
+const AUTH_COOKIE =
+  /^(\.aspxauth|\.aspnetcore\.cookies|\.aspnetcore\.identity\.application|fedauth|keycloak_identity|wordpress_logged_in_[0-9a-f]{32}|wordpress_sec_[0-9a-f]{32}|remember_\w+_token|remember_web_[0-9a-f]{40}|seraph\.rememberme\.cookie|auth_token|access_token|id_token|jwt)$/i;
+/** Query parameters that carry an access token or API key in the request's URL. */
+const TOKEN_PARAM = /^(access_token|api_key|apikey|api-key|auth_token|private_token|x-api-key)$/i;
+/** Session identifiers and keys shorter than this are flags ("session=1"), not secrets. */
+const MIN_SECRET = 8;
+/** Cookies reported from one request at most (a Cookie header may carry dozens). */
+const MAX_COOKIES = 4;
 
 const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
 const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
@@ -292,7 +327,46 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     this.formBody = false;
     this.dropBody();
     this.exchange = { method: this.method, creds: [], status: 0 };
+    const q = this.target.indexOf('?');
+    if (q >= 0) this.queryTokens(this.target.slice(q + 1));
     return true;
+  }
+
+  /** access_token=, api_key= and the like in the URL: they travel in every log and proxy on the way too. */
+  private queryTokens(query: string): void {
+    for (const pair of query.split('&')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || !TOKEN_PARAM.test(pair.slice(0, eq))) continue;
+      const value = formDecode(pair.slice(eq + 1));
+      if (value.length >= MIN_SECRET) this.token('cred-http-token', `URL query parameter ${capText(pair.slice(0, eq))}`, value, 'an access token in the URL');
+    }
+  }
+
+  /** Session and authentication cookies; the others (preferences, analytics) are no secret. */
+  private cookies(header: string): void {
+    let found = 0;
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) continue;
+      const name = part.slice(0, eq).trim();
+      const value = part.slice(eq + 1).trim();
+      if (value.length < MIN_SECRET || value === 'deleted') continue;
+      if (AUTH_COOKIE.test(name)) this.token('cred-http-session', `Cookie ${capText(name)}`, Buffer.from(value, 'latin1'), 'an authentication cookie');
+      else if (SESSION_COOKIE.test(name)) this.sessionCookie(name, value);
+      else continue;
+      if (++found >= MAX_COOKIES) return;
+    }
+  }
+
+  private sessionCookie(name: string, value: string): void {
+    this.exchange?.creds.push(
+      this.session.credential({ rule: 'cred-http-session', protocol: 'HTTP', mechanism: `Cookie ${capText(name)}`, user: '(no user)', secret: Buffer.from(value, 'latin1'), kind: 'session', proof: `the session cookie ${capText(name)}` }),
+    );
+  }
+
+  /** A replayable secret with no user to name: an API key, a token in the URL, an authentication cookie. */
+  private token(rule: string, mechanism: string, secret: Buffer, proof: string): void {
+    this.exchange?.creds.push(this.session.credential({ rule, protocol: 'HTTP', mechanism, user: '(no user)', secret, kind: 'token', proof }));
   }
 
   private requestHeader(name: string, value: string): void {
@@ -302,7 +376,8 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
     else if (name === 'authorization' || name === 'proxy-authorization') {
       if (!this.basic(name, value) && !this.digest(name, value) && !this.bearer(name, value)) this.ntlm(name, value);
-    }
+    } else if (name === 'cookie') this.cookies(value);
+    else if (API_KEY_HEADERS.has(name) && value.length >= MIN_SECRET) this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key');
   }
 
   /**
@@ -486,6 +561,11 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const outcome: Outcome = status === 401 || status === 407 ? 'failed' : status >= 200 && status < 400 ? 'succeeded' : 'unknown';
     this.session.report(c, outcome, `HTTP ${status}`);
   }
+}
+
+/** A lowercased header name as usually written: "x-api-key" is X-Api-Key. */
+function headerName(lower: string): string {
+  return lower.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
 }
 
 /** What String#trim removes around a header name that matters here: space, tab (and CR, VT, FF). */

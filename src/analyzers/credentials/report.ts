@@ -17,28 +17,36 @@ export function credentialReport(c: Credential, outcome: Outcome, detail: string
   return { message: credentialMessage(c, client, server, outcome, detail), entities, severity: credentialSeverity(c, outcome), secret: c.secret };
 }
 
+/** What a secret is when the parser did not say, with its article. */
+const DEFAULT_PROOF: Record<Exclude<Credential['kind'], 'password'>, string> = { token: 'an OAuth bearer token', session: 'a session cookie', hash: 'a challenge-response' };
+const LOGIN_VERDICTS: Record<Outcome, string> = { succeeded: 'login succeeded', failed: 'login failed', unknown: 'outcome unknown' };
+/** A session cookie rides on requests that are no logins. */
+const REQUEST_VERDICTS: Record<Outcome, string> = { succeeded: 'the server accepted the request', failed: 'the server refused the request', unknown: 'outcome unknown' };
+
 export function secretNoun(c: Credential): string {
-  if (c.kind === 'token') return 'bearer token';
-  if (c.kind === 'hash') return (c.proof ?? 'a challenge-response').replace(/^an? /, '');
-  return 'password';
+  if (c.kind === 'password') return 'password';
+  return (c.proof ?? DEFAULT_PROOF[c.kind]).replace(/^an? /, '');
 }
 
 function credentialSeverity(c: Credential, outcome: Outcome): Severity {
   if (c.anonymous) return 'low';
+  // Anonymous visitors get session cookies too: a session is not known to be a logged-in one.
+  if (c.kind === 'session') return outcome === 'failed' ? 'low' : 'medium';
   if (c.kind === 'hash') return outcome === 'failed' || c.slowHash ? 'low' : c.weakHash ? 'high' : 'medium';
   if (c.secret.length === 0 || outcome === 'failed') return 'medium';
   return 'high';
 }
 
 function credentialMessage(c: Credential, client: string, server: string, outcome: Outcome, detail: string): string {
-  const verdict = outcome === 'succeeded' ? 'login succeeded' : outcome === 'failed' ? 'login failed' : 'outcome unknown';
+  const verdict = (c.kind === 'session' ? REQUEST_VERDICTS : LOGIN_VERDICTS)[outcome];
   const where = c.context ? `, ${c.context}` : '';
   const secret = `${c.secret.length} chars, frame ${c.frame}`;
   let what: string;
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
-  else if (c.kind === 'token') what = `user '${c.user}' sent an OAuth bearer token (${secret}) that can be replayed until it expires`;
+  else if (c.kind === 'token') what = `user '${c.user}' sent ${c.proof ?? DEFAULT_PROOF.token} (${secret}) that can be replayed until it expires`;
+  else if (c.kind === 'session') what = `the client sent ${c.proof ?? DEFAULT_PROOF.session} (${secret}) that takes over the session while it lasts`;
   else if (c.kind === 'hash') {
-    const sent = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? 'a challenge-response'} (${secret})`;
+    const sent = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? DEFAULT_PROOF.hash} (${secret})`;
     what = c.weakHash
       ? `${sent} made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
       : `${sent} that can be cracked offline; the password itself did not travel`;

@@ -5,8 +5,8 @@ import type { BufferBudget } from './text.js';
 
 export type Outcome = 'succeeded' | 'failed' | 'unknown';
 
-/** What was exposed: a reusable password, a bearer token, or a challenge-response crackable offline. */
-export type SecretKind = 'password' | 'token' | 'hash';
+/** What was exposed: a reusable password, a bearer token (or API key), a session identifier, or a challenge-response crackable offline. */
+export type SecretKind = 'password' | 'token' | 'session' | 'hash';
 
 export interface Credential {
   /** Rule id, e.g. cred-ftp. */
@@ -18,7 +18,7 @@ export interface Credential {
   user: string;
   secret: Buffer;
   kind: SecretKind;
-  /** What a 'hash' secret is, for people, with its article ("an NTLM challenge-response"). */
+  /** What a 'hash', 'token' or 'session' secret is, for people, with its article ("an NTLM challenge-response", "an API key"). */
   proof?: string;
   /** The server sent the proof (an AS-REP), not the user. */
   proofFromServer?: boolean;

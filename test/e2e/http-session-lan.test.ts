@@ -1,0 +1,82 @@
+// End to end: a web session a sniffer can hijack. PHP's built-in web server
+// runs an application that starts a PHP session (PHPSESSID) and logs a user in
+// with a form; curl keeps the cookie in a jar, as a browser would, and sends it
+// back on the next requests, one of them with an API key header, all over
+// plain HTTP on a namespace LAN captured on the bridge. `sniffwatch scan` must
+// report the session cookie PHP issued (the value in curl's jar), the form
+// login and the API key, and nothing for a request without cookies. Needs root.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, hasEntity } from '../helpers/captures.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
+import { VICTIM, type HostSpec } from '../helpers/netns-lan.js';
+
+const WEB: HostSpec = { name: 'web', ip: '198.18.0.33', mac: '02:53:57:00:00:21' };
+const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const PASSWORD = `Form-${TAG}-pw`;
+const API_KEY = `key-${TAG}-0123456789abcdef`;
+
+const APP = `<?php
+session_start();
+if (($_POST['password'] ?? '') === '${PASSWORD}') $_SESSION['user'] = $_POST['username'];
+header('Content-Type: text/plain');
+echo isset($_SESSION['user']) ? "hello {$_SESSION['user']}\\n" : "please log in\\n";
+`;
+
+const work = new E2eWorkDir('http-session');
+const dir = work.path;
+
+test('HTTP session cookie from a PHP application, sent back by curl from its cookie jar, is reported with the value PHP issued; the form login and an API key too', { timeout: 60_000 }, async (t: TestContext) => {
+  if (!(await skipUnless(t, ['php', 'curl']))) return;
+  writeFileSync(join(dir, 'index.php'), APP);
+  const lan = await freshLan(t, { extraHosts: [WEB] });
+  lan.spawn('web', ['php', '-S', `${WEB.ip}:8080`, '-t', dir, join(dir, 'index.php')], 'php -S');
+  await waitListener(lan, 'web', 8080);
+  const jar = join(dir, 'cookies.txt');
+  const url = `http://${WEB.ip}:8080/`;
+  const curl = (args: string[]): Promise<unknown> => lan.exec('victim', ['curl', '-sS', '--max-time', '10', '-o', '/dev/null', ...args], { timeoutMs: 20_000 });
+
+  const pcap = join(dir, 'session.pcap');
+  const cap = await lan.startCapture(pcap);
+  await curl(['-c', jar, url]);
+  await curl(['-b', jar, '-c', jar, '--data-urlencode', 'username=alice', '--data-urlencode', `password=${PASSWORD}`, `${url}login`]);
+  await curl(['-b', jar, `${url}reports`]);
+  await curl(['-b', jar, '-H', `X-API-Key: ${API_KEY}`, `${url}api/export`]);
+  await settleAndStop(cap);
+
+  // The session PHP issued, as curl keeps it (Netscape cookie file: name and value are the last two fields).
+  const cookie = readFileSync(jar, 'utf8')
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .find((f) => f[5] === 'PHPSESSID')?.[6];
+  assert.ok(cookie && cookie.length >= 20, `no PHPSESSID in curl's jar:\n${readFileSync(jar, 'utf8')}`);
+
+  await work.withPcap(t, pcap, () => {
+    const findings = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', '--show-secrets']).findings;
+    const sessions = findings.filter((f) => f.rule_id === 'cred-http-session');
+    assert.equal(sessions.length, 1, describe(findings));
+    const s = sessions[0]!;
+    assert.deepEqual(s.attack.techniques, ['T1040', 'T1539']);
+    assert.equal(s.severity, 'medium');
+    // Every request after the first carries the cookie.
+    assert.equal(s.count, 3);
+    assert.deepEqual(s.secrets?.map((x) => x.value), [cookie]);
+    assert.ok(hasEntity(s, 'ip', VICTIM.ip, 'client') && hasEntity(s, 'host', `${WEB.ip}:8080`, 'server'), describe([s]));
+    assert.match(s.message, /Cookie PHPSESSID .*POST \/login/);
+
+    const form = findings.find((f) => f.rule_id === 'cred-http-form');
+    assert.ok(form && hasEntity(form, 'user', 'alice', 'login-succeeded'), describe(findings));
+    assert.deepEqual(form.secrets?.map((x) => x.value), [PASSWORD]);
+    const key = findings.find((f) => f.rule_id === 'cred-http-token');
+    assert.ok(key, describe(findings));
+    assert.deepEqual(key.secrets?.map((x) => x.value), [API_KEY]);
+    assert.match(key.message, /X-Api-Key header .*GET \/api\/export/);
+
+    const redacted = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
+    assert.ok(!redacted.stdout.includes(cookie) && !redacted.stdout.includes(API_KEY), 'a secret appears in the default output');
+    assertNothingLoud(findings.filter((x) => !['cred-http-session', 'cred-http-form', 'cred-http-token'].includes(x.rule_id)));
+  });
+});
