@@ -34,9 +34,18 @@ const API_KEY_HEADERS: ReadonlySet<string> = new Set([
   'x-redmine-api-key',
   'x-jfrog-art-api',
 ]);
+/** Names by length: a header line is compared with the wanted names of its name's length only. */
+type NamesByLength = readonly (readonly string[] | undefined)[];
+
+function byLength(names: readonly string[]): NamesByLength {
+  const out: string[][] = [];
+  for (const n of names) (out[n.length] ??= []).push(n);
+  return out;
+}
+
 /** Headers each direction reads; the others (most of them) are skipped before any string is made. */
-const REQUEST_HEADERS = ['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization', 'cookie', ...API_KEY_HEADERS];
-const RESPONSE_HEADERS = ['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate'] as const;
+const REQUEST_HEADERS = byLength(['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization', 'cookie', ...API_KEY_HEADERS]);
+const RESPONSE_HEADERS = byLength(['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate']);
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
 const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
 /** RFC 6750 2.1: "Bearer" and a b64token. */
@@ -108,7 +117,7 @@ class HttpStream implements LineSink {
   readonly reader: LineReader;
   private remaining = 0;
   private headerCount = 0;
-  private readonly headers: readonly string[];
+  private readonly headers: NamesByLength;
 
   constructor(
     budget: BufferBudget,
@@ -188,7 +197,8 @@ class HttpStream implements LineSink {
     while (start < end && isBlank(buf[start]!)) start++;
     while (end > start && isBlank(buf[end - 1]!)) end--;
     const n = end - start;
-    for (const name of this.headers) if (name.length === n && startsWithCI(buf, start, end, name)) return name;
+    const names = this.headers[n];
+    if (names !== undefined) for (const name of names) if (startsWithCI(buf, start, end, name)) return name;
     return undefined;
   }
 
