@@ -42,6 +42,8 @@ export const DHCP_MESSAGE_NAMES: readonly string[] = [
 
 /** Routers and DNS servers kept per message; more are counted, not stored. */
 export const DHCP_MAX_ADDRS = 4;
+/** Classless static routes kept per message; routeTotal counts all. */
+export const DHCP_MAX_ROUTES = 8;
 
 const HTYPE_ETHERNET = 1;
 const MAX_HLEN = 16;
@@ -65,6 +67,11 @@ const OPT_OVERLOAD = 52;
 const OPT_MESSAGE_TYPE = 53;
 const OPT_SERVER_ID = 54;
 const OPT_CLIENT_ID = 61;
+/** RFC 3442 classless static routes, and Microsoft's earlier code for the same format. */
+const OPT_CLASSLESS_ROUTES = 121;
+const OPT_MS_CLASSLESS_ROUTES = 249;
+/** Web Proxy Auto-Discovery: the URL of a proxy configuration (PAC) file. */
+const OPT_WPAD = 252;
 const OPT_END = 255;
 
 // Overload (option 52) values: which header fields carry more options.
@@ -84,6 +91,7 @@ export const DHCP_MALFORMED = {
   badLeaseTime: 'DHCP lease time option is not four bytes',
   badOverload: 'DHCP option overload is not one byte of value 1 to 3',
   badClientId: 'DHCP client identifier shorter than two bytes',
+  badRoute: 'DHCP classless static route with a prefix longer than 32 bits',
 } as const;
 
 export class DhcpMessage {
@@ -125,6 +133,15 @@ export class DhcpMessage {
   clientIdLen = 0;
   /** Option 52 (0 when absent): the file (1), sname (2) or both (3) fields hold options, already parsed. */
   overload = 0;
+  /** Options 121 and 249: destination, prefix length and router of the first DHCP_MAX_ROUTES routes. */
+  readonly routeDest = new Uint32Array(DHCP_MAX_ROUTES);
+  readonly routeWidth = new Uint8Array(DHCP_MAX_ROUTES);
+  readonly routeGateway = new Uint32Array(DHCP_MAX_ROUTES);
+  routeCount = 0;
+  routeTotal = 0;
+  /** Option 252: the PAC file's URL in the packet buffer; wpadLen 0 when absent. */
+  wpadOff = 0;
+  wpadLen = 0;
 
   reset(): void {
     this.op = 0;
@@ -152,6 +169,10 @@ export class DhcpMessage {
     this.clientIdOff = 0;
     this.clientIdLen = 0;
     this.overload = 0;
+    this.routeCount = 0;
+    this.routeTotal = 0;
+    this.wpadOff = 0;
+    this.wpadLen = 0;
   }
 }
 
@@ -197,8 +218,32 @@ export function decodeDhcp(pkt: Packet, out: DhcpMessage): boolean {
 }
 
 function malformed(pkt: Packet, reason: string): false {
-  pkt.markMalformed('dhcp', reason);
-  return false;
+  return pkt.markMalformed('dhcp', reason);
+}
+
+/**
+ * RFC 3442: each route is a prefix length, the destination's significant octets and a router.
+ * False for a prefix longer than 32 bits. A route cut short ends the list: it may go on in the
+ * next instance of a split option (RFC 3396), which is not joined here.
+ */
+function parseRoutes(buf: Buffer, off: number, end: number, out: DhcpMessage): boolean {
+  while (off < end) {
+    const width = buf[off]!;
+    if (width > 32) return false;
+    const octets = (width + 7) >> 3;
+    if (off + 1 + octets + 4 > end) return true;
+    let dest = 0;
+    for (let i = 0; i < 4; i++) dest = dest * 256 + (i < octets ? buf[off + 1 + i]! : 0);
+    if (out.routeCount < DHCP_MAX_ROUTES) {
+      out.routeDest[out.routeCount] = dest;
+      out.routeWidth[out.routeCount] = width;
+      out.routeGateway[out.routeCount] = u32be(buf, off + 1 + octets);
+      out.routeCount++;
+    }
+    out.routeTotal++;
+    off += 1 + octets + 4;
+  }
+  return true;
 }
 
 /** Options in buf[off, end): stops at End or the field's end. Split options (RFC 3396) accumulate. */
@@ -259,6 +304,16 @@ function parseOptions(pkt: Packet, out: DhcpMessage, off: number, end: number, m
         // Only meaningful in the options field itself; an overloaded field cannot overload again.
         if (len !== 1 || buf[v]! < 1 || buf[v]! > 3) return malformed(pkt, DHCP_MALFORMED.badOverload);
         if (main) out.overload = buf[v]!;
+        break;
+      case OPT_CLASSLESS_ROUTES:
+      case OPT_MS_CLASSLESS_ROUTES:
+        if (!parseRoutes(buf, v, v + len, out)) return malformed(pkt, DHCP_MALFORMED.badRoute);
+        break;
+      case OPT_WPAD:
+        if (out.wpadLen === 0) {
+          out.wpadOff = v;
+          out.wpadLen = len;
+        }
         break;
       case OPT_CLIENT_ID:
         if (len < 2) return malformed(pkt, DHCP_MALFORMED.badClientId);

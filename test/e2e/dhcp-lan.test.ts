@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, hasEntity } from '../helpers/captures.js';
@@ -119,6 +120,46 @@ test('rogue dnsmasq on the attacker handing out itself as router and DNS is dhcp
       assert.ok(hasEntity(hit, 'ip', ATTACKER.ip, 'attacker-controlled'), all);
       assert.ok(hasEntity(hit, 'ip', GATEWAY.ip, 'legitimate'), all);
       assert.ok(!findings.some((f) => f.rule_id === 'dhcp-rogue-server' && hasEntity(f, 'ip', GATEWAY.ip, 'attacker')), `the real server was reported:\n${all}`);
+    }),
+  );
+});
+
+test('TunnelVision: a rogue dnsmasq handing out the network\'s own router and DNS with /1 static routes (option 121) through itself is critical dhcp-rogue-server and dhcp-route-injection', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnless(t, ['dnsmasq', 'dhclient', 'tshark']))) return;
+  const lan = await freshLan(t);
+  const dir = mkdtempSync(join(workDir, 'tunnelvision-'));
+  const pcap = join(dir, 'dhcp-tunnelvision.pcap');
+  const cap = await lan.startCapture(pcap);
+  const server = startDnsmasq(lan, 'gateway', dir, ['198.18.0.100', '198.18.0.150'], GATEWAY.ip, GATEWAY.ip);
+  await server.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  await acquireDhcpLease(lan, dir, true);
+  // The rogue looks like the network's server (same router, same DNS); only its routes differ. Forced: dhclient does not ask for option 121 here.
+  const routes = `--dhcp-option-force=121,0.0.0.0/1,${ATTACKER.ip},128.0.0.0/1,${ATTACKER.ip}`;
+  const rogue = lan.spawn('attacker', [...dnsmasqDhcpArgv('attacker', dir, ['198.18.0.200', '198.18.0.220'], GATEWAY.ip, GATEWAY.ip), routes], 'dnsmasq@attacker');
+  await rogue.waitFor(DNSMASQ_DHCP_READY, 15_000);
+  for (let i = 0; i < 2; i++) await acquireDhcpLease(lan, dir, true);
+  await rogue.stop('SIGTERM', 5000);
+  await server.stop('SIGTERM', 5000);
+  await settleAndStop(cap);
+
+  await t.test('tshark reads the two /1 routes through the attacker in the rogue\'s OFFERs', (st) =>
+    work.withPcap(st, pcap, () => {
+      // tshark gives each route as its bytes: prefix length, significant octets, router.
+      const via = Buffer.from(ATTACKER.ip.split('.').map(Number)).toString('hex');
+      const routes = execFileSync('tshark', ['-n', '-r', pcap, '-Y', `dhcp.option.dhcp == 2 && ip.src == ${ATTACKER.ip}`, '-T', 'fields', '-e', 'dhcp.option.classless_static_route'], { encoding: 'utf8' }).trim().split('\n');
+      assert.ok(routes.length > 0 && routes.every((r) => r === `0100${via},0180${via}`), routes.join('\n'));
+    }),
+  );
+  await t.test('scan: critical dhcp-rogue-server naming the routes, and high dhcp-route-injection naming the attacker and its routes', (st) =>
+    work.withPcap(st, pcap, () => {
+      const { hit, all, findings } = criticalRogueFromAttacker(pcap);
+      assert.match(hit.message, /static routes 0\.0\.0\.0\/1 via 198\.18\.0\.66, 128\.0\.0\.0\/1 via 198\.18\.0\.66/, all);
+      const inj = findings.find((f) => f.rule_id === 'dhcp-route-injection');
+      assert.ok(inj, all);
+      assert.equal(inj.severity, 'high');
+      assert.ok(hasEntity(inj, 'ip', ATTACKER.ip, 'attacker') && hasEntity(inj, 'mac', ATTACKER.mac, 'attacker') && hasEntity(inj, 'ip', ATTACKER.ip, 'attacker-controlled'), all);
+      assert.match(inj.message, /TunnelVision/);
+      assert.ok(!findings.some((f) => f.rule_id === 'dhcp-route-injection' && hasEntity(f, 'ip', GATEWAY.ip, 'server')), `the network's server was reported:\n${all}`);
     }),
   );
 });

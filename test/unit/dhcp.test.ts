@@ -317,6 +317,69 @@ test('a second server handing out the same router and DNS is high, not critical;
   assert.equal(competing[0]!.count, 2);
 });
 
+/** Option 121 (RFC 3442): each route as its prefix length, the destination's significant octets and a router. */
+function classlessRoutes(routes: readonly [string, number, string][], code = 121): Buffer {
+  const body = Buffer.concat(
+    routes.map(([dest, width, router]) => Buffer.concat([Buffer.from([width]), Buffer.from(dest.split('.').map(Number).slice(0, (width + 7) >> 3)), Buffer.from(router.split('.').map(Number))])),
+  );
+  return Buffer.concat([Buffer.from([code, body.length]), body]);
+}
+
+const TUNNELVISION: [string, number, string][] = [
+  ['0.0.0.0', 1, ROGUE.ip],
+  ['128.0.0.0', 1, ROGUE.ip],
+];
+
+test('decoder: classless static routes (options 121 and 249) and the WPAD URL (252); a prefix over 32 bits is malformed', () => {
+  const wpad = Buffer.from('http://198.18.0.66/wpad.dat');
+  const { msg, ok } = decodeUdp(
+    dhcpPayload(offerFields({ rawOptions: Buffer.concat([classlessRoutes([...TUNNELVISION, ['10.20.0.0', 16, '198.18.0.2'], ['0.0.0.0', 0, SERVER.ip]]), classlessRoutes([['172.16.0.0', 12, '198.18.0.3']], 249), Buffer.from([252, wpad.length]), wpad]) })),
+  );
+  assert.ok(ok);
+  assert.equal(msg.routeCount, 5);
+  assert.deepEqual([...msg.routeWidth.subarray(0, 5)], [1, 1, 16, 0, 12]);
+  assert.deepEqual([...msg.routeDest.subarray(0, 5)], [0, 0x80000000, 0x0a140000, 0, 0xac100000]);
+  assert.deepEqual([...msg.routeGateway.subarray(0, 5)], [0xc6120042, 0xc6120042, 0xc6120002, 0xc6120001, 0xc6120003]);
+  assert.equal(msg.wpadLen, wpad.length);
+  const bad = decodeUdp(dhcpPayload(offerFields({ rawOptions: Buffer.from([121, 5, 33, 10, 0, 0, 0]) })));
+  assert.equal(bad.ok, false);
+  assert.equal(bad.pkt.malformed, DHCP_MALFORMED.badRoute);
+});
+
+test('TunnelVision: a rogue handing out the network\'s router and DNS with /1 routes through itself is critical, and dhcp-route-injection names it', async () => {
+  const frames = [...dora(0, { xid: 1 }), offerFrom(5, ROGUE, 2, { routers: [SERVER.ip], dns: [DNS], rawOptions: classlessRoutes(TUNNELVISION) })].sort((a, b) => a.t - b.t);
+  const { findings } = await scanFrames(frames);
+  const rogue = findings.find((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.ok(rogue, describe(findings));
+  assert.equal(rogue.severity, 'critical');
+  assert.match(rogue.message, /static routes 0\.0\.0\.0\/1 via 198\.18\.0\.66, 128\.0\.0\.0\/1 via 198\.18\.0\.66 \(through a router the trusted servers do not hand out\)/);
+  const inj = findings.find((f) => f.rule_id === 'dhcp-route-injection');
+  assert.ok(inj, describe(findings));
+  assert.equal(inj.severity, 'high');
+  assert.deepEqual(inj.attack.techniques, ['T1557.003']);
+  assert.ok(hasEntity(inj, 'ip', ROGUE.ip, 'attacker') && hasEntity(inj, 'mac', ROGUE.mac, 'attacker') && hasEntity(inj, 'ip', ROGUE.ip, 'attacker-controlled'), describe([inj]));
+  assert.ok(hasEntity(inj, 'mac', CLIENT.mac, 'victim'));
+  assert.match(inj.message, /untrusted DHCP server 198\.18\.0\.66 .*traffic to all IPv4 addresses goes through 198\.18\.0\.66 .*TunnelVision/);
+});
+
+test('routes: a trusted server routing its own subnets stays quiet; one routing a /8 through another router is dhcp-route-injection; a rogue\'s WPAD URL is critical', async () => {
+  const narrow = offerFrom(1, SERVER, 11, { routers: [SERVER.ip], dns: [DNS], rawOptions: classlessRoutes([['10.20.0.0', 16, '198.18.0.2'], ['0.0.0.0', 0, SERVER.ip]]) });
+  const quiet = await scanFrames([...dora(0, { xid: 1 }), narrow].sort((a, b) => a.t - b.t));
+  assert.ok(!quiet.findings.some((f) => f.rule_id === 'dhcp-route-injection' || f.rule_id === 'dhcp-rogue-server'), describe(quiet.findings));
+  const wide = offerFrom(1, SERVER, 12, { routers: [SERVER.ip], dns: [DNS], rawOptions: classlessRoutes([['10.0.0.0', 8, '198.18.0.99']]) });
+  const { findings } = await scanFrames([...dora(0, { xid: 1 }), wide].sort((a, b) => a.t - b.t));
+  const inj = findings.find((f) => f.rule_id === 'dhcp-route-injection');
+  assert.ok(inj, describe(findings));
+  assert.ok(hasEntity(inj, 'ip', SERVER.ip, 'server') && hasEntity(inj, 'ip', '198.18.0.99', 'attacker-controlled'), describe([inj]));
+  assert.match(inj.message, /trusted DHCP server 198\.18\.0\.1 .*10\.0\.0\.0\/8 via 198\.18\.0\.99.*0\.4% of IPv4 addresses/);
+  const url = Buffer.from('http://198.18.0.66/wpad.dat\0');
+  const wpad = await scanFrames([...dora(0, { xid: 1 }), offerFrom(5, ROGUE, 2, { routers: [SERVER.ip], dns: [DNS], rawOptions: Buffer.concat([Buffer.from([252, url.length]), url]) })].sort((a, b) => a.t - b.t));
+  const rogue = wpad.findings.find((f) => f.rule_id === 'dhcp-rogue-server');
+  assert.ok(rogue, describe(wpad.findings));
+  assert.equal(rogue.severity, 'critical');
+  assert.match(rogue.message, /proxy auto-configuration \(WPAD\) http:\/\/198\.18\.0\.66\/wpad\.dat(;|$)/);
+});
+
 test('configured servers: a rogue seen first is still the rogue, and configured routers make its redirect critical', async () => {
   const config = withDhcp({ servers: [SERVER.ip], routers: [SERVER.ip], dns_servers: [DNS] });
   const frames = [offerFrom(0, ROGUE, 1, { routers: ['198.18.0.77'], dns: [DNS] }), ...dora(1, { xid: 2 })];

@@ -42,6 +42,14 @@ const MAX_CLIENTS = 8192;
 const STARVATION_SAMPLES = 4;
 /** Scope and client entries move to the young end at most this often (LRU approximation). */
 const REFRESH_MS = 30_000;
+/**
+ * Classless static routes this wide (a /1 to a /8) take over a large share of the address
+ * space, more specifically than the default route and than a VPN's routes; networks route
+ * their own subnets, far narrower. The TunnelVision technique (CVE-2024-3661) uses them.
+ */
+const MAX_HIJACK_WIDTH = 8;
+/** Longest WPAD URL quoted in a finding. */
+const MAX_URL_TEXT = 200;
 /** Local scope keys sit above every IPv4 address (relay scope keys are the relay's address). */
 const LOCAL_SCOPE_BASE = 2 ** 32;
 /** The subnet of an answer without option 1 (the smallest common one: fewer gateways compared, not more). */
@@ -327,6 +335,7 @@ export class DhcpAnalyzer implements Analyzer {
     } else {
       this.reportRogue(scope, serverId, impersonated, m, pkt);
     }
+    if (m.routeCount > 0) this.checkRouteInjection(scope, serverId, trusted !== undefined, m, pkt);
     if (m.msgType === DHCPOFFER) this.trackOffer(scope, serverId, mac, trusted, m, pkt);
     for (let i = 0; i < m.routerCount; i++) this.ctx.network.noteDhcpRouter(m.routers[i]!);
   }
@@ -451,7 +460,9 @@ export class DhcpAnalyzer implements Analyzer {
     const t = pkt.timeMs;
     const routersBad = this.redirects(scope, m, pkt, serverId, true);
     const dnsBad = this.redirects(scope, m, pkt, serverId, false);
-    const severity: Severity = routersBad || dnsBad ? 'critical' : 'high';
+    const routesBad = this.routesRedirect(scope, m);
+    // A proxy configuration from a rogue sends the clients' web traffic where it says.
+    const severity: Severity = routersBad || dnsBad || routesBad || m.wpadLen > 0 ? 'critical' : 'high';
     const entities: Entity[] = [];
     entities.push(ip4Entity(serverId, impersonated ? 'impersonated' : ROLE_ATTACKER));
     if (mac >= 0) entities.push(macEntity(mac, ROLE_ATTACKER));
@@ -471,6 +482,7 @@ export class DhcpAnalyzer implements Analyzer {
     if (!impersonated) this.ctx.network.noteContestWinner(serverId, t);
     if (pkt.ip4Src !== 0 && pkt.ip4Src !== legit?.serverId) this.ctx.network.noteContestWinner(pkt.ip4Src, t);
     for (let i = 0; i < m.routerCount; i++) if (!this.isBaseline(scope, m.routers[i]!, true)) this.ctx.network.noteContestWinner(m.routers[i]!, t);
+    for (let i = 0; i < m.routeCount; i++) if (!this.isBaseline(scope, m.routeGateway[i]!, true)) this.ctx.network.noteContestWinner(m.routeGateway[i]!, t);
 
     const who = impersonated
       ? `${macToString(mac)} answers as trusted DHCP server ${ip4ToString(serverId)}, whose answers come from ${macToString(impersonated.mac)},`
@@ -479,6 +491,8 @@ export class DhcpAnalyzer implements Analyzer {
     if (m.yiaddr !== 0) gives.push(`address ${ip4ToString(m.yiaddr)}`);
     if (m.routerCount > 0) gives.push(`router ${addrList(m.routers, m.routerCount)}${routersBad ? ' (not a trusted router)' : ''}`);
     if (m.dnsCount > 0) gives.push(`DNS ${addrList(m.dnsServers, m.dnsCount)}${dnsBad ? ' (not a trusted DNS server)' : ''}`);
+    if (m.routeCount > 0) gives.push(`static routes ${routeList(m)}${routesBad ? ' (through a router the trusted servers do not hand out)' : ''}`);
+    if (m.wpadLen > 0) gives.push(`proxy auto-configuration (WPAD) ${wpadText(m, pkt)}`);
     const trustedText = impersonated
       ? ''
       : legit
@@ -511,6 +525,40 @@ export class DhcpAnalyzer implements Analyzer {
       if (haveBaseline ? !this.isBaseline(scope, a, routers) : a === serverId || a === pkt.ip4Src) return true;
     }
     return false;
+  }
+
+  /** Whether a classless static route goes through a router that neither the trusted servers nor the configuration hand out. */
+  private routesRedirect(scope: Scope, m: DhcpMessage): boolean {
+    for (let i = 0; i < m.routeCount; i++) if (!this.isBaseline(scope, m.routeGateway[i]!, true)) return true;
+    return false;
+  }
+
+  /**
+   * Classless static routes wide enough to take over a large share of the
+   * address space, from any server: clients prefer them to the default route
+   * and to a VPN's less specific routes, so traffic meant for the tunnel
+   * leaves in clear through their router (TunnelVision).
+   */
+  private checkRouteInjection(scope: Scope, serverId: number, trusted: boolean, m: DhcpMessage, pkt: Packet): void {
+    const wide: number[] = [];
+    for (let i = 0; i < m.routeCount; i++) if (m.routeWidth[i]! >= 1 && m.routeWidth[i]! <= MAX_HIJACK_WIDTH) wide.push(i);
+    if (wide.length === 0) return;
+    let addresses = 0;
+    for (const i of wide) addresses += 2 ** (32 - m.routeWidth[i]!);
+    const gateways = [...new Set(wide.map((i) => m.routeGateway[i]!))];
+    const entities: Entity[] = [ip4Entity(serverId, trusted ? 'server' : ROLE_ATTACKER)];
+    if (pkt.ethSrc >= 0) entities.push(macEntity(pkt.ethSrc, trusted ? 'server' : ROLE_ATTACKER));
+    for (const g of gateways) entities.push(ip4Entity(g, ROLE_ATTACKER_CONTROLLED));
+    this.addClientEntities(entities, m);
+    const routes = wide.map((i) => routeText(m, i)).join(', ');
+    const share = addresses >= 2 ** 32 ? 'all IPv4 addresses' : `${((100 * addresses) / 2 ** 32).toFixed(addresses >= 2 ** 31 ? 0 : 1)}% of IPv4 addresses`;
+    this.ctx.report('dhcp-route-injection', `${scope.key}|${ip4ToString(serverId)}|${routes}`, pkt, {
+      message:
+        `${trusted ? 'trusted' : 'untrusted'} DHCP server ${ip4ToString(serverId)}${pkt.ethSrc >= 0 ? ` (${macToString(pkt.ethSrc)})` : ''} hands out classless static routes ${routes} ` +
+        `(option 121/249) to ${clientText(m)} on ${describeScope(scope)}: clients prefer them to the default route and to any VPN route less specific, ` +
+        `so traffic to ${share} goes through ${gateways.map(ip4ToString).join(', ')} outside the tunnel (the TunnelVision technique, CVE-2024-3661)`,
+      entities,
+    });
   }
 
   private hasBaseline(scope: Scope, routers: boolean): boolean {
@@ -653,13 +701,29 @@ function addrList(list: Uint32Array, n: number): string {
   return out.join(', ');
 }
 
+function routeText(m: DhcpMessage, i: number): string {
+  return `${ip4ToString(m.routeDest[i]!)}/${m.routeWidth[i]} via ${ip4ToString(m.routeGateway[i]!)}`;
+}
+
+function routeList(m: DhcpMessage): string {
+  const out: string[] = [];
+  for (let i = 0; i < m.routeCount; i++) out.push(routeText(m, i));
+  return m.routeTotal > m.routeCount ? `${out.join(', ')} and ${m.routeTotal - m.routeCount} more` : out.join(', ');
+}
+
+function wpadText(m: DhcpMessage, pkt: Packet): string {
+  const n = Math.min(m.wpadLen, MAX_URL_TEXT);
+  // Trailing NULs are common (C strings); the URL is the attacker's text, escaped where it is shown.
+  return pkt.buf.toString('latin1', m.wpadOff, m.wpadOff + n).replace(/\0+$/, '') + (m.wpadLen > n ? '...' : '');
+}
+
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
 }
 
 export const dhcpAnalyzer: AnalyzerDefinition = {
   name: 'dhcp',
-  rules: ['dhcp-rogue-server', 'dhcp-competing-offers', 'dhcp-option-change', 'dhcp-starvation', 'dhcp-flood'],
+  rules: ['dhcp-rogue-server', 'dhcp-competing-offers', 'dhcp-option-change', 'dhcp-route-injection', 'dhcp-starvation', 'dhcp-flood'],
   config: dhcpConfigSection,
   create: (ctx) => new DhcpAnalyzer(ctx),
 };
