@@ -1113,3 +1113,101 @@ test('VNC: look-alikes stay quiet, a broken version is malformed, mutated handsh
   assertCredential(f, 5900, '(no user)', 'failed', 71);
   assert.match(f.message, /RFB 3\.7/);
 });
+
+// --- MS-SQL (TDS) -----------------------------------------------------------------
+
+const tdsPacket = (type: number, payload: Buffer, status = 1): Buffer => {
+  const h = Buffer.alloc(8);
+  h[0] = type;
+  h[1] = status;
+  h.writeUInt16BE(8 + payload.length, 2);
+  h[6] = 1;
+  return Buffer.concat([h, payload]);
+};
+
+/** PRELOGIN with VERSION and ENCRYPTION options ([MS-TDS] 2.2.6.5); the server's answer is the same options in a response packet (type 4). */
+function tdsPrelogin(encryption: number, type = 0x12): Buffer {
+  const table = Buffer.from([0, 0, 11, 0, 6, 1, 0, 17, 0, 1, 0xff]);
+  return tdsPacket(type, Buffer.concat([table, Buffer.from([15, 0, 0x07, 0xd0, 0, 0]), Buffer.from([encryption])]));
+}
+
+const tdsPreloginAnswer = (encryption: number): Buffer => tdsPrelogin(encryption, 0x04);
+
+/** LOGIN7 with its strings in UCS-2, the password obfuscated as clients do (nibbles swapped, XOR 0xA5). */
+function tdsLogin7(user: string, password: string, opts: { host?: string; app?: string; database?: string } = {}): Buffer {
+  const strings = [opts.host ?? 'WS-042', user, password, opts.app ?? 'Report Builder', '198.18.0.1', '', 'ODBC', 'us_english', opts.database ?? ''];
+  const fixed = Buffer.alloc(36 + 4 * strings.length + 6 + 4 * 4);
+  fixed.writeUInt32LE(0x74000004, 4);
+  let off = fixed.length;
+  const data: Buffer[] = [];
+  strings.forEach((s, i) => {
+    let bytes = Buffer.from(s, 'utf16le');
+    if (i === 2) bytes = Buffer.from(bytes.map((b) => (((b << 4) | (b >> 4)) & 0xff) ^ 0xa5));
+    fixed.writeUInt16LE(off, 36 + 4 * i);
+    fixed.writeUInt16LE(s.length, 36 + 4 * i + 2);
+    data.push(bytes);
+    off += bytes.length;
+  });
+  const body = Buffer.concat([fixed, ...data]);
+  body.writeUInt32LE(body.length, 0);
+  return tdsPacket(0x10, body);
+}
+
+const tdsToken = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type, body.length & 0xff, body.length >> 8]), body]);
+const TDS_DONE = Buffer.from([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+const TDS_ENVCHANGE = tdsToken(0xe3, Buffer.from([1, 6, ...Buffer.from('master', 'utf16le'), 0]));
+const TDS_LOGINACK = tdsPacket(0x04, Buffer.concat([TDS_ENVCHANGE, tdsToken(0xad, Buffer.from([1, 0x74, 0, 0, 4, 0, 15, 0, 0, 0])), TDS_DONE]));
+const tdsError = (n: number): Buffer => {
+  const e = Buffer.alloc(6);
+  e.writeUInt32LE(n, 0);
+  e[4] = 1;
+  e[5] = 14;
+  return tdsPacket(0x04, Buffer.concat([tdsToken(0xaa, Buffer.concat([e, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0])])), TDS_DONE]));
+};
+
+test('MS-SQL: a LOGIN7 outside TLS is a cleartext password (accepted high, refused medium); without PRELOGIN and on another port too; encrypted logins stay quiet', async () => {
+  const ok = conn(1433).client(tdsPrelogin(2)).server(tdsPreloginAnswer(2)).client(tdsLogin7('svc_report', 'Sql-pw-1', { database: 'Finance' })).server(TDS_LOGINACK);
+  const refused = conn(1433, { ip: '198.18.0.71' }).client(tdsPrelogin(0)).server(tdsPreloginAnswer(2)).client(tdsLogin7('sa', 'guess')).server(tdsError(18456)).close();
+  // A TDS 7.0 client that sends its LOGIN7 first, to a named instance's port.
+  const old = conn(49170, { ip: '198.18.0.72' }).client(tdsLogin7('legacy', 'Pw-legacy-3')).server(TDS_LOGINACK);
+  // The server supports encryption: a TLS handshake in PRELOGIN packets follows, then the login inside TLS.
+  const tls = conn(1433, { ip: '198.18.0.73' }).client(tdsPrelogin(0)).server(tdsPreloginAnswer(0)).client(tdsPacket(0x12, Buffer.from([0x16, 3, 1, 0, 4, 1, 0, 0, 0]))).client(Buffer.from([0x17, 3, 3, 0, 40, ...Buffer.alloc(40, 7)]));
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, refused, old, tls))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-mssql');
+  assert.equal(hits.length, 3, describe(r.findings));
+  const svc = hits.find((f) => hasEntity(f, 'user', 'svc_report', 'login-succeeded'))!;
+  assert.ok(svc, describe(hits));
+  assert.equal(svc.severity, 'high');
+  assert.deepEqual(svc.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(svc, 'host', `${SERVER_IP}:1433`, 'server'));
+  assert.match(svc.message, /MS-SQL LOGIN7 .*host 'WS-042', application 'Report Builder', server name '198\.18\.0\.1', database 'Finance'.*login succeeded \(LOGINACK\)/);
+  assert.equal(svc.secrets![0]!.value, 'Sql-pw-1');
+  const sa = hits.find((f) => hasEntity(f, 'user', 'sa', 'login-failed'))!;
+  assert.ok(sa, describe(hits));
+  assert.equal(sa.severity, 'medium');
+  assert.match(sa.message, /login failed \(error 18456\)/);
+  const legacy = hits.find((f) => hasEntity(f, 'user', 'legacy', 'login-succeeded'))!;
+  assert.ok(legacy && hasEntity(legacy, 'host', `${SERVER_IP}:49170`, 'server'), describe(hits));
+  assert.equal(legacy.secrets![0]!.value, 'Pw-legacy-3');
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73') || (f.rule_id === 'decode-malformed' && /tds/i.test(f.message))), describe(r.findings));
+});
+
+test('MS-SQL: look-alikes stay quiet, a LOGIN7 whose password runs past the packet is malformed, mutated sessions never throw, the password is redacted', async () => {
+  const lookAlikes = [
+    conn(1433, { ip: '198.18.0.80' }).client(Buffer.from([0x12, 1, 0, 40, 0, 0, 1, 0, 9, 9, 9, 9, 9, 9, 9, 9])).server(Buffer.from([4, 1, 0, 8, 0, 0, 1, 0])),
+    conn(9000, { ip: '198.18.0.81' }).client(Buffer.from([0x10, 1, 0, 16, 0, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0x20])),
+  ];
+  const cut = tdsLogin7('frank', 'Pw-6');
+  cut.writeUInt16LE(200, 8 + 36 + 4 * 2 + 2);
+  const broken = conn(1433, { ip: '198.18.0.82' }).client(tdsPrelogin(2)).server(tdsPreloginAnswer(2)).client(cut).server(TDS_LOGINACK);
+  const unknown = conn(1433).client(tdsPrelogin(2)).server(tdsPreloginAnswer(2)).client(tdsLogin7('gina', 'Pw-gina-7')).server(tdsPacket(0x04, Buffer.from([0x81, 1, 0])));
+  const convs = [...lookAlikes, broken, unknown];
+  const client = Buffer.concat([tdsPrelogin(2), tdsLogin7('u', 'p')]);
+  const server = Buffer.concat([tdsPreloginAnswer(2), TDS_LOGINACK]);
+  const next = rng(17);
+  for (let n = 0; n < 300; n++) convs.push(conn(1433, { ip: `198.18.2.${n % 250}`, port: 50000 + n }).client(mutated(client, 2, next)).server(mutated(server, 2, next)));
+  const findings = await findingsOf(...convs);
+  for (const ip of ['198.18.0.80', '198.18.0.81', '198.18.0.82']) assert.ok(!findings.some((f) => f.rule_id.startsWith('cred-') && hasEntity(f, 'ip', ip)), `${ip}: ${describe(findings)}`);
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /LOGIN7 user name or password runs past the packet/.test(f.message)), describe(findings));
+  assertCredential(cred(findings, 'cred-mssql').find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!, 1433, 'gina', 'unknown', 9);
+});

@@ -9,6 +9,7 @@ import { looksLikeRespCommand } from './redis.js';
 import { sipDirection } from './sip.js';
 import { smbRequestVerdict } from './smb.js';
 import { socks5GreetingVerdict } from './socks.js';
+import { tdsClientVerdict } from './tds.js';
 import { isRfbGreeting } from './vnc.js';
 import { startsWithCI } from './text.js';
 
@@ -34,6 +35,7 @@ export const enum Proto {
   Socks,
   Mqtt,
   Vnc,
+  Tds,
 }
 
 /** Verdicts besides a Proto. */
@@ -44,7 +46,7 @@ export const FTP_OR_SMTP = 100;
 /** The server's greeting says nothing: the client's first command (or the port) decides. */
 export const SERVER_SILENT = 101;
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5', 15: 'MQTT', 16: 'VNC' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'FTP', 2: 'Telnet', 3: 'HTTP', 4: 'POP3', 5: 'IMAP', 6: 'SMTP', 7: 'LDAP', 8: 'SMB', 9: 'Kerberos', 10: 'PostgreSQL', 11: 'MySQL', 12: 'SIP', 13: 'Redis', 14: 'SOCKS5', 15: 'MQTT', 16: 'VNC', 17: 'MS-SQL' };
 
 /** Ports that name a protocol when the content alone does not. */
 export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
@@ -73,6 +75,7 @@ export const WELL_KNOWN_PORTS: ReadonlyMap<number, Proto> = new Map([
   [6379, Proto.Redis],
   [1080, Proto.Socks],
   [1883, Proto.Mqtt],
+  [1433, Proto.Tds],
   // VNC displays :0 to :9.
   ...Array.from({ length: 10 }, (_, d): [number, Proto] => [5900 + d, Proto.Vnc]),
 ]);
@@ -149,6 +152,9 @@ export function classifyClient(buf: Buffer, start: number, end: number, serverSa
   const socks = socks5GreetingVerdict(buf, start, end);
   if (socks === 1) return Proto.Socks;
   if (socks === 0) return NEED_MORE;
+  const tds = tdsClientVerdict(buf, start, end);
+  if (tds === 1) return Proto.Tds;
+  if (tds === 0) return NEED_MORE;
   const mqtt = mqttConnectVerdict(buf, start, end);
   if (mqtt === 1) return Proto.Mqtt;
   if (mqtt === 0) return NEED_MORE;

@@ -22,6 +22,7 @@ import { credentialReport, secretNoun } from './report.js';
 import { SocksParser } from './socks.js';
 import { SmbParser } from './smb.js';
 import { SmtpParser } from './smtp.js';
+import { TdsParser } from './tds.js';
 import { TelnetParser } from './telnet.js';
 import { VncParser } from './vnc.js';
 import { BufferBudget, capText } from './text.js';
@@ -54,7 +55,7 @@ export const CREDENTIALS_SECTION: ConfigSection<CredentialsConfig> = {
   },
 };
 
-export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-http-session', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'cred-socks', 'cred-mqtt', 'cred-vnc', 'ntlm-relay', 'starttls-not-used'] as const;
+export const CREDENTIAL_RULES = ['cred-ftp', 'cred-telnet', 'cred-http-basic', 'cred-http-form', 'cred-pop3', 'cred-imap', 'cred-smtp', 'cred-ldap', 'cred-smb', 'cred-http-ntlm', 'cred-http-digest', 'cred-http-token', 'cred-http-session', 'cred-kerberos', 'cred-postgres', 'cred-mysql', 'cred-sip', 'cred-redis', 'cred-socks', 'cred-mqtt', 'cred-vnc', 'cred-mssql', 'ntlm-relay', 'starttls-not-used'] as const;
 
 const STARTTLS_PROTOCOLS = new Set(['POP3', 'IMAP', 'SMTP']);
 /** Partial lines, LDAP messages, literals, form bodies and first bytes held by all flows' parsers together. */
@@ -315,6 +316,8 @@ export class CredentialsAnalyzer implements Analyzer, DatagramReporter {
         return new MqttParser(session);
       case Proto.Vnc:
         return new VncParser(session);
+      case Proto.Tds:
+        return new TdsParser(session);
     }
   }
 
