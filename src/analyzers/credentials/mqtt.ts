@@ -1,5 +1,5 @@
-import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText } from './text.js';
 
 // MQTT logins (3.1, 3.1.1 and 5.0), on 1883 or any port whose client opens with
@@ -146,18 +146,12 @@ function readConnect(buf: Buffer, start: number, end: number): ConnectLogin | st
   };
 }
 
-export class MqttParser extends FramedParser {
-  private readonly pending: PendingLogin;
+export class MqttParser extends FramedLoginParser {
   private connected = false;
   private level = 4;
 
   constructor(session: Session) {
     super(session, FORMAT, MAX_PACKET, 'mqtt', 'MQTT stream does not frame as MQTT packets');
-    this.pending = new PendingLogin(session);
-  }
-
-  close(): void {
-    this.pending.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -175,11 +169,7 @@ export class MqttParser extends FramedParser {
 
   private connect(buf: Buffer, start: number, end: number): void {
     const c = readConnect(buf, start, end);
-    if (typeof c === 'string') {
-      this.session.malformed('mqtt', c);
-      this.session.stop();
-      return;
-    }
+    if (typeof c === 'string') return this.broken(c);
     this.level = c.level;
     // A user name alone proves nothing on the wire (the broker may check a client certificate).
     if (c.password === null) {

@@ -1,5 +1,5 @@
-import { FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText, nulEnd } from './text.js';
 
 // MySQL and MariaDB logins (client/server protocol 4.1) on 3306 or any port
@@ -46,8 +46,7 @@ export function mysqlGreetingVerdict(buf: Buffer, start: number, end: number): n
   return end - start < 4 + len ? 0 : -1;
 }
 
-export class MysqlParser extends FramedParser {
-  private readonly pending: PendingLogin;
+export class MysqlParser extends FramedLoginParser {
   /** The scramble of the greeting or of the last AuthSwitchRequest (hex), and the plugin it goes with. */
   private scramble = '';
   private plugin = '';
@@ -59,11 +58,6 @@ export class MysqlParser extends FramedParser {
 
   constructor(session: Session) {
     super(session, MYSQL_PACKETS, MAX_PACKET, 'mysql', 'MySQL stream does not frame as packets');
-    this.pending = new PendingLogin(session);
-  }
-
-  close(): void {
-    this.pending.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {

@@ -1,5 +1,5 @@
-import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText, nulEnd } from './text.js';
 
 // PostgreSQL logins (frontend/backend protocol 3.0) on 5432 or any port whose
@@ -48,9 +48,8 @@ function typedLength(buf: Buffer, start: number, end: number): number {
   return len < 4 || len > MAX_MESSAGE ? FRAME_BROKEN : 1 + len;
 }
 
-export class PostgresParser extends FramedParser {
+export class PostgresParser extends FramedLoginParser {
   private readonly framing: Framing;
-  private readonly pending: PendingLogin;
   private user = '';
   private database = '';
   /** The authentication the server last asked for, and the MD5 salt (hex). */
@@ -74,11 +73,6 @@ export class PostgresParser extends FramedParser {
     };
     super(session, client, MAX_MESSAGE, 'postgres', 'PostgreSQL stream does not frame as protocol messages', server);
     this.framing = framing;
-    this.pending = new PendingLogin(session);
-  }
-
-  close(): void {
-    this.pending.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {

@@ -1,4 +1,4 @@
-import type { ProtocolParser, Session } from './session.js';
+import { PendingLogin, type ProtocolParser, type Session } from './session.js';
 import type { BufferBudget } from './text.js';
 
 // Frames one direction of a binary protocol (LDAP's BER messages, SMB's
@@ -157,5 +157,36 @@ export abstract class FramedParser implements ProtocolParser, RecordSink {
   release(): void {
     this.client.release();
     this.server.release();
+  }
+}
+
+/**
+ * A record-framed protocol with one login per connection waiting for the
+ * server's verdict (SOCKS5, PostgreSQL, MySQL, MQTT, VNC, TDS): the flow ends
+ * by reporting it, without a verdict if none came.
+ */
+export abstract class FramedLoginParser extends FramedParser {
+  protected readonly pending: PendingLogin;
+
+  constructor(session: Session, format: RecordFormat, maxRecord: number, private readonly malformedLayer: string, brokenReason: string, serverFormat: RecordFormat = format) {
+    super(session, format, maxRecord, malformedLayer, brokenReason, serverFormat);
+    this.pending = new PendingLogin(session);
+  }
+
+  close(): void {
+    this.pending.close();
+  }
+
+  /** Nothing more of the flow is wanted: framing stops, a login still waiting is reported without a verdict. */
+  protected finish(): void {
+    this.stopFraming();
+    this.pending.close();
+    this.session.stop();
+  }
+
+  /** A message that breaks the protocol (a constant reason): flagged malformed, and the flow is no longer followed. */
+  protected broken(reason: string): void {
+    this.session.malformed(this.malformedLayer, reason);
+    this.finish();
   }
 }

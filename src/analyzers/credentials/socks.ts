@@ -1,6 +1,6 @@
 import { ip4ToString, ip6ToString } from '../../decode/addr.js';
-import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText } from './text.js';
 
 // SOCKS5 username/password logins (RFC 1928, RFC 1929), on 1080 or any port
@@ -70,9 +70,8 @@ class SocksFraming {
   server = Stage.Greeting;
 }
 
-export class SocksParser extends FramedParser {
+export class SocksParser extends FramedLoginParser {
   private readonly framing: SocksFraming;
-  private readonly pending: PendingLogin;
   /** The server accepted the pending login; its report waits for the request, to say where the proxy was asked to go. */
   private accepted = false;
 
@@ -104,12 +103,11 @@ export class SocksParser extends FramedParser {
     };
     super(session, client, MAX_MESSAGE, 'socks', 'SOCKS5 stream does not frame as SOCKS5 messages', server);
     this.framing = framing;
-    this.pending = new PendingLogin(session);
   }
 
-  close(): void {
+  override close(): void {
     if (this.accepted) this.settle('status 0, no request followed');
-    this.pending.close();
+    super.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -163,12 +161,9 @@ export class SocksParser extends FramedParser {
     this.pending.resolve('succeeded', detail);
   }
 
-  private broken(reason: string): void {
-    this.session.malformed('socks', reason);
+  protected override broken(reason: string): void {
     this.accepted = false;
-    this.pending.close();
-    this.stopFraming();
-    this.session.stop();
+    super.broken(reason);
   }
 }
 

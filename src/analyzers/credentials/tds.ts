@@ -1,5 +1,5 @@
-import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText } from './text.js';
 
 // Microsoft SQL Server logins (TDS 7.x, [MS-TDS]) on 1433 or any port whose
@@ -86,17 +86,11 @@ function revealPassword(buf: Buffer, start: number, end: number): Buffer {
   return out;
 }
 
-export class TdsParser extends FramedParser {
+export class TdsParser extends FramedLoginParser {
   private stage = Stage.Start;
-  private readonly pending: PendingLogin;
 
   constructor(session: Session) {
     super(session, FORMAT, MAX_PACKET, 'tds', 'TDS stream does not frame as TDS packets');
-    this.pending = new PendingLogin(session);
-  }
-
-  close(): void {
-    this.pending.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -105,7 +99,7 @@ export class TdsParser extends FramedParser {
       if (type === TYPE_PRELOGIN && this.stage === Stage.Start) this.stage = Stage.PreloginResponse;
       else if (type === TYPE_LOGIN7 && (this.stage === Stage.Start || this.stage === Stage.Login)) this.login(buf, start + HEADER, end);
       // Anything else before the login (a TLS handshake in PRELOGIN packets) means no cleartext login follows.
-      else if (this.stage !== Stage.LoginResponse) this.stop();
+      else if (this.stage !== Stage.LoginResponse) this.finish();
     } else if (type === TYPE_RESPONSE) {
       if (this.stage === Stage.PreloginResponse) this.preloginResponse(buf, start + HEADER, end);
       else if (this.stage === Stage.LoginResponse && (buf[start + 1]! & STATUS_EOM) !== 0) this.loginResponse(buf, start + HEADER, end);
@@ -124,7 +118,7 @@ export class TdsParser extends FramedParser {
       }
       break;
     }
-    this.stop();
+    this.finish();
   }
 
   private login(buf: Buffer, p: number, end: number): void {
@@ -141,7 +135,7 @@ export class TdsParser extends FramedParser {
     const password = revealPassword(buf, startOf(FIELD_PASSWORD), endOf(FIELD_PASSWORD));
     this.stage = Stage.LoginResponse;
     // A Windows (SSPI) login names no SQL user and sends no password here.
-    if (user === '' && password.length === 0) return this.stop();
+    if (user === '' && password.length === 0) return this.finish();
     const where = [`host '${text(FIELD_HOST)}'`, `application '${text(FIELD_APP)}'`, `server name '${text(FIELD_SERVER)}'`];
     const database = text(FIELD_DATABASE);
     if (database) where.push(`database '${database}'`);
@@ -166,7 +160,7 @@ export class TdsParser extends FramedParser {
       const token = buf[at]!;
       if (token === TOKEN_LOGINACK) {
         this.pending.resolve('succeeded', 'LOGINACK');
-        return this.stop();
+        return this.finish();
       }
       if (token === TOKEN_ERROR && error < 0 && at + 7 <= end) error = buf.readUInt32LE(at + 3);
       if (token === TOKEN_ERROR || token === TOKEN_INFO || token === TOKEN_ENVCHANGE || token === TOKEN_SSPI) at += 3 + buf.readUInt16LE(at + 1);
@@ -175,17 +169,7 @@ export class TdsParser extends FramedParser {
     }
     if (error >= 0) this.pending.resolve('failed', `error ${error}`);
     else this.pending.resolve('unknown', 'no LOGINACK or ERROR token read');
-    this.stop();
+    this.finish();
   }
 
-  private stop(): void {
-    this.stopFraming();
-    this.pending.close();
-    this.session.stop();
-  }
-
-  private broken(reason: string): void {
-    this.session.malformed('tds', reason);
-    this.stop();
-  }
 }

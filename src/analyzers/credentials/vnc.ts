@@ -1,5 +1,5 @@
-import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type Session } from './session.js';
+import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
+import type { Session } from './session.js';
 import { capText } from './text.js';
 
 // VNC (RFB 3.3, 3.7, 3.8) logins, recognised by the server's "RFB 003.00x"
@@ -107,9 +107,8 @@ function clientLength(s: VncState, buf: Buffer, start: number, end: number): num
   }
 }
 
-export class VncParser extends FramedParser {
+export class VncParser extends FramedLoginParser {
   private readonly state: VncState;
-  private readonly pending: PendingLogin;
   private serverMinor = 0;
   private readonly challenge = Buffer.alloc(CHALLENGE_LENGTH);
 
@@ -119,11 +118,6 @@ export class VncParser extends FramedParser {
     const server: RecordFormat = { maxHeader: 8, frameLength: (buf, start, end) => serverLength(state, buf, start, end) };
     super(session, client, MAX_MESSAGE, 'vnc', 'VNC stream does not frame as RFB handshake messages', server);
     this.state = state;
-    this.pending = new PendingLogin(session);
-  }
-
-  close(): void {
-    this.pending.close();
   }
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
@@ -144,11 +138,11 @@ export class VncParser extends FramedParser {
       }
       case Next.SecurityTypes: {
         const n = buf[start]!;
-        if (n === 0) return this.stop();
+        if (n === 0) return this.finish();
         const types = buf.subarray(start + 1, end);
         // The client's choice decides the rest.
         s.server = Next.Done;
-        if (!types.includes(SEC_VNC_AUTH) && !types.includes(SEC_VENCRYPT)) this.stop();
+        if (!types.includes(SEC_VNC_AUTH) && !types.includes(SEC_VENCRYPT)) this.finish();
         return;
       }
       case Next.SecurityType33: {
@@ -157,7 +151,7 @@ export class VncParser extends FramedParser {
           s.server = Next.Challenge;
           s.client = Next.Response;
         } else {
-          this.stop();
+          this.finish();
         }
         return;
       }
@@ -169,19 +163,19 @@ export class VncParser extends FramedParser {
         const result = u32(buf, start);
         if (result === 0) this.pending.resolve('succeeded', 'SecurityResult OK');
         else this.pending.resolve('failed', `SecurityResult failed${end - start > 8 ? ` (${capText(buf.toString('latin1', start + 8, Math.min(end, start + 88)))})` : ''}`);
-        return this.stop();
+        return this.finish();
       }
       case Next.VencryptVersion:
         s.server = Next.VencryptAck;
         return;
       case Next.VencryptAck:
-        if (buf[start] !== 0) return this.stop();
+        if (buf[start] !== 0) return this.finish();
         s.server = Next.VencryptSubtypes;
         return;
       case Next.VencryptSubtypes: {
         let plain = false;
         for (let at = start + 1; at < end; at += 4) if (u32(buf, at) === VENCRYPT_PLAIN) plain = true;
-        if (!plain) return this.stop();
+        if (!plain) return this.finish();
         s.server = Next.Done;
         s.client = Next.VencryptChoice;
         return;
@@ -214,7 +208,7 @@ export class VncParser extends FramedParser {
           s.server = Next.VencryptVersion;
           s.client = Next.VencryptVersion;
         } else {
-          this.stop();
+          this.finish();
         }
         return;
       }
@@ -238,7 +232,7 @@ export class VncParser extends FramedParser {
         s.client = Next.Done;
         return;
       case Next.VencryptChoice:
-        if (u32(buf, start) !== VENCRYPT_PLAIN) return this.stop();
+        if (u32(buf, start) !== VENCRYPT_PLAIN) return this.finish();
         s.client = Next.PlainLogin;
         return;
       case Next.PlainLogin: {
@@ -262,14 +256,4 @@ export class VncParser extends FramedParser {
     }
   }
 
-  private stop(): void {
-    this.stopFraming();
-    this.pending.close();
-    this.session.stop();
-  }
-
-  private broken(reason: string): void {
-    this.session.malformed('vnc', reason);
-    this.stop();
-  }
 }
