@@ -146,27 +146,24 @@ const IMAP_COMMANDS = /^[A-Za-z0-9.+_-]{1,32} (CAPABILITY|LOGIN|AUTHENTICATE|STA
 const POP3_ONLY = /^(CAPA|STLS|APOP|UIDL|STAT)\b/i;
 const SHARED_USER_PASS = /^(USER|PASS|AUTH|QUIT|NOOP)\b/i;
 
+/** Binary protocols whose client's first message names them: 1 it does, 0 too few bytes to say, -1 it does not. */
+const FIRST_MESSAGES: readonly (readonly [(buf: Buffer, start: number, end: number) => number, Proto])[] = [
+  [socks5GreetingVerdict, Proto.Socks],
+  [tdsClientVerdict, Proto.Tds],
+  [mqttConnectVerdict, Proto.Mqtt],
+  [smbRequestVerdict, Proto.Smb],
+  [kerberosRequestVerdict, Proto.Kerberos],
+  [postgresRequestVerdict, Proto.Postgres],
+];
+
 /** The client's first bytes, knowing what the server said (a Proto, FTP_OR_SMTP, SERVER_SILENT or 0). */
 export function classifyClient(buf: Buffer, start: number, end: number, serverSaid: number, serverPort: number): number {
   if (startsHandshakeRecord(buf, start, end)) return NOT_CLEARTEXT;
-  const socks = socks5GreetingVerdict(buf, start, end);
-  if (socks === 1) return Proto.Socks;
-  if (socks === 0) return NEED_MORE;
-  const tds = tdsClientVerdict(buf, start, end);
-  if (tds === 1) return Proto.Tds;
-  if (tds === 0) return NEED_MORE;
-  const mqtt = mqttConnectVerdict(buf, start, end);
-  if (mqtt === 1) return Proto.Mqtt;
-  if (mqtt === 0) return NEED_MORE;
-  const smb = smbRequestVerdict(buf, start, end);
-  if (smb === 1) return Proto.Smb;
-  if (smb === 0) return NEED_MORE;
-  const kerberos = kerberosRequestVerdict(buf, start, end);
-  if (kerberos === 1) return Proto.Kerberos;
-  if (kerberos === 0) return NEED_MORE;
-  const postgres = postgresRequestVerdict(buf, start, end);
-  if (postgres === 1) return Proto.Postgres;
-  if (postgres === 0) return NEED_MORE;
+  for (const [verdict, proto] of FIRST_MESSAGES) {
+    const v = verdict(buf, start, end);
+    if (v === 1) return proto;
+    if (v === 0) return NEED_MORE;
+  }
   const ldap = ldapRequestVerdict(buf, start, end);
   if (ldap === 1) return Proto.Ldap;
   if (ldap === 0) return end - start < SNIFF_BYTES ? NEED_MORE : NOT_CLEARTEXT;
