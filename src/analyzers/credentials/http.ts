@@ -360,7 +360,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
       if (eq <= 0) continue;
       const name = part.slice(0, eq).trim();
       const value = part.slice(eq + 1).trim();
-      if (value.length < MIN_SECRET || value === 'deleted') continue;
+      if (value.length < MIN_SECRET) continue;
       if (AUTH_COOKIE.test(name)) this.token('cred-http-session', `Cookie ${capText(name)}`, Buffer.from(value, 'latin1'), 'an authentication cookie');
       else if (SESSION_COOKIE.test(name)) this.sessionCookie(name, value);
       else continue;

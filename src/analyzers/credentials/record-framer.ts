@@ -122,7 +122,7 @@ export abstract class FramedParser implements ProtocolParser, RecordSink {
     protected readonly session: Session,
     format: RecordFormat,
     maxRecord: number,
-    private readonly layer: string,
+    protected readonly layer: string,
     private readonly brokenReason: string,
     serverFormat: RecordFormat = format,
   ) {
@@ -168,8 +168,8 @@ export abstract class FramedParser implements ProtocolParser, RecordSink {
 export abstract class FramedLoginParser extends FramedParser {
   protected readonly pending: PendingLogin;
 
-  constructor(session: Session, format: RecordFormat, maxRecord: number, private readonly malformedLayer: string, brokenReason: string, serverFormat: RecordFormat = format) {
-    super(session, format, maxRecord, malformedLayer, brokenReason, serverFormat);
+  constructor(session: Session, format: RecordFormat, maxRecord: number, layer: string, brokenReason: string, serverFormat: RecordFormat = format) {
+    super(session, format, maxRecord, layer, brokenReason, serverFormat);
     this.pending = new PendingLogin(session);
   }
 
@@ -186,7 +186,7 @@ export abstract class FramedLoginParser extends FramedParser {
 
   /** A message that breaks the protocol (a constant reason): flagged malformed, and the flow is no longer followed. */
   protected broken(reason: string): void {
-    this.session.malformed(this.malformedLayer, reason);
+    this.session.malformed(this.layer, reason);
     this.finish();
   }
 }
