@@ -380,6 +380,17 @@ test('routes: a trusted server routing its own subnets stays quiet; one routing 
   assert.match(rogue.message, /proxy auto-configuration \(WPAD\) http:\/\/198\.18\.0\.66\/wpad\.dat(;|$)/);
 });
 
+test('the trusted server\'s WPAD URL is learned, and a different one later is dhcp-option-change', async () => {
+  const wpad = (url: string): Buffer => Buffer.concat([Buffer.from([252, url.length]), Buffer.from(url)]);
+  const ack = (t: number, xid: number, url: string): TimedFrame => offerFrom(t, SERVER, xid, { msgType: ACK, routers: [SERVER.ip], dns: [DNS], rawOptions: wpad(url) });
+  const frames = [...dora(0, { xid: 1 }), ack(1, 2, 'http://proxy.corp.example/wpad.dat'), ack(2, 3, 'http://proxy.corp.example/wpad.dat'), ack(3, 4, 'http://198.18.0.66/wpad.dat')];
+  const { findings } = await scanFrames(frames.sort((a, b) => a.t - b.t));
+  const changes = findings.filter((f) => f.rule_id === 'dhcp-option-change');
+  assert.equal(changes.length, 1, describe(findings));
+  assert.ok(hasEntity(changes[0]!, 'ip', SERVER.ip, 'server'));
+  assert.match(changes[0]!.message, /now hands out proxy auto-configuration \(WPAD, option 252\) http:\/\/198\.18\.0\.66\/wpad\.dat .*handed out http:\/\/proxy\.corp\.example\/wpad\.dat before/);
+});
+
 test('configured servers: a rogue seen first is still the rogue, and configured routers make its redirect critical', async () => {
   const config = withDhcp({ servers: [SERVER.ip], routers: [SERVER.ip], dns_servers: [DNS] });
   const frames = [offerFrom(0, ROGUE, 1, { routers: ['198.18.0.77'], dns: [DNS] }), ...dora(1, { xid: 2 })];

@@ -70,6 +70,8 @@ interface TrustedServer {
   viaRelay: boolean;
   routers: number[];
   dns: number[];
+  /** The proxy auto-configuration URL (option 252) it handed out first; null until one is seen. */
+  wpad: string | null;
 }
 
 interface Scope {
@@ -332,6 +334,7 @@ export class DhcpAnalyzer implements Analyzer {
     if (trusted) {
       this.checkOptionChange(trusted, scope, m, pkt, true);
       this.checkOptionChange(trusted, scope, m, pkt, false);
+      if (m.wpadLen > 0) this.checkWpadChange(trusted, scope, m, pkt);
     } else {
       this.reportRogue(scope, serverId, impersonated, m, pkt);
     }
@@ -367,7 +370,7 @@ export class DhcpAnalyzer implements Analyzer {
 
   private addTrusted(scope: Scope, serverId: number, mac: number, configured: boolean, firstSeen: boolean, viaRelay: boolean): TrustedServer | undefined {
     if (scope.servers.length >= MAX_SERVERS_PER_SCOPE) return undefined;
-    const s: TrustedServer = { serverId, mac, configured, firstSeen, viaRelay, routers: [], dns: [] };
+    const s: TrustedServer = { serverId, mac, configured, firstSeen, viaRelay, routers: [], dns: [], wpad: null };
     scope.servers.push(s);
     return s;
   }
@@ -451,6 +454,23 @@ export class DhcpAnalyzer implements Analyzer {
     this.addClientEntities(entities, m);
     this.ctx.report('dhcp-option-change', `${scope.key}|${ip4ToString(s.serverId)}|${routers ? 'router' : 'dns'}|${added.map(ip4ToString).join(',')}`, pkt, {
       message: `trusted DHCP server ${ip4ToString(s.serverId)} on ${describeScope(scope)} now hands out ${what} ${addrList(list, n)} in a ${DHCP_MESSAGE_NAMES[m.msgType]}; it handed out ${before} before`,
+      entities,
+    });
+  }
+
+  /** The trusted server's WPAD URL: the first is learned (networks do hand one out), a different one reported. */
+  private checkWpadChange(s: TrustedServer, scope: Scope, m: DhcpMessage, pkt: Packet): void {
+    const url = wpadText(m, pkt);
+    if (s.wpad === null) {
+      s.wpad = url;
+      return;
+    }
+    if (url === s.wpad) return;
+    const entities: Entity[] = [ip4Entity(s.serverId, 'server')];
+    if (s.mac >= 0) entities.push(macEntity(s.mac, 'server'));
+    this.addClientEntities(entities, m);
+    this.ctx.report('dhcp-option-change', `${scope.key}|${ip4ToString(s.serverId)}|wpad|${url}`, pkt, {
+      message: `trusted DHCP server ${ip4ToString(s.serverId)} on ${describeScope(scope)} now hands out proxy auto-configuration (WPAD, option 252) ${url} in a ${DHCP_MESSAGE_NAMES[m.msgType]}; it handed out ${s.wpad} before: clients that follow it send their web traffic to the proxies it names`,
       entities,
     });
   }
