@@ -34,6 +34,11 @@ const TRAP_COMMUNITY = 'trapC0mmunity';
 const V3_USER = { name: 'alice', auth: 'authPass-8d1f', priv: 'privPass-3c7a' };
 /** An authNoPriv user with MD5, the other HMAC hashcat 25000 takes. */
 const V3_MD5_USER = { name: 'bob', auth: 'bobAuth-51e2' };
+/** authPriv users with SHA-2 HMACs (RFC 7860), which hashcat takes as 26800 and 27300. */
+const V3_SHA2_USERS = [
+  { name: 'carol', hash: 'SHA-256', auth: 'carolAuth-77b0', hmac: 'HMAC-SHA-256-192', tag: '4' },
+  { name: 'dave', hash: 'SHA-512', auth: 'daveAuth-1e93', hmac: 'HMAC-SHA-512-384', tag: '6' },
+];
 const TLS_PORT = 4433;
 /** net-snmp without the MIB files Debian leaves to snmp-mibs-downloader: no MIB noise, numeric OIDs. */
 const NO_MIBS = ['env', 'MIBS=', `SNMP_PERSISTENT_DIR=${join(workDir, 'client-persist')}`];
@@ -65,6 +70,7 @@ async function startSnmpd(lan: Lan): Promise<Background> {
       `rouser ${V3_USER.name} authpriv`,
       `createUser ${V3_MD5_USER.name} MD5 ${V3_MD5_USER.auth}`,
       `rouser ${V3_MD5_USER.name} auth`,
+      ...V3_SHA2_USERS.flatMap((u) => [`createUser ${u.name} ${u.hash} ${u.auth} AES ${V3_USER.priv}`, `rouser ${u.name} authpriv`]),
       '',
     ].join('\n'),
   );
@@ -133,7 +139,7 @@ test('SNMPv2c with a secret community: reported with manager and agent, never pr
   );
 });
 
-test('SNMPv3 authPriv and authNoPriv: each HMAC reported low (cracks to the password used, a wrong one refused), no community, nothing medium or above', { timeout: 90_000 }, async (t) => {
+test('SNMPv3 authPriv and authNoPriv with MD5, SHA-1 and SHA-2: each HMAC reported low (cracks to the password used, a wrong one refused), no community, nothing medium or above', { timeout: 90_000 }, async (t) => {
   if (!(await skipUnless(t, ['snmpd', 'snmpget']))) return;
   const lan = await lanWithAgentAndManager(t);
   const snmpd = await startSnmpd(lan);
@@ -143,6 +149,8 @@ test('SNMPv3 authPriv and authNoPriv: each HMAC reported low (cracks to the pass
   let cap = await lan.startCapture(pcap);
   const get = await v3get(['-l', 'authPriv', '-u', V3_USER.name, '-a', 'SHA', '-A', V3_USER.auth, '-x', 'AES', '-X', V3_USER.priv]);
   const md5 = await v3get(['-l', 'authNoPriv', '-u', V3_MD5_USER.name, '-a', 'MD5', '-A', V3_MD5_USER.auth]);
+  const sha2: ExecResult[] = [];
+  for (const u of V3_SHA2_USERS) sha2.push(await v3get(['-l', 'authPriv', '-u', u.name, '-a', u.hash, '-A', u.auth, '-x', 'AES', '-X', V3_USER.priv]));
   await settleAndStop(cap);
   // A wrong password, captured apart: snmpd also sends its SNMPv1 authenticationFailure trap (with the trap community).
   const wrongPcap = join(workDir, 'snmp-v3-wrong.pcap');
@@ -153,6 +161,7 @@ test('SNMPv3 authPriv and authNoPriv: each HMAC reported low (cracks to the pass
   await t.test('the v3 exchanges happened', () => {
     assert.match(get.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
     assert.match(md5.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
+    for (const r of sha2) assert.match(r.stdout, /\.1\.3\.6\.1\.2\.1\.1\.5\.0 = STRING/);
     assert.match(wrong.stderr, /[Aa]uthentication failure|wrong digest/i);
     assert.match(tcpdumpSnmp(pcap), /SNMPv3/);
   });
@@ -172,6 +181,13 @@ test('SNMPv3 authPriv and authNoPriv: each HMAC reported low (cracks to the pass
       const bob = v3(r.findings, V3_MD5_USER.name, 'succeeded');
       assert.ok(lines(bob).some((l) => usmLineMatches(l, V3_MD5_USER.auth)), 'no MD5 line cracks to the password');
       assert.match(bob.message, /unencrypted/);
+      for (const u of V3_SHA2_USERS) {
+        const f = v3(r.findings, u.name, 'succeeded');
+        assert.match(f.message, new RegExp(u.hmac));
+        const line = lines(f).find((l) => l.startsWith(`$SNMPv3$${u.tag}$`));
+        assert.ok(line !== undefined && usmLineMatches(line, u.auth), `no ${u.hash} line (hashcat tag ${u.tag}) cracks to the password: ${lines(f).join(' ')}`);
+        assert.ok(!usmLineMatches(line, V3_USER.auth));
+      }
       assertNothingLoud(r.findings);
       assertExit(scanCapture(pcap), 0);
     }),

@@ -130,8 +130,10 @@ export function mysqlNativeLineMatches(line: string, password: string): boolean 
   return expected.toString('hex') === m[2];
 }
 
-/** RFC 3414 A.2: the user's key from `password` (a megabyte of it hashed), localised to the engine ID. */
-export function usmKey(password: string, engineId: Buffer, hash: 'md5' | 'sha1'): Buffer {
+export type UsmHash = 'md5' | 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+
+/** RFC 3414 A.2 (RFC 7860 for SHA-2): the user's key from `password` (a megabyte of it hashed), localised to the engine ID. */
+export function usmKey(password: string, engineId: Buffer, hash: UsmHash): Buffer {
   const pw = Buffer.from(password, 'utf8');
   const h = createHash(hash);
   const block = Buffer.alloc(64);
@@ -143,12 +145,16 @@ export function usmKey(password: string, engineId: Buffer, hash: 'md5' | 'sha1')
   return createHash(hash).update(Buffer.concat([ku, engineId, ku])).digest();
 }
 
-/** Whether a hashcat 25000 line ($SNMPv3$0$n$message with the HMAC zeroed$engine ID$HMAC) is what `password` yields, with MD5 or SHA-1. */
+/** The hashes each hashcat SNMPv3 tag stands for (25000 tries MD5 and SHA-1; 26700, 26800, 26900, 27300 one SHA-2 each). */
+const USM_TAG_HASHES: Readonly<Record<string, readonly UsmHash[]>> = { '0': ['md5', 'sha1'], '3': ['sha224'], '4': ['sha256'], '5': ['sha384'], '6': ['sha512'] };
+
+/** Whether a hashcat SNMPv3 line ($SNMPv3$tag$n$message with the HMAC zeroed$engine ID$HMAC) is what `password` yields. */
 export function usmLineMatches(line: string, password: string): boolean {
-  const [, tag, zero, , msg, engine, auth] = line.split('$');
-  if (tag !== 'SNMPv3' || zero !== '0' || msg === undefined || engine === undefined || auth === undefined) return false;
+  const [, label, tag, , msg, engine, auth] = line.split('$');
+  const hashes = label === 'SNMPv3' && tag !== undefined ? USM_TAG_HASHES[tag] : undefined;
+  if (hashes === undefined || msg === undefined || engine === undefined || auth === undefined || auth.length < 24) return false;
   const engineId = Buffer.from(engine, 'hex');
-  return (['md5', 'sha1'] as const).some((hash) => createHmac(hash, usmKey(password, engineId, hash)).update(Buffer.from(msg, 'hex')).digest('hex').slice(0, 24) === auth);
+  return hashes.some((hash) => createHmac(hash, usmKey(password, engineId, hash)).update(Buffer.from(msg, 'hex')).digest('hex').slice(0, auth.length) === auth);
 }
 
 /** Whether a hashcat 16400 line ($cram_md5$base64 challenge$base64 "user hexdigest") is what `password` yields (RFC 2195: HMAC-MD5 of the challenge). */

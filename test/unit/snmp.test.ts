@@ -9,7 +9,7 @@ import { PDU_GET, PDU_GET_NEXT, PDU_RESPONSE, PDU_SET, PDU_TRAP_V2, SnmpDecode, 
 import type { Finding } from '../../src/findings/finding.js';
 import { scanCaptures } from '../../src/pipeline.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
-import { usmKey, usmLineMatches } from '../helpers/challenge-response.js';
+import { usmKey, usmLineMatches, type UsmHash } from '../helpers/challenge-response.js';
 import { rng } from '../helpers/fuzz.js';
 
 const MANAGER = { mac: '02:00:00:00:00:10', ip: '198.18.0.10' };
@@ -243,10 +243,14 @@ const V3_PASSWORD = 'v3-auth-Pass';
 const WRONG_DIGESTS = Buffer.from([0x2b, 6, 1, 6, 3, 15, 1, 1, 5, 0]);
 const NOT_IN_TIME = Buffer.from([0x2b, 6, 1, 6, 3, 15, 1, 1, 2, 0]);
 
-function signedV3(msgId: number, o: SnmpV3Options, password = V3_PASSWORD, hash: 'md5' | 'sha1' = 'sha1'): Buffer {
-  const msg = snmpV3Payload(msgId, { ...o, engineId: ENGINE, auth: Buffer.alloc(12) });
-  const mac = createHmac(hash, usmKey(password, ENGINE, hash)).update(msg).digest().subarray(0, 12);
-  mac.copy(msg, msg.indexOf(Buffer.concat([Buffer.from([0x04, 0x0c]), Buffer.alloc(12)])) + 2);
+/** HMAC lengths of RFC 3414 and RFC 7860. */
+const AUTH_BYTES: Record<UsmHash, number> = { md5: 12, sha1: 12, sha224: 16, sha256: 24, sha384: 32, sha512: 48 };
+
+function signedV3(msgId: number, o: SnmpV3Options, password = V3_PASSWORD, hash: UsmHash = 'sha1'): Buffer {
+  const n = AUTH_BYTES[hash];
+  const msg = snmpV3Payload(msgId, { ...o, engineId: ENGINE, auth: Buffer.alloc(n) });
+  const mac = createHmac(hash, usmKey(password, ENGINE, hash)).update(msg).digest().subarray(0, n);
+  mac.copy(msg, msg.indexOf(Buffer.concat([Buffer.from([0x04, n]), Buffer.alloc(n)])) + 2);
   return msg;
 }
 
@@ -298,6 +302,32 @@ test('SNMPv3 USM: authenticated requests reported low with a hashcat 25000 line 
   assert.ok(usmLineMatches(carol.secrets![0]!.value!, V3_PASSWORD));
   assert.match(v3Login(findings, 'dave', 'succeeded').message, /usmStatsNotInTimeWindows/);
   assert.deepEqual(atLeast(findings, 'medium'), []);
+});
+
+test('SNMPv3 USM with SHA-2 HMACs (RFC 7860): each length gets its hashcat tag, and the line verifies with that hash only', async () => {
+  const cases: [UsmHash, string, RegExp][] = [
+    ['sha224', '3', /HMAC-SHA-224-128/],
+    ['sha256', '4', /HMAC-SHA-256-192/],
+    ['sha384', '5', /HMAC-SHA-384-256/],
+    ['sha512', '6', /HMAC-SHA-512-384/],
+  ];
+  const frames: TimedFrame[] = [];
+  cases.forEach(([hash], i) => {
+    const user = `user-${hash}`;
+    frames.push(v3Frame(true, 1 + i, signedV3(10 + i, { flags: 5, user }, V3_PASSWORD, hash), 40100 + i));
+    frames.push(v3Frame(false, 1.01 + i, signedV3(10 + i, { flags: 1, user, pdu: PDU_RESPONSE }, V3_PASSWORD, hash), 40100 + i));
+  });
+  const { findings } = await scanFrames(frames, defaultConfig(), undefined, true);
+  for (const [hash, tag, name] of cases) {
+    const f = v3Login(findings, `user-${hash}`, 'succeeded');
+    assert.match(f.message, name);
+    const line = f.secrets![0]!.value!;
+    assert.match(line, new RegExp(`^\\$SNMPv3\\$${tag}\\$\\d+\\$30[0-9a-f]+\\$${ENGINE.toString('hex')}\\$[0-9a-f]{${AUTH_BYTES[hash] * 2}}$`));
+    assert.ok(usmLineMatches(line, V3_PASSWORD), line);
+    assert.ok(!usmLineMatches(line, 'another'), line);
+    // The tag names the hash: the same fields under the 96-bit tag do not verify.
+    assert.ok(!usmLineMatches(line.replace(`$SNMPv3$${tag}$`, '$SNMPv3$0$'), V3_PASSWORD), line);
+  }
 });
 
 test('SNMPv3 USM: broken security parameters are malformed, mutations never throw, redacted by default', async () => {

@@ -8,9 +8,10 @@ import { dstAddrText, hostPort, srcAddrText } from '../endpoints.js';
 
 // SNMPv3 logins a sniffer harvests (T1040): a message authenticated under the
 // User-based Security Model carries an HMAC of itself keyed by the user's
-// password localised to the agent's engine ID (RFC 3414 A.2), and all of it
-// travels in the clear: it cracks offline (hashcat 25000 for HMAC-MD5-96 and
-// HMAC-SHA-96). The key derivation hashes a megabyte per guess, so only weak
+// password localised to the agent's engine ID (RFC 3414 A.2, RFC 7860 for
+// SHA-2), and all of it travels in the clear: it cracks offline (hashcat 25000
+// for HMAC-MD5-96 and HMAC-SHA-96, 26700, 26800, 26900 and 27300 for the
+// SHA-2 HMACs). The key derivation hashes a megabyte per guess, so only weak
 // passwords fall, and authenticated SNMPv3 is what SNMP should be: low, one
 // finding per manager, agent and user. The agent's answer to the same msgID
 // gives the outcome: an authenticated reply (or a usmStatsNotInTimeWindows
@@ -23,8 +24,18 @@ const MAX_PENDING = 4096;
 const ANSWER_MS = 30_000;
 /** Outcomes already reported per manager, agent and user (polling repeats them every few seconds). */
 const MAX_REPORTED = 4096;
-/** HMAC-MD5-96 and HMAC-SHA-96 (RFC 3414): the lengths hashcat 25000 takes. */
-const HMAC_96_BYTES = 12;
+/**
+ * What the length of msgAuthenticationParameters says of the HMAC, and the
+ * hashcat line's tag for it: 12 bytes are HMAC-MD5-96 or HMAC-SHA-96 (RFC 3414;
+ * hashcat 25000 tries both), the others one SHA-2 HMAC each (RFC 7860).
+ */
+const USM_HMACS: ReadonlyMap<number, { name: string; tag: string }> = new Map([
+  [12, { name: 'HMAC-96, MD5 or SHA-1', tag: '0' }],
+  [16, { name: 'HMAC-SHA-224-128', tag: '3' }],
+  [24, { name: 'HMAC-SHA-256-192', tag: '4' }],
+  [32, { name: 'HMAC-SHA-384-256', tag: '5' }],
+  [48, { name: 'HMAC-SHA-512-384', tag: '6' }],
+]);
 /** hashcat keeps at most 8 digits of the packet number. */
 const PACKET_NUMBER_MOD = 100_000_000;
 
@@ -57,17 +68,18 @@ function usmStatsOf(m: SnmpMessage, buf: Buffer): number {
 }
 
 /**
- * The hashcat 25000 line for a message with a 96-bit HMAC
- * ($SNMPv3$0$packet$message with the HMAC zeroed$engine ID$HMAC); for the
- * longer HMACs of RFC 7860 (SHA-2), the same fields under a label naming the
- * HMAC length, which no cracker reads as such.
+ * The hashcat line for an authenticated message: $SNMPv3$tag$packet$message
+ * with the HMAC zeroed$engine ID$HMAC, the tag naming the HMAC (USM_HMACS).
+ * An HMAC of another length keeps the fields under a label naming its
+ * length, which no cracker reads as such.
  */
 export function usmLine(buf: Buffer, m: SnmpMessage, packetNumber: number): string {
   const msg = Buffer.from(buf.subarray(m.msgStart, m.msgEnd));
   msg.fill(0, m.authParamsStart - m.msgStart, m.authParamsEnd - m.msgStart);
   const authLen = m.authParamsEnd - m.authParamsStart;
   const fields = [packetNumber % PACKET_NUMBER_MOD, msg.toString('hex'), buf.toString('hex', m.engineIdStart, m.engineIdEnd), buf.toString('hex', m.authParamsStart, m.authParamsEnd)];
-  return `${authLen === HMAC_96_BYTES ? '$SNMPv3$0$' : `$SNMPv3-hmac${authLen * 8}$`}${fields.join('$')}`;
+  const tag = USM_HMACS.get(authLen)?.tag;
+  return `${tag !== undefined ? `$SNMPv3$${tag}$` : `$SNMPv3-hmac${authLen * 8}$`}${fields.join('$')}`;
 }
 
 export class UsmLogins {
@@ -95,7 +107,7 @@ export class UsmLogins {
     if (m.userEnd === m.userStart || authLen === 0 || m.engineIdEnd === m.engineIdStart) return null;
     const buf = pkt.buf;
     const level = (m.msgFlags & V3_FLAG_PRIV) !== 0 ? 'authPriv' : 'authNoPriv';
-    const hmac = authLen === HMAC_96_BYTES ? 'HMAC-96, MD5 or SHA-1' : `HMAC of ${authLen * 8} bits, SHA-2`;
+    const hmac = USM_HMACS.get(authLen)?.name ?? `HMAC of ${authLen * 8} bits`;
     return {
       rule: RULE,
       protocol: 'SNMPv3',
