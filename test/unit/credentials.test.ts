@@ -1192,6 +1192,46 @@ test('MS-SQL: a LOGIN7 outside TLS is a cleartext password (accepted high, refus
   assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73') || (f.rule_id === 'decode-malformed' && /tds/i.test(f.message))), describe(r.findings));
 });
 
+test('MS-SQL Windows logins (SSPI): the NTLM exchange after a LOGIN7 encrypted alone ("encryption off" on both sides) or sent in clear is a crackable hash; full TLS stays quiet', async () => {
+  const challenge = Buffer.from('1122334455667788', 'hex');
+  const ntResponse = Buffer.concat([Buffer.alloc(16, 0xbb), Buffer.alloc(48, 0x02)]);
+  const sspiAnswer = tdsPacket(0x04, tdsToken(0xed, ntlmChallengeMessage(challenge)));
+  const authenticate = (user: string): Buffer => tdsPacket(0x11, ntlmAuthenticateMessage({ user, domain: 'CORP', ntResponse }));
+  const tlsHandshake = tdsPacket(0x12, Buffer.from([0x16, 3, 1, 0, 4, 1, 0, 0, 0]));
+  const encryptedLogin = Buffer.from([0x17, 3, 3, 0, 48, ...Buffer.alloc(48, 7)]);
+  // Encryption "off" on both sides: TLS for the LOGIN7 alone, then the NTLM exchange in clear.
+  const off = conn(1433)
+    .client(tdsPrelogin(0))
+    .server(tdsPreloginAnswer(0))
+    .client(tlsHandshake)
+    .server(tdsPacket(0x12, Buffer.from([0x16, 3, 3, 0, 4, 2, 0, 0, 0])))
+    .client(encryptedLogin)
+    .server(sspiAnswer)
+    .client(authenticate('svc_etl'))
+    .server(TDS_LOGINACK);
+  // No encryption support: the LOGIN7 (with its NTLM NEGOTIATE, no SQL user) in clear; refused.
+  const clear = conn(1433, { ip: '198.18.0.74' }).client(tdsPrelogin(2)).server(tdsPreloginAnswer(2)).client(tdsLogin7('', '')).server(sspiAnswer).client(authenticate('kim')).server(tdsError(18452));
+  // The client asked for encryption: everything stays in TLS, whatever follows.
+  const on = conn(1433, { ip: '198.18.0.75' }).client(tdsPrelogin(1)).server(tdsPreloginAnswer(0)).client(tlsHandshake).client(encryptedLogin).server(sspiAnswer).client(authenticate('nobody'));
+  // A SQL Server login encrypted alone: the answer is LOGINACK at once, nothing readable.
+  const sqlAuth = conn(1433, { ip: '198.18.0.76' }).client(tdsPrelogin(0)).server(tdsPreloginAnswer(0)).client(tlsHandshake).client(encryptedLogin).server(TDS_LOGINACK);
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(off, clear, on, sqlAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-mssql');
+  assert.equal(hits.length, 2, describe(r.findings));
+  const etl = hits.find((f) => hasEntity(f, 'user', 'CORP\\svc_etl', 'login-succeeded'))!;
+  assert.ok(etl, describe(hits));
+  assert.equal(etl.severity, 'medium');
+  assert.deepEqual(etl.attack.techniques, ['T1040']);
+  assert.ok(hasEntity(etl, 'host', `${SERVER_IP}:1433`, 'server') && hasEntity(etl, 'ip', CLIENT_IP, 'client'));
+  assert.match(etl.message, /MS-SQL TDS SSPI \(Windows authentication\) with NTLMv2.*cracked offline.*login succeeded \(LOGINACK\)/);
+  assert.equal(etl.secrets![0]!.value, `svc_etl::CORP:1122334455667788:${'bb'.repeat(16)}:${'02'.repeat(48)}`);
+  const kim = hits.find((f) => hasEntity(f, 'user', 'CORP\\kim', 'login-failed'))!;
+  assert.ok(kim && hasEntity(kim, 'ip', '198.18.0.74', 'client'), describe(hits));
+  assert.match(kim.message, /login failed \(error 18452\)/);
+  for (const ip of ['198.18.0.75', '198.18.0.76']) assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', ip)), `${ip}: ${describe(r.findings)}`);
+  assert.ok(!r.findings.some((f) => f.rule_id === 'decode-malformed'), describe(r.findings));
+});
+
 test('MS-SQL: look-alikes stay quiet, a LOGIN7 whose password runs past the packet is malformed, mutated sessions never throw, the password is redacted', async () => {
   const lookAlikes = [
     conn(1433, { ip: '198.18.0.80' }).client(Buffer.from([0x12, 1, 0, 40, 0, 0, 1, 0, 9, 9, 9, 9, 9, 9, 9, 9])).server(Buffer.from([4, 1, 0, 8, 0, 0, 1, 0])),

@@ -1,23 +1,38 @@
+import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
+import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedLoginParser, type RecordFormat } from './record-framer.js';
 import type { Session } from './session.js';
 import { capText } from './text.js';
 
 // Microsoft SQL Server logins (TDS 7.x, [MS-TDS]) on 1433 or any port whose
-// client opens with a TDS PRELOGIN or LOGIN7 packet. A SQL Server login's
-// password travels in the LOGIN7 packet merely obfuscated (each byte's nibbles
-// swapped and XORed with 0xA5), which is cleartext to anyone who reads it,
-// unless the PRELOGIN exchange turned TLS on for the login: then nothing is
-// read. The server's LOGINACK or ERROR token gives the verdict. Windows
-// (SSPI) logins and Sybase's TDS 4.2/5.0 logins are not read.
+// client opens with a TDS PRELOGIN or LOGIN7 packet.
+// - SQL Server authentication: the password travels in the LOGIN7 packet
+//   merely obfuscated (each byte's nibbles swapped and XORed with 0xA5), which
+//   is cleartext to anyone who reads it, unless TLS protects the LOGIN7.
+// - Windows authentication (SSPI): the LOGIN7 carries an NTLM NEGOTIATE, the
+//   server answers with an SSPI token holding the CHALLENGE, and the client's
+//   SSPI packet the AUTHENTICATE: a NetNTLM hash. When both PRELOGINs say
+//   "encryption off", TLS protects the LOGIN7 alone ([MS-TDS] 2.2.6.5), and the
+//   CHALLENGE and AUTHENTICATE that follow travel in clear: the default of
+//   clients that do not ask for encryption, against any SQL Server.
+// The server's LOGINACK or ERROR token gives the verdict. Sybase's TDS 4.2/5.0
+// logins are not read.
 
 const HEADER = 8;
 const TYPE_RESPONSE = 0x04;
 const TYPE_LOGIN7 = 0x10;
+const TYPE_SSPI = 0x11;
 const TYPE_PRELOGIN = 0x12;
+/** TLS record content types (change cipher spec to application data): records sent raw once a PRELOGIN handshake ended. */
+const TLS_FIRST = 0x14;
+const TLS_LAST = 0x17;
+const TLS_HEADER = 5;
 const STATUS_EOM = 0x01;
 /** [MS-TDS] 2.2.6.5: PRELOGIN option tokens. */
 const PL_ENCRYPTION = 0x01;
 const PL_TERMINATOR = 0xff;
+/** Encryption available but off: TLS for the LOGIN7 alone, when both sides say so. */
+const ENCRYPT_OFF = 0x00;
 /** The server does not support encryption: the login follows in clear. */
 const ENCRYPT_NOT_SUP = 0x02;
 /** LOGIN7: the fixed part, then offset/length pairs (in characters) of its strings. */
@@ -58,10 +73,13 @@ export function tdsClientVerdict(buf: Buffer, start: number, end: number): numbe
   return buf.readUInt32LE(p) <= MAX_PACKET && buf[p + 7]! >= 0x70 && buf[p + 7]! <= 0x7f ? 1 : -1;
 }
 
+/** TDS packets, and the raw TLS records that carry a LOGIN7 encrypted alone (TDS packet types stay below 0x14). */
 const FORMAT: RecordFormat = {
   maxHeader: HEADER,
   frameLength: (buf, start, end) => {
-    if (end - start < 4) return FRAME_NEED_MORE;
+    if (end - start < TLS_HEADER) return FRAME_NEED_MORE;
+    const type = buf[start]!;
+    if (type >= TLS_FIRST && type <= TLS_LAST && buf[start + 1] === 3) return TLS_HEADER + buf.readUInt16BE(start + 3);
     const n = buf.readUInt16BE(start + 2);
     return n < HEADER ? FRAME_BROKEN : n;
   },
@@ -73,7 +91,27 @@ const enum Stage {
   PreloginResponse,
   /** The login follows in clear. */
   Login,
+  /** TLS for the LOGIN7 alone: its handshake in PRELOGIN packets, then the LOGIN7 in TLS records. */
+  EncryptedLogin,
+  /** A LOGIN7 with no SQL user and no password (Windows authentication, or one read encrypted): the server's answer tells. */
+  SspiChallenge,
+  /** The SSPI CHALLENGE came: the client's SSPI packet carries the AUTHENTICATE. */
+  SspiAuthenticate,
   LoginResponse,
+}
+
+/** The ENCRYPTION option of a PRELOGIN message at buf[p, end), or -1. */
+function preloginEncryption(buf: Buffer, p: number, end: number): number {
+  for (let at = p; at + 5 <= end && buf[at] !== PL_TERMINATOR; at += 5) {
+    if (buf[at] !== PL_ENCRYPTION) continue;
+    const off = p + buf.readUInt16BE(at + 1);
+    return buf.readUInt16BE(at + 3) >= 1 && off < end ? buf[off]! : -1;
+  }
+  return -1;
+}
+
+function isTlsRecord(type: number): boolean {
+  return type >= TLS_FIRST && type <= TLS_LAST;
 }
 
 /** SQL Server's obfuscation of LOGIN7 passwords, undone: XOR with 0xA5, then swap the nibbles. */
@@ -88,6 +126,10 @@ function revealPassword(buf: Buffer, start: number, end: number): Buffer {
 
 export class TdsParser extends FramedLoginParser {
   private stage = Stage.Start;
+  /** What the client's PRELOGIN asked for, -1 before one. */
+  private clientEncryption = -1;
+  /** The SSPI CHALLENGE's server challenge (hex). */
+  private challenge: string | null = null;
 
   constructor(session: Session) {
     super(session, FORMAT, MAX_PACKET, 'tds', 'TDS stream does not frame as TDS packets');
@@ -95,30 +137,39 @@ export class TdsParser extends FramedLoginParser {
 
   record(fromClient: boolean, buf: Buffer, start: number, end: number): void {
     const type = buf[start]!;
+    const stage = this.stage;
     if (fromClient) {
-      if (type === TYPE_PRELOGIN && this.stage === Stage.Start) this.stage = Stage.PreloginResponse;
-      else if (type === TYPE_LOGIN7 && (this.stage === Stage.Start || this.stage === Stage.Login)) this.login(buf, start + HEADER, end);
-      // Anything else before the login (a TLS handshake in PRELOGIN packets) means no cleartext login follows.
-      else if (this.stage !== Stage.LoginResponse) this.finish();
+      if (type === TYPE_PRELOGIN && stage === Stage.Start) {
+        this.clientEncryption = preloginEncryption(buf, start + HEADER, end);
+        this.stage = Stage.PreloginResponse;
+      } else if (type === TYPE_LOGIN7 && (stage === Stage.Start || stage === Stage.Login)) this.login(buf, start + HEADER, end);
+      else if (stage === Stage.EncryptedLogin && type === TYPE_PRELOGIN) return;
+      // The LOGIN7 itself, encrypted: whether it was a Windows login shows in the server's answer.
+      else if (stage === Stage.EncryptedLogin && isTlsRecord(type)) this.stage = Stage.SspiChallenge;
+      else if (stage === Stage.SspiAuthenticate && type === TYPE_SSPI) this.sspiAuthenticate(buf, start + HEADER, end);
+      // Anything else before the login (a TLS handshake meant to last) means no readable login follows.
+      else if (stage !== Stage.LoginResponse && stage !== Stage.SspiChallenge) this.finish();
     } else if (type === TYPE_RESPONSE) {
-      if (this.stage === Stage.PreloginResponse) this.preloginResponse(buf, start + HEADER, end);
-      else if (this.stage === Stage.LoginResponse && (buf[start + 1]! & STATUS_EOM) !== 0) this.loginResponse(buf, start + HEADER, end);
+      if (stage === Stage.PreloginResponse) this.preloginResponse(buf, start + HEADER, end);
+      else if ((stage === Stage.LoginResponse || stage === Stage.SspiChallenge) && (buf[start + 1]! & STATUS_EOM) !== 0) this.loginResponse(buf, start + HEADER, end);
     }
   }
 
-  /** Only a server without encryption support lets the login travel outside TLS. */
+  /** A server without encryption support lets the login travel in clear; "off" on both sides encrypts the LOGIN7 alone. */
   private preloginResponse(buf: Buffer, p: number, end: number): void {
-    for (let at = p; at + 5 <= end && buf[at] !== PL_TERMINATOR; at += 5) {
-      if (buf[at] !== PL_ENCRYPTION) continue;
-      const off = p + buf.readUInt16BE(at + 1);
-      if (buf.readUInt16BE(at + 3) < 1 || off >= end) break;
-      if (buf[off] === ENCRYPT_NOT_SUP) {
-        this.stage = Stage.Login;
-        return;
-      }
-      break;
-    }
-    this.finish();
+    const server = preloginEncryption(buf, p, end);
+    if (server === ENCRYPT_NOT_SUP) this.stage = Stage.Login;
+    else if (server === ENCRYPT_OFF && (this.clientEncryption === ENCRYPT_OFF || this.clientEncryption === ENCRYPT_NOT_SUP)) this.stage = Stage.EncryptedLogin;
+    else this.finish();
+  }
+
+  /** The client's SSPI packet: the NTLM AUTHENTICATE answering the CHALLENGE. */
+  private sspiAuthenticate(buf: Buffer, p: number, end: number): void {
+    const auth = readNtlmAuthenticate(buf, p, end);
+    const c = auth && ntlmCredential(this.session, auth, this.challenge, 'cred-mssql', 'MS-SQL', 'TDS SSPI (Windows authentication)');
+    if (!c) return this.finish();
+    this.pending.set(c);
+    this.stage = Stage.LoginResponse;
   }
 
   private login(buf: Buffer, p: number, end: number): void {
@@ -133,9 +184,12 @@ export class TdsParser extends FramedLoginParser {
     if (endOf(FIELD_USER) < 0 || endOf(FIELD_PASSWORD) < 0) return this.broken('LOGIN7 user name or password runs past the packet');
     const user = text(FIELD_USER);
     const password = revealPassword(buf, startOf(FIELD_PASSWORD), endOf(FIELD_PASSWORD));
+    // A Windows (SSPI) login names no SQL user and sends no password here: its NTLM exchange follows.
+    if (user === '' && password.length === 0) {
+      this.stage = Stage.SspiChallenge;
+      return;
+    }
     this.stage = Stage.LoginResponse;
-    // A Windows (SSPI) login names no SQL user and sends no password here.
-    if (user === '' && password.length === 0) return this.finish();
     const where = [`host '${text(FIELD_HOST)}'`, `application '${text(FIELD_APP)}'`, `server name '${text(FIELD_SERVER)}'`];
     const database = text(FIELD_DATABASE);
     if (database) where.push(`database '${database}'`);
@@ -152,12 +206,21 @@ export class TdsParser extends FramedLoginParser {
     );
   }
 
-  /** The login's answer: a LOGINACK token accepts it, an ERROR token (18456: login failed) refuses it. */
+  /**
+   * The login's answer: a LOGINACK token accepts it, an ERROR token (18456: login failed) refuses
+   * it. After a LOGIN7 without a SQL password, an SSPI token carries the NTLM CHALLENGE instead.
+   */
   private loginResponse(buf: Buffer, p: number, end: number): void {
     let at = p;
     let error = -1;
     while (at + 3 <= end) {
       const token = buf[at]!;
+      if (token === TOKEN_SSPI && this.stage === Stage.SspiChallenge) {
+        this.challenge = findNtlmChallenge(buf, at + 3, Math.min(end, at + 3 + buf.readUInt16LE(at + 1)));
+        if (this.challenge === null) return this.finish();
+        this.stage = Stage.SspiAuthenticate;
+        return;
+      }
       if (token === TOKEN_LOGINACK) {
         this.pending.resolve('succeeded', 'LOGINACK');
         return this.finish();
