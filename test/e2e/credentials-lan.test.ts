@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { apopLineMatches, cramMd5LineMatches } from '../helpers/challenge-response.js';
-import type { CliRun } from '../helpers/cli.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
+import { assertNothingLoud, E2eWorkDir, freshLan, scanAll, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { findTool, missingTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
@@ -48,10 +47,6 @@ let userCreated = false;
 after(() => {
   if (userCreated) spawnSync('userdel', ['-f', LOCAL_USER], { stdio: 'ignore' });
 });
-
-function scan(pcap: string, extra: string[] = []): CliRun {
-  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]);
-}
 
 /** One login the attack capture must show: a password seen as typed, or a challenge-response line that `cracks` to it. */
 interface Expected {
@@ -474,8 +469,8 @@ test('cleartext logins of real servers and clients are reported; the same client
   for (const s of running) await s.benign(lan);
   await settleAndStop(cap);
 
-  const attack = scan(attackPcap);
-  const benign = scan(benignPcap);
+  const attack = scanAll(attackPcap);
+  const benign = scanAll(benignPcap);
   const fail = (e: unknown): never => {
     work.keep();
     throw e;
@@ -523,7 +518,7 @@ test('cleartext logins of real servers and clients are reported; the same client
         st.skip('no server could run');
         return;
       }
-      const shown = scan(attackPcap, ['--show-secrets']);
+      const shown = scanAll(attackPcap, ['--show-secrets']);
       for (const x of [...expected.values()].flat()) {
         const cracks = x.cracks;
         if (cracks) assert.ok(findLogin(shown.findings, x)?.secrets?.some((sec) => cracks(sec.value ?? '', x.password)), `${x.rule}: no line of ${x.user} (${x.outcome}) cracks to the password`);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import type { CliRun } from '../helpers/cli.js';
-import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanCapture, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
+import { assertExit, assertNothingLoud, E2eWorkDir, freshLan, scanAll, skipUnless, tcpdumpPackets } from '../helpers/e2e.js';
 import { GATEWAY, UPSTREAM, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ovsMissing, ovsUnderlay, startOvs } from '../helpers/ovs.js';
 
@@ -29,7 +29,7 @@ const work = new E2eWorkDir('mirror');
 const workDir = work.path;
 
 function scan(pcap: string, config?: string): CliRun {
-  const r = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...(config ? ['--config', config] : [])]);
+  const r = scanAll(pcap, config ? ['--config', config] : []);
   assertExit(r, 0);
   return r;
 }

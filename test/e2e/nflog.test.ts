@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from '../helpers/captures.js';
-import { assertHttpBasicLogin, E2eWorkDir, freshLan, httpBasicLogin, isHttpBasicLogin, scanCapture, skipUnless } from '../helpers/e2e.js';
+import { assertHttpBasicLogin, E2eWorkDir, freshLan, httpBasicLogin, isHttpBasicLogin, scanAll, skipUnless } from '../helpers/e2e.js';
 import { sleep } from '../helpers/netns-lan.js';
 import { skipUnlessPcapAddon, startWatchIn } from '../helpers/watch.js';
 
@@ -59,7 +59,7 @@ test('HTTP Basic logged by nftables to NFLOG: the NFLOG capture and a live senso
   await sleep(500);
   await td.stop('SIGINT', 10_000);
 
-  const run = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none']);
+  const run = scanAll(pcap);
   assert.equal(run.status, 0, run.stderr);
   assert.ok(!run.findings.some((f) => f.rule_id === 'decode-unsupported-link'), describe(run.findings));
   assertHttpBasicLogin(run.findings.find(isHttpBasicLogin(LOGIN)), run.findings, LOGIN);

@@ -22,7 +22,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNothingLoud, E2eWorkDir, freshLan, scanCapture, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
+import { assertNoCredentialFindings, E2eWorkDir, freshLan, scanAll, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { ATTACKER, findTool, pythonWith, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ntlmV2LineMatches } from '../helpers/challenge-response.js';
 
@@ -41,10 +41,6 @@ const created: string[] = [];
 after(() => {
   for (const u of created) spawnSync('userdel', ['-f', u], { stdio: 'ignore' });
 });
-
-function scan(pcap: string, extra: string[] = []): Finding[] {
-  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extra]).findings;
-}
 
 /** The finding for one login: rule, user (with its outcome), client, server endpoint. */
 function login(findings: readonly Finding[], rule: string, user: string, outcome: 'succeeded' | 'failed', port: number): Finding {
@@ -132,7 +128,7 @@ test('SMB logins to a real Samba server: NTLMv2 hashes that crack to the passwor
   await settleAndStop(cap);
 
   await work.withPcap(t, attackPcap, () => {
-    const shown = scan(attackPcap, ['--show-secrets']);
+    const shown = scanAll(attackPcap, ['--show-secrets']).findings;
     const userA = `${WORKGROUP}\\${USERS.a}`;
     const userB = `${WORKGROUP}\\${USERS.b}`;
     const lineOf = (f: Finding, password: string): string | undefined => f.secrets?.map((s) => s.value ?? '').find((v) => ntlmV2LineMatches(v, password));
@@ -152,14 +148,12 @@ test('SMB logins to a real Samba server: NTLMv2 hashes that crack to the passwor
     // user::domain:lm:nt:challenge, as hashcat mode 5500 takes it.
     assert.ok(v1.secrets?.some((s) => new RegExp(`^${USERS.b}::${WORKGROUP}:[0-9a-f]{48}:[0-9a-f]{48}:[0-9a-f]{16}$`).test(s.value ?? '')), JSON.stringify(v1.secrets));
 
-    const redacted = scanCapture(attackPcap, ['--min-severity', 'info', '--fail-on', 'none']);
+    const redacted = scanAll(attackPcap);
     for (const f of redacted.findings.filter((x) => x.rule_id === 'cred-smb')) assert.ok(f.secrets?.every((s) => s.value === undefined));
     for (const f of shown.filter((x) => x.rule_id === 'cred-smb')) for (const s of f.secrets ?? []) assert.ok(!redacted.stdout.includes(s.value!.split(':')[4]!), 'a response appears in the default output');
   });
   await work.withPcap(t, benignPcap, () => {
-    const benign = scan(benignPcap);
-    assert.deepEqual(describe(benign.filter((f) => f.rule_id.startsWith('cred-'))), '', 'anonymous SMB raised credential findings');
-    assertNothingLoud(benign);
+    assertNoCredentialFindings(benignPcap, 'anonymous SMB');
   });
 });
 
@@ -208,15 +202,13 @@ cache_effective_user proxy
   await settleAndStop(cap);
 
   await work.withPcap(t, attackPcap, () => {
-    const shown = scan(attackPcap, ['--show-secrets']);
+    const shown = scanAll(attackPcap, ['--show-secrets']).findings;
     const f = login(shown, 'cred-http-ntlm', 'CORP\\webuser', 'succeeded', 3128);
     assert.match(f.message, /Proxy-Authorization NTLM with NTLMv2/);
     assert.ok(f.secrets?.some((s) => ntlmV2LineMatches(s.value ?? '', PASSWORDS.web)), `no reported line cracks to the password: ${JSON.stringify(f.secrets)}`);
   });
   await work.withPcap(t, benignPcap, () => {
-    const benign = scan(benignPcap);
-    assert.deepEqual(describe(benign.filter((x) => x.rule_id.startsWith('cred-'))), '');
-    assertNothingLoud(benign);
+    assertNoCredentialFindings(benignPcap);
   });
 });
 
@@ -242,7 +234,7 @@ test("impacket's NTLM relay between a victim's smbclient and Samba names the rel
   await settleAndStop(cap);
 
   await work.withPcap(t, pcap, () => {
-    const findings = scan(pcap);
+    const findings = scanAll(pcap).findings;
     const user = `${WORKGROUP}\\${USERS.a}`;
     const f = findings.find((x) => x.rule_id === 'ntlm-relay');
     assert.ok(f, `no ntlm-relay:\n${describe(findings)}`);

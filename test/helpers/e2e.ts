@@ -165,6 +165,33 @@ export function scanCapture(pcap: string, extraArgs: readonly string[] = []): Cl
   return r;
 }
 
+/** Every finding, info included, and exit 0 or 1 whatever was found: for tests that judge the findings, not the exit status. */
+export function scanAll(pcap: string, extraArgs: readonly string[] = []): CliRun {
+  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extraArgs]);
+}
+
+/**
+ * Scans again without --show-secrets: none of `secrets` may appear in the
+ * output. Failure messages name a secret by index and length only, so the
+ * test log does not print it either; an empty secret would always be found,
+ * and no secrets would check nothing, so both fail at once.
+ */
+export function assertSecretsRedacted(pcap: string, secrets: readonly string[]): void {
+  assert.ok(secrets.length > 0, 'no secrets to look for');
+  secrets.forEach((s, i) => assert.ok(s !== '', `secret ${i} is empty`));
+  const { stdout } = scanAll(pcap);
+  secrets.forEach((s, i) => assert.ok(!stdout.includes(s), `secret ${i} (${s.length} chars) appears in the default output`));
+}
+
+/** What a capture without logins (or with logins under TLS) must show: no cred-* finding and nothing loud. */
+export function assertNoCredentialFindings(pcap: string, what = 'benign capture'): Finding[] {
+  const findings = scanAll(pcap).findings;
+  const creds = describe(findings.filter((f) => f.rule_id.startsWith('cred-')));
+  assert.deepEqual(creds, '', `${what} raised credential findings:\n${creds}`);
+  assertNothingLoud(findings, what);
+  return findings;
+}
+
 export function assertExit(r: CliRun, status: number): void {
   assert.equal(r.status, status, `exit status ${status} expected; got ${r.status}\nstderr: ${r.stderr}\n${describe(r.findings)}`);
 }
