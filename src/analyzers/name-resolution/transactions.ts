@@ -95,7 +95,9 @@ export class Transaction {
 
   /** Starts a new transaction in the selected row: every field reset. */
   reset(): void {
-    this.rows.fill(0, this.at, this.at + STRIDE);
+    // A loop, not rows.fill(0, at, at + STRIDE): TurboFan leaves a ranged fill to a runtime call that costs ten times more.
+    const rows = this.rows;
+    for (let i = this.at, end = this.at + Col.Width; i < end; i++) rows[i] = 0;
     this.rows[this.at + Col.RelayMac] = -1;
     this.rows[this.at + Col.FirstIdentity] = -1;
   }
