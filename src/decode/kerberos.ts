@@ -12,6 +12,7 @@ import { BerStatus, BerTlv, readBerInt, readTag, readTlv } from './ber.js';
 export const KRB_AS_REQ = 10;
 export const KRB_AS_REP = 11;
 export const KRB_TGS_REP = 13;
+export const KRB_AP_REQ = 14;
 export const KRB_ERROR = 30;
 
 const APPLICATION = 0x60;
@@ -37,6 +38,16 @@ const TICKET_REALM = 1;
 const TICKET_SNAME = 2;
 const TICKET_ENC_PART = 3;
 const APPLICATION_TICKET = 0x61;
+const AP_REQ_TICKET = 3;
+/**
+ * The end of both Kerberos mechanism OIDs of GSS-API (RFC 4121's
+ * 1.2.840.113554.1.2.2 and Microsoft's 1.2.840.48018.1.2.2, which differ
+ * before it), then the AP-REQ token id (01 00) and the AP-REQ's tag: where an
+ * InitialContextToken, bare or inside SPNEGO, carries an AP-REQ.
+ */
+const KRB5_AP_REQ_MARK = Buffer.from([0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, APPLICATION | KRB_AP_REQ]);
+/** GSS tokens searched for an AP-REQ: SPNEGO wrapping, tickets with PACs; a larger one is not searched. */
+const MAX_GSS_TOKEN = 65536;
 const ERR_CODE = 6;
 const ERR_CREALM = 7;
 const ERR_CNAME = 8;
@@ -187,9 +198,35 @@ export function decodeKdcMessage(buf: Buffer, start: number, end: number, m: Kdc
   return m.malformed === null;
 }
 
-/** The ticket of a KDC-REP: Ticket ::= [APPLICATION 1] SEQUENCE { tkt-vno, realm, sname, enc-part }. */
+/** The ticket of a KDC-REP. */
 function decodeTicket(buf: Buffer, body: number, bodyEnd: number, m: KdcMessage): void {
-  if (!child(buf, body, bodyEnd, 0xa0 + REP_TICKET, t) || readTag(buf, t.start, t.end, t) !== APPLICATION_TICKET) return;
+  if (child(buf, body, bodyEnd, 0xa0 + REP_TICKET, t)) readTicket(buf, t.start, t.end, m);
+}
+
+/**
+ * The service ticket of an AP-REQ inside a GSS-API token at buf[start, end)
+ * (HTTP Negotiate, SMB and LDAP SASL binds), read into m as a TGS-REP's
+ * ticket is (msgType KRB_AP_REQ): true when one was found with its enc-part.
+ */
+export function findApReqTicket(buf: Buffer, start: number, end: number, m: KdcMessage): boolean {
+  m.reset();
+  const stop = Math.min(end, start + MAX_GSS_TOKEN);
+  const at = buf.subarray(start, stop).indexOf(KRB5_AP_REQ_MARK);
+  if (at < 0) return false;
+  const apReq = start + at + KRB5_AP_REQ_MARK.length - 1;
+  if (readTlv(buf, apReq, stop, t) !== BerStatus.Ok || readTag(buf, t.start, t.end, t) !== SEQUENCE) {
+    m.malformed = 'Kerberos AP-REQ length beyond the bytes present';
+    return false;
+  }
+  m.msgType = KRB_AP_REQ;
+  if (child(buf, t.start, t.end, 0xa0 + AP_REQ_TICKET, t)) readTicket(buf, t.start, t.end, m);
+  if (m.ticketEtype < 0) m.malformed = 'Kerberos AP-REQ without a readable ticket';
+  return m.malformed === null;
+}
+
+/** Ticket ::= [APPLICATION 1] SEQUENCE { tkt-vno, realm, sname, enc-part }, at buf[start, end). */
+function readTicket(buf: Buffer, start: number, end: number, m: KdcMessage): void {
+  if (readTag(buf, start, end, t) !== APPLICATION_TICKET) return;
   if (readTag(buf, t.start, t.end, t) !== SEQUENCE) return;
   const s = t.start;
   const e = t.end;

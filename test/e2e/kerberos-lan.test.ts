@@ -5,7 +5,9 @@
 // account without pre-authentication (AS-REP roasting), service tickets for
 // an RC4-only service (reported, cracking to its password) and an AES one (quiet), and, as the benign
 // run, a principal the KDC does not know. The encrypted timestamp in each
-// reported line must be the one tshark reads from the same frame. Needs root.
+// reported line must be the one tshark reads from the same frame. Then curl
+// presents service tickets to a web server (HTTP Negotiate): the RC4 one is
+// reported from the HTTP request alone, the AES one is not. Needs root.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +27,9 @@ const PASSWORDS = { alice: `Alice-${TAG}`, bob: `Bob-${TAG}`, wrong: `Wrong-${TA
 /** A service whose only key is RC4-HMAC (what Kerberoasting looks for), and one with the default AES keys. */
 const RC4_SERVICE = 'HTTP/web.sniffwatch.test';
 const AES_SERVICE = 'host/aes.sniffwatch.test';
+/** Web servers with those keys, for curl --negotiate. */
+const RC4_WEB = 'web.sniffwatch.test';
+const AES_WEB = 'aes.sniffwatch.test';
 
 const work = new E2eWorkDir('kerberos');
 const dir = work.path;
@@ -46,6 +51,9 @@ function setUpKdc(): { env: Record<string, string> } {
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.bob} -requires_preauth bob`], { env, stdio: 'ignore' });
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -pw ${PASSWORDS.service} -e arcfour-hmac:normal ${RC4_SERVICE}`], { env, stdio: 'ignore' });
   execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -randkey ${AES_SERVICE}`], { env, stdio: 'ignore' });
+  execFileSync('kadmin.local', ['-r', REALM, '-q', `addprinc -randkey HTTP/${AES_WEB}`], { env, stdio: 'ignore' });
+  // Host names taken as given: there is no DNS on the namespace LAN.
+  writeFileSync(join(dir, 'krb5-http.conf'), krb5conf('  dns_canonicalize_hostname = false\n'));
   return { env };
 }
 
@@ -86,7 +94,7 @@ function kerberosFinding(findings: readonly Finding[], user: string, outcome: st
 }
 
 test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome, AS-REP roasting; an unknown principal stays quiet', { timeout: 90_000 }, async (t: TestContext) => {
-  if (!(await skipUnless(t, ['krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit', 'tshark', 'ss']))) return;
+  if (!(await skipUnless(t, ['krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit', 'tshark', 'ss', 'curl', 'python3']))) return;
   const { env } = setUpKdc();
   const lan = await freshLan(t, { extraHosts: [KDC] });
   lan.spawn('kdc', ['env', `KRB5_CONFIG=${env.KRB5_CONFIG}`, `KRB5_KDC_PROFILE=${env.KRB5_KDC_PROFILE}`, 'krb5kdc', '-n'], 'krb5kdc');
@@ -106,6 +114,13 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
   const benignPcap = join(dir, 'benign.pcap');
   cap = await lan.startCapture(benignPcap);
   await kinit(lan, 'krb5.conf', 'nobody', PASSWORDS.wrong, false);
+  await settleAndStop(cap);
+  const negotiatePcap = join(dir, 'negotiate.pcap');
+  writeFileSync(join(dir, 'negotiate-server.py'), NEGOTIATE_SERVER);
+  lan.spawn('kdc', ['python3', join(dir, 'negotiate-server.py'), KDC.ip], 'negotiate-server.py');
+  await waitListener(lan, 'kdc', 80);
+  cap = await lan.startCapture(negotiatePcap);
+  const codes = await negotiate(lan, [RC4_WEB, AES_WEB]);
   await settleAndStop(cap);
 
   for (const pcap of [attackPcap, tcpPcap]) {
@@ -142,4 +157,52 @@ test('MIT Kerberos logins: pre-authentication over UDP and TCP with its outcome,
   await work.withPcap(t, benignPcap, () => {
     assertNoCredentialFindings(benignPcap);
   });
+  await t.test('service tickets presented in HTTP Negotiate (curl): the RC4 one reported from the request alone, cracking to the service password; the AES one quiet', (st) =>
+    work.withPcap(st, negotiatePcap, () => {
+      assert.deepEqual(codes, ['200', '200']);
+      // What tshark reads of the AP-REQs in the capture: the services and the tickets' etypes.
+      const seen = execFileSync('tshark', ['-n', '-r', negotiatePcap, '-Y', 'kerberos.msg_type == 14', '-T', 'fields', '-E', 'occurrence=f', '-e', 'kerberos.SNameString', '-e', 'kerberos.etype'], { encoding: 'utf8' });
+      assert.match(seen, new RegExp(`HTTP\\t23`), seen);
+      const run = scanAll(negotiatePcap, ['--show-secrets']);
+      // No KDC traffic in this capture but the kinit: the ticket comes from the HTTP request.
+      const f = run.findings.find((x) => x.rule_id === 'cred-kerberos' && hasEntity(x, 'user', `HTTP/${RC4_WEB}@${REALM}`, 'login-succeeded') && hasEntity(x, 'host', `${KDC.ip}:80`, 'server'));
+      assert.ok(f, `no cred-kerberos for the ticket curl presented to ${RC4_WEB}:\n${describe(run.findings)}`);
+      assert.equal(f.severity, 'medium');
+      assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client'));
+      assert.match(f.message, /HTTP Authorization Negotiate: AP-REQ service ticket \(RC4-HMAC\).*Kerberoasting/);
+      const lines = (f.secrets ?? []).map((x) => x.value ?? '');
+      assert.ok(lines.some((l) => kerberosRc4LineMatches(l, PASSWORDS.service)), lines.join('\n'));
+      assert.ok(!lines.some((l) => kerberosRc4LineMatches(l, PASSWORDS.alice)), lines.join('\n'));
+      assert.ok(!run.findings.some((x) => x.entities.some((e) => e.value.includes(AES_WEB))), describe(run.findings));
+      assertSecretsRedacted(negotiatePcap, lines.map((l) => l.split('$').pop()!.slice(0, 64)));
+    }),
+  );
 });
+
+/** A web server that asks for Negotiate and lets in whoever sends a token (it checks none: the client's request is what is captured). */
+const NEGOTIATE_SERVER = [
+  'import sys',
+  'from http.server import BaseHTTPRequestHandler, HTTPServer',
+  'class Handler(BaseHTTPRequestHandler):',
+  '    def do_GET(self):',
+  "        ok = self.headers.get('Authorization', '').startswith('Negotiate ')",
+  '        self.send_response(200 if ok else 401)',
+  "        if not ok: self.send_header('WWW-Authenticate', 'Negotiate')",
+  "        self.send_header('Content-Length', '0')",
+  '        self.end_headers()',
+  "HTTPServer((sys.argv[1], 80), Handler).serve_forever()",
+  '',
+].join('\n');
+
+/** alice logs in, then curl fetches each web server's page with --negotiate; returns the HTTP status codes. */
+async function negotiate(lan: Lan, hosts: string[]): Promise<string[]> {
+  const conf = join(dir, 'krb5-http.conf');
+  const cc = `FILE:${join(dir, `cc-http-${Date.now()}`)}`;
+  await lan.exec('victim', ['sh', '-c', `echo '${PASSWORDS.alice}' | KRB5_CONFIG=${conf} KRB5CCNAME=${cc} kinit alice`], { timeoutMs: 20_000 });
+  const codes: string[] = [];
+  for (const host of hosts) {
+    const r = await lan.exec('victim', ['env', `KRB5_CONFIG=${conf}`, `KRB5CCNAME=${cc}`, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--negotiate', '-u', ':', '--resolve', `${host}:80:${KDC.ip}`, `http://${host}/`], { timeoutMs: 20_000 });
+    codes.push(r.stdout.trim());
+  }
+  return codes;
+}

@@ -136,3 +136,19 @@ export function tcpRecord(msg: Buffer): Buffer {
   len.writeUInt32BE(msg.length);
   return Buffer.concat([len, msg]);
 }
+
+/**
+ * A GSS-API InitialContextToken carrying an AP-REQ with a ticket for `spn`
+ * (RFC 4121: the Kerberos OID, token id 01 00, then the AP-REQ), wrapped in
+ * SPNEGO's NegTokenInit as Windows and curl send it, unless `bare`.
+ */
+export function gssApReq(spn: string, realm: string, etype: number, ticketCipher: Buffer, bare = false): Buffer {
+  const krb5Oid = Buffer.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02]);
+  const ticket = berElement(0x61, seq(ctx(0, berInteger(5)), ctx(1, text(realm)), ctx(2, principal(spn, 2)), ctx(3, encryptedData(etype, ticketCipher))));
+  const apReq = berElement(0x6e, seq(ctx(0, berInteger(5)), ctx(1, berInteger(14)), ctx(2, berElement(0x03, Buffer.from([0, 0x20, 0, 0, 0]))), ctx(3, ticket), ctx(4, encryptedData(etype, Buffer.alloc(64, 0x44)))));
+  const gss = berElement(0x60, Buffer.concat([krb5Oid, Buffer.from([0x01, 0x00]), apReq]));
+  if (bare) return gss;
+  const spnegoOid = Buffer.from([0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
+  const negTokenInit = ctx(0, seq(ctx(0, seq(krb5Oid)), ctx(2, berElement(0x04, gss))));
+  return berElement(0x60, Buffer.concat([spnegoOid, negTokenInit]));
+}

@@ -6,7 +6,9 @@ import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
 import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
 import { rng } from '../helpers/fuzz.js';
-import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, tgsRep, tgsReq, USAGE_AS_REP_ENC_PART, USAGE_TICKET } from '../helpers/kerberos.js';
+import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, gssApReq, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, tgsRep, tgsReq, USAGE_AS_REP_ENC_PART, USAGE_TICKET } from '../helpers/kerberos.js';
+import { bindResponse, saslBind } from '../helpers/ldap.js';
+import { smb2SessionSetupRequest, smb2SessionSetupResponse } from '../helpers/smb.js';
 
 // Kerberos AS exchanges over UDP and TCP, with RC4-HMAC encryption computed
 // from a password, through the whole pipeline: the reported hashcat line must
@@ -150,4 +152,46 @@ test('TGS-REP: an RC4 service ticket is medium, its hashcat 13100 line decryptin
   const web = kerberos(findings, `HTTP/web.corp.example@${REALM}`, 'succeeded');
   assert.ok(kerberosRc4LineMatches(web.secrets![0]!.value!, SERVICE_PW));
   assert.ok(!findings.some((f) => f.rule_id === 'cred-kerberos' && (hasEntity(f, 'user', `cifs/fs1.corp.example@${REALM}`) || f.entities.some((e) => /krbtgt/.test(e.value)))), describe(findings));
+});
+
+test('AP-REQ: a service ticket presented in HTTP Negotiate, an SMB2 session setup or an LDAP GSSAPI bind is reported like one taken from the KDC (RC4 cracks to the service password); AES tickets, NTLM and broken tokens do not', async () => {
+  const SERVICE_PW = 'Web-Svc-2026!';
+  const WEB = { ip: '198.18.0.80', mac: '02:00:00:00:00:80' };
+  const rc4Ticket = (spn: string): Buffer => gssApReq(spn, REALM, ETYPE_RC4_HMAC, rc4HmacEncrypt(SERVICE_PW, USAGE_TICKET, Buffer.alloc(150, 7)));
+  const negotiate = (token: Buffer): string => `GET /reports HTTP/1.1\r\nHost: web.corp.example\r\nAuthorization: Negotiate ${token.toString('base64')}\r\n\r\n`;
+  const conv = (port: number): TcpConversation => new TcpConversation({ ...CLIENT, port: nextPort++ }, { ...WEB, port }, { start: (clock += 10) }).handshake();
+  const http = conv(80).client(Buffer.from(negotiate(rc4Ticket('HTTP/web.corp.example')))).server(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  const smb = conv(445)
+    .client(smb2SessionSetupRequest(2, rc4Ticket('cifs/fs2.corp.example')))
+    .server(smb2SessionSetupResponse(2, 0));
+  const ldap = conv(389)
+    .client(saslBind(3, 'GSSAPI', gssApReq('ldap/dc1.corp.example', REALM, ETYPE_RC4_HMAC, rc4HmacEncrypt(SERVICE_PW, USAGE_TICKET, Buffer.alloc(150, 7)), true)))
+    .server(bindResponse(3, 14));
+  // An AES ticket (the default): the salt a cracker needs is not on the wire.
+  const aes = conv(80).client(Buffer.from(negotiate(gssApReq('HTTP/aes.corp.example', REALM, 18, Buffer.alloc(160, 5))))).server(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  // An AP-REQ cut short inside the token: malformed, not a credential.
+  const cut = rc4Ticket('HTTP/cut.corp.example').subarray(0, 100);
+  const broken = conv(80).client(Buffer.from(negotiate(cut))).server(Buffer.from('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n'));
+  const findings = await scan([...http.frames, ...smb.frames, ...ldap.frames, ...aes.frames, ...broken.frames]);
+  const tickets = findings.filter((f) => f.rule_id === 'cred-kerberos');
+  assert.equal(tickets.length, 3, describe(findings));
+  for (const [spn, port, carrier, outcome] of [
+    ['HTTP/web.corp.example', 80, /HTTP Authorization Negotiate: AP-REQ service ticket \(RC4-HMAC\)/, 'succeeded'],
+    ['cifs/fs2.corp.example', 445, /SMB session setup \(SMB [^)]*\): AP-REQ service ticket \(RC4-HMAC\)/, 'succeeded'],
+    ['ldap/dc1.corp.example', 389, /LDAP SASL GSSAPI bind: AP-REQ service ticket \(RC4-HMAC\)/, 'unknown'],
+  ] as const) {
+    const f = tickets.find((x) => hasEntity(x, 'user', `${spn}@${REALM}`, `login-${outcome}`));
+    assert.ok(f, `${spn}: ${describe(tickets)}`);
+    assert.equal(f.severity, 'medium');
+    assert.deepEqual(f.attack.techniques, ['T1040']);
+    assert.ok(hasEntity(f, 'ip', CLIENT.ip, 'client') && hasEntity(f, 'host', `${WEB.ip}:${port}`, 'server'), describe([f]));
+    assert.match(f.message, carrier);
+    assert.match(f.message, /presented to the service.*Kerberoasting/);
+    const line = f.secrets![0]!.value!;
+    assert.ok(line.startsWith(`$krb5tgs$23$*${spn}$${REALM}$`), line);
+    assert.ok(kerberosRc4LineMatches(line, SERVICE_PW), line);
+    assert.ok(!kerberosRc4LineMatches(line, 'not-it'), line);
+  }
+  assert.ok(!findings.some((f) => f.entities.some((e) => /aes\.corp|cut\.corp/.test(e.value))), describe(findings));
+  assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /Kerberos AP-REQ/.test(f.message)), describe(findings));
 });

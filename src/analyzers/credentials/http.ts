@@ -1,6 +1,7 @@
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
-import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import { hdaaLine, readDigestResponse } from './digest.js';
+import { apReqTicketCredential } from './kerberos.js';
+import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
 import type { Credential, Outcome, ProtocolParser, Session } from './session.js';
 import { capText, decodeBase64, LineReader, startsWithCI, type BufferBudget, type LineSink } from './text.js';
 
@@ -420,7 +421,9 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     if (token === null) return;
     const auth = readNtlmAuthenticate(token, 0, token.length);
     const scheme = m![1]!.toUpperCase() === 'NTLM' ? 'NTLM' : 'Negotiate';
-    const c = auth && ntlmCredential(this.session, auth, this.ntlmChallenge, 'cred-http-ntlm', 'HTTP', `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} ${scheme}`);
+    const carrier = `${header === 'proxy-authorization' ? 'Proxy-Authorization' : 'Authorization'} ${scheme}`;
+    // Negotiate carries NTLM or, in a Windows domain mostly, a Kerberos AP-REQ with its service ticket.
+    const c = auth ? ntlmCredential(this.session, auth, this.ntlmChallenge, 'cred-http-ntlm', 'HTTP', carrier) : scheme === 'Negotiate' ? apReqTicketCredential(this.session, 'HTTP', carrier, token, 0, token.length) : null;
     if (c) this.exchange!.creds.push(c);
   }
 

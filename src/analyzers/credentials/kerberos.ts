@@ -1,7 +1,7 @@
-import { decodeKdcMessage, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR, KRB_TGS_REP } from '../../decode/kerberos.js';
+import { decodeKdcMessage, findApReqTicket, KdcMessage, KRB_AS_REP, KRB_AS_REQ, KRB_ERROR, KRB_TGS_REP } from '../../decode/kerberos.js';
 import type { DatagramLogins } from './datagrams.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
-import { PendingLogin, type LoginSink, type Session } from './session.js';
+import { PendingLogin, type Credential, type LoginAttempt, type LoginSink, type Session } from './session.js';
 import { capText } from './text.js';
 
 // Kerberos logins on the wire (UDP and TCP 88, or any TCP port whose client
@@ -17,6 +17,10 @@ import { capText } from './text.js';
 //   account's key (hashcat 13100 for RC4, "Kerberoasting" from the wire). AES
 //   tickets are left alone: their salt is the account's name, which the wire
 //   does not carry, and machine accounts' random passwords do not crack.
+// - The same ticket where the client presents it to the service, in the
+//   AP-REQ of a GSS-API token (HTTP Negotiate, SMB session setup, LDAP SASL
+//   binds; apReqTicketCredential): a sensor that never sees the KDC still sees
+//   it.
 // DES keys (etypes 1 and 3) are recovered whatever the password: high. AES
 // pre-authentication, the default of Active Directory and MIT Kerberos, only
 // gives way for weak passwords (PBKDF2): low, so that every domain login does
@@ -82,6 +86,47 @@ function etypeName(etype: number): string {
   return ETYPE_NAMES.get(etype) ?? `etype ${etype}`;
 }
 
+const KERBEROASTING = 'a weak service-account password cracks from it (Kerberoasting)';
+
+/**
+ * What the service ticket read into m exposes (`where`: "TGS-REP", or the
+ * carrier of an AP-REQ): null unless it is under an RC4 or DES key of a
+ * service. A ticket for the ticket service itself (a referral) is under a
+ * krbtgt key, random whatever the etype.
+ */
+function crackableTicket(m: KdcMessage, buf: Buffer, where: string): LoginAttempt | null {
+  const etype = m.ticketEtype;
+  if ((etype !== ETYPE_RC4 && !DES_ETYPES.has(etype)) || m.sname === '' || /^krbtgt\//i.test(m.sname)) return null;
+  const spn = capText(m.sname);
+  const realm = capText(m.srealm || m.realm);
+  return {
+    mechanism: `${where} service ticket (${etypeName(etype)})`,
+    user: realm ? `${spn}@${realm}` : spn,
+    secret: Buffer.from(crackableKerberos('tgs', etype, spn, realm, buf, m.ticketStart, m.ticketEnd), 'latin1'),
+    kind: 'hash',
+    proof: "a service ticket encrypted with the key of the service account's password",
+    weakHash: DES_ETYPES.has(etype),
+  };
+}
+
+const apReq = new KdcMessage();
+
+/**
+ * A service ticket the client presents in a GSS-API token at buf[start, end)
+ * (`carrier`: "HTTP Authorization Negotiate", "SMB session setup"): its
+ * enc-part is the one the TGS-REP carried, so an RC4 or DES ticket cracks as
+ * it would from the KDC's answer. Null when the token holds none of those;
+ * `malformed` hears of an AP-REQ that does not parse.
+ */
+export function apReqTicketCredential(session: Session, protocol: string, carrier: string, buf: Buffer, start: number, end: number): Credential | null {
+  if (!findApReqTicket(buf, start, end, apReq)) {
+    if (apReq.malformed !== null) session.malformed('kerberos', apReq.malformed);
+    return null;
+  }
+  const ticket = crackableTicket(apReq, buf, `${carrier}: AP-REQ`);
+  return ticket && session.credential({ rule: 'cred-kerberos', protocol, ...ticket, context: `presented to the service; ${KERBEROASTING}` });
+}
+
 /** One client's AS exchanges with a KDC: pre-authentication waiting for the KDC's answer. */
 export class KerberosLogins implements DatagramLogins {
   private readonly msg = new KdcMessage();
@@ -107,23 +152,14 @@ export class KerberosLogins implements DatagramLogins {
   }
 
   private serviceTicket(m: KdcMessage, buf: Buffer): void {
-    const etype = m.ticketEtype;
-    // A ticket for the ticket service itself (a referral) is under a krbtgt key, random whatever the etype.
-    if ((etype !== ETYPE_RC4 && !DES_ETYPES.has(etype)) || m.sname === '' || /^krbtgt\//i.test(m.sname)) return;
-    const spn = capText(m.sname);
-    const realm = capText(m.srealm || m.realm);
-    const client = capText(m.cname);
+    const ticket = crackableTicket(m, buf, 'TGS-REP');
+    if (!ticket) return;
     const c = this.sink.credential({
       rule: 'cred-kerberos',
       protocol: 'Kerberos',
-      mechanism: `TGS-REP service ticket (${etypeName(etype)})`,
-      user: realm ? `${spn}@${realm}` : spn,
-      secret: Buffer.from(crackableKerberos('tgs', etype, spn, realm, buf, m.ticketStart, m.ticketEnd), 'latin1'),
-      kind: 'hash',
-      proof: "a service ticket encrypted with the key of the service account's password",
+      ...ticket,
       proofFromServer: true,
-      weakHash: DES_ETYPES.has(etype),
-      context: `the ticket was issued to ${client}${m.realm ? `@${capText(m.realm)}` : ''}; a weak service-account password cracks from it (Kerberoasting)`,
+      context: `the ticket was issued to ${capText(m.cname)}${m.realm ? `@${capText(m.realm)}` : ''}; ${KERBEROASTING}`,
     });
     this.sink.report(c, 'succeeded', 'TGS-REP');
   }

@@ -1,6 +1,7 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
+import { apReqTicketCredential } from './kerberos.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Session } from './session.js';
 import { capText } from './text.js';
@@ -174,9 +175,9 @@ export class LdapParser extends FramedParser {
       if (b < 0) return;
       const user = creds.toString('utf8', a + 1, b) || creds.toString('utf8', 0, a);
       this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
-    } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM') {
-      const auth = readNtlmAuthenticate(buf, t.start, t.end);
-      const c = auth && ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`);
+    } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM' || mech === 'GSSAPI') {
+      const auth = mech === 'GSSAPI' ? undefined : readNtlmAuthenticate(buf, t.start, t.end);
+      const c = auth ? ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`) : apReqTicketCredential(this.session, 'LDAP', `SASL ${mech} bind`, buf, t.start, t.end);
       if (c) this.pending.add(id, c);
     }
   }

@@ -1,5 +1,6 @@
 import { findNtlmAuthenticate, parseNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential, ntlmRelayKey } from './ntlm.js';
+import { apReqTicketCredential } from './kerberos.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Credential, type Outcome, type Session } from './session.js';
 import { capText } from './text.js';
@@ -226,9 +227,14 @@ export class SmbParser extends FramedParser {
     return hdr + off;
   }
 
+  /** The session setup's security blob: an NTLM AUTHENTICATE, or a Kerberos AP-REQ with its service ticket. */
   private ntlmLogin(id: number, buf: Buffer, start: number, end: number, carrier: string): void {
     const at = findNtlmAuthenticate(buf, start, end);
-    if (at < 0) return;
+    if (at < 0) {
+      const ticket = apReqTicketCredential(this.session, 'SMB', carrier, buf, start, end);
+      if (ticket) this.addPending(id, ticket);
+      return;
+    }
     const auth = parseNtlmAuthenticate(buf, at, end);
     if (!auth) return this.session.malformed('smb', 'NTLMSSP AUTHENTICATE fields outside the message');
     const c = ntlmCredential(this.session, auth, this.challenge, 'cred-smb', 'SMB', carrier);
