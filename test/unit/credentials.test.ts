@@ -1228,6 +1228,8 @@ test('MS-SQL Windows logins (SSPI): the NTLM exchange after a LOGIN7 encrypted a
   const kim = hits.find((f) => hasEntity(f, 'user', 'CORP\\kim', 'login-failed'))!;
   assert.ok(kim && hasEntity(kim, 'ip', '198.18.0.74', 'client'), describe(hits));
   assert.match(kim.message, /login failed \(error 18452\)/);
+  // Its LOGIN7 was in clear: what it named is in the message.
+  assert.match(kim.message, /host 'WS-042', application 'Report Builder'/);
   for (const ip of ['198.18.0.75', '198.18.0.76']) assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', ip)), `${ip}: ${describe(r.findings)}`);
   assert.ok(!r.findings.some((f) => f.rule_id === 'decode-malformed'), describe(r.findings));
 });

@@ -130,6 +130,8 @@ export class TdsParser extends FramedLoginParser {
   private clientEncryption = -1;
   /** The SSPI CHALLENGE's server challenge (hex). */
   private challenge: string | null = null;
+  /** What a Windows login's LOGIN7 named (host, application, server, database), when it was read in clear. */
+  private loginContext = '';
 
   constructor(session: Session) {
     super(session, FORMAT, MAX_PACKET, 'tds', 'TDS stream does not frame as TDS packets');
@@ -168,6 +170,7 @@ export class TdsParser extends FramedLoginParser {
     const auth = readNtlmAuthenticate(buf, p, end);
     const c = auth && ntlmCredential(this.session, auth, this.challenge, 'cred-mssql', 'MS-SQL', 'TDS SSPI (Windows authentication)');
     if (!c) return this.finish();
+    if (this.loginContext) c.context = c.context ? `${c.context}, ${this.loginContext}` : this.loginContext;
     this.pending.set(c);
     this.stage = Stage.LoginResponse;
   }
@@ -184,15 +187,16 @@ export class TdsParser extends FramedLoginParser {
     if (endOf(FIELD_USER) < 0 || endOf(FIELD_PASSWORD) < 0) return this.broken('LOGIN7 user name or password runs past the packet');
     const user = text(FIELD_USER);
     const password = revealPassword(buf, startOf(FIELD_PASSWORD), endOf(FIELD_PASSWORD));
+    const where = [`host '${text(FIELD_HOST)}'`, `application '${text(FIELD_APP)}'`, `server name '${text(FIELD_SERVER)}'`];
+    const database = text(FIELD_DATABASE);
+    if (database) where.push(`database '${database}'`);
     // A Windows (SSPI) login names no SQL user and sends no password here: its NTLM exchange follows.
     if (user === '' && password.length === 0) {
+      this.loginContext = where.join(', ');
       this.stage = Stage.SspiChallenge;
       return;
     }
     this.stage = Stage.LoginResponse;
-    const where = [`host '${text(FIELD_HOST)}'`, `application '${text(FIELD_APP)}'`, `server name '${text(FIELD_SERVER)}'`];
-    const database = text(FIELD_DATABASE);
-    if (database) where.push(`database '${database}'`);
     this.pending.set(
       this.session.credential({
         rule: 'cred-mssql',
