@@ -479,7 +479,7 @@ test('LDAP: simple bind accepted, invalidCredentials (49) on a non-standard port
   assert.match(yves.message, /resultCode 49 invalidCredentials/);
 });
 
-test('LDAP: SASL PLAIN is a cleartext password, NTLM a crackable response (with the server challenge), CRAM-MD5 nothing', async () => {
+test('LDAP: SASL PLAIN is a cleartext password, NTLM and CRAM-MD5 crackable responses (with the server challenge)', async () => {
   const plain = conn(389).client(saslBind(2, 'PLAIN', Buffer.from('\0zoe\0pw-zoe'))).server(bindResponse(2, 0));
   const challenge = Buffer.from('0123456789abcdef', 'hex');
   const ntResponse = Buffer.concat([Buffer.alloc(16, 0xaa), Buffer.alloc(40, 0x01)]);
@@ -488,11 +488,25 @@ test('LDAP: SASL PLAIN is a cleartext password, NTLM a crackable response (with 
     .server(bindResponse(3, 14, ntlmChallengeMessage(challenge)))
     .client(saslBind(4, 'GSS-SPNEGO', ntlmAuthenticateMessage({ user: 'adam', domain: 'CORP', ntResponse })))
     .server(bindResponse(4, 0));
-  const cram = conn(389, { ip: '198.18.0.17' }).client(saslBind(5, 'CRAM-MD5')).server(bindResponse(5, 14)).client(saslBind(6, 'CRAM-MD5', Buffer.from('zoe 9f8e7d6c5b4a39281706f5e4d3c2b1a0'))).server(bindResponse(6, 0));
-  const r = await scanFrames(framesOf(plain, ntlm, cram));
+  const cramChallenge = '<1896.697170952@ldap.example.org>';
+  const cramResponse = `zoe ${createHmac('md5', 'Zoe-cram-pw').update(cramChallenge).digest('hex')}`;
+  const cram = conn(389, { ip: '198.18.0.17' })
+    .client(saslBind(5, 'CRAM-MD5'))
+    .server(bindResponse(5, 14, Buffer.from(cramChallenge)))
+    .client(saslBind(6, 'CRAM-MD5', Buffer.from(cramResponse)))
+    .server(bindResponse(6, 49));
+  // A CRAM-MD5 response without a challenge seen (the capture began late) cannot be checked: not reported.
+  const late = conn(389, { ip: '198.18.0.18' }).client(saslBind(7, 'CRAM-MD5', Buffer.from(cramResponse))).server(bindResponse(7, 0));
+  const r = await scanFrames(framesOf(plain, ntlm, cram, late));
   const hits = cred(r.findings, 'cred-ldap');
-  assert.equal(hits.length, 2, describe(r.findings));
-  assertCredential(hits.find((f) => hasEntity(f, 'user', 'zoe'))!, 389, 'zoe', 'succeeded', 6);
+  assert.equal(hits.length, 3, describe(r.findings));
+  assertCredential(hits.find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!, 389, 'zoe', 'succeeded', 6);
+  const zoeCram = cred((await scanFrames(framesOf(cram), undefined, undefined, true)).findings, 'cred-ldap')[0]!;
+  assert.ok(zoeCram && hasEntity(zoeCram, 'user', 'zoe', 'login-failed') && hasEntity(zoeCram, 'ip', '198.18.0.17', 'client'), describe(hits));
+  assert.match(zoeCram.message, /SASL CRAM-MD5 bind.*CRAM-MD5 response.*resultCode 49/);
+  assert.equal(zoeCram.severity, 'low');
+  assert.ok(cramMd5LineMatches(zoeCram.secrets![0]!.value!, 'Zoe-cram-pw'), zoeCram.secrets![0]!.value);
+  assert.ok(!cramMd5LineMatches(zoeCram.secrets![0]!.value!, 'other'));
   const adam = hits.find((f) => hasEntity(f, 'user', 'CORP\\adam'))!;
   assert.ok(adam, describe(hits));
   assert.equal(adam.severity, 'medium');

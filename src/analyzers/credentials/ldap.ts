@@ -1,6 +1,7 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
+import { cramMd5Attempt } from './sasl.js';
 import { apReqTicketCredential } from './kerberos.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Session } from './session.js';
@@ -11,12 +12,16 @@ import { capText } from './text.js';
 // assembled and walked, longer ones (search results) are skipped by length
 // without buffering. A simple BindRequest carries the DN and password in
 // clear; a SASL PLAIN bind the same in base form; a SASL GSS-SPNEGO/NTLM bind
-// a NetNTLM response (crackable offline). Other SASL binds (GSSAPI, CRAM-MD5,
-// DIGEST-MD5, EXTERNAL) expose no reusable secret and are not reported. The
+// a NetNTLM response, a CRAM-MD5 bind an HMAC-MD5 of the server's challenge,
+// and a GSSAPI or GSS-SPNEGO bind with Kerberos an RC4 or DES service ticket
+// (all crackable offline). Other SASL binds (DIGEST-MD5, EXTERNAL, Kerberos
+// with AES tickets) are not reported. The
 // BindResponse with the same messageID says success (0) or not (49:
 // invalidCredentials).
 
 const MAX_MESSAGE = 16384;
+/** A CRAM-MD5 challenge is a short message id; a longer serverSaslCreds is something else. */
+const MAX_SASL_CHALLENGE = 512;
 const MAX_PENDING = 16;
 const TAG_SEQUENCE = 0x30;
 const TAG_INTEGER = 0x02;
@@ -105,6 +110,8 @@ export class LdapParser extends FramedParser {
   private readonly pending: PendingById;
   private startTlsId = -1;
   private serverChallenge: string | null = null;
+  /** The last serverSaslCreds (base64): a CRAM-MD5 challenge. */
+  private saslChallenge = '';
   private readonly t = new BerTlv();
   private readonly t2 = new BerTlv();
 
@@ -175,6 +182,10 @@ export class LdapParser extends FramedParser {
       if (b < 0) return;
       const user = creds.toString('utf8', a + 1, b) || creds.toString('utf8', 0, a);
       this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
+    } else if (mech === 'CRAM-MD5') {
+      const creds = buf.subarray(t.start, t.end);
+      const attempt = this.saslChallenge ? cramMd5Attempt(this.saslChallenge, creds.toString('base64'), creds, 'SASL CRAM-MD5 bind') : null;
+      if (attempt) this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', ...attempt }));
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM' || mech === 'GSSAPI') {
       const auth = mech === 'GSSAPI' ? undefined : readNtlmAuthenticate(buf, t.start, t.end);
       const c = auth ? ntlmCredential(this.session, auth, this.serverChallenge, 'cred-ldap', 'LDAP', `SASL ${mech} bind`) : apReqTicketCredential(this.session, 'LDAP', `SASL ${mech} bind`, buf, t.start, t.end);
@@ -205,6 +216,7 @@ export class LdapParser extends FramedParser {
         if (tag < 0) break;
         if (tag === TAG_SERVER_SASL_CREDS) {
           this.serverChallenge = findNtlmChallenge(buf, t.start, t.end) ?? this.serverChallenge;
+          if (t.end - t.start <= MAX_SASL_CHALLENGE) this.saslChallenge = buf.toString('base64', t.start, t.end);
         }
         pos = t.end;
       }

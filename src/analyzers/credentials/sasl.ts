@@ -8,7 +8,7 @@ import { capText, decodeBase64 } from './text.js';
 // RFC 7628 OAUTHBEARER), and those whose response cracks offline with the
 // challenge the server sent (NTLM; RFC 2195 CRAM-MD5, an HMAC-MD5 of the
 // challenge keyed by the password: hashcat 16400); shared by POP3 AUTH, IMAP
-// AUTHENTICATE and SMTP AUTH. Other mechanisms (SCRAM, GSSAPI) are followed
+// AUTHENTICATE and SMTP AUTH (LDAP binds use cramMd5Attempt). Other mechanisms (SCRAM, GSSAPI) are followed
 // only so their responses are not mistaken for commands.
 
 export type SaslCredential = LoginAttempt;
@@ -116,19 +116,10 @@ export class SaslExchange {
     return ntlmAttempt(auth, this.ntlmChallenge, 'AUTH NTLM');
   }
 
-  /** "user <32 hex digits>": the hashcat 16400 line is the challenge and the response, both as sent in base64. */
   private cramMd5(response: string, bytes: Buffer): SaslCredential | null {
-    const text = bytes.toString('latin1');
-    const sp = text.lastIndexOf(' ');
-    if (sp <= 0 || !/^[0-9a-f]{32}$/i.test(text.slice(sp + 1))) return null;
-    this.active = false;
-    return {
-      mechanism: 'AUTH CRAM-MD5',
-      user: capText(Buffer.from(text.slice(0, sp), 'latin1').toString('utf8')),
-      secret: Buffer.from(`$cram_md5$${this.cramChallenge}$${response}`, 'latin1'),
-      kind: 'hash',
-      proof: 'a CRAM-MD5 response',
-    };
+    const c = cramMd5Attempt(this.cramChallenge, response, bytes, 'AUTH CRAM-MD5');
+    if (c) this.active = false;
+    return c;
   }
 
   /** "user=alice\x01auth=Bearer tok\x01\x01" (XOAUTH2) or "n,a=alice,\x01auth=Bearer tok\x01\x01" (OAUTHBEARER). */
@@ -147,4 +138,22 @@ export class SaslExchange {
     this.active = false;
     return { mechanism: `AUTH ${this.mech}`, user: capText(Buffer.from(user, 'latin1').toString('utf8')), secret: Buffer.from(token, 'latin1'), kind: 'token' };
   }
+}
+
+/**
+ * A CRAM-MD5 response ("user <32 hex digits>", `bytes`; `response` the same
+ * in base64) to the challenge `challenge` (base64): the hashcat 16400 line is
+ * both as base64. Null for anything else.
+ */
+export function cramMd5Attempt(challenge: string, response: string, bytes: Buffer, mechanism: string): SaslCredential | null {
+  const text = bytes.toString('latin1');
+  const sp = text.lastIndexOf(' ');
+  if (sp <= 0 || !/^[0-9a-f]{32}$/i.test(text.slice(sp + 1))) return null;
+  return {
+    mechanism,
+    user: capText(Buffer.from(text.slice(0, sp), 'latin1').toString('utf8')),
+    secret: Buffer.from(`$cram_md5$${challenge}$${response}`, 'latin1'),
+    kind: 'hash',
+    proof: 'a CRAM-MD5 response',
+  };
 }
