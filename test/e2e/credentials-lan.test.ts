@@ -14,7 +14,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { apopLineMatches, cramMd5LineMatches } from '../helpers/challenge-response.js';
+import { apopLineMatches, cramMd5LineMatches, digestMd5LineMatches } from '../helpers/challenge-response.js';
 import { assertNothingLoud, E2eWorkDir, freshLan, scanAll, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { findTool, missingTool, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 
@@ -38,7 +38,7 @@ const BEARER = [{ alg: 'HS256', typ: 'JWT' }, { preferred_username: `webuser${TA
 const HTTP_USER = `webuser${TAG}`;
 const LDAP_SUFFIX = 'dc=example,dc=org';
 const LDAP_ADMIN = `cn=admin,${LDAP_SUFFIX}`;
-/** A SASL user slapd has no secret for: its CRAM-MD5 bind is refused (49), after the challenge and the response crossed. */
+/** A SASL user slapd has no secret for: its CRAM-MD5 and DIGEST-MD5 binds are refused (49), after the challenge and the response crossed. */
 const LDAP_SASL_USER = `sasluser${TAG}`;
 
 const work = new E2eWorkDir('cred');
@@ -395,7 +395,7 @@ service submission-login {
 };
 
 const ldap: Service = {
-  name: 'LDAP (slapd, ldapwhoami: simple binds, and a SASL CRAM-MD5 bind)',
+  name: 'LDAP (slapd, ldapwhoami: simple binds, SASL CRAM-MD5 and DIGEST-MD5 binds)',
   tools: ['slapd', 'ldapwhoami', 'openssl'],
   async start(lan) {
     const { cert, key } = selfSignedCertificate(workDir, SERVER.ip);
@@ -426,11 +426,14 @@ directory ${db}
   async attack(lan) {
     await lan.exec('victim', ['ldapwhoami', '-x', '-H', `ldap://${SERVER.ip}:389`, '-D', LDAP_ADMIN, '-w', PASSWORDS.ldap], { timeoutMs: 15_000 });
     await lan.exec('victim', ['ldapwhoami', '-x', '-H', `ldap://${SERVER.ip}:10389`, '-D', LDAP_ADMIN, '-w', PASSWORDS.wrong], { timeoutMs: 15_000, okCodes: [49] });
-    await lan.exec('victim', ['ldapwhoami', '-Y', 'CRAM-MD5', '-U', LDAP_SASL_USER, '-w', PASSWORDS.ldap, '-H', `ldap://${SERVER.ip}:389`], { timeoutMs: 15_000, okCodes: [49] });
+    for (const mech of ['CRAM-MD5', 'DIGEST-MD5']) {
+      await lan.exec('victim', ['ldapwhoami', '-Y', mech, '-U', LDAP_SASL_USER, '-w', PASSWORDS.ldap, '-H', `ldap://${SERVER.ip}:389`], { timeoutMs: 15_000, okCodes: [49] });
+    }
     return [
       { rule: 'cred-ldap', port: 389, user: LDAP_ADMIN, outcome: 'succeeded', password: PASSWORDS.ldap },
       { rule: 'cred-ldap', port: 10389, user: LDAP_ADMIN, outcome: 'failed', password: PASSWORDS.wrong },
       { rule: 'cred-ldap', port: 389, user: LDAP_SASL_USER, outcome: 'failed', password: PASSWORDS.ldap, cracks: cramMd5LineMatches },
+      { rule: 'cred-ldap', port: 389, user: LDAP_SASL_USER, outcome: 'failed', password: PASSWORDS.ldap, cracks: digestMd5LineMatches },
     ];
   },
   async benign(lan) {

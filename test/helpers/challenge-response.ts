@@ -194,3 +194,19 @@ export function vncLineMatches(line: string, password: string): boolean {
   const m = /^\$vnc\$\*([0-9A-F]{32})\*([0-9A-F]{32})$/.exec(line);
   return m !== null && vncResponse(password, Buffer.from(m[1]!, 'hex')).toString('hex').toUpperCase() === m[2];
 }
+
+/** RFC 2831's response-value for `password`: A1 = MD5(user:realm:password) (raw) ":" nonce ":" cnonce [":" authzid], A2 = "AUTHENTICATE:" digest-uri. */
+export function digestMd5Response(password: string, f: { user: string; realm: string; nonce: string; uri: string; cnonce: string; nc: string; qop: string; authzid?: string }): string {
+  const raw = createHash('md5').update(`${f.user}:${f.realm}:${password}`).digest();
+  const a1 = Buffer.concat([raw, Buffer.from(`:${f.nonce}:${f.cnonce}${f.authzid ? `:${f.authzid}` : ''}`)]);
+  const a2 = `AUTHENTICATE:${f.uri}${f.qop === 'auth' ? '' : ':00000000000000000000000000000000'}`;
+  const hex = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
+  return hex(`${hex(a1)}:${f.nonce}:${f.nc}:${f.cnonce}:${f.qop}:${hex(a2)}`);
+}
+
+/** Whether John's dmd5 line ($DIGEST-MD5$user$realm$nonce$digest-uri$cnonce$nc$qop$response[$authzid]) is what `password` yields. */
+export function digestMd5LineMatches(line: string, password: string): boolean {
+  const [, tag, user, realm, nonce, uri, cnonce, nc, qop, response, authzid] = line.split('$');
+  if (tag !== 'DIGEST-MD5' || response === undefined) return false;
+  return digestMd5Response(password, { user: user!, realm: realm!, nonce: nonce!, uri: uri!, cnonce: cnonce!, nc: nc!, qop: qop!, authzid }) === response.toLowerCase();
+}

@@ -8,7 +8,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
 import { mutated, rng } from '../helpers/fuzz.js';
-import { apopLineMatches, cramMd5LineMatches, mysqlNativeLineMatches, vncLineMatches, vncResponse } from '../helpers/challenge-response.js';
+import { apopLineMatches, cramMd5LineMatches, digestMd5LineMatches, digestMd5Response, mysqlNativeLineMatches, vncLineMatches, vncResponse } from '../helpers/challenge-response.js';
 import { createHmac } from 'node:crypto';
 import { scanCaptures } from '../../src/pipeline.js';
 import { parseConfig, sectionOf } from '../../src/config/config.js';
@@ -379,6 +379,42 @@ test('CRAM-MD5 in POP3, IMAP and SMTP is a hashcat 16400 line (challenge and res
   const a = find('cred-pop3', 'mrose', 'succeeded');
   assert.equal(a.secrets![0]!.value, 'c4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mtview.ca.us>');
   assert.ok(apopLineMatches(a.secrets![0]!.value!, 'tanstaaf'));
+});
+
+test('DIGEST-MD5 in IMAP and in an LDAP bind is John\'s dmd5 line (RFC 2831 example included) that cracks to the password; the empty answer to rspauth adds nothing', async () => {
+  // RFC 2831 section 4's IMAP example: chris, password "secret".
+  const rfc = { user: 'chris', realm: 'elwood.innosoft.com', nonce: 'OA6MG9tEQGm2hh', uri: 'imap/elwood.innosoft.com', cnonce: 'OA6MHXh6VqTrRk', nc: '00000001', qop: 'auth' };
+  assert.equal(digestMd5Response('secret', rfc), 'd388dad90d4bbd760a152321f2143af7');
+  const challenge = 'realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8';
+  const response = (f: typeof rfc, password: string): string =>
+    `charset=utf-8,username="${f.user}",realm="${f.realm}",nonce="${f.nonce}",nc=${f.nc},cnonce="${f.cnonce}",digest-uri="${f.uri}",response=${digestMd5Response(password, f)},qop=${f.qop}`;
+  const imap = conn(143)
+    .server('* OK ready\r\n')
+    .client('a1 AUTHENTICATE DIGEST-MD5\r\n')
+    .server(`+ ${b64(challenge)}\r\n`)
+    .client(`${b64(response(rfc, 'secret'))}\r\n`)
+    .server(`+ ${b64('rspauth=ea40f60335c427b5527b84dbabcdfffd')}\r\n`)
+    .client('\r\n')
+    .server('a1 OK Logged in\r\n');
+  const ldapUser = { ...rfc, user: 'dora', realm: 'example.org', uri: 'ldap/dc1.example.org', nonce: 'n0nce-LDAP', cnonce: 'cn0nce' };
+  const ldap = conn(389, { ip: '198.18.0.19' })
+    .client(saslBind(2, 'DIGEST-MD5'))
+    .server(bindResponse(2, 14, Buffer.from(challenge)))
+    .client(saslBind(3, 'DIGEST-MD5', Buffer.from(response(ldapUser, 'Wrong-dora'))))
+    .server(bindResponse(3, 49));
+  const r = await scanFrames(framesOf(imap, ldap), undefined, undefined, true);
+  const chris = r.findings.find((f) => f.rule_id === 'cred-imap' && hasEntity(f, 'user', 'chris', 'login-succeeded'));
+  assert.ok(chris, describe(r.findings));
+  assert.equal(chris.count, 1);
+  assert.equal(chris.severity, 'medium');
+  assert.match(chris.message, /AUTHENTICATE DIGEST-MD5.*DIGEST-MD5 response/);
+  const line = chris.secrets![0]!.value!;
+  assert.equal(line, '$DIGEST-MD5$chris$elwood.innosoft.com$OA6MG9tEQGm2hh$imap/elwood.innosoft.com$OA6MHXh6VqTrRk$00000001$auth$d388dad90d4bbd760a152321f2143af7');
+  assert.ok(digestMd5LineMatches(line, 'secret') && !digestMd5LineMatches(line, 'secret2'));
+  const dora = r.findings.find((f) => f.rule_id === 'cred-ldap' && hasEntity(f, 'user', 'dora', 'login-failed'));
+  assert.ok(dora && hasEntity(dora, 'ip', '198.18.0.19', 'client'), describe(r.findings));
+  assert.match(dora.message, /SASL DIGEST-MD5 bind/);
+  assert.ok(digestMd5LineMatches(dora.secrets![0]!.value!, 'Wrong-dora'));
 });
 
 test('POP3: STLS offered but not used is starttls-not-used; a session that upgrades is benign', async () => {

@@ -1,6 +1,6 @@
 // Digest authentication responses (RFC 7616, RFC 2617; SIP's RFC 3261 22.4):
 // the Authorization or Proxy-Authorization parameters of HTTP and SIP, read
-// once for both. The response is an MD5 (or SHA-256) of the password with
+// once for both; and SASL's DIGEST-MD5 (RFC 2831), in the same syntax. The response is an MD5 (or SHA-256) of the password with
 // the realm, nonce, method and URI, which travel beside it: it cracks offline.
 
 /** name=value or name="quoted \"value\"" pairs of a Digest header. */
@@ -24,10 +24,29 @@ export interface DigestResponse {
 
 /** The parameters of a Digest challenge or response, quoted strings unescaped, names in lower case. */
 export function digestParams(value: string): Map<string, string> | undefined {
-  if (!DIGEST_SCHEME.test(value)) return undefined;
+  return DIGEST_SCHEME.test(value) ? paramList(value.slice(7)) : undefined;
+}
+
+/** name=value pairs, as Digest headers and SASL DIGEST-MD5 (RFC 2831) write them. */
+function paramList(text: string): Map<string, string> {
   const p = new Map<string, string>();
-  for (const m of value.slice(7).matchAll(DIGEST_PARAM)) if (p.size < MAX_DIGEST_PARAMS) p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+  for (const m of text.matchAll(DIGEST_PARAM)) if (p.size < MAX_DIGEST_PARAMS) p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
   return p;
+}
+
+/**
+ * A SASL DIGEST-MD5 response (RFC 2831: the client's digest-response, which
+ * repeats the server's nonce): the user and John the Ripper's dmd5 line
+ * ($DIGEST-MD5$user$realm$nonce$digest-uri$cnonce$nc$qop$response[$authzid]),
+ * or null when a field the computation needs is missing or holds a '$'.
+ */
+export function saslDigestMd5(text: string): { user: string; line: string } | null {
+  const p = paramList(text);
+  const fields = ['username', 'realm', 'nonce', 'digest-uri', 'cnonce', 'nc', 'qop', 'response'].map((k) => p.get(k) ?? (k === 'realm' ? '' : k === 'qop' ? 'auth' : undefined));
+  const authzid = p.get('authzid');
+  if (fields.some((f) => f === undefined || f.includes('$')) || authzid?.includes('$')) return null;
+  if (!/^[0-9a-f]{32}$/i.test(fields[7]!)) return null;
+  return { user: fields[0]!, line: `$DIGEST-MD5$${fields.join('$')}${authzid ? `$${authzid}` : ''}` };
 }
 
 /** The header's Digest response; undefined for another scheme, null for a Digest header without user name or response. */

@@ -1,7 +1,7 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
-import { cramMd5Attempt } from './sasl.js';
+import { cramMd5Attempt, digestMd5Attempt } from './sasl.js';
 import { apReqTicketCredential } from './kerberos.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Session } from './session.js';
@@ -13,9 +13,10 @@ import { capText } from './text.js';
 // without buffering. A simple BindRequest carries the DN and password in
 // clear; a SASL PLAIN bind the same in base form; a SASL GSS-SPNEGO/NTLM bind
 // a NetNTLM response, a CRAM-MD5 bind an HMAC-MD5 of the server's challenge,
-// and a GSSAPI or GSS-SPNEGO bind with Kerberos an RC4 or DES service ticket
-// (all crackable offline). Other SASL binds (DIGEST-MD5, EXTERNAL, Kerberos
-// with AES tickets) are not reported. The
+// a DIGEST-MD5 bind an MD5 digest with its nonces, and a GSSAPI or GSS-SPNEGO
+// bind with Kerberos an RC4 or DES service ticket (all crackable offline).
+// Other SASL binds (EXTERNAL, SCRAM, Kerberos with AES tickets) are not
+// reported. The
 // BindResponse with the same messageID says success (0) or not (49:
 // invalidCredentials).
 
@@ -185,6 +186,9 @@ export class LdapParser extends FramedParser {
     } else if (mech === 'CRAM-MD5') {
       const creds = buf.subarray(t.start, t.end);
       const attempt = this.saslChallenge ? cramMd5Attempt(this.saslChallenge, creds.toString('base64'), creds, 'SASL CRAM-MD5 bind') : null;
+      if (attempt) this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', ...attempt }));
+    } else if (mech === 'DIGEST-MD5') {
+      const attempt = digestMd5Attempt(buf.subarray(t.start, t.end), 'SASL DIGEST-MD5 bind');
       if (attempt) this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', ...attempt }));
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM' || mech === 'GSSAPI') {
       const auth = mech === 'GSSAPI' ? undefined : readNtlmAuthenticate(buf, t.start, t.end);

@@ -1,14 +1,16 @@
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmAttempt } from './ntlm.js';
 import type { LoginAttempt } from './session.js';
+import { saslDigestMd5 } from './digest.js';
 import { capText, decodeBase64 } from './text.js';
 
 // The client side of the SASL mechanisms that put a reusable secret on the
 // wire in base64 (RFC 4616 PLAIN, the LOGIN draft, Google's XOAUTH2 and
 // RFC 7628 OAUTHBEARER), and those whose response cracks offline with the
 // challenge the server sent (NTLM; RFC 2195 CRAM-MD5, an HMAC-MD5 of the
-// challenge keyed by the password: hashcat 16400); shared by POP3 AUTH, IMAP
-// AUTHENTICATE and SMTP AUTH (LDAP binds use cramMd5Attempt). Other mechanisms (SCRAM, GSSAPI) are followed
+// challenge keyed by the password: hashcat 16400; RFC 2831 DIGEST-MD5, whose
+// response repeats the nonce it answers: John's dmd5); shared by POP3 AUTH, IMAP
+// AUTHENTICATE and SMTP AUTH (LDAP binds use cramMd5Attempt and digestMd5Attempt). Other mechanisms (SCRAM, GSSAPI) are followed
 // only so their responses are not mistaken for commands.
 
 export type SaslCredential = LoginAttempt;
@@ -62,6 +64,9 @@ export class SaslExchange {
         return this.ntlm(bytes);
       case 'CRAM-MD5':
         return this.cramMd5(t, bytes);
+      case 'DIGEST-MD5':
+        // The exchange goes on (the server's rspauth, an empty answer): only the digest-response is a credential.
+        return digestMd5Attempt(bytes, 'AUTH DIGEST-MD5');
       default:
         return null;
     }
@@ -156,4 +161,10 @@ export function cramMd5Attempt(challenge: string, response: string, bytes: Buffe
     kind: 'hash',
     proof: 'a CRAM-MD5 response',
   };
+}
+
+/** A DIGEST-MD5 digest-response (`bytes`): John's dmd5 line. Null for anything else (the empty answer to rspauth). */
+export function digestMd5Attempt(bytes: Buffer, mechanism: string): SaslCredential | null {
+  const d = bytes.length > 0 && bytes.length <= MAX_RESPONSE ? saslDigestMd5(bytes.toString('utf8')) : null;
+  return d && { mechanism, user: capText(d.user), secret: Buffer.from(d.line, 'utf8'), kind: 'hash', proof: 'a DIGEST-MD5 response' };
 }
