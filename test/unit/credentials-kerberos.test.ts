@@ -5,7 +5,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity, scanFrames, type TimedFrame } from '../helpers/captures.js';
 import { LINKTYPE_ETHERNET } from '../../src/capture/linktypes.js';
-import { rng } from '../helpers/fuzz.js';
+import { mutated, rng } from '../helpers/fuzz.js';
 import { asRep, asReq, encryptedTimestamp, ETYPE_RC4_HMAC, gssApReq, kerberosRc4LineMatches, krbError, rc4HmacEncrypt, tcpRecord, tgsRep, tgsReq, USAGE_AS_REP_ENC_PART, USAGE_TICKET } from '../helpers/kerberos.js';
 import { bindResponse, saslBind } from '../helpers/ldap.js';
 import { smb2SessionSetupRequest, smb2SessionSetupResponse } from '../helpers/smb.js';
@@ -194,4 +194,21 @@ test('AP-REQ: a service ticket presented in HTTP Negotiate, an SMB2 session setu
   }
   assert.ok(!findings.some((f) => f.entities.some((e) => /aes\.corp|cut\.corp/.test(e.value))), describe(findings));
   assert.ok(findings.some((f) => f.rule_id === 'decode-malformed' && /Kerberos AP-REQ/.test(f.message)), describe(findings));
+});
+
+test('AP-REQ hostile input: mutated GSS tokens in HTTP Negotiate, SMB and LDAP binds never throw and report nothing but tickets and malformed notices', async () => {
+  const WEB = { ip: '198.18.0.81', mac: '02:00:00:00:00:81' };
+  const token = gssApReq('HTTP/web.corp.example', REALM, ETYPE_RC4_HMAC, rc4HmacEncrypt('x', USAGE_TICKET, Buffer.alloc(120, 7)));
+  const next = rng(23);
+  const frames: TimedFrame[] = [];
+  for (let n = 0; n < 300; n++) {
+    const t = mutated(token, 1 + (n % 4), next, 40);
+    const conv = new TcpConversation({ ...CLIENT, port: nextPort++ }, { ...WEB, port: [80, 445, 389][n % 3]! }, { start: (clock += 1) }).handshake();
+    if (n % 3 === 0) conv.client(Buffer.from(`GET / HTTP/1.1\r\nHost: w\r\nAuthorization: Negotiate ${t.toString('base64')}\r\n\r\n`)).server(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    else if (n % 3 === 1) conv.client(smb2SessionSetupRequest(2, t)).server(smb2SessionSetupResponse(2, 0));
+    else conv.client(saslBind(3, 'GSSAPI', t)).server(bindResponse(3, 0));
+    frames.push(...conv.frames);
+  }
+  const findings = await scan(frames);
+  assert.deepEqual([...new Set(findings.map((f) => f.rule_id))].filter((r) => r !== 'cred-kerberos' && r !== 'decode-malformed'), [], describe(findings));
 });

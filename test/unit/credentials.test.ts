@@ -1282,6 +1282,13 @@ test('MS-SQL Windows logins (SSPI): the NTLM exchange after a LOGIN7 encrypted a
   assert.match(kim.message, /host 'WS-042', application 'Report Builder'/);
   for (const ip of ['198.18.0.75', '198.18.0.76']) assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', ip)), `${ip}: ${describe(r.findings)}`);
   assert.ok(!r.findings.some((f) => f.rule_id === 'decode-malformed'), describe(r.findings));
+  // Mutated Windows logins, both ways: never an exception.
+  const next = rng(29);
+  const client = Buffer.concat([tdsPrelogin(0), tlsHandshake, encryptedLogin, authenticate('fuzz')]);
+  const server = Buffer.concat([tdsPreloginAnswer(0), sspiAnswer, TDS_LOGINACK]);
+  const convs = [];
+  for (let n = 0; n < 300; n++) convs.push(conn(1433, { ip: `198.18.3.${n % 250}`, port: 50000 + n }).client(mutated(client, 2, next)).server(mutated(server, 2, next)));
+  await findingsOf(...convs);
 });
 
 test('MS-SQL: look-alikes stay quiet, a LOGIN7 whose password runs past the packet is malformed, mutated sessions never throw, the password is redacted', async () => {
