@@ -202,7 +202,7 @@ export class SmbParser extends FramedParser {
       if (end - body < 16) return this.session.malformed('smb', 'SMB2 SESSION_SETUP request truncated');
       const len = buf.readUInt16LE(body + 14);
       const blob = this.securityBuffer(hdr, end, buf.readUInt16LE(body + 12), len);
-      if (blob >= 0) this.ntlmLogin(id, buf, blob, blob + len, `session setup (SMB ${this.dialect})`);
+      if (blob >= 0) this.securityBlobLogin(id, buf, blob, blob + len, `session setup (SMB ${this.dialect})`);
       return;
     }
     const status = buf.readUInt32LE(hdr + 8);
@@ -228,7 +228,7 @@ export class SmbParser extends FramedParser {
   }
 
   /** The session setup's security blob: an NTLM AUTHENTICATE, or a Kerberos AP-REQ with its service ticket. */
-  private ntlmLogin(id: number, buf: Buffer, start: number, end: number, carrier: string): void {
+  private securityBlobLogin(id: number, buf: Buffer, start: number, end: number, carrier: string): void {
     const at = findNtlmAuthenticate(buf, start, end);
     if (at < 0) {
       const ticket = apReqTicketCredential(this.session, 'SMB', carrier, buf, start, end);
@@ -287,7 +287,7 @@ export class SmbParser extends FramedParser {
     } else if (command === SMB1_SESSION_SETUP_ANDX && !reply) {
       if (wordCount === 12 && (flags2 & SMB1_FLAGS2_EXTENDED_SECURITY) !== 0) {
         const blobLen = buf.readUInt16LE(words + 14);
-        this.ntlmLogin(mid, buf, data, Math.min(dataEnd, data + blobLen), 'session setup (SMB1)');
+        this.securityBlobLogin(mid, buf, data, Math.min(dataEnd, data + blobLen), 'session setup (SMB1)');
       } else if (wordCount === 13) {
         this.smb1Login(buf, hdr, words, data, dataEnd, flags2, mid);
       }
