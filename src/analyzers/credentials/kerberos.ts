@@ -124,7 +124,7 @@ export function apReqTicketCredential(session: Session, protocol: string, carrie
     return null;
   }
   const ticket = crackableTicket(apReq, buf, `${carrier}: AP-REQ`);
-  return ticket && session.credential({ rule: 'cred-kerberos', protocol, ...ticket, context: `presented to the service; ${KERBEROASTING}` });
+  return ticket && session.credential({ rule: 'cred-kerberos', protocol, ...ticket, proofForService: true, context: KERBEROASTING });
 }
 
 /** One client's AS exchanges with a KDC: pre-authentication waiting for the KDC's answer. */

@@ -46,7 +46,8 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   else if (c.kind === 'token') what = `user '${c.user}' sent ${c.proof ?? DEFAULT_PROOF.token} (${secret}) that can be replayed until it expires`;
   else if (c.kind === 'session') what = `the client sent ${c.proof ?? DEFAULT_PROOF.session} (${secret}) that takes over the session while it lasts`;
   else if (c.kind === 'hash') {
-    const sent = `${c.proofFromServer ? `the server sent user '${c.user}'` : `user '${c.user}' sent`} ${c.proof ?? DEFAULT_PROOF.hash} (${secret})`;
+    const who = c.proofFromServer ? `the server sent user '${c.user}'` : c.proofForService ? `the client presented, for '${c.user}',` : `user '${c.user}' sent`;
+    const sent = `${who} ${c.proof ?? DEFAULT_PROOF.hash} (${secret})`;
     what = c.weakHash
       ? `${sent} made with broken cryptography (NTLMv1, DES): the user's key is recovered from it whatever the password's strength, and the key alone logs in as the user`
       : `${sent} that can be cracked offline; the password itself did not travel`;

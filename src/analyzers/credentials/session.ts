@@ -22,6 +22,8 @@ export interface Credential {
   proof?: string;
   /** The server sent the proof (an AS-REP), not the user. */
   proofFromServer?: boolean;
+  /** The client presented the proof of another account (a service's Kerberos ticket in an AP-REQ), not of its own login. */
+  proofForService?: boolean;
   /** An NTLM AUTHENTICATE's identity (user and response proof): the same one on two connections is a relay. */
   relayKey?: string;
   /** Cracking it costs a key-stretching function (Kerberos AES keys: PBKDF2, 4096 rounds): only weak passwords fall. */
