@@ -30,7 +30,12 @@ export function digestParams(value: string): Map<string, string> | undefined {
 /** name=value pairs, as Digest headers and SASL DIGEST-MD5 (RFC 2831) write them. */
 function paramList(text: string): Map<string, string> {
   const p = new Map<string, string>();
-  for (const m of text.matchAll(DIGEST_PARAM)) if (p.size < MAX_DIGEST_PARAMS) p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+  // At most MAX_DIGEST_PARAMS pairs are read: each try may scan up to a quoted value's cap, and hostile text could offer thousands.
+  let n = 0;
+  for (const m of text.matchAll(DIGEST_PARAM)) {
+    p.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+    if (++n >= MAX_DIGEST_PARAMS) break;
+  }
   return p;
 }
 
