@@ -1,8 +1,8 @@
 import { BerHeader, BerStatus, BerTlv, readBerHeader, readBerInt, readTag } from '../../decode/ber.js';
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmCredential } from './ntlm.js';
-import { cramMd5Attempt, digestMd5Attempt } from './sasl.js';
 import { apReqTicketCredential } from './kerberos.js';
+import { cramMd5Attempt, digestMd5Attempt } from './sasl.js';
 import { FRAME_BROKEN, FRAME_NEED_MORE, FramedParser, type RecordFormat } from './record-framer.js';
 import { PendingById, type Session } from './session.js';
 import { capText } from './text.js';
@@ -183,12 +183,10 @@ export class LdapParser extends FramedParser {
       if (b < 0) return;
       const user = creds.toString('utf8', a + 1, b) || creds.toString('utf8', 0, a);
       this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', mechanism: 'SASL PLAIN bind', user: capText(user || name), secret: Buffer.from(creds.subarray(b + 1)), kind: 'password' }));
-    } else if (mech === 'CRAM-MD5') {
+    } else if (mech === 'CRAM-MD5' || mech === 'DIGEST-MD5') {
       const creds = buf.subarray(t.start, t.end);
-      const attempt = this.saslChallenge ? cramMd5Attempt(this.saslChallenge, creds.toString('base64'), creds, 'SASL CRAM-MD5 bind') : null;
-      if (attempt) this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', ...attempt }));
-    } else if (mech === 'DIGEST-MD5') {
-      const attempt = digestMd5Attempt(buf.subarray(t.start, t.end), 'SASL DIGEST-MD5 bind');
+      const carrier = `SASL ${mech} bind`;
+      const attempt = mech === 'DIGEST-MD5' ? digestMd5Attempt(creds, carrier) : this.saslChallenge ? cramMd5Attempt(this.saslChallenge, creds.toString('base64'), creds, carrier) : null;
       if (attempt) this.pending.add(id, this.session.credential({ rule: 'cred-ldap', protocol: 'LDAP', ...attempt }));
     } else if (mech === 'GSS-SPNEGO' || mech === 'NTLM' || mech === 'GSSAPI') {
       const auth = mech === 'GSSAPI' ? undefined : readNtlmAuthenticate(buf, t.start, t.end);

@@ -1,7 +1,7 @@
 import { readNtlmAuthenticate } from '../../decode/ntlmssp.js';
 import { findNtlmChallenge, ntlmAttempt } from './ntlm.js';
-import type { LoginAttempt } from './session.js';
 import { saslDigestMd5 } from './digest.js';
+import type { LoginAttempt } from './session.js';
 import { capText, decodeBase64 } from './text.js';
 
 // The client side of the SASL mechanisms that put a reusable secret on the
@@ -9,9 +9,10 @@ import { capText, decodeBase64 } from './text.js';
 // RFC 7628 OAUTHBEARER), and those whose response cracks offline with the
 // challenge the server sent (NTLM; RFC 2195 CRAM-MD5, an HMAC-MD5 of the
 // challenge keyed by the password: hashcat 16400; RFC 2831 DIGEST-MD5, whose
-// response repeats the nonce it answers: John's dmd5); shared by POP3 AUTH, IMAP
-// AUTHENTICATE and SMTP AUTH (LDAP binds use cramMd5Attempt and digestMd5Attempt). Other mechanisms (SCRAM, GSSAPI) are followed
-// only so their responses are not mistaken for commands.
+// response repeats the nonce it answers: John's dmd5); shared by POP3 AUTH,
+// IMAP AUTHENTICATE and SMTP AUTH, and LDAP binds use cramMd5Attempt and
+// digestMd5Attempt. Other mechanisms (SCRAM, GSSAPI) are followed only so
+// their responses are not mistaken for commands.
 
 export type SaslCredential = LoginAttempt;
 
