@@ -22,11 +22,12 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
-import { assertNoCredentialFindings, E2eWorkDir, freshLan, scanAll, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
+import { assertNoCredentialFindings, E2eWorkDir, freshLan, scanAll, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
 import { ATTACKER, findTool, pythonWith, VICTIM, type HostSpec, type Lan } from '../helpers/netns-lan.js';
 import { ntlmV2LineMatches } from '../helpers/challenge-response.js';
 
 const HELPERS = new URL('../../../test/helpers/', import.meta.url).pathname;
+const TDS_SERVER = join(HELPERS, 'tds-server.py');
 const SERVER: HostSpec = { name: 'server', ip: '198.18.0.20', mac: '02:53:57:00:00:14' };
 const CLIENT = VICTIM;
 const TAG = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -98,8 +99,13 @@ function startSamba(lan: Lan): void {
     }
     execFileSync('smbpasswd', ['-c', conf, '-s', '-a', USERS[key]], { input: `${PASSWORDS[key]}\n${PASSWORDS[key]}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
   }
-  writeFileSync(join(dir, 'client.conf'), `[global]\n  workgroup = ${WORKGROUP}\n  client min protocol = NT1\n`);
+  writeClientConf();
   lan.spawn('server', ['smbd', '--foreground', '--no-process-group', '--debug-stdout', '-s', conf], 'smbd');
+}
+
+/** The victims' smbclient configuration: the test's workgroup, SMB1 allowed. */
+function writeClientConf(): void {
+  writeFileSync(join(dir, 'client.conf'), `[global]\n  workgroup = ${WORKGROUP}\n  client min protocol = NT1\n`);
 }
 
 async function smbclient(lan: Lan, args: string[], okCodes = [0]): Promise<void> {
@@ -212,39 +218,53 @@ cache_effective_user proxy
   });
 });
 
-test("impacket's NTLM relay between a victim's smbclient and Samba names the relaying host, the victim and the target", { timeout: 120_000 }, async (t: TestContext) => {
-  if (!(await skipUnless(t, ['smbd', 'smbclient', 'smbpasswd', 'useradd', 'ss']))) return;
-  const python = pythonWith('impacket.examples.ntlmrelayx.servers');
-  if (!python) {
-    t.skip('tool missing: python3 with impacket (Debian package python3-impacket)');
-    return;
-  }
-  const lan = await freshLan(t, { extraHosts: [SERVER] });
-  startSamba(lan);
-  await waitListener(lan, 'server', 445);
-  const relay = lan.spawn('attacker', [python, join(HELPERS, 'ntlm-relay.py'), ATTACKER.ip, `smb://${SERVER.ip}`, join(dir, 'loot')], 'ntlm-relay');
-  await relay.waitFor(/relay ready/, 20_000);
-  await waitListener(lan, 'attacker', 445);
+/** What the relay logs in to: Samba over SMB, or SQL Server (tds-server.py, encryption off) with the victim's account. */
+const RELAY_TARGETS = [
+  { name: 'Samba', scheme: 'smb', port: 445, tools: ['smbd', 'smbpasswd'] },
+  { name: 'a SQL Server (tds-server.py)', scheme: 'mssql', port: 1433, tools: ['openssl'] },
+] as const;
 
-  const pcap = join(dir, 'relay.pcap');
-  const cap = await lan.startCapture(pcap);
-  // The victim logs in to the attacker's address (as after a poisoned name lookup); the relay passes the login on to Samba.
-  await smbclient(lan, [`//${ATTACKER.ip}/share`, '-U', `${USERS.a}%${PASSWORDS.a}`], [0, 1]);
-  await relay.waitFor(/relayed /, 20_000);
-  await settleAndStop(cap);
+for (const target of RELAY_TARGETS) {
+  test(`impacket's NTLM relay between a victim's smbclient and ${target.name} names the relaying host, the victim and the target`, { timeout: 120_000 }, async (t: TestContext) => {
+    if (!(await skipUnless(t, ['smbclient', 'useradd', 'ss', ...target.tools]))) return;
+    const python = pythonWith('impacket.examples.ntlmrelayx.servers');
+    if (!python) {
+      t.skip('tool missing: python3 with impacket (Debian package python3-impacket)');
+      return;
+    }
+    const lan = await freshLan(t, { extraHosts: [SERVER] });
+    if (target.scheme === 'smb') {
+      startSamba(lan);
+    } else {
+      writeClientConf();
+      const { cert, key } = selfSignedCertificate(dir, 'relay-target');
+      lan.spawn('server', ['python3', TDS_SERVER, SERVER.ip, '1433', USERS.a, PASSWORDS.a, 'off', cert, key], 'tds-server.py');
+    }
+    await waitListener(lan, 'server', target.port);
+    const relay = lan.spawn('attacker', [python, join(HELPERS, 'ntlm-relay.py'), ATTACKER.ip, `${target.scheme}://${SERVER.ip}`, join(dir, 'loot')], 'ntlm-relay');
+    await relay.waitFor(/relay ready/, 20_000);
+    await waitListener(lan, 'attacker', 445);
 
-  await work.withPcap(t, pcap, () => {
-    const findings = scanAll(pcap).findings;
-    const user = `${WORKGROUP}\\${USERS.a}`;
-    const f = findings.find((x) => x.rule_id === 'ntlm-relay');
-    assert.ok(f, `no ntlm-relay:\n${describe(findings)}`);
-    assert.equal(f.severity, 'high');
-    assert.deepEqual(f.attack.techniques, ['T1557.001']);
-    assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'), JSON.stringify(f.entities));
-    assert.ok(hasEntity(f, 'ip', CLIENT.ip, 'victim'));
-    assert.ok(hasEntity(f, 'host', `${SERVER.ip}:445`, 'target'));
-    assert.ok(hasEntity(f, 'user', user, 'relayed'));
-    assert.match(f.message, new RegExp(`${ATTACKER.ip.replace(/\./g, '\\.')} logged in to ${SERVER.ip.replace(/\./g, '\\.')}:445 as the user`));
-    assert.ok(!findings.some((x) => x.rule_id === 'ntlm-relay' && !hasEntity(x, 'ip', ATTACKER.ip, 'attacker')), 'another host named as a relay');
+    const pcap = join(dir, `relay-${target.scheme}.pcap`);
+    const cap = await lan.startCapture(pcap);
+    // The victim logs in to the attacker's address (as after a poisoned name lookup); the relay passes the login on to the target.
+    await smbclient(lan, [`//${ATTACKER.ip}/share`, '-U', `${USERS.a}%${PASSWORDS.a}`], [0, 1]);
+    await relay.waitFor(/relayed /, 20_000);
+    await settleAndStop(cap);
+
+    await work.withPcap(t, pcap, () => {
+      const findings = scanAll(pcap).findings;
+      const user = `${WORKGROUP}\\${USERS.a}`;
+      const f = findings.find((x) => x.rule_id === 'ntlm-relay');
+      assert.ok(f, `no ntlm-relay:\n${describe(findings)}`);
+      assert.equal(f.severity, 'high');
+      assert.deepEqual(f.attack.techniques, ['T1557.001']);
+      assert.ok(hasEntity(f, 'ip', ATTACKER.ip, 'attacker'), JSON.stringify(f.entities));
+      assert.ok(hasEntity(f, 'ip', CLIENT.ip, 'victim'));
+      assert.ok(hasEntity(f, 'host', `${SERVER.ip}:${target.port}`, 'target'));
+      assert.ok(hasEntity(f, 'user', user, 'relayed'));
+      assert.match(f.message, new RegExp(`${ATTACKER.ip.replace(/\./g, '\\.')} logged in to ${SERVER.ip.replace(/\./g, '\\.')}:${target.port} as the user`));
+      assert.ok(!findings.some((x) => x.rule_id === 'ntlm-relay' && !hasEntity(x, 'ip', ATTACKER.ip, 'attacker')), 'another host named as a relay');
+    });
   });
-});
+}

