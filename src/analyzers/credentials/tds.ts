@@ -73,13 +73,16 @@ export function tdsClientVerdict(buf: Buffer, start: number, end: number): numbe
   return buf.readUInt32LE(p) <= MAX_PACKET && buf[p + 7]! >= 0x70 && buf[p + 7]! <= 0x7f ? 1 : -1;
 }
 
+function isTlsRecord(type: number): boolean {
+  return type >= TLS_FIRST && type <= TLS_LAST;
+}
+
 /** TDS packets, and the raw TLS records that carry a LOGIN7 encrypted alone (TDS packet types stay below 0x14). */
 const FORMAT: RecordFormat = {
   maxHeader: HEADER,
   frameLength: (buf, start, end) => {
     if (end - start < TLS_HEADER) return FRAME_NEED_MORE;
-    const type = buf[start]!;
-    if (type >= TLS_FIRST && type <= TLS_LAST && buf[start + 1] === 3) return TLS_HEADER + buf.readUInt16BE(start + 3);
+    if (isTlsRecord(buf[start]!) && buf[start + 1] === 3) return TLS_HEADER + buf.readUInt16BE(start + 3);
     const n = buf.readUInt16BE(start + 2);
     return n < HEADER ? FRAME_BROKEN : n;
   },
@@ -110,9 +113,6 @@ function preloginEncryption(buf: Buffer, p: number, end: number): number {
   return -1;
 }
 
-function isTlsRecord(type: number): boolean {
-  return type >= TLS_FIRST && type <= TLS_LAST;
-}
 
 /** SQL Server's obfuscation of LOGIN7 passwords, undone: XOR with 0xA5, then swap the nibbles. */
 function revealPassword(buf: Buffer, start: number, end: number): Buffer {
