@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Finding } from '../../src/findings/finding.js';
 import { describe, hasEntity } from '../helpers/captures.js';
 import { ntlmV2LineMatches } from '../helpers/challenge-response.js';
 import { assertNothingLoud, assertSecretsRedacted, E2eWorkDir, freshLan, scanAll, selfSignedCertificate, settleAndStop, skipUnless, waitListener } from '../helpers/e2e.js';
@@ -32,6 +33,18 @@ const PASSWORD = `Sql-${TAG}-pw`;
 const WRONG = `Wrong-${TAG}`;
 
 const work = new E2eWorkDir('mssql');
+
+/** The one cred-mssql finding of a capture (one client, server and user): T1040, its severity and login count, the victim and the server. */
+function theLoginFinding(findings: readonly Finding[], severity: string, count: number): Finding {
+  const sql = findings.filter((f) => f.rule_id === 'cred-mssql');
+  assert.equal(sql.length, 1, describe(findings));
+  const f = sql[0]!;
+  assert.deepEqual(f.attack.techniques, ['T1040']);
+  assert.equal(f.severity, severity);
+  assert.equal(f.count, count);
+  assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client') && hasEntity(f, 'host', `${DB.ip}:1433`, 'server'), describe([f]));
+  return f;
+}
 const dir = work.path;
 
 test('SQL Server logins from tsql (FreeTDS) outside TLS: accepted and refused, with the passwords tshark reads', { timeout: 60_000 }, async (t: TestContext) => {
@@ -51,13 +64,7 @@ test('SQL Server logins from tsql (FreeTDS) outside TLS: accepted and refused, w
 
   await work.withPcap(t, pcap, () => {
     const findings = scanAll(pcap, ['--show-secrets']).findings;
-    const sql = findings.filter((f) => f.rule_id === 'cred-mssql');
-    assert.equal(sql.length, 1, describe(findings));
-    const f = sql[0]!;
-    assert.deepEqual(f.attack.techniques, ['T1040']);
-    assert.equal(f.severity, 'high');
-    assert.equal(f.count, 2);
-    assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client') && hasEntity(f, 'host', `${DB.ip}:1433`, 'server'), describe([f]));
+    const f = theLoginFinding(findings, 'high', 2);
     assert.ok(hasEntity(f, 'user', USER, 'login-succeeded') && hasEntity(f, 'user', USER, 'login-failed'), describe([f]));
     assert.match(f.message, /LOGIN7 .*application 'TSQL'.*login succeeded \(LOGINACK\)/);
     const secrets = (f.secrets ?? []).map((s) => s.value ?? '').sort();
@@ -113,14 +120,8 @@ test('Windows (NTLM) logins to SQL Server with "encryption off" from impacket an
   await t.test('scan reports cred-mssql for each Windows login, the NetNTLMv2 lines verifying with the passwords typed', (st) =>
     work.withPcap(st, pcap, () => {
       const findings = scanAll(pcap, ['--show-secrets']).findings;
-      const sql = findings.filter((f) => f.rule_id === 'cred-mssql');
-      assert.equal(sql.length, 1, describe(findings));
-      const f = sql[0]!;
-      assert.deepEqual(f.attack.techniques, ['T1040']);
-      assert.equal(f.severity, 'medium');
-      assert.equal(f.count, 3);
+      const f = theLoginFinding(findings, 'medium', 3);
       const user = `CORP\\${USER}`;
-      assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client') && hasEntity(f, 'host', `${DB.ip}:1433`, 'server'), describe([f]));
       assert.ok(hasEntity(f, 'user', user, 'login-succeeded') && hasEntity(f, 'user', user, 'login-failed'), describe([f]));
       assert.match(f.message, /TDS SSPI \(Windows authentication\) with NTLMv2/);
       const lines = (f.secrets ?? []).map((x) => x.value ?? '');
