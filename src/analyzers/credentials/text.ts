@@ -62,19 +62,29 @@ export class LineReader {
   private rawPassOver = false;
   /** Set by handlers to drop everything that follows. */
   stopped = false;
+  // The sink's methods, bound: every protocol's sink is another class, and calling them through
+  // `sink.line` made push's call sites megamorphic, a deoptimization and recompilation of push for
+  // each protocol as it first appeared. Through these fields the loads stay monomorphic.
+  private readonly onLine: LineSink['line'];
+  private readonly onRaw: LineSink['raw'];
+  private readonly onPassOver: LineSink['passOver'];
 
   constructor(
     private readonly maxLine: number,
     private readonly budget: BufferBudget,
-    private readonly sink: LineSink,
+    sink: LineSink,
     /** Passed back to the sink with each line. */
     private readonly fromClient: boolean,
-  ) {}
+  ) {
+    this.onLine = sink.line.bind(sink);
+    this.onRaw = sink.raw.bind(sink);
+    this.onPassOver = sink.passOver?.bind(sink);
+  }
 
   /** The next n bytes are passed to the sink's raw(); with `passOver`, those beyond the chunk being read are offered to its passOver() first. */
   expectRaw(n: number, passOver = false): void {
     this.rawLeft = Math.max(0, n);
-    this.rawPassOver = passOver && this.sink.passOver !== undefined;
+    this.rawPassOver = passOver && this.onPassOver !== undefined;
   }
 
   /** Forgets a partial line (after a gap in the stream). */
@@ -98,10 +108,10 @@ export class LineReader {
       if (this.rawLeft > 0) {
         const n = Math.min(this.rawLeft, end - i);
         this.rawLeft -= n;
-        this.sink.raw(this.fromClient, buf, i, i + n);
+        this.onRaw(this.fromClient, buf, i, i + n);
         i += n;
         // The chunk ended inside the announced bytes: the rest need not be read at all.
-        if (this.rawLeft > 0 && this.rawPassOver && this.sink.passOver!(this.fromClient, this.rawLeft)) this.rawLeft = 0;
+        if (this.rawLeft > 0 && this.rawPassOver && this.onPassOver!(this.fromClient, this.rawLeft)) this.rawLeft = 0;
         continue;
       }
       let nl = i;
@@ -114,7 +124,7 @@ export class LineReader {
         let e = nl;
         if (e > i && buf[e - 1] === CR) e--;
         const truncated = e - i > this.maxLine;
-        this.sink.line(this.fromClient, buf, i, truncated ? i + this.maxLine : e, truncated);
+        this.onLine(this.fromClient, buf, i, truncated ? i + this.maxLine : e, truncated);
       } else {
         this.append(buf, i, nl);
         const acc = this.acc;
@@ -123,7 +133,7 @@ export class LineReader {
         const truncated = this.overflow;
         this.accLen = 0;
         this.overflow = false;
-        this.sink.line(this.fromClient, acc ?? buf, acc ? 0 : i, acc ? e : i, truncated);
+        this.onLine(this.fromClient, acc ?? buf, acc ? 0 : i, acc ? e : i, truncated);
       }
       i = nl + 1;
     }
