@@ -13,10 +13,9 @@ const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 
 export class FifoMap<V> {
-  /** slot -> key, valid where `occupied` is 1. */
+  /** slot -> key; NaN marks an empty slot (no separate occupancy array: one cache line less per probe). */
   private readonly keys: Float64Array;
   private readonly vals: (V | undefined)[];
-  private readonly occupied: Uint8Array;
   private readonly mask: number;
   private readonly seed = randomBytes(4).readInt32BE(0);
   /** Keys in insertion order; a deleted key's entry stays until its turn comes. */
@@ -29,9 +28,8 @@ export class FifoMap<V> {
   constructor(readonly capacity: number) {
     let slots = 8;
     while (slots < capacity * 2) slots *= 2;
-    this.keys = new Float64Array(slots);
+    this.keys = new Float64Array(slots).fill(NaN);
     this.vals = new Array<V | undefined>(slots).fill(undefined);
-    this.occupied = new Uint8Array(slots);
     this.mask = slots - 1;
     this.ring = new Float64Array(capacity);
   }
@@ -71,7 +69,6 @@ export class FifoMap<V> {
     this.used++;
     this.keys[slot] = key;
     this.vals[slot] = value;
-    this.occupied[slot] = 1;
     this.count++;
     return evicted;
   }
@@ -111,26 +108,27 @@ export class FifoMap<V> {
   /** The key's slot, or -1 - (the empty slot where it would go). */
   private find(key: number): number {
     const keys = this.keys;
-    const occupied = this.occupied;
     const mask = this.mask;
     let i = this.home(key);
-    while (occupied[i] === 1) {
-      if (keys[i] === key) return i;
+    while (true) {
+      const k = keys[i]!;
+      if (k === key) return i;
+      if (k !== k) return -1 - i;
       i = (i + 1) & mask;
     }
-    return -1 - i;
   }
 
   /** Empties slot i and moves later entries of its probe run back, so lookups never stop early. */
   private removeAt(i: number): void {
-    const { keys, vals, occupied, mask } = this;
+    const { keys, vals, mask } = this;
     this.count--;
     let hole = i;
     let j = i;
     while (true) {
       j = (j + 1) & mask;
-      if (occupied[j] === 0) break;
-      const home = this.home(keys[j]!);
+      const k = keys[j]!;
+      if (k !== k) break;
+      const home = this.home(k);
       // The entry at j may fill the hole only if its home is not cyclically inside (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
@@ -138,7 +136,7 @@ export class FifoMap<V> {
       vals[hole] = vals[j];
       hole = j;
     }
-    occupied[hole] = 0;
+    keys[hole] = NaN;
     vals[hole] = undefined;
   }
 }
