@@ -14,11 +14,16 @@ function fill(table: TransactionTable, k: number): void {
   t.nameHash = (k * 2654435761) >>> 0;
   t.time = 1_700_000_000_000 + k;
   t.clientMac = 0x020000000000 + k;
-  t.queryFlags = 0x0100;
+  t.queryFlags = 0x0100 | (k % 2) * 0x8000;
+  t.queryAr = 65535 - (k % 3);
+  t.queryLen = (k * 17 + 12) % 65536;
+  t.queryVlan = 4095 - (k % 4096);
+  // Set before the first answer's shape, which must keep it.
+  t.firstIdentity = (k % 5) - 1;
   for (let s = 0; s < MAX_SERVERS_PER_QUERY + 2; s++) t.addServer(k + (s % 3));
   t.answered = k % 2 === 0;
   t.raced = k % 3 === 0;
-  t.setFirst({ src: k + 5, mac: 0x0200000000ff + k, ipTtl: 64, df: k % 2 === 1, flags: 0x8180, arCount: 1, layout: Layout.Bettercap, recordTtl: 300 + k });
+  t.setFirst({ src: k + 5, mac: 0x0200000000ff + k, ipTtl: 255 - (k % 2), df: k % 2 === 1, flags: 0xffff - (k % 2), arCount: 65535 - (k % 2), layout: Layout.Bettercap, recordTtl: 300 + k });
   for (let a = 0; a <= MAX_KEPT_ADDRESSES; a++) {
     t.addFirstAddr4(k + a);
     t.addFirstAddr6(addr6(k, a), 0);
@@ -43,14 +48,19 @@ function check(table: TransactionTable, k: number): void {
   assert.equal(t.time, 1_700_000_000_000 + k);
   assert.equal(t.clientMac, 0x020000000000 + k);
   assert.equal(t.relayMac, -1, 'a new transaction has no relay');
-  assert.equal(t.firstIdentity, -1);
+  assert.equal(t.queryFlags, 0x0100 | (k % 2) * 0x8000);
+  assert.equal(t.queryAr, 65535 - (k % 3));
+  assert.equal(t.queryLen, (k * 17 + 12) % 65536);
+  assert.equal(t.queryVlan, 4095 - (k % 4096));
+  assert.equal(t.firstIdentity, (k % 5) - 1);
   // Distinct servers only: k, k+1, k+2.
   assert.deepEqual(t.servers(), [k, k + 1, k + 2]);
   assert.ok(t.hasServer(k + 2) && !t.hasServer(k + 3));
   assert.equal(t.answered, k % 2 === 0);
   assert.equal(t.raced, k % 3 === 0);
   assert.equal(t.taught, false);
-  assert.deepEqual(t.firstShape(), { src: k + 5, mac: 0x0200000000ff + k, ipTtl: 64, df: k % 2 === 1, flags: 0x8180, arCount: 1, layout: Layout.Bettercap, recordTtl: 300 + k });
+  assert.deepEqual(t.firstShape(), { src: k + 5, mac: 0x0200000000ff + k, ipTtl: 255 - (k % 2), df: k % 2 === 1, flags: 0xffff - (k % 2), arCount: 65535 - (k % 2), layout: Layout.Bettercap, recordTtl: 300 + k });
+  assert.equal(t.firstIpTtl, 255 - (k % 2));
   assert.deepEqual(t.firstAddr4(), [k, k + 1, k + 2, k + 3]);
   assert.deepEqual(
     t.firstAddr6Texts(),
@@ -82,4 +92,5 @@ test('reset clears a reused row, lists included', () => {
   assert.equal(t.answered || t.raced || t.taught || t.firstDf, false);
   assert.equal(t.relayMac, -1);
   assert.equal(t.firstIdentity, -1);
+  assert.deepEqual([t.clientPort, t.id, t.queryFlags, t.queryAr, t.queryLen, t.queryVlan, t.firstIpTtl], [0, 0, 0, 0, 0, 0, 0]);
 });
