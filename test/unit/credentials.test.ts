@@ -306,6 +306,38 @@ test('HTTP session cookies are medium (T1539), authentication cookies high; othe
   assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73')), describe(r.findings));
 });
 
+test('HTTP Set-Cookie: a session the server hands out is reported from the response, with its status; known names, and unknown ones the server marks HttpOnly', async () => {
+  const sid = 'k9f8e7d6c5b4a3210fedcba9';
+  const custom = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+  const login = conn(80)
+    .client('POST /login HTTP/1.1\r\nHost: shop.internal\r\nContent-Length: 0\r\n\r\n')
+    .server(`HTTP/1.1 302 Found\r\nLocation: /\r\nSet-Cookie: PHPSESSID=${sid}; path=/\r\nSet-Cookie: acct_key=${custom}; Path=/; HttpOnly; SameSite=Lax\r\nContent-Length: 0\r\n\r\n`);
+  // Not sessions: a readable preference, a short HttpOnly flag, a CDN's bot cookie, a deletion.
+  const quiet = conn(80, { ip: '198.18.0.74' })
+    .client('GET / HTTP/1.1\r\nHost: www.internal\r\n\r\n')
+    .server(
+      'HTTP/1.1 200 OK\r\nSet-Cookie: theme=dark-mode-large-font; Path=/\r\nSet-Cookie: consent=yes-all; HttpOnly\r\n' +
+        'Set-Cookie: __cf_bm=Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Ff; path=/; HttpOnly; Secure\r\nSet-Cookie: sessionid=0123456789abcdef0123; Max-Age=0; Path=/\r\nContent-Length: 0\r\n\r\n',
+    );
+  const refused = conn(80, { ip: '198.18.0.75' })
+    .client('GET /admin HTTP/1.1\r\n\r\n')
+    .server('HTTP/1.1 401 Unauthorized\r\nSet-Cookie: tracker_state=ffffffffffffffffffff0000; HttpOnly\r\nContent-Length: 0\r\n\r\n');
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(login, quiet, refused))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const hits = cred(r.findings, 'cred-http-session');
+  const set = hits.find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'));
+  assert.ok(set, describe(r.findings));
+  assert.equal(set.severity, 'medium');
+  assert.equal(set.count, 2);
+  assert.deepEqual(set.secrets!.map((x) => x.value).sort(), [custom, sid].sort());
+  assert.match(set.message, /HTTP Set-Cookie PHPSESSID .*POST \/login \(Host shop\.internal\).*the server set the session cookie PHPSESSID .*takes over the session.*the server accepted the request \(HTTP 302\)/);
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.74')), describe(r.findings));
+  const old = hits.find((f) => hasEntity(f, 'ip', '198.18.0.75', 'client'));
+  assert.ok(old, describe(hits));
+  assert.equal(old.severity, 'low');
+  assert.match(old.message, /Set-Cookie tracker_state .*the server refused the request \(HTTP 401\)/);
+  assert.equal(hits.length, 2, describe(hits));
+});
+
 test('HTTP look-alikes stay quiet: no credentials, other auth schemes, forms without a password field, bodies that look like headers', async () => {
   const body = 'q=Authorization%3A+Basic+abc&user=x';
   const c = conn(80)

@@ -46,7 +46,7 @@ function byLength(names: readonly string[]): NamesByLength {
 
 /** Headers each direction reads; the others (most of them) are skipped before any string is made. */
 const REQUEST_HEADERS = byLength(['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'proxy-authorization', 'cookie', ...API_KEY_HEADERS]);
-const RESPONSE_HEADERS = byLength(['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate']);
+const RESPONSE_HEADERS = byLength(['content-length', 'transfer-encoding', 'www-authenticate', 'proxy-authenticate', 'set-cookie']);
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, which may wrap NTLMSSP). */
 const NTLM_SCHEME = /^(ntlm|negotiate)[ \t]+([A-Za-z0-9+/=]{16,16384})\s*$/i;
 /** RFC 6750 2.1: "Bearer" and a b64token. */
@@ -64,6 +64,16 @@ const SESSION_COOKIE =
 /** Cookies that are the login itself (forms authentication tickets, remember-me tokens): replaying one logs in. */
 const AUTH_COOKIE =
   /^(\.aspxauth|\.aspnetcore\.cookies|\.aspnetcore\.identity\.application|fedauth|keycloak_identity|wordpress_logged_in_[0-9a-f]{32}|wordpress_sec_[0-9a-f]{32}|remember_\w+_token|remember_web_[0-9a-f]{40}|seraph\.rememberme\.cookie|auth_token|access_token|id_token|jwt)$/i;
+/**
+ * Cookies that load balancers, CDNs and bot screens set (Cloudflare, AWS, F5, Imperva, Akamai,
+ * sticky-session routes): HttpOnly and long, yet no one's session.
+ */
+const INFRASTRUCTURE_COOKIE = /^(__cf_bm|__cfruid|_cfuvid|cf_clearance|awsalb\w*|awselb\w*|bigipserver.*|ts01[0-9a-f]{0,16}|incap_ses_.*|visid_incap_.*|nlbi_.*|ak_bmsc|bm_sv|bm_sz|_abck|route|serverid)$/i;
+/**
+ * A cookie unknown by name that the server marks HttpOnly (kept from the page's scripts: the
+ * server's own account of a credential) is a session when its value is at least this long.
+ */
+const MIN_HTTPONLY_SECRET = 16;
 /** Query parameters that carry an access token or API key in the request's URL. */
 const TOKEN_PARAM = /^(access_token|api_key|apikey|api-key|auth_token|private_token|x-api-key)$/i;
 /** Session identifiers and keys shorter than this are flags ("session=1"), not secrets. */
@@ -95,6 +105,8 @@ const enum State {
 
 interface Exchange {
   method: string;
+  target: string;
+  host: string;
   creds: Credential[];
   /** Status of the response once seen, so credentials found later in the body get it too. */
   status: number;
@@ -262,6 +274,8 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   private status = 0;
   private respLength = -1;
   private respChunked = false;
+  /** Cookies the response being read sets, reported with its status. */
+  private readonly respCreds: Credential[] = [];
   /** The server challenge of the last NTLM CHALLENGE seen (hex). */
   private ntlmChallenge: string | null = null;
 
@@ -337,7 +351,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     this.chunked = false;
     this.formBody = false;
     this.dropBody();
-    this.exchange = { method: this.method, creds: [], status: 0 };
+    this.exchange = { method: this.method, target: this.target, host: '', creds: [], status: 0 };
     const q = this.target.indexOf('?');
     if (q >= 0) this.queryTokens(this.target.slice(q + 1));
     return true;
@@ -355,24 +369,31 @@ export class HttpParser implements ProtocolParser, HttpMessages {
 
   /** Session and authentication cookies; the others (preferences, analytics) are no secret. */
   private cookies(header: string): void {
+    if (!this.exchange) return;
     let found = 0;
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
       if (eq <= 0) continue;
-      const name = part.slice(0, eq).trim();
-      const value = part.slice(eq + 1).trim();
-      if (value.length < MIN_SECRET) continue;
-      if (AUTH_COOKIE.test(name)) this.token('cred-http-session', `Cookie ${capText(name)}`, Buffer.from(value, 'latin1'), 'an authentication cookie');
-      else if (SESSION_COOKIE.test(name)) this.sessionCookie(name, value);
-      else continue;
+      const c = this.cookieCredential('Cookie', part.slice(0, eq).trim(), part.slice(eq + 1).trim(), false);
+      if (!c) continue;
+      this.exchange.creds.push(c);
       if (++found >= MAX_COOKIES) return;
     }
   }
 
-  private sessionCookie(name: string, value: string): void {
-    this.exchange?.creds.push(
-      this.session.credential({ rule: 'cred-http-session', protocol: 'HTTP', mechanism: `Cookie ${capText(name)}`, user: '(no user)', secret: Buffer.from(value, 'latin1'), kind: 'session', proof: `the session cookie ${capText(name)}` }),
-    );
+  /**
+   * A cookie the request sends (Cookie) or the response sets (Set-Cookie) as a credential, or
+   * null: known session and authentication cookies by name; on a Set-Cookie, also any other the
+   * server marks HttpOnly with a long value, unless infrastructure sets it.
+   */
+  private cookieCredential(header: 'Cookie' | 'Set-Cookie', name: string, value: string, httpOnly: boolean): Credential | null {
+    if (value.length < MIN_SECRET) return null;
+    const fromServer = header === 'Set-Cookie';
+    const label = capText(name);
+    const base = { rule: 'cred-http-session', protocol: 'HTTP', mechanism: `${header} ${label}`, user: '(no user)', secret: Buffer.from(value, 'latin1'), proofFromServer: fromServer };
+    if (AUTH_COOKIE.test(name)) return this.session.credential({ ...base, kind: 'token', proof: 'an authentication cookie' });
+    const session = SESSION_COOKIE.test(name) || (httpOnly && value.length >= MIN_HTTPONLY_SECRET && !INFRASTRUCTURE_COOKIE.test(name));
+    return session ? this.session.credential({ ...base, kind: 'session', proof: `the session cookie ${label}` }) : null;
   }
 
   /** A replayable secret with no user to name: an API key, a token in the URL, an authentication cookie. */
@@ -381,7 +402,10 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   }
 
   private requestHeader(name: string, value: string): void {
-    if (name === 'host') this.host = capText(value);
+    if (name === 'host') {
+      this.host = capText(value);
+      if (this.exchange) this.exchange.host = this.host;
+    }
     else if (name === 'content-length') this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     else if (name === 'transfer-encoding') this.chunked = /chunked/i.test(value);
     else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
@@ -476,8 +500,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   }
 
   private where(): string {
-    const target = capText(this.target);
-    return this.host ? `${this.method} ${target} (Host ${this.host})` : `${this.method} ${target}`;
+    return whereText(this.method, this.target, this.host);
   }
 
   private requestHeadersEnd(): BodyFraming {
@@ -541,12 +564,31 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     this.status = Number(m[1]);
     this.respLength = -1;
     this.respChunked = false;
+    this.respCreds.length = 0;
     return true;
+  }
+
+  /** A session the server hands out (RFC 6265 Set-Cookie): the sniffer has it before the client sends it back. */
+  private setCookie(header: string): void {
+    const x = this.outstanding[0];
+    if (!x || this.respCreds.length >= MAX_COOKIES) return;
+    const semi = header.indexOf(';');
+    const pair = semi < 0 ? header : header.slice(0, semi);
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return;
+    const attributes = semi < 0 ? '' : header.slice(semi + 1);
+    // Max-Age=0 deletes the cookie: what it carries is no longer a session.
+    if (/(^|;)\s*max-age\s*=\s*(0|-\d+)\s*(;|$)/i.test(attributes)) return;
+    const c = this.cookieCredential('Set-Cookie', pair.slice(0, eq).trim(), pair.slice(eq + 1).trim(), /(^|;)\s*httponly\s*(;|$)/i.test(attributes));
+    if (!c) return;
+    c.context = whereText(x.method, x.target, x.host);
+    this.respCreds.push(c);
   }
 
   private responseHeader(name: string, value: string): void {
     if (name === 'content-length') this.respLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     else if (name === 'transfer-encoding') this.respChunked = /chunked/i.test(value);
+    else if (name === 'set-cookie') this.setCookie(value);
     else {
       // WWW-Authenticate / Proxy-Authenticate: an NTLM CHALLENGE for the request that follows.
       const m = NTLM_SCHEME.exec(value);
@@ -564,6 +606,8 @@ export class HttpParser implements ProtocolParser, HttpMessages {
       for (const c of x.creds) this.reportWithStatus(c, status);
       x.creds = [];
     }
+    for (const c of this.respCreds) this.reportWithStatus(c, status);
+    this.respCreds.length = 0;
     if (x?.method === 'HEAD' || status === 204 || status === 304) return 0;
     if (this.respChunked) return CHUNKED;
     if (this.respLength >= 0) return this.respLength;
@@ -574,6 +618,11 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const outcome: Outcome = status === 401 || status === 407 ? 'failed' : status >= 200 && status < 400 ? 'succeeded' : 'unknown';
     this.session.report(c, outcome, `HTTP ${status}`);
   }
+}
+
+/** "POST /login (Host intranet.example)": the request a credential came with, for people. */
+function whereText(method: string, target: string, host: string): string {
+  return host ? `${method} ${capText(target)} (Host ${host})` : `${method} ${capText(target)}`;
 }
 
 /** A lowercased header name as usually written: "x-api-key" is X-Api-Key. */

@@ -43,8 +43,8 @@ function credentialMessage(c: Credential, client: string, server: string, outcom
   const secret = `${c.secret.length} chars, frame ${c.frame}`;
   let what: string;
   if (c.anonymous) what = `anonymous login as '${c.user}' (a public account; the password, ${secret}, is usually an e-mail address)`;
-  else if (c.kind === 'token') what = `user '${c.user}' sent ${c.proof ?? DEFAULT_PROOF.token} (${secret}) that can be replayed until it expires`;
-  else if (c.kind === 'session') what = `the client sent ${c.proof ?? DEFAULT_PROOF.session} (${secret}) that takes over the session while it lasts`;
+  else if (c.kind === 'token') what = `${c.proofFromServer ? 'the server set' : `user '${c.user}' sent`} ${c.proof ?? DEFAULT_PROOF.token} (${secret}) that can be replayed until it expires`;
+  else if (c.kind === 'session') what = `${c.proofFromServer ? 'the server set' : 'the client sent'} ${c.proof ?? DEFAULT_PROOF.session} (${secret}) that takes over the session while it lasts`;
   else if (c.kind === 'hash') {
     const who = c.proofFromServer ? `the server sent user '${c.user}'` : c.proofForService ? `the client presented, for '${c.user}',` : `user '${c.user}' sent`;
     const sent = `${who} ${c.proof ?? DEFAULT_PROOF.hash} (${secret})`;
