@@ -266,6 +266,9 @@ test('HTTP API keys in headers and access tokens in URLs are tokens (cred-http-t
   assert.equal(u.severity, 'medium');
   assert.match(u.message, /URL query parameter access_token.*an access token in the URL.*login failed \(HTTP 401\)/);
   assert.equal(u.secrets![0]!.value, 'EAAB0a1b2c3d4e5f6+7');
+  // The query holds the secret: the message names the path only, and the token is nowhere but in secrets.
+  assert.match(u.message, /GET \/feed\?… \(Host social\.internal\)/);
+  assert.ok(!JSON.stringify({ ...u, secrets: [] }).includes('EAAB0a1b2c3d4e5f6'), describe([u]));
   assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73')), describe(r.findings));
 });
 

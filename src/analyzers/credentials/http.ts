@@ -620,9 +620,14 @@ export class HttpParser implements ProtocolParser, HttpMessages {
   }
 }
 
-/** "POST /login (Host intranet.example)": the request a credential came with, for people. */
+/**
+ * "POST /login (Host intranet.example)": the request a credential came with, for people. The
+ * query is left out ("GET /api?…"): it may be the secret itself (access_token=, password=).
+ */
 function whereText(method: string, target: string, host: string): string {
-  return host ? `${method} ${capText(target)} (Host ${host})` : `${method} ${capText(target)}`;
+  const q = target.indexOf('?');
+  const path = capText(q < 0 ? target : `${target.slice(0, q)}?…`);
+  return host ? `${method} ${path} (Host ${host})` : `${method} ${path}`;
 }
 
 /** A lowercased header name as usually written: "x-api-key" is X-Api-Key. */
