@@ -35,6 +35,20 @@ export async function scanFrames(frames: readonly TimedFrame[], config: Sniffwat
   return withTempDir(async (dir) => scanCaptures([writePcap(join(dir, 'in.pcap'), frames, linktype)], { config, profile: 'production', showSecrets }));
 }
 
+/**
+ * No secret's value (8 characters or more) shows in any finding outside its `secrets` list
+ * (as JSON, so escaped characters compare alike): messages and entities name a secret, they
+ * do not quote it. For scans with secrets shown, where the values are known.
+ */
+export function assertSecretsOnlyInSecrets(findings: readonly Finding[]): void {
+  const values = findings.flatMap((f) => (f.secrets ?? []).map((x) => x.value ?? '')).filter((v) => v.length >= 8);
+  for (const f of findings) {
+    const rest = JSON.stringify({ ...f, secrets: [] });
+    // The failure names the finding and the secret's length only, so the test log does not print the secret.
+    for (const v of values) assert.ok(!rest.includes(JSON.stringify(v).slice(1, -1)), `${f.rule_id}: a secret (${v.length} chars) shows outside the secrets list`);
+  }
+}
+
 export function isAtLeast(f: Finding, level: Severity): boolean {
   return severityRank(f.severity) >= severityRank(level);
 }

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../../src/findings/finding.js';
-import { assertNotBlamed, atLeast, describe, hasEntity } from './captures.js';
+import { assertNotBlamed, assertSecretsOnlyInSecrets, atLeast, describe, hasEntity } from './captures.js';
 import { CLI, runCli, type CliRun } from './cli.js';
 import { canRunNetns, createLan, gratuitousArpArgv, scapyPython, sleep, ATTACKER, GATEWAY, UPSTREAM, VICTIM, type Capture, type Lan, type LanOptions } from './netns-lan.js';
 
@@ -167,7 +167,10 @@ export function scanCapture(pcap: string, extraArgs: readonly string[] = []): Cl
 
 /** Every finding, info included, and exit 0 or 1 whatever was found: for tests that judge the findings, not the exit status. */
 export function scanAll(pcap: string, extraArgs: readonly string[] = []): CliRun {
-  return scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extraArgs]);
+  const run = scanCapture(pcap, ['--min-severity', 'info', '--fail-on', 'none', ...extraArgs]);
+  // With the values shown, each must stay in its finding's secrets: messages and entities name secrets, never quote them.
+  if (extraArgs.includes('--show-secrets')) assertSecretsOnlyInSecrets(run.findings);
+  return run;
 }
 
 /**

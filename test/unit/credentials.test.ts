@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { bindResponse, ldapMessage, saslBind, simpleBind } from '../helpers/ldap.js';
 import { tcpFrame, ntlmAuthenticateMessage, ntlmChallengeMessage, TCP_ACK, TCP_PSH, TcpConversation, type TcpEndpoint } from '../../src/craft/frames.js';
 import type { Finding } from '../../src/findings/finding.js';
-import { atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
+import { assertSecretsOnlyInSecrets, atLeast, describe, hasEntity, scanFrames, withTempDir, writePcap, type TimedFrame } from '../helpers/captures.js';
 import { runCli } from '../helpers/cli.js';
 import { mutated, rng } from '../helpers/fuzz.js';
 import { apopLineMatches, cramMd5LineMatches, digestMd5LineMatches, digestMd5Response, mysqlNativeLineMatches, vncLineMatches, vncResponse } from '../helpers/challenge-response.js';
 import { createHmac } from 'node:crypto';
-import { scanCaptures } from '../../src/pipeline.js';
+import { scanCaptures, type ScanResult } from '../../src/pipeline.js';
 import { parseConfig, sectionOf } from '../../src/config/config.js';
 import { CONFIG_SECTIONS } from '../../src/analyzers/index.js';
 import { CREDENTIALS_SECTION, CredentialsAnalyzer } from '../../src/analyzers/credentials/credentials-analyzer.js';
@@ -43,6 +43,13 @@ function conn(port: number, client: Partial<TcpEndpoint> = {}): TcpConversation 
 
 function framesOf(...convs: TcpConversation[]): TimedFrame[] {
   return convs.flatMap((c) => c.frames).sort((a, b) => a.t - b.t);
+}
+
+/** Scans with secrets shown, and checks that none of them shows anywhere but in its finding's secrets. */
+async function scanShowingSecrets(...convs: TcpConversation[]): Promise<ScanResult> {
+  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(...convs))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  assertSecretsOnlyInSecrets(r.findings);
+  return r;
 }
 
 async function findingsOf(...convs: TcpConversation[]): Promise<Finding[]> {
@@ -225,7 +232,7 @@ test('HTTP Bearer tokens: a JWT names its user and expiry, an opaque token is st
   const jwt = `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url({ sub: '42', preferred_username: 'svc-billing', exp: 1893456000 })}.c2lnbmF0dXJl`;
   const api = conn(8080).client(`GET /v1/invoices HTTP/1.1\r\nHost: billing.internal\r\nAuthorization: Bearer ${jwt}\r\n\r\n`).server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const opaque = conn(80, { ip: '198.18.0.71' }).client('GET /api HTTP/1.1\r\nHost: tools.internal\r\nAuthorization: Bearer gho_16C7e42F292c6912E7710c838347Ae178B4a\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(api, opaque))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(api, opaque);
   const hits = cred(r.findings, 'cred-http-token');
   assert.equal(hits.length, 2, describe(r.findings));
   const svc = hits.find((f) => hasEntity(f, 'user', 'svc-billing', 'login-succeeded'))!;
@@ -246,7 +253,7 @@ test('HTTP API keys in headers and access tokens in URLs are tokens (cred-http-t
   const vault = conn(8200, { ip: '198.18.0.71' }).client('GET /v1/secret/data/db HTTP/1.1\r\nX-Vault-Token: hvs.CAESIJrandomtokenvalue\r\n\r\n').server('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
   const url = conn(80, { ip: '198.18.0.72' }).client('GET /feed?format=json&access_token=EAAB0a1b2c3d4e5f6%2B7&page=2 HTTP/1.1\r\nHost: social.internal\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
   const short = conn(80, { ip: '198.18.0.73' }).client('GET /x?api_key=abc HTTP/1.1\r\nApi-Key: 1234\r\n\r\n').server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(api, vault, url, short))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(api, vault, url, short);
   const hits = cred(r.findings, 'cred-http-token');
   assert.equal(hits.length, 3, describe(r.findings));
   const byClient = (ip: string): Finding => {
@@ -285,7 +292,7 @@ test('HTTP session cookies are medium (T1539), authentication cookies high; othe
     .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const refused = conn(80, { ip: '198.18.0.72' }).client('GET / HTTP/1.1\r\nCookie: sessionid=expiredsession0001\r\n\r\n').server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
   const quiet = conn(80, { ip: '198.18.0.73' }).client('GET / HTTP/1.1\r\nCookie: _ga=GA1.2.1234567890; lang=en-US-long; session=1; PHPSESSID=deleted\r\n\r\n').server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(browse, forms, refused, quiet))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(browse, forms, refused, quiet);
   const hits = cred(r.findings, 'cred-http-session');
   assert.equal(hits.length, 3, describe(r.findings));
   const byClient = (ip: string): Finding => {
@@ -325,7 +332,7 @@ test('HTTP Set-Cookie: a session the server hands out is reported from the respo
   const refused = conn(80, { ip: '198.18.0.75' })
     .client('GET /admin HTTP/1.1\r\n\r\n')
     .server('HTTP/1.1 401 Unauthorized\r\nSet-Cookie: tracker_state=ffffffffffffffffffff0000; HttpOnly\r\nContent-Length: 0\r\n\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(login, quiet, refused))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(login, quiet, refused);
   const hits = cred(r.findings, 'cred-http-session');
   const set = hits.find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'));
   assert.ok(set, describe(r.findings));
@@ -396,7 +403,7 @@ test('CRAM-MD5 in POP3, IMAP and SMTP is a hashcat 16400 line (challenge and res
     .server('235 2.7.0 ok\r\n');
   // RFC 1939's own example: the digest of this timestamp and "tanstaaf".
   const apop = conn(110, { ip: '198.18.0.33' }).server('+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n').client('APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n').server('+OK\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(pop, imap, smtp, apop))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(pop, imap, smtp, apop);
   const find = (rule: string, user: string, outcome: string): Finding => {
     const f = r.findings.find((x) => x.rule_id === rule && hasEntity(x, 'user', user, `login-${outcome}`));
     assert.ok(f, `no ${rule} for ${user} (${outcome}):\n${describe(r.findings)}`);
@@ -875,7 +882,7 @@ test('MySQL: a native-password login whose line cracks to the password, an auth 
   const sslHead = Buffer.alloc(32);
   sslHead.writeUInt32LE(0x000aa20d | 0x800, 0);
   const tls = conn(3306, { ip: '198.18.0.43' }).server(myGreeting(scramble)).client(myPacket(1, sslHead)).client(Buffer.from([0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5]));
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, switched, clear, tls))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(ok, switched, clear, tls);
   const hits = cred(r.findings, 'cred-mysql');
   assert.equal(hits.length, 3, describe(r.findings));
   const shop = hits.find((f) => hasEntity(f, 'user', 'shop', 'login-succeeded'))!;
@@ -911,7 +918,7 @@ test('Redis: AUTH (requirepass and ACL user), HELLO AUTH with a RESP3 map reply,
     .server('%3\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nmodules\r\n*0\r\n$5\r\nproto\r\n:3\r\n');
   const inline = conn(6379, { ip: '198.18.0.53' }).client('AUTH Inline-pw-3\r\n').server('+OK\r\n');
   const noAuth = conn(6379, { ip: '198.18.0.54' }).client(resp('GET', 'x')).server('$-1\r\n');
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(accepted, pipelined, hello, inline, noAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(accepted, pipelined, hello, inline, noAuth);
   const hits = cred(r.findings, 'cred-redis');
   assert.equal(hits.length, 4, describe(r.findings));
   const req = hits.find((f) => hasEntity(f, 'host', `${SERVER_IP}:16380`, 'server'))!;
@@ -973,7 +980,7 @@ test('SOCKS5: username/password accepted is high and names the CONNECT target, r
   for (const b of socksLogin('dave', 'Pw-dave-4')) slow.client(Buffer.from([b]));
   slow.server(Buffer.from([1, 0])).close();
   const noAuth = conn(1080, { ip: '198.18.0.74' }).client(Buffer.from([5, 1, 0])).server(Buffer.from([5, 0])).client(socksConnect('x.example', 80)).server(SOCKS_OK);
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, refused, odd, slow, noAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(ok, refused, odd, slow, noAuth);
   const hits = cred(r.findings, 'cred-socks');
   assert.equal(hits.length, 4, describe(r.findings));
   const alice = hits.find((f) => hasEntity(f, 'user', 'alice', 'login-succeeded'))!;
@@ -1069,7 +1076,7 @@ test('MQTT: CONNECT accepted is high and names the client id, refused is medium 
   for (const b of mqttConnack(0)) slow.server(Buffer.from([b]));
   const userOnly = conn(1883, { ip: '198.18.0.75' }).client(mqttConnect({ user: 'device-token-abc' })).server(mqttConnack(0));
   const anonymous = conn(1883, { ip: '198.18.0.76' }).client(mqttConnect({})).server(mqttConnack(0));
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, v5, v31, odd, slow, userOnly, anonymous))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(ok, v5, v31, odd, slow, userOnly, anonymous);
   const hits = cred(r.findings, 'cred-mqtt');
   assert.equal(hits.length, 5, describe(r.findings));
   const plant = hits.find((f) => hasEntity(f, 'user', 'plant', 'login-succeeded'))!;
@@ -1149,7 +1156,7 @@ test('VNC: the challenge-response of RFB 3.8 and 3.3 is reported as a $vnc$ line
     .client(Buffer.concat([u32be(user.length), u32be(password.length), user, password]))
     .server(u32be(0));
   const none = conn(5900, { ip: '198.18.0.74' }).server(rfb(8)).client(rfb(8)).server(Buffer.from([1, 1])).client(Buffer.from([1])).server(u32be(0));
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(v38, refused, v33, plain, none))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(v38, refused, v33, plain, none);
   const hits = cred(r.findings, 'cred-vnc');
   assert.equal(hits.length, 4, describe(r.findings));
   const byClient = (ip: string): Finding => {
@@ -1257,7 +1264,7 @@ test('MS-SQL: a LOGIN7 outside TLS is a cleartext password (accepted high, refus
   const old = conn(49170, { ip: '198.18.0.72' }).client(tdsLogin7('legacy', 'Pw-legacy-3')).server(TDS_LOGINACK);
   // The server supports encryption: a TLS handshake in PRELOGIN packets follows, then the login inside TLS.
   const tls = conn(1433, { ip: '198.18.0.73' }).client(tdsPrelogin(0)).server(tdsPreloginAnswer(0)).client(tdsPacket(0x12, Buffer.from([0x16, 3, 1, 0, 4, 1, 0, 0, 0]))).client(Buffer.from([0x17, 3, 3, 0, 40, ...Buffer.alloc(40, 7)]));
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(ok, refused, old, tls))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(ok, refused, old, tls);
   const hits = cred(r.findings, 'cred-mssql');
   assert.equal(hits.length, 3, describe(r.findings));
   const svc = hits.find((f) => hasEntity(f, 'user', 'svc_report', 'login-succeeded'))!;
@@ -1300,7 +1307,7 @@ test('MS-SQL Windows logins (SSPI): the NTLM exchange after a LOGIN7 encrypted a
   const on = conn(1433, { ip: '198.18.0.75' }).client(tdsPrelogin(1)).server(tdsPreloginAnswer(0)).client(tlsHandshake).client(encryptedLogin).server(sspiAnswer).client(authenticate('nobody'));
   // A SQL Server login encrypted alone: the answer is LOGINACK at once, nothing readable.
   const sqlAuth = conn(1433, { ip: '198.18.0.76' }).client(tdsPrelogin(0)).server(tdsPreloginAnswer(0)).client(tlsHandshake).client(encryptedLogin).server(TDS_LOGINACK);
-  const r = await withTempDir((d) => scanCaptures([writePcap(join(d, 'in.pcap'), framesOf(off, clear, on, sqlAuth))], { config: defaultConfig(), profile: 'production', showSecrets: true }));
+  const r = await scanShowingSecrets(off, clear, on, sqlAuth);
   const hits = cred(r.findings, 'cred-mssql');
   assert.equal(hits.length, 2, describe(r.findings));
   const etl = hits.find((f) => hasEntity(f, 'user', 'CORP\\svc_etl', 'login-succeeded'))!;
