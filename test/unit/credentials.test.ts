@@ -227,6 +227,29 @@ test('HTTP: Proxy-Authorization Basic on any port, and a urlencoded login form w
   assert.match(f.message, /POST \/login/);
 });
 
+test('HTTP: a login form sent with GET puts the password in the URL; the message names the path only; a search for "password" is no login', async () => {
+  const login = conn(80)
+    .client('GET /cgi-bin/login.cgi?user=operator&passwd=Gate%2Fkeeper-77&lang=en HTTP/1.1\r\nHost: nvr.internal\r\n\r\n')
+    .server('HTTP/1.1 302 Found\r\nLocation: /live\r\nContent-Length: 0\r\n\r\n');
+  const wrong = conn(80, { ip: '198.18.0.76' })
+    .client('GET /login?username=admin&pwd=admin123 HTTP/1.1\r\n\r\n')
+    .server('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  const search = conn(80, { ip: '198.18.0.77' })
+    .client('GET /search?q=password+reset&user=help HTTP/1.1\r\n\r\n')
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const r = await scanShowingSecrets(login, wrong, search);
+  const forms = cred(r.findings, 'cred-http-form');
+  assert.equal(forms.length, 2, describe(r.findings));
+  const ok = forms.find((f) => hasEntity(f, 'ip', CLIENT_IP, 'client'))!;
+  assert.ok(ok && hasEntity(ok, 'user', 'operator', 'login-succeeded'), describe(forms));
+  assert.equal(ok.severity, 'high');
+  assert.deepEqual(ok.secrets!.map((x) => x.value), ['Gate/keeper-77']);
+  assert.match(ok.message, /login form \(GET query\) from .*GET \/cgi-bin\/login\.cgi\?… \(Host nvr\.internal\).*login succeeded \(HTTP 302\)/);
+  const bad = forms.find((f) => hasEntity(f, 'ip', '198.18.0.76', 'client'))!;
+  assert.ok(bad && hasEntity(bad, 'user', 'admin', 'login-failed'), describe(forms));
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.77')), describe(r.findings));
+});
+
 test('HTTP Bearer tokens: a JWT names its user and expiry, an opaque token is still a token; 401 refuses; the token is redacted by default', async () => {
   const b64url = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
   const jwt = `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url({ sub: '42', preferred_username: 'svc-billing', exp: 1893456000 })}.c2lnbmF0dXJl`;

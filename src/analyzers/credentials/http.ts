@@ -83,6 +83,8 @@ const MAX_COOKIES = 4;
 
 const USER_KEYS = new Set(['user', 'username', 'user_name', 'login', 'login_name', 'loginname', 'email', 'mail', 'userid', 'user_id', 'uname', 'usr', 'log', 'j_username', 'account', 'userlogin']);
 const PASSWORD_KEY = /(^|[_.-])(pass|password|passwd|passwort|pwd|pw|j_password|userpass|loginpass)$/;
+/** A query that may hold a password field (PASSWORD_KEY, maybe percent-encoded): only those are parsed as a form. */
+const MAY_NAME_PASSWORD = /pass|pw/i;
 
 const REQUEST_LINE = /^([A-Z][A-Z-]{1,15}) (\S{1,8192}) HTTP\/1\.[01]$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
@@ -353,7 +355,13 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     this.dropBody();
     this.exchange = { method: this.method, target: this.target, host: '', creds: [], status: 0 };
     const q = this.target.indexOf('?');
-    if (q >= 0) this.queryTokens(this.target.slice(q + 1));
+    if (q >= 0) {
+      const query = this.target.slice(q + 1);
+      this.queryTokens(query);
+      // A login form sent with GET: the password rides in the URL (and in every log and proxy on the way).
+      const login = MAY_NAME_PASSWORD.test(query) ? this.formCredential(query, 'login form (GET query)') : null;
+      if (login) this.exchange.creds.push(login);
+    }
     return true;
   }
 
@@ -532,7 +540,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const x = this.exchange;
     this.exchange = null;
     if (this.body === null || x === null) return;
-    const c = this.formCredential(this.body.subarray(0, this.bodyLen));
+    const c = this.formCredential(this.body.toString('latin1', 0, this.bodyLen), 'login form (POST urlencoded)', this.where());
     this.dropBody();
     if (!c) return;
     // The response may already have come (a server answering before the body ended).
@@ -540,10 +548,11 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     else x.creds.push(c);
   }
 
-  private formCredential(body: Buffer): Credential | null {
+  /** A user and password among urlencoded fields (a POST body, a GET query), or null. */
+  private formCredential(fields: string, mechanism: string, context?: string): Credential | null {
     let user: string | null = null;
     let pass: Buffer | null = null;
-    for (const pair of body.toString('latin1').split('&')) {
+    for (const pair of fields.split('&')) {
       const eq = pair.indexOf('=');
       if (eq <= 0) continue;
       const key = formDecode(pair.slice(0, eq)).toString('utf8').toLowerCase();
@@ -553,7 +562,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
       else if (pass === null && PASSWORD_KEY.test(field)) pass = formDecode(pair.slice(eq + 1));
     }
     if (user === null || pass === null) return null;
-    return this.session.credential({ rule: 'cred-http-form', protocol: 'HTTP', mechanism: 'login form (POST urlencoded)', user, secret: pass, kind: 'password', context: this.where() });
+    return this.session.credential({ rule: 'cred-http-form', protocol: 'HTTP', mechanism, user, secret: pass, kind: 'password', context });
   }
 
   // --- responses -------------------------------------------------------------
