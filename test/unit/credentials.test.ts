@@ -302,6 +302,30 @@ test('HTTP API keys in headers and access tokens in URLs are tokens (cred-http-t
   assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.73')), describe(r.findings));
 });
 
+test('HTTP headers named like a key (…-Token, …-Api-Key, …-Secret) but in no list are tokens too; anti-forgery, WebSocket, paging and short values are not', async () => {
+  const shop = 'shpat_0123456789abcdef0123456789ab';
+  const amz = 'IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ';
+  const api = conn(8080)
+    .client(`GET /admin/api/2024-01/orders.json HTTP/1.1\r\nHost: shop.internal\r\nX-Shopify-Access-Token: ${shop}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+    .client(`PUT /bucket/key HTTP/1.1\r\nHost: s3.internal\r\nX-Amz-Security-Token: ${amz}\r\nContent-Length: 0\r\n\r\n`)
+    .server('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+  const quiet = conn(80, { ip: '198.18.0.78' })
+    .client(
+      'POST /form HTTP/1.1\r\nX-CSRF-Token: 0123456789abcdef0123456789abcdef\r\nX-Next-Page-Token: CAoQAxoKMjAyNi0xMS0yNQ\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Algolia-API-Key: short\r\nX-Request-Id: 5f0c8a3e-6f1b-4d0e-9a5c-2b7d8e9f0a1b\r\nContent-Length: 0\r\n\r\n',
+    )
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const r = await scanShowingSecrets(api, quiet);
+  const hits = cred(r.findings, 'cred-http-token');
+  assert.equal(hits.length, 1, describe(r.findings));
+  const t = hits[0]!;
+  assert.equal(t.count, 2);
+  assert.deepEqual(t.secrets!.map((x) => x.value).sort(), [amz, shop].sort());
+  assert.match(t.message, /X-Shopify-Access-Token header .*GET \/admin\/api\/2024-01\/orders\.json .*an API key or token .*login succeeded \(HTTP 200\)/);
+  assert.ok(!r.findings.some((f) => hasEntity(f, 'ip', '198.18.0.78')), describe(r.findings));
+});
+
 test('HTTP session cookies are medium (T1539), authentication cookies high; other cookies and flags stay quiet', async () => {
   const sid = 'q3v9k2l8m1n7b6c5x4z3';
   const browse = conn(80)

@@ -35,6 +35,21 @@ const API_KEY_HEADERS: ReadonlySet<string> = new Set([
   'x-redmine-api-key',
   'x-jfrog-art-api',
 ]);
+/**
+ * Endings of request header names that carry a credential though no list names them
+ * (X-Shopify-Access-Token, X-Algolia-API-Key, X-Amz-Security-Token, X-Plex-Token).
+ */
+const KEY_NAME_ENDINGS = ['token', 'apikey', 'api-key', 'api_key', 'secret', 'secret-key', 'access-key', 'auth-key', 'private-key'];
+/** Every ending above ends in "en", "ey" or "et": most header names are passed over on their last two bytes. */
+function endsLikeKeyName(buf: Buffer, start: number, end: number): boolean {
+  if (end - start < 6 || (buf[end - 2]! | 0x20) !== 0x65) return false;
+  const last = buf[end - 1]! | 0x20;
+  if (last !== 0x6e && last !== 0x79 && last !== 0x74) return false;
+  for (const ending of KEY_NAME_ENDINGS) if (end - start > ending.length && startsWithCI(buf, end - ending.length, end, ending)) return true;
+  return false;
+}
+/** Such names that are no credential: anti-forgery and WebSocket nonces, request ids, paging cursors, captcha answers. */
+const NOT_A_KEY_NAME = /csrf|xsrf|^sec-|idempotency|cache|correlation|trace|nonce|page|cursor|captcha|turnstile/;
 /** Names by length: a header line is compared with the wanted names of its name's length only. */
 type NamesByLength = readonly (readonly string[] | undefined)[];
 
@@ -70,10 +85,10 @@ const AUTH_COOKIE =
  */
 const INFRASTRUCTURE_COOKIE = /^(__cf_bm|__cfruid|_cfuvid|cf_clearance|awsalb\w*|awselb\w*|bigipserver.*|ts01[0-9a-f]{0,16}|incap_ses_.*|visid_incap_.*|nlbi_.*|ak_bmsc|bm_sv|bm_sz|_abck|route|serverid)$/i;
 /**
- * A cookie unknown by name that the server marks HttpOnly (kept from the page's scripts: the
- * server's own account of a credential) is a session when its value is at least this long.
+ * A secret recognised by its shape rather than a known name (a cookie the server marks
+ * HttpOnly, a header named like a key) is at least this long.
  */
-const MIN_HTTPONLY_SECRET = 16;
+const MIN_GUESSED_SECRET = 16;
 /** Query parameters that carry an access token or API key in the request's URL. */
 const TOKEN_PARAM = /^(access_token|api_key|apikey|api-key|auth_token|private_token|x-api-key)$/i;
 /** Session identifiers and keys shorter than this are flags ("session=1"), not secrets. */
@@ -214,6 +229,7 @@ class HttpStream implements LineSink {
     const n = end - start;
     const names = this.headers[n];
     if (names !== undefined) for (const name of names) if (startsWithCI(buf, start, end, name)) return name;
+    if (this.fromClient && endsLikeKeyName(buf, start, end)) return buf.toString('latin1', start, end).toLowerCase();
     return undefined;
   }
 
@@ -400,7 +416,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     const label = capText(name);
     const base = { rule: 'cred-http-session', protocol: 'HTTP', mechanism: `${header} ${label}`, user: '(no user)', secret: Buffer.from(value, 'latin1'), proofFromServer: fromServer };
     if (AUTH_COOKIE.test(name)) return this.session.credential({ ...base, kind: 'token', proof: 'an authentication cookie' });
-    const session = SESSION_COOKIE.test(name) || (httpOnly && value.length >= MIN_HTTPONLY_SECRET && !INFRASTRUCTURE_COOKIE.test(name));
+    const session = SESSION_COOKIE.test(name) || (httpOnly && value.length >= MIN_GUESSED_SECRET && !INFRASTRUCTURE_COOKIE.test(name));
     return session ? this.session.credential({ ...base, kind: 'session', proof: `the session cookie ${label}` }) : null;
   }
 
@@ -420,7 +436,12 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     else if (name === 'authorization' || name === 'proxy-authorization') {
       if (!this.basic(name, value) && !this.digest(name, value) && !this.bearer(name, value)) this.ntlm(name, value);
     } else if (name === 'cookie') this.cookies(value);
-    else if (API_KEY_HEADERS.has(name) && value.length >= MIN_SECRET) this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key');
+    else if (API_KEY_HEADERS.has(name)) {
+      if (value.length >= MIN_SECRET) this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key');
+    } else if (value.length >= MIN_GUESSED_SECRET && !NOT_A_KEY_NAME.test(name)) {
+      // Named like a key by its ending (wantedHeader): an API key or token by a name no list has.
+      this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key or token');
+    }
   }
 
   /**
