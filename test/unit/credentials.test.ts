@@ -316,8 +316,14 @@ test('HTTP headers named like a key (…-Token, …-Api-Key, …-Secret) but in 
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Algolia-API-Key: short\r\nX-Request-Id: 5f0c8a3e-6f1b-4d0e-9a5c-2b7d8e9f0a1b\r\nContent-Length: 0\r\n\r\n',
     )
     .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-  const r = await scanShowingSecrets(api, quiet);
-  const hits = cred(r.findings, 'cred-http-token');
+  // The sender chooses the name: a long one is cut short in the message.
+  const long = conn(80, { ip: '198.18.0.79' })
+    .client(`GET / HTTP/1.1\r\nX-${'a'.repeat(5000)}-Token: ${shop}\r\n\r\n`)
+    .server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const r = await scanShowingSecrets(api, quiet, long);
+  const longHit = cred(r.findings, 'cred-http-token').find((f) => hasEntity(f, 'ip', '198.18.0.79', 'client'));
+  assert.ok(longHit && longHit.message.length < 1000, describe(r.findings));
+  const hits = cred(r.findings, 'cred-http-token').filter((f) => f !== longHit);
   assert.equal(hits.length, 1, describe(r.findings));
   const t = hits[0]!;
   assert.equal(t.count, 2);

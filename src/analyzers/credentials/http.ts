@@ -429,8 +429,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
     if (name === 'host') {
       this.host = capText(value);
       if (this.exchange) this.exchange.host = this.host;
-    }
-    else if (name === 'content-length') this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    } else if (name === 'content-length') this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     else if (name === 'transfer-encoding') this.chunked = /chunked/i.test(value);
     else if (name === 'content-type') this.formBody = /^application\/x-www-form-urlencoded\b/i.test(value);
     else if (name === 'authorization' || name === 'proxy-authorization') {
@@ -440,7 +439,7 @@ export class HttpParser implements ProtocolParser, HttpMessages {
       if (value.length >= MIN_SECRET) this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key');
     } else if (value.length >= MIN_GUESSED_SECRET && !NOT_A_KEY_NAME.test(name)) {
       // Named like a key by its ending (wantedHeader): an API key or token by a name no list has.
-      this.token('cred-http-token', `${headerName(name)} header`, Buffer.from(value, 'latin1'), 'an API key or token');
+      this.token('cred-http-token', `${capText(headerName(name))} header`, Buffer.from(value, 'latin1'), 'an API key or token');
     }
   }
 
