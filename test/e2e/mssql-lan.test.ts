@@ -33,6 +33,7 @@ const PASSWORD = `Sql-${TAG}-pw`;
 const WRONG = `Wrong-${TAG}`;
 
 const work = new E2eWorkDir('mssql');
+const dir = work.path;
 
 /** The one cred-mssql finding of a capture (one client, server and user): T1040, its severity and login count, the victim and the server. */
 function theLoginFinding(findings: readonly Finding[], severity: string, count: number): Finding {
@@ -45,7 +46,6 @@ function theLoginFinding(findings: readonly Finding[], severity: string, count: 
   assert.ok(hasEntity(f, 'ip', VICTIM.ip, 'client') && hasEntity(f, 'host', `${DB.ip}:1433`, 'server'), describe([f]));
   return f;
 }
-const dir = work.path;
 
 test('SQL Server logins from tsql (FreeTDS) outside TLS: accepted and refused, with the passwords tshark reads', { timeout: 60_000 }, async (t: TestContext) => {
   if (!(await skipUnless(t, ['tsql', 'python3', 'tshark']))) return;

@@ -113,7 +113,6 @@ function preloginEncryption(buf: Buffer, p: number, end: number): number {
   return -1;
 }
 
-
 /** SQL Server's obfuscation of LOGIN7 passwords, undone: XOR with 0xA5, then swap the nibbles. */
 function revealPassword(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
